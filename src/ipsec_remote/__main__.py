@@ -1,0 +1,3 @@
+from ipsec_remote.cli.app import main
+
+main()

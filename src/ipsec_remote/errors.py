@@ -1,0 +1,29 @@
+"""The project's one exception hierarchy. Messages never carry secrets."""
+
+from __future__ import annotations
+
+
+class IpsecRemoteError(Exception):
+    """Base of every error the controller raises on purpose."""
+
+
+class InputError(IpsecRemoteError):
+    """Invalid inventory, playbook or CLI input: exit code 2, nothing was contacted.
+
+    ``str(err)`` is the one line shown to the user: ``file: key.path: problem``.
+    """
+
+    def __init__(self, file: str, key_path: str, problem: str) -> None:
+        self.file = file
+        self.key_path = key_path
+        self.problem = problem
+        where = f"{file}: {key_path}: " if key_path else f"{file}: "
+        super().__init__(f"{where}{problem}")
+
+
+class ValidationError(IpsecRemoteError):
+    """A CmdletCall does not match the cmdlet reference (a bug in the planner, never sent)."""
+
+
+class NotAvailableYet(IpsecRemoteError):
+    """A command of the CLI contract that this build does not provide yet."""
