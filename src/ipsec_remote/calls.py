@@ -6,9 +6,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-# A parameter value: a scalar, a list of scalars, a nested call (``-Proposal (New-NetIPsec…Proposal …)``)
-# or a list of nested calls. ``True`` on a SwitchParameter means the switch is present.
-ParamValue = Union[str, int, bool, list[str], list[int], "CmdletCall", list["CmdletCall"]]
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret parameter value (a pre-shared key) named by its environment variable.
+
+    Plans, logs, exports and the journal only ever see the reference; the transport resolves it.
+    """
+
+    env: str
+
+    def __str__(self) -> str:
+        return f"<secret from ${self.env}>"
+
+
+# A parameter value: a scalar, a list of scalars, a secret reference, a nested call
+# (``-Proposal (New-NetIPsec…Proposal …)``) or a list of nested calls. ``True`` on a SwitchParameter
+# means the switch is present.
+ParamValue = Union[str, int, bool, list[str], list[int], SecretRef, "CmdletCall", list["CmdletCall"]]
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,8 @@ class CmdletCall:
 
 
 def _value_json(value: ParamValue) -> Any:
+    if isinstance(value, SecretRef):
+        return {"secret_env": value.env}
     if isinstance(value, CmdletCall):
         return value.to_json()
     if isinstance(value, list):
@@ -42,6 +60,8 @@ def _value_json(value: ParamValue) -> Any:
 
 
 def _value_from_json(value: Any) -> ParamValue:
+    if isinstance(value, dict) and "secret_env" in value:
+        return SecretRef(str(value["secret_env"]))
     if isinstance(value, dict) and "cmdlet" in value:
         return CmdletCall.from_json(value)
     if isinstance(value, list):

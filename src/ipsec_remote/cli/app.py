@@ -1,0 +1,194 @@
+"""The ``ipsec-remote`` command line: parse → call one core function → render → exit code.
+
+Exit codes (DESIGN §4): 0 done / no changes; 1 failed on a host or pair; 2 invalid invocation or input
+(nothing contacted); 3 ``plan --detailed-exitcode`` with changes pending.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+try:  # typer >= 0.26 vendors click
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on real click
+    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+
+from .. import log
+from ..errors import InputError, IpsecRemoteError, NotAvailableYet, ValidationError
+from ..inventory import load_inventory
+from ..render import dumps, plan_json, plan_powershell, plan_text
+
+app = typer.Typer(
+    name="ipsec-remote",
+    help="Roll Windows Server IPsec out across a fleet over WinRM, without locking a server out.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+lab_app = typer.Typer(help="A simulated Windows fleet for rehearsal and tests.", no_args_is_help=True)
+app.add_typer(lab_app, name="lab")
+
+InventoryArg = Annotated[Path, typer.Argument(help="Inventory file.", show_default=True)]
+InventoryOpt = Annotated[Path, typer.Option("-i", "--inventory", help="Inventory file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remote/lab.json (lab endpoints).")]
+DEFAULT_INVENTORY = Path("inventory.toml")
+
+
+@app.callback()
+def _global(
+    log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning|error")] = "warning",
+    log_format: Annotated[str, typer.Option("--log-format", help="console|json (logs go to stderr)")] = "console",
+) -> None:
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise typer.BadParameter(f"'{log_level}' is not one of debug, info, warning, error",
+                                 param_hint="--log-level")
+    if log_format not in ("console", "json"):
+        raise typer.BadParameter(f"'{log_format}' is not one of console, json", param_hint="--log-format")
+    log.configure(log_level, log_format)
+
+
+@app.command()
+def plan(
+    inventory: InventoryArg = DEFAULT_INVENTORY,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not contact hosts: plan from an empty state.")] = False,
+    json_out: JsonOpt = False,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
+                                                    help="Exit 3 when changes are pending.")] = False,
+    lab: LabOpt = False,
+    show_powershell: Annotated[bool, typer.Option("--show-powershell",
+                                                  help="Show the PowerShell each call amounts to.")] = False,
+    export: Annotated[Path | None, typer.Option("--export", help="Write the plan as a standalone .ps1.")] = None,
+) -> None:
+    """Show what apply would change on each host."""
+    from ..rollout import offline_plan
+
+    inv = load_inventory(inventory)
+    if not offline:
+        raise NotAvailableYet("plan without --offline reads each host's state over WinRM, which arrives with "
+                              "'apply'; use --offline for now")
+    result = offline_plan(inv)
+    if export is not None:
+        export.write_text(plan_powershell(result), encoding="utf-8")
+    if json_out:
+        typer.echo(dumps(plan_json(result)))
+    else:
+        typer.echo(plan_text(result, show_powershell=show_powershell))
+    if detailed_exitcode and not result.empty:
+        raise typer.Exit(3)
+
+
+def _not_yet(command: str) -> NoReturn:
+    raise NotAvailableYet(f"'{command}' is not available in this build yet")
+
+
+@app.command()
+def apply(
+    inventory: InventoryArg = DEFAULT_INVENTORY,
+    playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+    forks: Annotated[int, typer.Option("--forks", min=1, max=1000, help="Hosts worked on at once.")] = 50,
+    json_out: JsonOpt = False,
+    lab: LabOpt = False,
+) -> None:
+    """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
+    load_inventory(inventory)
+    _not_yet("apply")
+
+
+@app.command()
+def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
+    """Verification matrix per pair and drift per host."""
+    load_inventory(inventory)
+    _not_yet("status")
+
+
+@app.command()
+def promote(
+    to: Annotated[str, typer.Option("--to", help="require|request")],
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D")] = None,
+    confirm_timeout: Annotated[int, typer.Option("--confirm-timeout", min=10, max=3600)] = 120,
+    json_out: JsonOpt = False,
+    lab: LabOpt = False,
+) -> None:
+    """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
+    if to not in ("require", "request"):
+        raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
+    load_inventory(inventory)
+    _not_yet("promote")
+
+
+@app.command()
+def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
+    """Return every host to its state before the first apply."""
+    load_inventory(inventory)
+    _not_yet("rollback")
+
+
+@app.command()
+def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
+    """Read-only preflight: services, firewall, merge setting, clock, overlapping rules, WinRM."""
+    load_inventory(inventory)
+    _not_yet("doctor")
+
+
+@lab_app.command("up")
+def lab_up(
+    inventory: InventoryArg = DEFAULT_INVENTORY,
+    faults: Annotated[Path | None, typer.Option("--faults", help="Fault file (TOML).")] = None,
+    rtt_ms: Annotated[int, typer.Option("--rtt-ms", min=0, max=10000)] = 0,
+    detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
+) -> None:
+    """Start a simulated fleet from the inventory."""
+    load_inventory(inventory)
+    _not_yet("lab up")
+
+
+@lab_app.command("inspect")
+def lab_inspect(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False) -> None:
+    """Objects, SAs, call log, reachability, tasks and events per lab host."""
+    _not_yet("lab inspect")
+
+
+@lab_app.command("down")
+def lab_down(inventory: InventoryArg = DEFAULT_INVENTORY) -> None:
+    """Stop the simulated fleet."""
+    _not_yet("lab down")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rv = app(args=args, prog_name="ipsec-remote", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except NoArgsIsHelpError as exc:  # click prints the help text; the command line was incomplete
+        typer.echo(exc.format_message(), err=True)
+        code = 2
+    except UsageError as exc:
+        where = f"{exc.ctx.command_path}: " if exc.ctx is not None else "ipsec-remote: "
+        typer.echo(f"{where}{exc.format_message()}", err=True)
+        code = 2
+    except typer.Abort:
+        typer.echo("ipsec-remote: aborted", err=True)
+        code = 130
+    except InputError as exc:
+        typer.echo(str(exc), err=True)
+        code = 2
+    except NotAvailableYet as exc:
+        typer.echo(f"ipsec-remote: {exc}", err=True)
+        code = 2
+    except ValidationError as exc:
+        # The planner produced a call the reference rejects: a bug, never sent anywhere.
+        typer.echo(f"ipsec-remote: internal plan rejected by the cmdlet reference: {exc}", err=True)
+        code = 1
+    except IpsecRemoteError as exc:
+        typer.echo(f"ipsec-remote: {exc}", err=True)
+        code = 1
+    sys.exit(code)
