@@ -299,7 +299,6 @@ def _located(exc: PydanticValidationError, label: str, data: Mapping[str, Any]) 
     loc = _format_loc(tuple(err["loc"]))
     kind = err["type"]
     if kind == "extra_forbidden":
-        key = str(err["loc"][-1])
         return InputError(label, loc, "unknown key")
     if kind == "missing":
         return InputError(label, loc, "required key is missing")
@@ -307,8 +306,12 @@ def _located(exc: PydanticValidationError, label: str, data: Mapping[str, Any]) 
         expected = err.get("ctx", {}).get("expected", "")
         return InputError(label, loc, f"{err['input']!r} is not one of {expected}")
     if kind == "string_pattern_mismatch":
+        if err.get("ctx", {}).get("pattern") == ENV_RE:
+            return InputError(label, loc, f"{err['input']!r} is not an environment variable name")
         return InputError(label, loc, f"{err['input']!r} is not a valid name (letters, digits, '.', '_', '-')")
     msg = str(err["msg"]).removeprefix("Value error, ")
+    msg = msg.replace("Input should be", "must be").replace(" after validation, not 0", "")
+    msg = msg.replace("List should have", "must have")
     return InputError(label, loc, msg)
 
 
