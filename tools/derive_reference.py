@@ -10,6 +10,7 @@ services, events) and each cmdlet's source page; drops prose. Re-run when the sh
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,44 @@ def derive(shared: dict[str, Any]) -> dict[str, Any]:
         "events": shared["events"],
         "exemptions": shared["exemptions"],
         "unverified": shared["unverified"],
+        # Added for the validator (reference.py); keys above are read by the lab too, so only add.
+        "seed_errata": shared["seed_errata"],
+        "property_errata": property_errata(shared),
+        "security_pairs": security_pairs(shared),
     }
+
+
+def property_errata(shared: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Wrong property name -> correction, per cmdlet, from the seed errata's ``map`` entries.
+
+    An erratum's claim starts with the cmdlet whose output it reads (``Get-NetIPsecMainModeSA | ...``);
+    entries whose correction starts with "OK" are right names and are dropped.
+    """
+    out: dict[str, dict[str, str]] = {}
+    for erratum in shared["seed_errata"]:
+        cmdlet = erratum["claim"].split()[0]
+        if "map" not in erratum or cmdlet not in shared["cmdlets"]:
+            continue
+        fixes = {k: v for k, v in erratum["map"].items() if not v.startswith("OK")}
+        out.setdefault(cmdlet, {}).update(fixes)
+    return out
+
+
+def security_pairs(shared: dict[str, Any]) -> dict[str, Any]:
+    """The valid -InboundSecurity/-OutboundSecurity pairs, parsed from the parameter notes that quote them."""
+    pattern = re.compile(r"Valid InboundSecurity/OutboundSecurity pairs[^:]*:\s*(.+?)\.?$")
+    cmdlets: list[str] = []
+    pairs: list[list[str]] = []
+    for name, entry in sorted(shared["cmdlets"].items()):
+        for note in entry["parameters"].get("InboundSecurity", {}).get("notes") or []:
+            match = pattern.search(note)
+            if match:
+                cmdlets.append(name)
+                pairs = [pair.strip().split("/") for pair in match.group(1).split(",")]
+    if not pairs:
+        raise SystemExit("no InboundSecurity/OutboundSecurity pair note found in the shared reference")
+    return {"pairs": pairs, "cmdlets": cmdlets,
+            "source": "-OutboundSecurity text of New/Set-NetIPsecRule (shared JSON parameter notes)"}
 
 
 def main() -> None:
