@@ -240,20 +240,23 @@ def resolve_secret(env_name: str) -> SecretStr:
 # ---- loading -------------------------------------------------------------------------------------------
 
 
-def load_inventory(path: str | Path) -> Inventory:
-    path = Path(path)
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as data, or one ``InputError`` line naming the file."""
     label = str(path)
     try:
-        raw = path.read_bytes()
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise InputError(label, "", f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError(label, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(label, "", f"invalid TOML: {exc}") from None
-    return parse_inventory(data, label)
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    return parse_inventory(load_toml(path), str(path))
 
 
 def parse_inventory(data: Mapping[str, Any], label: str = "inventory.toml") -> Inventory:
@@ -261,7 +264,7 @@ def parse_inventory(data: Mapping[str, Any], label: str = "inventory.toml") -> I
     try:
         inv = Inventory.model_validate(data)
     except PydanticValidationError as exc:
-        raise _located(exc, label, data) from None
+        raise locate(exc, label) from None
     _check_references(inv, label)
     return inv
 
@@ -294,7 +297,8 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _located(exc: PydanticValidationError, label: str, data: Mapping[str, Any]) -> InputError:
+def locate(exc: PydanticValidationError, label: str) -> InputError:
+    """The first pydantic error as one located line."""
     err = exc.errors()[0]
     loc = _format_loc(tuple(err["loc"]))
     kind = err["type"]

@@ -58,6 +58,26 @@ CMDLETS: dict[Kind, KindCmdlets] = {
 }
 IDENTITY_PARAMS = frozenset({"Name", "IPsecRuleName", "Group"})
 
+# What Windows reports for a parameter nobody set (reference defaults; "" = no set referenced), so an
+# omitted parameter and its reported default compare equal, and drift back to a default is repairable.
+WINDOWS_DEFAULTS: dict[str, ParamValue] = {
+    "KeyModule": "Default", "Enabled": "True", "Profile": "Any", "Protocol": "Any", "Mode": "Transport",
+    "LocalAddress": ["Any"], "RemoteAddress": ["Any"], "LocalPort": ["Any"], "RemotePort": ["Any"],
+    "QuickModeCryptoSet": "", "Phase1AuthSet": "", "Phase2AuthSet": "", "MainModeCryptoSet": "",
+    "Description": "",
+}
+# Default sets are named by these GUIDs (reference default_set_names); a rule using them uses no set of ours.
+DEFAULT_SET_NAMES = frozenset(n.lower() for n in (
+    "{E5A5D32A-4BCE-4e4d-B07F-4AB1BA7E5FE1}", "{E5A5D32A-4BCE-4e4d-B07F-4AB1BA7E5FE2}",
+    "{E5A5D32A-4BCE-4e4d-B07F-4AB1BA7E5FE3}", "{E5A5D32A-4BCE-4e4d-B07F-4AB1BA7E5FE4}"))
+
+
+def _effective(params: Mapping[str, ParamValue], name: str) -> ParamValue | None:
+    value = params.get(name, WINDOWS_DEFAULTS.get(name))
+    if isinstance(value, str) and value.lower() in DEFAULT_SET_NAMES:
+        return ""
+    return value
+
 
 @dataclass(frozen=True)
 class Change:
@@ -132,19 +152,20 @@ def _converge(want: DesiredObject, have: ObservedObject | None, store: str) -> C
     spec = CMDLETS[want.kind]
     if have is None:
         return Change("create", want.kind, want.name, want.summary, (_new(want, store),))
-    changed = [p for p in want.params if p not in IDENTITY_PARAMS and not same_value(want.params[p],
-                                                                                      have.params.get(p))]
-    # Parameters we no longer set but the host has (e.g. ports removed from a pair) are changes too.
-    changed += [p for p in have.params if p not in want.params and p not in IDENTITY_PARAMS
-                and have.params[p] not in (None, "", [], "Any")]
+    # Parameters we no longer set but the host has (e.g. ports removed from a pair) count too.
+    names = list(want.params) + [p for p in have.params if p not in want.params]
+    changed = [p for p in names if p not in IDENTITY_PARAMS
+               and not same_value(_effective(want.params, p), _effective(have.params, p))]
     if have.kind is not want.kind:
         changed.append("kind")
     if not changed:
         return None
-    if have.kind is want.kind and all(p in spec.settable and p in want.params for p in changed):
+    repairable = all(p in spec.settable and (p in want.params or p in WINDOWS_DEFAULTS) for p in changed)
+    if have.kind is want.kind and repairable:
         params: dict[str, ParamValue] = {spec.name_param: want.name}
         for p in changed:
-            params["NewDisplayName" if p == "DisplayName" else p] = want.params[p]
+            value = want.params.get(p, WINDOWS_DEFAULTS.get(p, ""))
+            params["NewDisplayName" if p == "DisplayName" else p] = value
         params["PolicyStore"] = store
         call = CmdletCall(f"Set-{spec.noun}", params)
         return Change("update", want.kind, want.name, want.summary, (call,), tuple(changed))

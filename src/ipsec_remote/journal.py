@@ -1,0 +1,188 @@
+"""The journal: SQLite (WAL) beside the inventory, one transaction per recorded step (DESIGN §6).
+
+It holds runs, the per-host snapshot taken before the first change ever made to a host, every step sent,
+each pair's verification, promotion waves and armed reverts. A run killed at any point leaves a
+consistent journal (each step commits on its own; an unfinished run stays 'running' and is marked
+'interrupted' by the next run). Secrets never reach it: parameters are stored as plan JSON, where a
+pre-shared key is only a reference to its environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .calls import CmdletCall
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY, command TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+    status TEXT NOT NULL DEFAULT 'running', summary TEXT);
+CREATE TABLE IF NOT EXISTS snapshots (
+    host TEXT PRIMARY KEY, run_id INTEGER NOT NULL, taken_at TEXT NOT NULL, owned TEXT NOT NULL,
+    settings TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS steps (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, host TEXT NOT NULL, phase TEXT NOT NULL,
+    cmdlet TEXT NOT NULL, params TEXT NOT NULL, ok INTEGER NOT NULL, error TEXT, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS verifications (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, a TEXT NOT NULL, b TEXT NOT NULL,
+    verified INTEGER NOT NULL, detail TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pair_security (
+    a TEXT NOT NULL, b TEXT NOT NULL, inbound TEXT NOT NULL, outbound TEXT NOT NULL, at TEXT NOT NULL,
+    PRIMARY KEY (a, b));
+CREATE TABLE IF NOT EXISTS waves (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, number INTEGER NOT NULL, pairs TEXT NOT NULL,
+    status TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reverts (
+    id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wave_id INTEGER, host TEXT NOT NULL,
+    task_name TEXT NOT NULL, deadline TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Verification:
+    a: str
+    b: str
+    verified: bool
+    detail: dict[str, Any]
+    at: str
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        self.path = path
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        os.chmod(path, 0o600)
+
+    @classmethod
+    def beside(cls, inventory: Path) -> Journal:
+        return cls(inventory.resolve().parent / ".ipsec-remote" / "state.db")
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- runs -----------------------------------------------------------------------------------------
+    def begin_run(self, command: str) -> int:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
+            cur = db.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)", (command, now_iso()))
+            return int(cur.lastrowid or 0)
+
+    def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
+                       (now_iso(), status, json.dumps(summary), run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT id, command, started_at, finished_at, status FROM runs ORDER BY id")
+        return [dict(zip(("id", "command", "started_at", "finished_at", "status"), r)) for r in rows]
+
+    # -- snapshots ------------------------------------------------------------------------------------
+    def snapshot_once(self, run_id: int, host: str, owned: list[dict[str, Any]], settings: dict[str, Any]) -> bool:
+        """Record the host's state before our first change ever; later calls keep the first one."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO snapshots (host, run_id, taken_at, owned, settings) VALUES (?, ?, ?, ?, ?)",
+                (host, run_id, now_iso(), json.dumps(owned), json.dumps(settings)))
+            return cur.rowcount == 1
+
+    def snapshot(self, host: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+        row = self._db.execute("SELECT owned, settings FROM snapshots WHERE host = ?", (host,)).fetchone()
+        return (json.loads(row[0]), json.loads(row[1])) if row else None
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def record_step(self, run_id: int, host: str, phase: str, call: CmdletCall, ok: bool,
+                    error: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO steps (run_id, host, phase, cmdlet, params, ok, error, at) VALUES (?,?,?,?,?,?,?,?)",
+                (run_id, host, phase, call.cmdlet, json.dumps(call.to_json()["params"]), int(ok), error, now_iso()))
+
+    def steps(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT run_id, host, phase, cmdlet, params, ok, error FROM steps"
+        rows = self._db.execute(sql + (" WHERE run_id = ?" if run_id else "") + " ORDER BY id",
+                                (run_id,) if run_id else ())
+        return [{"run_id": r[0], "host": r[1], "phase": r[2], "cmdlet": r[3], "params": json.loads(r[4]),
+                 "ok": bool(r[5]), "error": r[6]} for r in rows]
+
+    # -- verification and pair security ---------------------------------------------------------------
+    def record_verification(self, run_id: int, a: str, b: str, verified: bool, detail: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO verifications (run_id, a, b, verified, detail, at) VALUES (?,?,?,?,?,?)",
+                       (run_id, a, b, int(verified), json.dumps(detail), now_iso()))
+
+    def latest_verification(self, a: str, b: str) -> Verification | None:
+        row = self._db.execute(
+            "SELECT verified, detail, at FROM verifications WHERE a = ? AND b = ? ORDER BY id DESC LIMIT 1",
+            (a, b)).fetchone()
+        return Verification(a, b, bool(row[0]), json.loads(row[1]), row[2]) if row else None
+
+    def set_pair_security(self, a: str, b: str, inbound: str, outbound: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO pair_security (a, b, inbound, outbound, at) VALUES (?,?,?,?,?) "
+                       "ON CONFLICT(a, b) DO UPDATE SET inbound = excluded.inbound, "
+                       "outbound = excluded.outbound, at = excluded.at", (a, b, inbound, outbound, now_iso()))
+
+    def pair_security(self) -> dict[tuple[str, str], tuple[str, str]]:
+        rows = self._db.execute("SELECT a, b, inbound, outbound FROM pair_security")
+        return {(r[0], r[1]): (r[2], r[3]) for r in rows}
+
+    def clear_pair_security(self) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM pair_security")
+
+    # -- promotion ------------------------------------------------------------------------------------
+    def record_wave(self, run_id: int, number: int, pairs: list[tuple[str, str]], status: str) -> int:
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO waves (run_id, number, pairs, status, at) VALUES (?,?,?,?,?)",
+                             (run_id, number, json.dumps(pairs), status, now_iso()))
+            return int(cur.lastrowid or 0)
+
+    def update_wave(self, wave_id: int, status: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE waves SET status = ?, at = ? WHERE id = ?", (status, now_iso(), wave_id))
+
+    def record_revert(self, run_id: int, wave_id: int | None, host: str, task_name: str, deadline: str,
+                      status: str) -> int:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO reverts (run_id, wave_id, host, task_name, deadline, status, at) VALUES (?,?,?,?,?,?,?)",
+                (run_id, wave_id, host, task_name, deadline, status, now_iso()))
+            return int(cur.lastrowid or 0)
+
+    def update_revert(self, revert_id: int, status: str) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE reverts SET status = ?, at = ? WHERE id = ?", (status, now_iso(), revert_id))
+
+    def armed_reverts(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT id, host, task_name, deadline FROM reverts WHERE status = 'armed'")
+        return [{"id": r[0], "host": r[1], "task_name": r[2], "deadline": r[3]} for r in rows]
+
+    def integrity_ok(self) -> bool:
+        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

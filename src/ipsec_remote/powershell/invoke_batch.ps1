@@ -1,0 +1,67 @@
+# Runs a validated list of NetSecurity cmdlet calls in one round trip, stopping at the first error.
+# The calls arrive as data (-Calls), never as script text: each is
+#   @{ cmdlet = 'New-NetIPsecRule'; params = @{ ... }; nested = @{ Proposal = @( @{ cmdlet = ...; params = @{...} } ) } }
+# Only the cmdlets below may run; nested calls may only build proposals.
+param(
+    [object[]]$Calls = @()
+)
+$ErrorActionPreference = 'Stop'
+
+$allowed = @(
+    'New-NetIPsecRule', 'Set-NetIPsecRule', 'Remove-NetIPsecRule',
+    'New-NetIPsecMainModeRule', 'Set-NetIPsecMainModeRule', 'Remove-NetIPsecMainModeRule',
+    'New-NetIPsecMainModeCryptoSet', 'Set-NetIPsecMainModeCryptoSet', 'Remove-NetIPsecMainModeCryptoSet',
+    'New-NetIPsecQuickModeCryptoSet', 'Set-NetIPsecQuickModeCryptoSet', 'Remove-NetIPsecQuickModeCryptoSet',
+    'New-NetIPsecPhase1AuthSet', 'Set-NetIPsecPhase1AuthSet', 'Remove-NetIPsecPhase1AuthSet',
+    'New-NetIPsecPhase2AuthSet', 'Set-NetIPsecPhase2AuthSet', 'Remove-NetIPsecPhase2AuthSet',
+    'Set-NetFirewallSetting'
+)
+$proposalCmdlets = @('New-NetIPsecMainModeCryptoProposal', 'New-NetIPsecQuickModeCryptoProposal', 'New-NetIPsecAuthProposal')
+# A selector-less Remove-* removes every object in the store (Remove-NetIPsecRule doc, example 1).
+$selectors = @('Name', 'IPsecRuleName')
+
+$index = 0
+foreach ($call in $Calls) {
+    $name = [string]$call.cmdlet
+    $ok = $false
+    $message = $null
+    $errorId = $null
+    try {
+        if ($allowed -notcontains $name) {
+            throw "cmdlet '$name' is not on the allow-list"
+        }
+        $splat = @{}
+        foreach ($key in $call.params.Keys) {
+            $splat[$key] = $call.params[$key]
+        }
+        if ($name -like 'Remove-*') {
+            $hasSelector = $false
+            foreach ($s in $selectors) {
+                if ($splat.ContainsKey($s) -and $splat[$s]) { $hasSelector = $true }
+            }
+            if (-not $hasSelector) { throw "refusing $name without a -Name/-IPsecRuleName selector" }
+        }
+        if ($null -ne $call.nested) {
+            foreach ($key in $call.nested.Keys) {
+                $built = @()
+                foreach ($inner in $call.nested[$key]) {
+                    $innerName = [string]$inner.cmdlet
+                    if ($proposalCmdlets -notcontains $innerName) {
+                        throw "nested cmdlet '$innerName' is not a proposal cmdlet"
+                    }
+                    $innerParams = $inner.params
+                    $built += (& $innerName @innerParams)
+                }
+                $splat[$key] = $built
+            }
+        }
+        & $name @splat | Out-Null
+        $ok = $true
+    } catch {
+        $message = $_.Exception.Message
+        $errorId = $_.FullyQualifiedErrorId
+    }
+    [pscustomobject]@{ index = $index; cmdlet = $name; ok = $ok; error = $message; error_id = $errorId }
+    if (-not $ok) { break }
+    $index = $index + 1
+}

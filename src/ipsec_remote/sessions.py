@@ -1,0 +1,98 @@
+"""Fleet plumbing: one open session per host, bounded concurrency, calls as batch data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .calls import CmdletCall, ParamValue, SecretRef
+from .errors import IpsecRemoteError
+from .inventory import resolve_secret
+from .transport import HostSession, HostTarget
+
+T = TypeVar("T")
+
+
+@dataclass
+class Fleet:
+    """The sessions a command opened, and the hosts that could not be reached (with the reason)."""
+
+    sessions: dict[str, HostSession] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    forks: int = 50
+
+    def fail(self, host: str, reason: str) -> None:
+        self.failed.setdefault(host, reason)
+        session = self.sessions.pop(host, None)
+        if session is not None:
+            session.close()
+
+    def each(self, fn: Callable[[str, HostSession], T], hosts: Iterable[str] | None = None) -> dict[str, T]:
+        """``fn`` on every live host (or the given ones) concurrently; a failing host is recorded, not fatal."""
+        names = [h for h in (hosts if hosts is not None else list(self.sessions)) if h in self.sessions]
+        results: dict[str, T] = {}
+        if not names:
+            return results
+        with ThreadPoolExecutor(max_workers=min(self.forks, len(names))) as pool:
+            futures = {h: pool.submit(fn, h, self.sessions[h]) for h in names}
+            for host, future in futures.items():
+                try:
+                    results[host] = future.result()
+                except IpsecRemoteError as exc:
+                    self.fail(host, str(exc))
+        return results
+
+    def close(self) -> None:
+        with ThreadPoolExecutor(max_workers=max(1, min(self.forks, len(self.sessions)))) as pool:
+            list(pool.map(lambda s: s.close(), list(self.sessions.values())))
+        self.sessions.clear()
+
+
+def open_fleet(targets: Mapping[str, HostTarget], forks: int) -> Fleet:
+    fleet = Fleet(forks=forks)
+
+    def opener(target: HostTarget) -> tuple[str, HostSession | str]:
+        try:
+            return target.name, HostSession(target).open()
+        except IpsecRemoteError as exc:
+            return target.name, str(exc)
+
+    if targets:
+        with ThreadPoolExecutor(max_workers=min(forks, len(targets))) as pool:
+            for name, outcome in pool.map(opener, targets.values()):
+                if isinstance(outcome, HostSession):
+                    fleet.sessions[name] = outcome
+                else:
+                    fleet.failed[name] = outcome
+    return fleet
+
+
+def batch_data(call: CmdletCall) -> dict[str, Any]:
+    """A call as data for ``invoke_batch.ps1``: scalars in ``params``, proposal calls in ``nested``.
+
+    Secret references are resolved only here, in memory, on their way into the PSRP message.
+    """
+    params: dict[str, Any] = {}
+    nested: dict[str, Any] = {}
+    for name, value in call.params.items():
+        items = value if isinstance(value, list) else None
+        if isinstance(value, CmdletCall) or (items and all(isinstance(v, CmdletCall) for v in items)):
+            calls = [value] if isinstance(value, CmdletCall) else items
+            nested[name] = [{"cmdlet": c.cmdlet, "params": {k: _plain(v) for k, v in c.params.items()}}
+                            for c in calls or [] if isinstance(c, CmdletCall)]
+        else:
+            params[name] = _plain(value)
+    data: dict[str, Any] = {"cmdlet": call.cmdlet, "params": params}
+    if nested:
+        data["nested"] = nested
+    return data
+
+
+def _plain(value: ParamValue) -> Any:
+    if isinstance(value, SecretRef):
+        return resolve_secret(value.env).get_secret_value()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]  # type: ignore[arg-type]
+    return value

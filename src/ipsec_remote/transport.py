@@ -1,0 +1,251 @@
+"""PowerShell remoting transport: one pypsrp RunspacePool per host for the whole command.
+
+Layering: this module is the only one that imports pypsrp. It runs the package's fixed scripts
+(``powershell/*.ps1``) with their data as PSRP parameters — never formatted into script text — and turns
+pypsrp's objects into plain Python values. Transport failures (connection refused/reset, timeouts,
+HTTP 5xx) are retried by tenacity with jittered exponential backoff and a bounded budget; authentication
+and script errors never are. pypsrp's own reconnection retries stay at 0 so there is one retry policy.
+Errors are translated here, once, into the project's exception hierarchy.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import SecretStr
+from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
+from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
+from pypsrp.powershell import PowerShell, RunspacePool
+from pypsrp.wsman import WSMan
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from .errors import IpsecRemoteError
+
+
+class TransportError(IpsecRemoteError):
+    """The host could not be reached or the connection broke (after retries)."""
+
+
+class HostAuthError(IpsecRemoteError):
+    """The host refused our credentials (never retried)."""
+
+
+class RemoteScriptError(IpsecRemoteError):
+    """A script failed on the host (a terminating error); ``errors`` lists the error-stream records."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """Where and how to reach one host. ``password`` stays a SecretStr until pypsrp needs it."""
+
+    name: str
+    endpoint: str  # https://host:5986/wsman
+    username: str | None
+    password: SecretStr | None
+    auth: str = "negotiate"
+    ca_bundle: str | None = None  # validate the server certificate against this CA file
+    operation_timeout_s: int = 30
+    connect_timeout_s: int = 15
+
+    def __repr__(self) -> str:  # keeps the password out of tracebacks and logs
+        return f"HostTarget(name={self.name!r}, endpoint={self.endpoint!r}, auth={self.auth!r})"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    max_wait_s: float = 8.0
+    budget_s: float = 60.0
+
+
+@dataclass
+class ScriptOutput:
+    objects: list[Any] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # non-terminating error records, as text
+
+
+@cache
+def script_text(name: str) -> str:
+    """A fixed script shipped as package data (``powershell/<name>.ps1``)."""
+    return importlib.resources.files("ipsec_remote").joinpath(f"powershell/{name}.ps1").read_text("utf-8")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return True
+    if isinstance(exc, WinRMTransportError):
+        return int(exc.code) >= 500
+    return False
+
+
+def plain(value: Any) -> Any:
+    """pypsrp's deserialized objects → plain dicts, lists and scalars."""
+    if isinstance(value, GenericComplexObject):
+        props = dict(value.adapted_properties)
+        props.update(value.extended_properties)
+        if not props and value.to_string is not None:
+            return value.to_string
+        return {k: plain(v) for k, v in props.items()}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "value") and type(value).__name__ == "Enum":
+        return str(value)
+    return value
+
+
+class HostSession:
+    """An open RunspacePool on one host, reused for every script of a command."""
+
+    def __init__(self, target: HostTarget, retry: RetryPolicy | None = None) -> None:
+        self.target = target
+        self.retry = retry or RetryPolicy()
+        self._wsman: WSMan | None = None
+        self._pool: RunspacePool | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def open(self) -> HostSession:
+        self._wsman, self._pool = self._retrying(self._open_pool)
+        return self
+
+    def close(self) -> None:
+        pool, wsman = self._pool, self._wsman
+        self._pool = self._wsman = None
+        try:
+            if pool is not None:
+                pool.close()
+        except (WinRMError, requests.RequestException):
+            pass  # the host went away; nothing left to release on our side
+        finally:
+            if wsman is not None:
+                wsman.close()
+
+    def __enter__(self) -> HostSession:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open_pool(self) -> tuple[WSMan, RunspacePool]:
+        wsman = make_wsman(self.target)
+        pool = RunspacePool(wsman)
+        try:
+            pool.open()
+        except BaseException:
+            wsman.close()
+            raise
+        return wsman, pool
+
+    # -- running scripts ------------------------------------------------------------------------------
+    def run(self, script: str, parameters: dict[str, Any] | None = None, *, retry: bool = True) -> ScriptOutput:
+        """Run ``powershell/<script>.ps1`` with ``parameters``.
+
+        ``retry=False`` for scripts that change state: a broken connection may have left the batch half
+        run, and the caller re-reads the host instead of replaying it blindly.
+        """
+        if self._pool is None:
+            raise TransportError(f"{self.target.name}: session is not open")
+        pool = self._pool
+
+        def once() -> ScriptOutput:
+            ps = PowerShell(pool)
+            ps.add_script(script_text(script))
+            if parameters:
+                ps.add_parameters(parameters)
+            output = ps.invoke()
+            errors = [_error_text(e) for e in ps.streams.error]
+            if ps.state == PSInvocationState.FAILED:  # a terminating error; had_errors alone is not enough
+                raise RemoteScriptError(f"{self.target.name}: {script} failed: {errors[-1] if errors else ''}",
+                                        errors)
+            return ScriptOutput([plain(o) for o in output], errors)
+
+        result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
+        return result
+
+    def _retrying(self, fn: Any) -> Any:
+        policy = self.retry
+        retrying = Retrying(
+            retry=retry_if_exception(_is_transient),
+            wait=wait_random_exponential(multiplier=0.25, max=policy.max_wait_s),
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.budget_s),
+            reraise=True,
+        )
+        try:
+            return self._translate(lambda: retrying(fn))
+        except RetryError as exc:  # pragma: no cover - reraise=True makes tenacity re-raise the cause
+            raise TransportError(f"{self.target.name}: {exc}") from None
+
+    def _translate(self, fn: Any) -> Any:
+        name = self.target.name
+        try:
+            return fn()
+        except AuthenticationError:
+            raise HostAuthError(f"{name}: the host refused the credentials") from None
+        except WinRMTransportError as exc:
+            raise TransportError(f"{name}: HTTP {exc.code} from the WinRM endpoint") from None
+        except requests.exceptions.SSLError:
+            raise TransportError(f"{name}: TLS certificate of {self.target.endpoint} is not trusted "
+                                 "(check connection.ca_bundle)") from None
+        except requests.Timeout:
+            raise TransportError(f"{name}: timed out talking to {self.target.endpoint}") from None
+        except requests.ConnectionError:
+            raise TransportError(f"{name}: cannot connect to {self.target.endpoint}") from None
+        except WSManFaultError as exc:
+            raise TransportError(f"{name}: WSMan fault {exc.code}: {exc.reason}") from None
+        except WinRMError as exc:
+            raise TransportError(f"{name}: {type(exc).__name__}: {exc}") from None
+
+
+def make_wsman(target: HostTarget) -> WSMan:
+    url = urlsplit(target.endpoint)
+    ssl = url.scheme == "https"
+    return WSMan(
+        server=url.hostname or "",
+        port=url.port or (5986 if ssl else 5985),
+        path=(url.path or "/wsman").lstrip("/"),
+        ssl=ssl,
+        auth=target.auth,
+        username=target.username,
+        password=target.password.get_secret_value() if target.password else None,
+        # A CA file validates against that CA; True uses the system store. Never False.
+        # (pypsrp hands this to requests' ``verify``, which takes a CA path; its annotation says bool.)
+        cert_validation=target.ca_bundle or True,  # type: ignore[arg-type]
+        connection_timeout=target.connect_timeout_s,
+        read_timeout=target.operation_timeout_s + 10,
+        operation_timeout=target.operation_timeout_s,
+        reconnection_retries=0,
+        encryption="auto",
+    )
+
+
+def probe_fresh_session(target: HostTarget) -> bool:
+    """Open a brand-new connection and pool, run a trivial script, close: proof the path works now."""
+    try:
+        with HostSession(target, RetryPolicy(attempts=1)) as session:
+            session.run("invoke_batch", {"Calls": []}, retry=False)
+        return True
+    except IpsecRemoteError:
+        return False
+
+
+def _error_text(record: Any) -> str:
+    message = getattr(record, "message", None) or str(record)
+    fqid = getattr(record, "fq_error", None)
+    return f"{message} ({fqid})" if fqid else str(message)
