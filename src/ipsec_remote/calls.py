@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 
-
 @dataclass(frozen=True)
 class SecretRef:
     """A secret parameter value (a pre-shared key) named by its environment variable.

@@ -35,7 +35,7 @@ def _inventory_targets(inv: Inventory, inventory: Path) -> dict[str, HostTarget]
     if conn.username_env:
         username = os.environ.get(conn.username_env, username)
     password: SecretStr | None = None
-    if conn.auth not in ("kerberos", "certificate") or conn.password_env and conn.password_env in os.environ:
+    if conn.auth not in ("kerberos", "certificate") or (conn.password_env and conn.password_env in os.environ):
         if not conn.password_env:
             raise InputError(str(inventory), "connection.password_env", f"auth '{conn.auth}' needs a password")
         password = resolve_secret(conn.password_env)

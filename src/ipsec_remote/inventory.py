@@ -248,7 +248,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(label, "", f"cannot read: {exc.strerror or exc}") from None
     try:
-        return tomllib.loads(raw.decode("utf-8"))
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+        return data
     except UnicodeDecodeError:
         raise InputError(label, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:

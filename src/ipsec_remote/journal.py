@@ -101,7 +101,7 @@ class Journal:
 
     def runs(self) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT id, command, started_at, finished_at, status FROM runs ORDER BY id")
-        return [dict(zip(("id", "command", "started_at", "finished_at", "status"), r)) for r in rows]
+        return [dict(zip(("id", "command", "started_at", "finished_at", "status"), r, strict=True)) for r in rows]
 
     # -- snapshots ------------------------------------------------------------------------------------
     def snapshot_once(self, run_id: int, host: str, owned: list[dict[str, Any]], settings: dict[str, Any]) -> bool:

@@ -12,7 +12,8 @@ from .errors import InputError
 from .inventory import load_toml, locate
 
 DEFAULT_PLAYBOOK = "server-to-server.toml"
-PHASES = ("exemptions", "sets", "main_mode_rules", "rules", "verify")
+Phase = Literal["exemptions", "sets", "main_mode_rules", "rules", "verify"]
+PHASES: tuple[Phase, ...] = ("exemptions", "sets", "main_mode_rules", "rules", "verify")
 
 
 class _Model(BaseModel):
@@ -22,7 +23,7 @@ class _Model(BaseModel):
 class Rollout(_Model):
     # The order is fixed by safety (exemptions before anything that could require authentication);
     # a playbook may stop earlier (e.g. without "verify"), never reorder.
-    phases: list[Literal["exemptions", "sets", "main_mode_rules", "rules", "verify"]] = list(PHASES)
+    phases: list[Phase] = list(PHASES)
     forks: Annotated[int, Field(ge=1, le=1000)] = 50
 
     @model_validator(mode="after")

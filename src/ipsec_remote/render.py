@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from .calls import CmdletCall, ParamValue, SecretRef
-from .planner import Change, HostPlan, Plan
+from .planner import Change, Plan
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "destroy": "-"}
 VERB = {"create": "create", "update": "update in place", "replace": "replace", "destroy": "destroy"}
@@ -39,7 +39,7 @@ def ps_value(value: ParamValue) -> str:
     if isinstance(value, list):
         if not value:
             return "@()"
-        return ",".join(ps_value(v) for v in value)  # type: ignore[arg-type]
+        return ",".join(ps_value(v) for v in value)
     return ps_quote(str(value))
 
 

@@ -1,14 +1,41 @@
-"""Orchestration of plan / apply / verify / promote / rollback over a fleet.
+"""Orchestration of plan and apply over a fleet (verification lives in ``proof.py``).
 
-This build provides the offline plan; the remote steps build on the transport (issue: apply/status).
+apply, per DESIGN §1: read every host → plan (pure) → validate → every host's exemptions → (barrier) →
+sets, main-mode rules, rules in Request/Request, obsolete objects → prove each pair. A host failure never
+stops the other hosts; it is reported with its reason.
 """
 
 from __future__ import annotations
 
-from .desired import desired_objects
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .desired import Kind, Security, desired_objects
+from .errors import IpsecRemoteError
+from .hoststate import HostState, parse_state
 from .inventory import Inventory
-from .planner import Plan, plan_host
+from .journal import Journal
+from .planner import Change, Plan, plan_host
+from .playbook import Playbook
+from .proof import prove_pairs
 from .reference import validate_plan
+from .sessions import Fleet, batch_data, open_fleet
+from .transport import HostSession, HostTarget
+from .verify import PairResult
+
+Progress = Callable[[str, str], None]  # (host or "fleet", message)
+
+PHASE_KINDS = {
+    "sets": {Kind.MM_CRYPTO_SET, Kind.QM_CRYPTO_SET, Kind.P1_AUTH_SET},
+    "main_mode_rules": {Kind.MM_RULE},
+    "rules": {Kind.RULE},
+}
+
+
+class StepFailed(IpsecRemoteError):
+    """A cmdlet of a batch failed on the host; the batch stopped there."""
 
 
 def offline_plan(inv: Inventory) -> Plan:
@@ -19,3 +46,129 @@ def offline_plan(inv: Inventory) -> Plan:
     for host in plan.hosts:
         validate_plan(host.calls)
     return plan
+
+
+def read_states(fleet: Fleet, inv: Inventory) -> dict[str, HostState]:
+    params = {"Group": inv.policy.group, "PolicyStore": inv.policy.store}
+
+    def read(host: str, session: HostSession) -> HostState:
+        out = session.run("read_state", params)
+        if not out.objects or not isinstance(out.objects[0], dict):
+            raise StepFailed(f"{host}: read_state returned no state")
+        return parse_state(out.objects[0], inv.policy.group)
+
+    return fleet.each(read)
+
+
+def pair_security(journal: Journal) -> dict[tuple[str, str], Security]:
+    return {k: Security(*v) for k, v in journal.pair_security().items()}
+
+
+def live_plan(inv: Inventory, states: Mapping[str, HostState], journal: Journal) -> Plan:
+    desired = desired_objects(inv, pair_security(journal))
+    hosts = []
+    for name, hd in desired.items():
+        if name in states:
+            plan = plan_host(name, hd.host.address, hd.objects, states[name].observed, inv.policy.store)
+            validate_plan(plan.calls, existing_sets=_existing_sets(states[name], inv.policy.store))
+            hosts.append(plan)
+    return Plan(tuple(hosts))
+
+
+def _existing_sets(state: HostState, store: str) -> dict[str, set[str]]:
+    kinds = {Kind.MM_CRYPTO_SET, Kind.QM_CRYPTO_SET, Kind.P1_AUTH_SET}
+    return {store: {o.name for o in state.observed if o.kind in kinds}}
+
+
+@dataclass
+class ApplyReport:
+    run_id: int
+    plan: Plan
+    sent: dict[str, int] = field(default_factory=dict)  # changing calls sent per host
+    failed_hosts: dict[str, str] = field(default_factory=dict)
+    pairs: list[PairResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_hosts and all(p.verified for p in self.pairs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "summary": self.plan.summary,
+            "hosts": {h.host: {"address": h.address, "changes": len(h.changes), "sent": self.sent.get(h.host, 0),
+                               "failed": self.failed_hosts.get(h.host)} for h in self.plan.hosts},
+            "failed_hosts": self.failed_hosts,
+            "pairs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems,
+                       "sa": p.sa_summary()} for p in self.pairs],
+            "ok": self.ok,
+        }
+
+
+def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[str, HostTarget],
+          journal: Journal, forks: int, progress: Progress | None = None) -> ApplyReport:
+    say = progress or (lambda _h, _m: None)
+    run_id = journal.begin_run("apply")
+    fleet = open_fleet(targets, forks)
+    report = ApplyReport(run_id, Plan(()))
+    try:
+        say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
+        states = read_states(fleet, inv)
+        report.plan = live_plan(inv, states, journal)
+        plans = {h.host: h for h in report.plan.hosts}
+        first = {h: [c for c in p.changes if c.kind is Kind.EXEMPTION and c.action != "destroy"]
+                 for h, p in plans.items()}
+        wanted = set().union(*(PHASE_KINDS[p] for p in playbook.rollout.phases if p in PHASE_KINDS))
+        rest = {h: [c for c in p.changes if c not in first[h] and (c.kind in wanted or c.action == "destroy")]
+                for h, p in plans.items()}
+
+        def run_phase(phase: str, changes: Mapping[str, list[Change]]) -> None:
+            def work(host: str, session: HostSession) -> int:
+                todo = changes.get(host) or []
+                if not todo:
+                    return 0
+                journal.snapshot_once(run_id, host, _owned_json(states[host]), {})
+                return _execute(journal, run_id, host, session, phase, todo)
+
+            hosts = [h for h in changes if changes[h]]
+            for host, count in fleet.each(work, hosts).items():
+                report.sent[host] = report.sent.get(host, 0) + count
+                say(host, f"{phase}: {count} call(s) applied")
+
+        # Exemptions on every host before any host gets a set or a rule (the barrier is the join).
+        run_phase("exemptions", first)
+        run_phase("rules", rest)
+        if "verify" in playbook.rollout.phases:
+            report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say)
+    finally:
+        report.failed_hosts = dict(fleet.failed)
+        fleet.close()
+        journal.finish_run(run_id, "ok" if report.ok else "failed", report.to_json()["summary"])
+    return report
+
+
+def _execute(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
+             changes: list[Change]) -> int:
+    calls = [call for change in changes for call in change.calls]
+    out = session.run("invoke_batch", {"Calls": [batch_data(c) for c in calls]}, retry=False)
+    results = [r for r in out.objects if isinstance(r, dict)]
+    for call, result in zip(calls, results, strict=False):  # fewer results: the batch stopped
+        journal.record_step(run_id, host, phase, call, bool(result.get("ok")), result.get("error"))
+        if not result.get("ok"):
+            raise StepFailed(f"{host}: {call.cmdlet} {_target(call)} failed: {result.get('error')}")
+    if len(results) < len(calls):
+        raise StepFailed(f"{host}: the batch stopped after {len(results)} of {len(calls)} calls"
+                         + (f" ({out.errors[-1]})" if out.errors else ""))
+    return len(calls)
+
+
+def _target(call: Any) -> str:
+    name = call.params.get("IPsecRuleName") or call.params.get("Name") or ""
+    return f"'{name}'" if name else ""
+
+
+def _owned_json(state: HostState) -> list[dict[str, Any]]:
+    from .calls import CmdletCall
+
+    return [{"kind": o.kind.value, "name": o.name,
+             "params": CmdletCall("observed", dict(o.params)).to_json()["params"]} for o in state.observed]

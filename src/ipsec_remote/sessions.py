@@ -94,5 +94,5 @@ def _plain(value: ParamValue) -> Any:
     if isinstance(value, SecretRef):
         return resolve_secret(value.env).get_secret_value()
     if isinstance(value, list):
-        return [_plain(v) for v in value]  # type: ignore[arg-type]
+        return [_plain(v) for v in value]
     return value

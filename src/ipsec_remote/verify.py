@@ -120,7 +120,7 @@ def diagnose(host: str, facts: HostFacts | None, events: Sequence[Mapping[str, A
     """Likely causes on one host, from its state and recent IPsec audit events."""
     found: list[str] = []
     if facts is not None:
-        status, start = facts.services.get("IKEEXT", ("", ""))
+        _status, start = facts.services.get("IKEEXT", ("", ""))
         if start.lower() == "disabled":
             found.append(f"{host}: IKEEXT disabled" + (" (event 5453)" if any(e.get("Id") == 5453 for e in events)
                                                        else ""))
@@ -133,7 +133,7 @@ def diagnose(host: str, facts: HostFacts | None, events: Sequence[Mapping[str, A
         if peer_facts is not None and facts.utc_now and peer_facts.utc_now:
             skew = abs((facts.utc_now - peer_facts.utc_now).total_seconds())
             if skew > 300:  # Kerberos' default maximum tolerance is 5 minutes (windows-behaviour.md §4)
-                found.append(f"Kerberos: clock skew {int(round(skew))} s between the two hosts (max 300 s)")
+                found.append(f"Kerberos: clock skew {round(skew)} s between the two hosts (max 300 s)")
     seen: set[int] = set()
     for event in events:
         eid = int(event.get("Id", 0))

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-try:  # typer >= 0.26 vendors click
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError
-except ImportError:  # pragma: no cover - older typer on real click
-    from click.exceptions import NoArgsIsHelpError, UsageError  # type: ignore[no-redef]
+# typer (>= 0.29, pinned in pyproject) vendors click; its usage errors are caught to print one line.
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from .. import log
 from ..errors import InputError, IpsecRemoteError, NotAvailableYet, ValidationError
@@ -83,6 +81,28 @@ def plan(
         raise typer.Exit(3)
 
 
+def _prepare(inventory: Path, playbook: Path | None, lab: bool) -> tuple[Any, Any, Any, Any]:
+    """Everything that can be wrong with the input is checked here, before any host is contacted."""
+    from ..connect import targets_for
+    from ..journal import Journal
+    from ..playbook import load_playbook
+
+    inv = load_inventory(inventory)
+    book = load_playbook(playbook, inventory)
+    targets = targets_for(inv, inventory, lab)
+    return inv, book, targets, Journal.beside(inventory)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _progress(host: str, message: str) -> None:
+    typer.echo(f"  {host}: {message}", err=True)
+
+
 def _not_yet(command: str) -> NoReturn:
     raise NotAvailableYet(f"'{command}' is not available in this build yet")
 
@@ -91,20 +111,43 @@ def _not_yet(command: str) -> NoReturn:
 def apply(
     inventory: InventoryArg = DEFAULT_INVENTORY,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
-    forks: Annotated[int, typer.Option("--forks", min=1, max=1000, help="Hosts worked on at once.")] = 50,
+    forks: Annotated[int | None, typer.Option("--forks", min=1, max=1000,
+                                              help="Hosts worked on at once (default: the playbook's).")] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
 ) -> None:
     """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
-    load_inventory(inventory)
-    _not_yet("apply")
+    from ..rollout import apply as run_apply
+
+    inv, book, targets, journal = _prepare(inventory, playbook, lab)
+    report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
+                       None if json_out else _progress)
+    if json_out:
+        typer.echo(dumps(report.to_json()))
+    else:
+        from .reports import print_apply
+
+        print_apply(report, _console())
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command()
-def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
+def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
+           playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
     """Verification matrix per pair and drift per host."""
-    load_inventory(inventory)
-    _not_yet("status")
+    from ..status import status as run_status
+
+    inv, book, targets, journal = _prepare(inventory, playbook, lab)
+    # status proves what is there now; it does not wait as long as a rollout would.
+    quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
+    report = run_status(inv, targets, journal, quick, book.rollout.forks)
+    if json_out:
+        typer.echo(dumps(report.to_json()))
+    else:
+        from .reports import print_status
+
+        print_status(report, _console())
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command()
@@ -133,8 +176,18 @@ def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = Fa
 @app.command()
 def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
     """Read-only preflight: services, firewall, merge setting, clock, overlapping rules, WinRM."""
-    load_inventory(inventory)
-    _not_yet("doctor")
+    from ..status import doctor as run_doctor
+
+    inv, book, targets, _journal = _prepare(inventory, None, lab)
+    findings = run_doctor(inv, targets, book.rollout.forks)
+    if json_out:
+        typer.echo(dumps({"findings": [f.to_json() for f in findings],
+                          "ok": not any(f.severity == "error" for f in findings)}))
+    else:
+        from .reports import print_doctor
+
+        print_doctor(findings, _console())
+    raise typer.Exit(1 if any(f.severity == "error" for f in findings) else 0)
 
 
 @lab_app.command("up")

@@ -1,0 +1,71 @@
+"""Human rendering of apply, status and doctor reports (rich tables on stdout)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..rollout import ApplyReport
+from ..status import Finding, StatusReport
+from ..verify import PairResult
+
+TICK, CROSS = "✓", "✗"
+
+
+def _pair_table(title: str, pairs: list[PairResult], security: dict[tuple[str, str], tuple[str, str]]) -> Table:
+    table = Table(title=title)
+    for col in ("pair", "verified", "main mode", "quick mode", "in/out", "problems"):
+        table.add_column(col)
+    for p in pairs:
+        sa = p.sa_summary()
+        mm = sa["mm"]
+        qm = sa["qm"]
+        inbound, outbound = security.get((p.a, p.b), ("?", "?"))
+        table.add_row(
+            f"{p.a} <-> {p.b}", TICK if p.verified else CROSS,
+            f"{TICK} {mm['cipher']}/{mm['hash']}/{mm['group']}" if mm else CROSS,
+            f"{TICK} {qm['cipher']}/{qm['integrity']}" if qm else CROSS,
+            f"{inbound}/{outbound}", "\n".join(p.problems))
+    return table
+
+
+def print_apply(report: ApplyReport, console: Console) -> None:
+    s = report.plan.summary
+    if report.plan.empty:
+        console.print("No changes: every reachable host already matches the inventory.")
+    else:
+        console.print(f"Applied: {s['add']} added, {s['change']} changed, {s['destroy']} destroyed "
+                      f"({sum(report.sent.values())} calls sent).")
+    for host, reason in sorted(report.failed_hosts.items()):
+        console.print(f"[red]{CROSS} {host}: {reason}[/red]")
+    if report.pairs:
+        console.print(_pair_table("Pair verification", report.pairs, {}))
+    bad = [p for p in report.pairs if not p.verified]
+    if report.ok:
+        console.print(f"{TICK} all {len(report.pairs)} pair(s) verified.")
+    else:
+        console.print(f"{CROSS} {len(report.failed_hosts)} host(s) failed, {len(bad)} pair(s) not verified.")
+
+
+def print_status(report: StatusReport, console: Console) -> None:
+    console.print(_pair_table("IPsec status", report.pairs, report.security))
+    table = Table(title="Hosts")
+    for col in ("host", "reachable", "drift"):
+        table.add_column(col)
+    for host, ok in report.reachable.items():
+        drift = report.drift.get(host) or []
+        table.add_row(host, TICK if ok else f"{CROSS} {report.unreachable_reason.get(host, '')}",
+                      "\n".join(drift) if drift else "none")
+    console.print(table)
+
+
+def print_doctor(findings: list[Finding], console: Console) -> None:
+    if not findings:
+        console.print(f"{TICK} no problems found.")
+        return
+    table = Table(title="Preflight findings")
+    for col in ("host", "severity", "problem", "what to do"):
+        table.add_column(col)
+    for f in findings:
+        table.add_row(f.host, f.severity, f.problem, f.fix)
+    console.print(table)

@@ -1,0 +1,104 @@
+"""Proof that pairs negotiate: traffic between the two hosts, then SAs read on both ends.
+
+Each round runs one ``verify.ps1`` pipeline per host (probe every peer, then read that host's SAs), so a
+round costs two requests per host whatever the number of peers. Rounds repeat with the playbook's poll
+interval until every pair is proven or the timeout passes; unproven pairs get a diagnosis from the hosts'
+state and IPsec audit events.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .hoststate import HostState
+from .inventory import Inventory
+from .journal import Journal
+from .playbook import Verify
+from .sessions import Fleet
+from .transport import HostSession
+from .verify import PairResult, check_pair, diagnose, end_view, expected
+
+
+def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[str, HostState],
+                journal: Journal | None, run_id: int | None,
+                say: Callable[[str, str], None] | None = None,
+                only: set[frozenset[str]] | None = None) -> list[PairResult]:
+    say = say or (lambda _h, _m: None)
+    pairs = [(a, b, pair) for a, b, pair in inv.expanded_pairs()
+             if only is None or frozenset((a, b)) in only]
+    want = expected(inv)
+    results: dict[tuple[str, str], PairResult] = {}
+    pending = []
+    for a, b, pair in pairs:
+        down = [h for h in (a, b) if h not in fleet.sessions]
+        if down:
+            results[(a, b)] = PairResult(a, b, False, problems=[
+                f"{h}: not reachable ({fleet.failed.get(h, 'no session')})" for h in down])
+        else:
+            pending.append((a, b, pair))
+
+    deadline = time.monotonic() + settings.timeout_s
+    while pending:
+        probes: dict[str, list[dict[str, Any]]] = {}
+        for a, b, pair in pending:
+            probes.setdefault(a, []).append({"Target": inv.host(b).address, "Port": pair.probe_port})
+            if settings.both_directions:
+                probes.setdefault(b, []).append({"Target": inv.host(a).address, "Port": pair.probe_port})
+            else:
+                probes.setdefault(b, [])
+
+        def round_on(host: str, session: HostSession, probes: dict[str, list[dict[str, Any]]] = probes
+                     ) -> dict[str, Any]:
+            out = session.run("verify", {"Probes": probes.get(host, [])})
+            first = out.objects[0] if out.objects else {}
+            return first if isinstance(first, dict) else {}
+
+        reports = fleet.each(round_on, list(probes))
+        still = []
+        for a, b, pair in pending:
+            if a not in reports or b not in reports:
+                gone = a if a not in reports else b
+                results[(a, b)] = PairResult(a, b, False, problems=[f"{gone}: {fleet.failed.get(gone, 'lost')}"])
+                continue
+            views = {a: end_view(reports[a], inv.host(b).address), b: end_view(reports[b], inv.host(a).address)}
+            result = check_pair(a, b, views, want)
+            results[(a, b)] = result
+            if result.verified:
+                say(a, f"pair {a} <-> {b} verified")
+            else:
+                still.append((a, b, pair))
+        pending = still
+        if not pending or time.monotonic() + settings.poll_interval_s > deadline:
+            break
+        time.sleep(settings.poll_interval_s)
+
+    unproven = [r for r in results.values() if not r.verified]
+    if unproven:
+        _add_diagnosis(inv, fleet, states, unproven)
+    ordered = [results[(a, b)] for a, b, _ in pairs]
+    if journal is not None and run_id is not None:
+        for r in ordered:
+            journal.record_verification(run_id, r.a, r.b, r.verified,
+                                        {"problems": r.problems, "sa": r.sa_summary()})
+    return ordered
+
+
+def _add_diagnosis(inv: Inventory, fleet: Fleet, states: Mapping[str, HostState],
+                   unproven: list[PairResult]) -> None:
+    hosts = sorted({h for r in unproven for h in (r.a, r.b) if h in fleet.sessions})
+
+    def events_on(_host: str, session: HostSession) -> list[dict[str, Any]]:
+        return [e for e in session.run("read_events", {"SinceSeconds": 900}).objects if isinstance(e, dict)]
+
+    events = fleet.each(events_on, hosts)
+    for r in unproven:
+        found: list[str] = []
+        for host, peer in ((r.a, r.b), (r.b, r.a)):
+            facts = states[host].facts if host in states else None
+            peer_facts = states[peer].facts if peer in states else None
+            for line in diagnose(host, facts, events.get(host, []), inv.policy.store, peer_facts):
+                if line not in found:
+                    found.append(line)
+        r.problems = found + r.problems

@@ -1,0 +1,154 @@
+"""status (the verification matrix and drift) and doctor (the read-only preflight). Neither changes a host."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .hoststate import HostFacts, HostState
+from .inventory import Inventory
+from .journal import Journal
+from .playbook import Verify
+from .proof import prove_pairs
+from .rollout import live_plan, read_states
+from .sessions import open_fleet
+from .transport import HostSession, HostTarget
+from .verify import PairResult
+
+
+@dataclass
+class StatusReport:
+    pairs: list[PairResult] = field(default_factory=list)
+    security: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    reachable: dict[str, bool] = field(default_factory=dict)
+    drift: dict[str, list[str]] = field(default_factory=dict)
+    unreachable_reason: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(self.reachable.values()) and all(p.verified for p in self.pairs)
+
+    def to_json(self) -> dict[str, Any]:
+        pairs = []
+        for p in self.pairs:
+            inbound, outbound = self.security.get((p.a, p.b), ("unknown", "unknown"))
+            ends = [p.ends.get(h) for h in (p.a, p.b)]
+            pairs.append({"a": p.a, "b": p.b, "verified": p.verified,
+                          "main_mode_sa": all(e is not None and e.mm is not None for e in ends),
+                          "quick_mode_sa": all(e is not None and e.qm is not None for e in ends),
+                          "inbound_security": inbound, "outbound_security": outbound,
+                          "sa": p.sa_summary(), "problems": p.problems})
+        hosts = {h: {"reachable": ok, "drift": self.drift.get(h, []),
+                     **({"error": self.unreachable_reason[h]} if h in self.unreachable_reason else {})}
+                 for h, ok in self.reachable.items()}
+        return {"pairs": pairs, "hosts": hosts, "ok": self.ok}
+
+
+def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
+           forks: int) -> StatusReport:
+    fleet = open_fleet(targets, forks)
+    report = StatusReport()
+    try:
+        states = read_states(fleet, inv)
+        plan = live_plan(inv, states, journal)
+        for host_plan in plan.hosts:
+            report.drift[host_plan.host] = [
+                f"{c.kind.value} {c.name}: " + ("missing" if c.action == "create" else
+                                                "not ours to keep" if c.action == "destroy" else
+                                                "changed " + ", ".join(c.changed))
+                for c in host_plan.changes]
+        report.security = _rule_security(inv, states)
+        report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
+    finally:
+        report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}
+        report.unreachable_reason = dict(fleet.failed)
+        fleet.close()
+    return report
+
+
+def _rule_security(inv: Inventory, states: Mapping[str, HostState]) -> dict[tuple[str, str], tuple[str, str]]:
+    out: dict[tuple[str, str], tuple[str, str]] = {}
+    for a, b, _ in inv.expanded_pairs():
+        name = f"{inv.policy.group}-pair-{a}-{b}".lower()
+        for host in (b, a):  # b serves the pair: its inbound setting is what promotion changes
+            rule = next((o for o in states[host].observed if o.name.lower() == name), None) if host in states \
+                else None
+            if rule is not None:
+                out[(a, b)] = (str(rule.params.get("InboundSecurity")), str(rule.params.get("OutboundSecurity")))
+                break
+    return out
+
+
+@dataclass
+class Finding:
+    host: str
+    severity: str  # error | warning | info
+    problem: str
+    fix: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"host": self.host, "severity": self.severity, "problem": self.problem, "fix": self.fix}
+
+
+def doctor(inv: Inventory, targets: Mapping[str, HostTarget], forks: int) -> list[Finding]:
+    fleet = open_fleet(targets, forks)
+    findings: list[Finding] = []
+    try:
+        states = read_states(fleet, inv)
+
+        def events_on(_h: str, session: HostSession) -> list[dict[str, Any]]:
+            return [e for e in session.run("read_events", {"SinceSeconds": 3600}).objects if isinstance(e, dict)]
+
+        events = fleet.each(events_on)
+        clocks = {h: s.facts.utc_now for h, s in states.items() if s.facts.utc_now}
+        reference_clock = sorted(clocks.values())[len(clocks) // 2] if clocks else None
+        for host, state in states.items():
+            findings += _host_findings(inv, host, state.facts, events.get(host, []), reference_clock)
+    finally:
+        for host, reason in fleet.failed.items():
+            findings.append(Finding(host, "error", f"WinRM: {reason}",
+                                    "check the WinRM listener (winrm enumerate winrm/config/listener), the "
+                                    "credentials and the CA bundle"))
+        fleet.close()
+    return findings
+
+
+def _host_findings(inv: Inventory, host: str, facts: HostFacts, events: list[dict[str, Any]],
+                   reference_clock: Any) -> list[Finding]:
+    out: list[Finding] = []
+    status_, start = facts.services.get("IKEEXT", ("missing", "missing"))
+    if start.lower() == "disabled" or status_ == "missing":
+        out.append(Finding(host, "error", f"IKEEXT is {start} ({status_}): IKE/AuthIP cannot negotiate",
+                           "Set-Service IKEEXT -StartupType Manual; Start-Service IKEEXT"))
+    for svc in ("BFE", "MpsSvc"):
+        s, _ = facts.services.get(svc, ("missing", ""))
+        if s.lower() != "running":
+            out.append(Finding(host, "error", f"{svc} is {s}: connection security rules are not enforced",
+                               f"Start-Service {svc} (do not stop MpsSvc; disable profiles instead)"))
+    for name, (enabled, allow_local) in facts.profiles.items():
+        if not enabled:
+            out.append(Finding(host, "warning", f"firewall profile {name} is off: IPsec rules do not apply there",
+                               f"Set-NetFirewallProfile -Name {name} -Enabled True"))
+        if allow_local.lower() == "false" and inv.policy.store == "PersistentStore":
+            out.append(Finding(host, "error", f"Group Policy sets AllowLocalIPsecRules = False ({name}): rules "
+                                              "in PersistentStore are ignored",
+                               "write the rules to the GPO (policy.store = 'domain\\GPO') or allow local "
+                               "IPsec rules in the GPO"))
+    if reference_clock is not None and facts.utc_now is not None:
+        skew = abs((facts.utc_now - reference_clock).total_seconds())
+        if skew > 300:
+            out.append(Finding(host, "error", f"clock skew {int(skew)} s against the fleet: Kerberos allows 300 s",
+                               "w32tm /resync; check the domain time hierarchy"))
+    peers = {h.address for h in inv.hosts}
+    for rule in facts.unowned_rules:
+        overlap = [a for a in rule.remote_address if a in peers or a.lower() == "any"]
+        if rule.enabled and overlap and (rule.inbound, rule.outbound) != ("None", "None"):
+            out.append(Finding(host, "warning", f"rule '{rule.name}' ({rule.source or 'local'}) not owned by "
+                                                f"{inv.policy.group} covers {', '.join(overlap)} with "
+                                                f"{rule.inbound}/{rule.outbound}",
+                               "review it: it may take precedence over our rules"))
+    if any(int(e.get("Id", 0)) == 5453 for e in events):
+        out.append(Finding(host, "error", "event 5453: negotiation failed because IKEEXT is not started",
+                           "Start-Service IKEEXT"))
+    return out
