@@ -154,7 +154,7 @@ class Reference:
         return {k for k, v in props.items() if isinstance(v, dict) and v.get("ignored") is True}
 
     def property_hints(self, cmdlet: str) -> dict[str, str]:
-        """Wrong property name -> what to read instead (seed errata first, then ``not_properties``)."""
+        """Wrong property name -> what to read instead (``not_properties``, refined by the seed errata)."""
         info = self.cmdlet(cmdlet)
         hints: dict[str, str] = {}
         wrong = [str(n) for n in self._output_entry(cmdlet).get("not_properties") or ()]
@@ -173,8 +173,7 @@ def load_reference() -> Reference:
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
-    pool = list(choices)
-    folded = {c.casefold(): c for c in pool}
+    folded = {c.casefold(): c for c in choices}
     close = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.7)
     return f" (did you mean {folded[close[0]]}?)" if close else ""
 
@@ -243,9 +242,11 @@ def _check_item(ref: Reference, info: CmdletInfo, p: ParamInfo, item: object) ->
     elif p.values:
         _check_enum(where, p, item)
     elif base in ("String", "WildcardPattern"):
+        # DESIGN §7: the key never appears in a plan (nor echoed here); nothing else is a secret.
         if p.name == "PreSharedKey" and not isinstance(item, SecretRef):
-            # DESIGN §7: secrets never appear in plans; the value is not echoed here either.
             raise _fail(where, "takes a SecretRef (the key itself must never be in a plan)")
+        if p.name != "PreSharedKey" and isinstance(item, SecretRef):
+            raise _fail(where, "a SecretRef is only for -PreSharedKey")
         if isinstance(item, bool) or not isinstance(item, (str, int, SecretRef)):
             raise _fail(where, f"takes a string, got {_describe(item)}")
     else:
@@ -374,7 +375,8 @@ def validate_plan(calls: Iterable[CmdletCall], ref: Reference | None = None,
 
     A set exists when an earlier call in the plan creates it (New-, Rename-, Copy-; Remove- deletes) in
     the same store, when it is the kind's default set GUID, or when ``existing_sets`` (store -> names
-    already on the host) lists it. Store and set names compare case-insensitively, as Windows does.
+    already on the host) lists it. Store and set names compare case-insensitively (PowerShell's
+    -PolicyStore is; for set names this is the lenient choice — a miss here is then a certain error).
     """
     ref = ref or load_reference()
     sets: dict[tuple[str, str], set[str]] = {}  # (store, kind) -> names, casefolded

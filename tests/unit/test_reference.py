@@ -178,6 +178,8 @@ REJECTED: list[tuple[str, CmdletCall, str]] = [
      "New-NetIPsecRule -CimSession: CimSession[] values cannot be given in a plan"),
     ("psk-in-clear", C("New-NetIPsecAuthProposal", Machine=True, PreSharedKey="hunter2"),
      "New-NetIPsecAuthProposal -PreSharedKey: takes a SecretRef (the key itself must never be in a plan)"),
+    ("secret-elsewhere", rule(Description=SecretRef("X")),
+     "New-NetIPsecRule -Description: a SecretRef is only for -PreSharedKey"),
     # parameter sets
     ("sets-kerberos-ntlm", C("New-NetIPsecAuthProposal", Machine=True, Kerberos=True, Ntlm=True),
      "New-NetIPsecAuthProposal: parameters -Kerberos and -Ntlm are in different parameter sets"),
