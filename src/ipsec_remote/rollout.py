@@ -128,7 +128,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 if not todo:
                     return 0
                 journal.snapshot_once(run_id, host, _owned_json(states[host]), {})
-                return _execute(journal, run_id, host, session, phase, todo)
+                return execute_changes(journal, run_id, host, session, phase, todo)
 
             hosts = [h for h in changes if changes[h]]
             for host, count in fleet.each(work, hosts).items():
@@ -147,7 +147,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     return report
 
 
-def _execute(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
+def execute_changes(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
              changes: list[Change]) -> int:
     calls = [call for change in changes for call in change.calls]
     out = session.run("invoke_batch", {"Calls": [batch_data(c) for c in calls]}, retry=False)

@@ -155,22 +155,60 @@ def promote(
     to: Annotated[str, typer.Option("--to", help="require|request")],
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D")] = None,
-    confirm_timeout: Annotated[int, typer.Option("--confirm-timeout", min=10, max=3600)] = 120,
+    confirm_timeout: Annotated[int | None, typer.Option(
+        "--confirm-timeout", min=5, max=3600, help="Seconds before the on-host revert fires (default: playbook).")] = None,
+    playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
 ) -> None:
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
+    from ..promotion import promote as run_promote
+
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
-    load_inventory(inventory)
-    _not_yet("promote")
+    selected = _parse_pairs(pairs) if pairs else None
+    inv, book, targets, journal = _prepare(inventory, playbook, lab)
+    if selected:
+        known = {frozenset((a, b)) for a, b, _ in inv.expanded_pairs()}
+        for a, b in selected:
+            if frozenset((a, b)) not in known:
+                raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
+    timeout = confirm_timeout or book.promote.confirm_timeout_s
+    report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
+                         None if json_out else _progress)
+    if json_out:
+        typer.echo(dumps(report.to_json()))
+    else:
+        from .reports import print_promote
+
+        print_promote(report, _console())
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _parse_pairs(text: str) -> list[tuple[str, str]]:
+    out = []
+    for i, item in enumerate(text.split(",")):
+        a, sep, b = item.strip().partition(":")
+        if not sep or not a or not b:
+            raise InputError("--pairs", f"[{i}]", f"'{item}' is not A:B")
+        out.append((a, b))
+    return out
 
 
 @app.command()
 def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
     """Return every host to its state before the first apply."""
-    load_inventory(inventory)
-    _not_yet("rollback")
+    from ..rollback_ops import rollback as run_rollback
+
+    inv, book, targets, journal = _prepare(inventory, None, lab)
+    report = run_rollback(inv, targets, journal, book.rollout.forks)
+    if json_out:
+        typer.echo(dumps(report.to_json()))
+    else:
+        from .reports import print_rollback
+
+        print_rollback(report, _console())
+    raise typer.Exit(0 if report.ok else 1)
 
 
 @app.command()

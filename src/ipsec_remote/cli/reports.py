@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from ..promotion import PromoteReport
+from ..rollback_ops import RollbackReport
 from ..rollout import ApplyReport
 from ..status import Finding, StatusReport
 from ..verify import PairResult
@@ -69,3 +71,30 @@ def print_doctor(findings: list[Finding], console: Console) -> None:
     for f in findings:
         table.add_row(f.host, f.severity, f.problem, f.fix)
     console.print(table)
+
+
+def print_promote(report: PromoteReport, console: Console) -> None:
+    inbound, outbound = report.target
+    for pair, why in sorted(report.skipped.items()):
+        console.print(f"  skipped {pair}: {why}")
+    if not report.waves:
+        console.print(f"Nothing to promote to {inbound}/{outbound}.")
+    for wave in report.waves:
+        mark = TICK if wave.status == "confirmed" else CROSS
+        console.print(f"{mark} wave {wave.number} ({wave.name}): {len(wave.pairs)} pair(s) "
+                      f"→ {inbound}/{outbound}: {wave.status}")
+        for problem in wave.problems:
+            console.print(f"    {problem}")
+    for host, reason in sorted(report.failed_hosts.items()):
+        console.print(f"{CROSS} {host}: {reason}")
+
+
+def print_rollback(report: RollbackReport, console: Console) -> None:
+    for host, count in sorted(report.removed.items()):
+        left = report.remaining.get(host) or []
+        console.print(f"{TICK if not left else CROSS} {host}: {count} call(s); "
+                      + (f"left: {', '.join(left)}" if left else "no owned objects left"))
+    for host in report.unreachable_after:
+        console.print(f"{CROSS} {host}: not reachable through a new session after rollback")
+    for host, reason in sorted(report.failed_hosts.items()):
+        console.print(f"{CROSS} {host}: {reason} (run rollback again when it is back)")

@@ -1,0 +1,66 @@
+"""rollback: every host back to its state before the first apply.
+
+Owned objects are removed in reverse dependency order — rules, main-mode rules, sets, and the exemptions
+last, so nothing can require authentication while a domain controller loses its exemption. Leftover
+dead-man's switches are removed. Each host is then read again: it must hold none of our objects and a
+fresh session must reach it. A host that is down is reported and rolled back by the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .hoststate import HostState
+from .inventory import Inventory
+from .journal import Journal
+from .planner import plan_host
+from .reference import validate_plan
+from .rollout import execute_changes, read_states
+from .sessions import open_fleet
+from .transport import HostSession, HostTarget, probe_fresh_session
+
+
+@dataclass
+class RollbackReport:
+    removed: dict[str, int] = field(default_factory=dict)
+    remaining: dict[str, list[str]] = field(default_factory=dict)
+    failed_hosts: dict[str, str] = field(default_factory=dict)
+    unreachable_after: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed_hosts and not any(self.remaining.values()) and not self.unreachable_after
+
+    def to_json(self) -> dict[str, Any]:
+        return {"removed": self.removed, "remaining": self.remaining, "failed_hosts": self.failed_hosts,
+                "unreachable_after": self.unreachable_after, "ok": self.ok}
+
+
+def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int) -> RollbackReport:
+    run_id = journal.begin_run("rollback")
+    report = RollbackReport()
+    fleet = open_fleet(targets, forks)
+    try:
+        states = read_states(fleet, inv)
+
+        def undo(host: str, session: HostSession) -> int:
+            session.run("disarm_revert", {}, retry=False)  # a revert task left by an interrupted promote
+            plan = plan_host(host, inv.host(host).address, [], states[host].observed, inv.policy.store)
+            validate_plan(plan.calls)
+            if not plan.changes:
+                return 0
+            return execute_changes(journal, run_id, host, session, "rollback", list(plan.changes))
+
+        report.removed = fleet.each(undo, list(states))
+        after: dict[str, HostState] = read_states(fleet, inv)
+        report.remaining = {h: [o.name for o in s.observed] for h, s in after.items()}
+        report.unreachable_after = [h for h in after if not probe_fresh_session(targets[h])]
+        if not fleet.failed:
+            journal.clear_pair_security()
+    finally:
+        report.failed_hosts = dict(fleet.failed)
+        fleet.close()
+        journal.finish_run(run_id, "ok" if report.ok else "failed", report.to_json())
+    return report
