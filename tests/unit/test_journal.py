@@ -1,0 +1,65 @@
+"""The journal: one transaction per step, interrupted runs marked, the first snapshot kept, no secrets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ipsec_remote.calls import CmdletCall, SecretRef
+from ipsec_remote.journal import Journal
+
+
+def test_runs_steps_and_first_snapshot_only(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "state.db")
+    run = j.begin_run("apply")
+    assert j.snapshot_once(run, "sql01", [{"name": "x"}], {})
+    assert not j.snapshot_once(run, "sql01", [{"name": "later"}], {})
+    assert j.snapshot("sql01") == ([{"name": "x"}], {})
+    j.record_step(run, "sql01", "exemptions", CmdletCall("New-NetIPsecRule", {"IPsecRuleName": "a"}), True)
+    j.record_verification(run, "app01", "sql01", True, {"problems": []})
+    j.set_pair_security("app01", "sql01", "Require", "Request")
+    j.finish_run(run, "ok", {})
+    assert [s["cmdlet"] for s in j.steps(run)] == ["New-NetIPsecRule"]
+    assert j.latest_verification("app01", "sql01").verified  # type: ignore[union-attr]
+    assert j.pair_security() == {("app01", "sql01"): ("Require", "Request")}
+    assert oct(os.stat(tmp_path / "state.db").st_mode & 0o777) == "0o600"
+
+
+def test_secret_parameters_are_stored_as_references(tmp_path: Path) -> None:
+    os.environ["JOURNAL_TEST_PSK"] = "do-not-store-me"
+    j = Journal(tmp_path / "state.db")
+    run = j.begin_run("apply")
+    call = CmdletCall("New-NetIPsecPhase1AuthSet", {"Name": "p1", "Proposal": [
+        CmdletCall("New-NetIPsecAuthProposal", {"Machine": True, "PreSharedKey": SecretRef("JOURNAL_TEST_PSK")})]})
+    j.record_step(run, "h", "sets", call, True)
+    j.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"do-not-store-me" not in raw and b"JOURNAL_TEST_PSK" in raw
+
+
+def test_killed_writer_leaves_a_consistent_journal(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom ipsec_remote.journal import Journal\n"
+        "from ipsec_remote.calls import CmdletCall\n"
+        f"j = Journal(Path({str(db)!r}))\nrun = j.begin_run('apply')\nprint('ready', flush=True)\n"
+        "i = 0\nwhile True:\n"
+        "    j.record_step(run, 'h', 'rules', CmdletCall('Set-NetIPsecRule', {'IPsecRuleName': str(i)}), True)\n"
+        "    i += 1\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)  # let it commit a few hundred steps, then kill it mid-write
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    j = Journal(db)
+    assert j.integrity_ok()
+    steps = j.steps()
+    assert len(steps) > 10
+    assert [int(s["params"]["IPsecRuleName"]) for s in steps] == list(range(len(steps)))  # no torn step
+    j.begin_run("apply")
+    assert [r["status"] for r in j.runs()] == ["interrupted", "running"]
