@@ -137,3 +137,12 @@ def test_healthy_host_has_no_diagnosis() -> None:
     facts = HostFacts(services={"IKEEXT": ("Running", "Manual"), "BFE": ("Running", "Automatic")},
                       profiles={"Domain": (True, "NotConfigured")}, utc_now=at(0))
     assert diagnose("app01", facts, [], "PersistentStore", HostFacts(utc_now=at(1))) == []
+
+
+def test_scripts_and_checks_use_documented_sa_property_names() -> None:
+    from ipsec_remote.reference import check_property_names
+
+    check_property_names("Get-NetIPsecMainModeSA", ["LocalEndpoint", "RemoteEndpoint", "CipherAlgorithm",
+                                                    "HashAlgorithm", "GroupId"])
+    check_property_names("Get-NetIPsecQuickModeSA", ["LocalEndpoint", "RemoteEndpoint", "FirstCipherAlgorithm",
+                                                     "FirstIntegrityAlgorithm", "PfsGroupId"])
