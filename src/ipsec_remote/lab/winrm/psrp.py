@@ -1,0 +1,227 @@
+"""One WinRM shell = one psrpcore ``ServerRunspacePool`` and the pipelines run in it.
+
+psrpcore keeps a single send buffer per pool. Each time it has produced messages we drain that buffer into
+one outbox per target (the pool itself, or a pipeline's CommandId), so a Receive for a command only ever
+gets that command's fragments — which is how pypsrp expects output to be split.
+
+Everything here runs on the lab's event loop thread; a pipeline's script runs synchronously inside
+``feed`` (the lab engine is pure Python and quick, and running it inline keeps hosts that share a network
+model free of locking).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from psrpcore import ServerPipeline, ServerRunspacePool
+from psrpcore._payload import PSRPPayload, StreamType
+from psrpcore.types import PSInvocationState, PSVersion
+
+from ..runtime import PipelineCommand, PipelineResult, ScriptHost
+from ..values import ErrorRecord
+from .convert import error_parts, error_record, from_ps, to_ps
+
+log = logging.getLogger(__name__)
+
+# What a Windows Server 2022 host reports in ApplicationPrivateData.
+_PS_VERSION_TABLE = {
+    "PSVersion": PSVersion("5.1.20348.2849"),
+    "PSEdition": "Desktop",
+    "BuildVersion": PSVersion("10.0.20348.2849"),
+    "CLRVersion": PSVersion("4.0.30319.42000"),
+    "WSManStackVersion": PSVersion("3.0"),
+    "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.20348.2849")],
+}
+_DRAIN_CHUNK = 64 * 1024  # max bytes per psrpcore payload we queue; a Receive may carry several
+
+
+@dataclass
+class _Command:
+    command_id: str
+    pipeline: ServerPipeline
+    input: list[Any] = field(default_factory=list)
+    ran: bool = False
+
+
+class PsrpShell:
+    """A PowerShell remoting shell (``http://schemas.microsoft.com/powershell/...``)."""
+
+    def __init__(self, shell_id: str, resource_uri: str, host: ScriptHost, owner: str, client_ip: str,
+                 input_streams: str, output_streams: str, idle_timeout_s: float) -> None:
+        self.shell_id = shell_id
+        self.resource_uri = resource_uri
+        self.host = host
+        self.owner = owner
+        self.client_ip = client_ip
+        self.input_streams = input_streams
+        self.output_streams = output_streams
+        self.idle_timeout_s = idle_timeout_s
+        self.closed = False
+        self.pool = ServerRunspacePool(application_private_data={"PSVersionTable": dict(_PS_VERSION_TABLE)})
+        self._commands: dict[str, _Command] = {}  # upper-case CommandId -> command
+        self._outbox: dict[str | None, deque[bytes]] = {None: deque()}
+        self._changed = asyncio.Event()
+
+    # ---- input ---------------------------------------------------------------------------------------
+    def create_command(self, command_id: str | None, first_fragment: bytes) -> str:
+        """A WSMan Command: a new pipeline whose CreatePipeline message starts in ``first_fragment``."""
+        if command_id:
+            pid = uuid.UUID(command_id)
+        else:  # the PSRP message header inside the first fragment names the pipeline
+            pid = uuid.UUID(bytes_le=first_fragment[21 + 24 : 21 + 40])
+            command_id = str(pid).upper()
+        cmd = _Command(command_id.upper(), ServerPipeline(self.pool, pid))
+        self._commands[cmd.command_id] = cmd
+        self._outbox[cmd.command_id] = deque()
+        self.feed(first_fragment, cmd.command_id)
+        return command_id
+
+    def feed(self, data: bytes, command_id: str | None = None) -> None:
+        """PSRP fragments from the client (creationXml, Command arguments or a Send stream)."""
+        pipeline_id = uuid.UUID(command_id) if command_id else None
+        self.pool.receive_data(PSRPPayload(data, StreamType.default, pipeline_id))
+        while (event := self.pool.next_event()) is not None:
+            self._on_event(event)
+        self._drain()
+
+    def _on_event(self, event: Any) -> None:
+        name = type(event).__name__
+        if name in ("SetMaxRunspacesEvent", "SetMinRunspacesEvent", "ResetRunspaceStateEvent"):
+            self.pool.runspace_availability_response(event.ci, True)
+        elif name == "GetAvailableRunspacesEvent":
+            self.pool.runspace_availability_response(event.ci, 1)
+        elif name in ("CreatePipelineEvent", "PipelineInputEvent", "EndOfPipelineInputEvent"):
+            cmd = self._command_for(event.pipeline_id)
+            if cmd is None:
+                return
+            if name == "PipelineInputEvent":
+                cmd.input.append(from_ps(event.data))
+            elif name == "EndOfPipelineInputEvent" or event.pipeline.no_input:
+                self._run(cmd)
+        # SessionCapability, InitRunspacePool, PublicKey: psrpcore queues the replies itself; host responses
+        # are not expected because the lab never makes host calls.
+
+    def _command_for(self, pipeline_id: uuid.UUID | None) -> _Command | None:
+        return self._commands.get(str(pipeline_id).upper()) if pipeline_id else None
+
+    # ---- execution -----------------------------------------------------------------------------------
+    def _run(self, cmd: _Command) -> None:
+        if cmd.ran or cmd.pipeline.metadata is None:
+            return
+        cmd.ran = True
+        pipeline = cmd.pipeline
+        metadata: Any = pipeline.metadata  # psrpcore's PowerShell (commands with end_of_statement marks)
+        pipeline.start()
+        failure: ErrorRecord | None = None
+        for statement in _statements(metadata.commands):
+            try:
+                result = self.host.run_pipeline(statement, cmd.input)
+            except Exception as exc:  # a lab bug must fail this pipeline, not the endpoint
+                log.exception("lab host %s failed running a pipeline", getattr(self.host, "name", "?"))
+                result = PipelineResult(failure=ErrorRecord(f"lab host internal error: {exc}",
+                                                            error_id="LabHostInternalError"))
+            cmd.input = []  # only the first statement reads the pipeline input
+            for value in result.output:
+                pipeline.write_output(to_ps(value))
+            for err in result.errors:
+                pipeline.write_error(**error_parts(err))
+            if result.failure is not None:
+                failure = result.failure
+                break
+        if failure is None:
+            pipeline.complete()
+        else:
+            # psrpcore has no public "fail" call; the Failed state message carries the terminating error.
+            pipeline._change_state(PSInvocationState.Failed, error_record(failure))
+
+    # ---- signals and teardown ------------------------------------------------------------------------
+    def signal(self, command_id: str, code: str) -> None:
+        cmd = self._commands.get(command_id.upper())
+        if cmd is None:
+            return
+        if code.lower().endswith("terminate"):
+            if cmd.pipeline.state == PSInvocationState.Running:
+                cmd.pipeline.stop()
+            cmd.pipeline.close()
+            del self._commands[cmd.command_id]
+            self._outbox.pop(cmd.command_id, None)
+        elif code.lower().endswith("ctrl_c") and cmd.pipeline.state == PSInvocationState.Running:
+            cmd.pipeline.stop()
+        self._drain()
+
+    def close(self) -> None:
+        self.closed = True
+        self._commands.clear()
+        self._changed.set()
+
+    # ---- output --------------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        produced = False
+        while (payload := self.pool.data_to_send(_DRAIN_CHUNK)) is not None:
+            key = str(payload.pipeline_id).upper() if payload.pipeline_id else None
+            box = self._outbox.get(key)
+            if box is None:  # output for a pipeline already terminated: nobody will read it
+                continue
+            box.append(payload.data)
+            produced = True
+        if produced:
+            self._changed.set()
+
+    def has_command(self, command_id: str) -> bool:
+        return command_id.upper() in self._commands
+
+    def take(self, command_id: str | None, budget: int) -> tuple[list[bytes], bool]:
+        """Queued payloads for one target up to ``budget`` bytes; and whether the command is finished."""
+        key = command_id.upper() if command_id else None
+        box = self._outbox.get(key, deque())
+        chunks: list[bytes] = []
+        size = 0
+        while box and (not chunks or size + len(box[0]) <= budget):
+            chunk = box.popleft()
+            chunks.append(chunk)
+            size += len(chunk)
+        done = False
+        if key is not None and not box:
+            cmd = self._commands.get(key)
+            done = cmd is None or cmd.pipeline.state in (
+                PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped
+            )
+        return chunks, done
+
+    def pending(self, command_id: str | None) -> bool:
+        return bool(self._outbox.get(command_id.upper() if command_id else None))
+
+    async def wait(self, command_id: str | None, timeout_s: float) -> bool:
+        """Wait until there is output for the target (True) or ``timeout_s`` passes (False)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self.pending(command_id) and not self.closed:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return self.pending(command_id)
+        return self.pending(command_id)
+
+
+def _statements(commands: list[Any]) -> list[list[PipelineCommand]]:
+    """psrpcore flattens statements (``add_statement``) into one list with ``end_of_statement`` marks."""
+    out: list[list[PipelineCommand]] = [[]]
+    for cmd in commands:
+        out[-1].append(PipelineCommand(
+            text=str.__str__(cmd.command_text),
+            is_script=bool(cmd.is_script),
+            parameters=[(None if n is None else str.__str__(n), from_ps(v)) for n, v in cmd.parameters],
+        ))
+        if cmd.end_of_statement:
+            out.append([])
+    return [s for s in out if s]
+

@@ -1,0 +1,273 @@
+"""``LabServer``: one event loop thread serving the WinRM endpoints of many lab hosts, each on its own
+127.0.0.1 port.
+
+Sync callers (the fleet, tests) drive it: ``start()`` returns once the loop runs, ``add_endpoint`` returns
+once the port listens. Sockets are bound in the caller's thread and only handed to the loop, so adding
+1,000 endpoints costs one loop round trip each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from ..runtime import ScriptHost
+from . import soap
+from .auth import Authenticator, AuthFailure, ConnectionAuth, content_protocol, unwrap, wrap, write_user_file
+from .counters import EndpointHooks, RequestCounters
+from .http import Connection, HttpRequest, HttpResponse
+from .tls import TlsMaterial
+from .wsman import WsmanService
+
+log = logging.getLogger(__name__)
+AuthMode = Literal["basic", "ntlm", "negotiate"]
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    username: str
+    password: str = field(repr=False)
+    scheme: Literal["https", "http"] = "https"
+    port: int = 0  # 0: any free port
+    auth: AuthMode = "basic"
+    machine: str | None = None  # the name faults report (WSManFault Machine); defaults to host.name
+
+    def validate(self, has_tls: bool) -> None:
+        if self.scheme not in ("https", "http"):
+            raise ValueError(f"scheme must be https or http, not {self.scheme!r}")
+        if self.auth not in ("basic", "ntlm", "negotiate"):
+            raise ValueError(f"auth must be basic, ntlm or negotiate, not {self.auth!r}")
+        if self.auth == "basic" and self.scheme != "https":
+            raise ValueError("Basic authentication is only offered over HTTPS (credentials would travel in clear)")
+        if self.scheme == "https" and not has_tls:
+            raise ValueError("an https endpoint needs the LabServer to be created with TlsMaterial")
+
+
+class LabEndpoint:
+    """One lab host's WinRM listener."""
+
+    def __init__(self, host: ScriptHost, config: EndpointConfig, port: int, user_file: Path | None) -> None:
+        self.host = host
+        self.config = config
+        self.port = port
+        self.url = f"{config.scheme}://127.0.0.1:{port}/wsman"
+        self.counters = RequestCounters()
+        self.hooks = EndpointHooks()
+        self.service = WsmanService(host, self.counters, str(config.machine or getattr(host, "name", "localhost")))
+        self.auth = Authenticator(config.auth, config.username, config.password, user_file)
+        self.user_file = user_file
+        self.connections: set[Connection] = set()
+        self.server: asyncio.Server | None = None
+
+    def __repr__(self) -> str:
+        return f"LabEndpoint({getattr(self.host, 'name', '?')!r}, {self.url!r}, auth={self.config.auth!r})"
+
+    @property
+    def https(self) -> bool:
+        return self.config.scheme == "https"
+
+    async def handle(self, conn: Connection, request: HttpRequest) -> HttpResponse | None:
+        if request.path.split("?", 1)[0].rstrip("/").lower() != "/wsman":
+            return HttpResponse(404, content_type="text/plain")
+        if request.method != "POST":
+            return HttpResponse(405, headers=[("Allow", "POST")], content_type="text/plain")
+        if conn.state is None:
+            conn.state = ConnectionAuth()
+        state: ConnectionAuth = conn.state
+        challenge = HttpResponse(401, headers=self.auth.challenge())
+        extra: list[tuple[str, str]] = []
+        authorization = request.header("authorization")
+        if self.config.auth == "basic":
+            try:
+                principal = self.auth.check_basic(authorization)
+            except AuthFailure:
+                return challenge
+        else:
+            if authorization:
+                try:
+                    token = self.auth.step(state, authorization)
+                except AuthFailure:
+                    return challenge
+                header = "Negotiate " + base64.b64encode(token).decode() if token else "Negotiate"
+                if not state.authenticated:
+                    return HttpResponse(401, headers=[("WWW-Authenticate", header)])
+                if token:
+                    extra.append(("WWW-Authenticate", header))
+            elif not state.authenticated:
+                return challenge
+            principal = state.principal
+
+        content_type = request.header("content-type")
+        encrypted = content_type.lower().startswith("multipart/encrypted")
+        if encrypted:
+            if state.context is None or not state.authenticated:
+                return challenge
+            try:
+                body = unwrap(state, request.body)
+            except Exception:  # a garbled or foreign-key message
+                return HttpResponse(400, content_type="text/plain")
+        elif request.body and not self.https and self.config.auth != "basic":
+            # AllowUnencrypted=false: over HTTP every WSMan message must be sealed.
+            return challenge
+        else:
+            body = request.body
+        if not body:
+            return HttpResponse(200, headers=extra)  # the authentication-only request pypsrp sends first
+
+        try:
+            req = soap.parse_request(body)
+        except soap.SoapError as err:
+            status, envelope = 500, soap.fault_envelope(err.fault, "", self.service.machine)
+        else:
+            self.counters.add(req.kind)
+            verdict = self.hooks.before_request(req.kind)
+            if verdict == "drop":
+                return None
+            if verdict == "http500":
+                return HttpResponse(500, content_type="text/plain")
+            delay = self.hooks.rtt_s()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            status, envelope = await self.service.handle(req, principal, conn.peer, self.url)
+        if encrypted:
+            ctype, envelope = wrap(state, envelope, content_protocol(content_type))
+            return HttpResponse(status, envelope, extra, content_type=ctype)
+        return HttpResponse(status, envelope, extra)
+
+
+class LabServer:
+    """Owns the event loop thread; endpoints are added and removed from any thread."""
+
+    def __init__(self, tls: TlsMaterial | None = None) -> None:
+        self.tls = tls
+        self._ssl: ssl.SSLContext | None = tls.server_context() if tls else None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._endpoints: list[LabEndpoint] = []
+        self._lock = threading.Lock()
+        self._cred_dir: Path | None = None
+
+    @property
+    def endpoints(self) -> list[LabEndpoint]:
+        with self._lock:
+            return list(self._endpoints)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        _raise_fd_limit()
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="lab-winrm", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def stop(self) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        for ep in self.endpoints:
+            self.remove_endpoint(ep)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if not thread.is_alive():
+            loop.close()
+        self._loop, self._thread = None, None
+        if self._cred_dir is not None:
+            shutil.rmtree(self._cred_dir, ignore_errors=True)
+            self._cred_dir = None
+
+    def __enter__(self) -> LabServer:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def add_endpoint(self, host: ScriptHost, config: EndpointConfig) -> LabEndpoint:
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("LabServer.start() must be called before add_endpoint()")
+        config.validate(self._ssl is not None)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", config.port))
+            sock.listen(128)
+            sock.setblocking(False)
+            port = sock.getsockname()[1]
+            user_file = None
+            if config.auth != "basic":
+                user_file = self._credential_dir() / f"ntlm-{port}.users"
+                write_user_file(user_file, config.username, config.password)
+            ep = LabEndpoint(host, config, port, user_file)
+            asyncio.run_coroutine_threadsafe(self._listen(ep, sock), loop).result(timeout=30)
+        except BaseException:
+            sock.close()
+            raise
+        with self._lock:
+            self._endpoints.append(ep)
+        return ep
+
+    def remove_endpoint(self, ep: LabEndpoint) -> None:
+        with self._lock:
+            if ep not in self._endpoints:
+                return
+            self._endpoints.remove(ep)
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            asyncio.run_coroutine_threadsafe(self._unlisten(ep), loop).result(timeout=30)
+        if ep.user_file is not None:
+            ep.user_file.unlink(missing_ok=True)
+
+    async def _listen(self, ep: LabEndpoint, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        ssl_ctx = self._ssl if ep.https else None
+
+        def factory() -> Connection:
+            return Connection(ep.handle, lambda: ep.hooks.refuse_connection(), ssl_ctx, ep.connections)
+
+        ep.server = await loop.create_server(factory, sock=sock, backlog=128)
+
+    @staticmethod
+    async def _unlisten(ep: LabEndpoint) -> None:
+        if ep.server is not None:
+            ep.server.close()
+        for conn in list(ep.connections):
+            conn.reset()
+        ep.service.close_all()
+
+    def _credential_dir(self) -> Path:
+        if self._cred_dir is None:
+            self._cred_dir = Path(tempfile.mkdtemp(prefix="ipsec-remote-lab-winrm-"))  # mode 0700
+        return self._cred_dir
+
+
+def _raise_fd_limit() -> None:
+    """Each endpoint holds a listening socket: lift the soft open-files limit to the hard one."""
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))

@@ -1,0 +1,231 @@
+"""WS-Management SOAP 1.2 envelopes: reading requests, writing responses and faults.
+
+Responses are written as text templates rather than built with ElementTree: they have a fixed shape and
+this is the hot path when 1,000 hosts are polled. Every dynamic value goes through ``escape``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
+
+NS = {
+    "s": "http://www.w3.org/2003/05/soap-envelope",
+    "wsa": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+    "wsman": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
+    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
+    "wst": "http://schemas.xmlsoap.org/ws/2004/09/transfer",
+    "wsmanfault": "http://schemas.microsoft.com/wbem/wsman/1/wsmanfault",
+    "cfg": "http://schemas.microsoft.com/wbem/wsman/1/config",
+    "pwsh": "http://schemas.microsoft.com/powershell",
+}
+RSP = NS["rsp"]
+
+# wsa:Action -> the operation name used for counters, hooks and dispatch.
+ACTIONS = {
+    "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "Create",
+    "http://schemas.xmlsoap.org/ws/2004/09/transfer/Delete": "Delete",
+    "http://schemas.xmlsoap.org/ws/2004/09/transfer/Get": "Get",
+    f"{RSP}/Command": "Command",
+    f"{RSP}/Receive": "Receive",
+    f"{RSP}/Send": "Send",
+    f"{RSP}/Signal": "Signal",
+}
+RESPONSE_ACTIONS = {
+    "Create": "http://schemas.xmlsoap.org/ws/2004/09/transfer/CreateResponse",
+    "Delete": "http://schemas.xmlsoap.org/ws/2004/09/transfer/DeleteResponse",
+    "Get": "http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse",
+    "Command": f"{RSP}/CommandResponse",
+    "Receive": f"{RSP}/ReceiveResponse",
+    "Send": f"{RSP}/SendResponse",
+    "Signal": f"{RSP}/SignalResponse",
+}
+FAULT_ACTION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
+_DURATION = re.compile(r"^P(?:T(?:(?P<h>[\d.]+)H)?(?:(?P<m>[\d.]+)M)?(?:(?P<s>[\d.]+)S)?)?$")
+
+
+class SoapError(Exception):
+    """A request the service answers with a WSMan fault (HTTP 500)."""
+
+    def __init__(self, fault: Fault) -> None:
+        super().__init__(fault.message)
+        self.fault = fault
+
+
+@dataclass(frozen=True)
+class Fault:
+    code: int  # the WSManFault Code pypsrp surfaces as WSManFaultError.code
+    subcode: str  # qualified, e.g. "w:TimedOut"
+    message: str
+    sender: bool = True  # s:Sender (the client's fault) or s:Receiver
+
+
+def timed_out() -> Fault:
+    # ERROR_WSMAN_OPERATION_TIMEDOUT: pypsrp's poll_invoke treats this code as "nothing yet, poll again".
+    return Fault(
+        2150858793,
+        "w:TimedOut",
+        "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
+        sender=False,
+    )
+
+
+def shell_not_found(shell_id: str) -> Fault:
+    # ERROR_WSMAN_UNEXPECTED_SELECTORS, as Windows answers for a ShellId it does not know; pypsrp's
+    # RunspacePool.is_alive() reads this code as "the pool is gone".
+    return Fault(
+        2150858843,
+        "w:InvalidSelectors",
+        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not "
+        "found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer "
+        "exists on the server. Provide the correct ShellId or create a new shell and retry the operation.",
+    )
+
+
+def action_not_supported(action: str) -> Fault:
+    return Fault(  # ERROR_WSMAN_ACTION_NOT_SUPPORTED
+        2150858771, "a:ActionNotSupported",
+        f"The WS-Management service does not support the specified action: {action}",
+    )
+
+
+def invalid_body(detail: str) -> Fault:
+    return Fault(2150858791, "w:InvalidBody", f"The WS-Management service cannot process the request: {detail}")
+
+
+@dataclass
+class Request:
+    action: str
+    kind: str  # Create, Command, ... or "Other"
+    message_id: str
+    resource_uri: str
+    selectors: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    timeout_s: float = 60.0
+    max_envelope: int = 153600  # bytes; pypsrp's default, Windows 2008's limit
+    body: ET.Element | None = None
+
+    @property
+    def shell_id(self) -> str:
+        return self.selectors.get("ShellId", "")
+
+
+def parse_duration(text: str | None, default: float) -> float:
+    """``PT20S``/``PT0.5S``/``PT1M`` -> seconds."""
+    if not text:
+        return default
+    m = _DURATION.match(text.strip())
+    if not m:
+        return default
+    h, mi, s = (float(m.group(g) or 0) for g in ("h", "m", "s"))
+    return h * 3600 + mi * 60 + s
+
+
+def parse_request(data: bytes) -> Request:
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise SoapError(invalid_body(f"malformed XML ({exc})")) from None
+    header = root.find("s:Header", NS)
+    body = root.find("s:Body", NS)
+    if header is None or body is None:
+        raise SoapError(invalid_body("the SOAP envelope lacks a Header or a Body"))
+    action = (header.findtext("wsa:Action", "", NS) or "").strip()
+    req = Request(
+        action=action,
+        kind=ACTIONS.get(action, "Other"),
+        message_id=(header.findtext("wsa:MessageID", "", NS) or "").strip(),
+        resource_uri=(header.findtext("wsman:ResourceURI", "", NS) or "").strip(),
+        timeout_s=parse_duration(header.findtext("wsman:OperationTimeout", None, NS), 60.0),
+        body=body[0] if len(body) else None,
+    )
+    with contextlib.suppress(ValueError):
+        req.max_envelope = int(header.findtext("wsman:MaxEnvelopeSize", "153600", NS) or 153600)
+    for sel in header.iterfind("wsman:SelectorSet/wsman:Selector", NS):
+        req.selectors[sel.attrib.get("Name", "")] = (sel.text or "").strip()
+    for opt in header.iterfind("wsman:OptionSet/wsman:Option", NS):
+        req.options[opt.attrib.get("Name", "")] = (opt.text or "").strip()
+    return req
+
+
+_ENVELOPE = (
+    '<s:Envelope xml:lang="en-US" xmlns:s="{s}" xmlns:a="{wsa}" xmlns:x="{wst}" xmlns:w="{wsman}" '
+    'xmlns:rsp="{rsp}" xmlns:p="http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd">'
+    "<s:Header><a:Action>{{action}}</a:Action><a:MessageID>uuid:{{mid}}</a:MessageID>"
+    "<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
+    "<a:RelatesTo>{{relates}}</a:RelatesTo></s:Header><s:Body>{{body}}</s:Body></s:Envelope>"
+).format(**NS)
+
+
+def envelope(action: str, relates_to: str, body: str) -> bytes:
+    # RelatesTo must echo the request's MessageID: pypsrp compares them and raises on a mismatch.
+    text = _ENVELOPE.format(
+        action=escape(action), mid=str(uuid.uuid4()).upper(), relates=escape(relates_to), body=body
+    )
+    return text.encode("utf-8")
+
+
+def response(req: Request, body: str = "") -> bytes:
+    return envelope(RESPONSE_ACTIONS.get(req.kind, req.action + "Response"), req.message_id, body)
+
+
+def fault_envelope(fault: Fault, relates_to: str, machine: str) -> bytes:
+    role = "s:Sender" if fault.sender else "s:Receiver"
+    body = (
+        f"<s:Fault><s:Code><s:Value>{role}</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value></s:Subcode>"
+        f'</s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.message)}</s:Text></s:Reason>'
+        f'<s:Detail><f:WSManFault xmlns:f="{NS["wsmanfault"]}" Code="{fault.code}" '
+        f"Machine={quoteattr(machine)}><f:Message>{escape(fault.message)}</f:Message></f:WSManFault>"
+        "</s:Detail></s:Fault>"
+    )
+    return envelope(FAULT_ACTION, relates_to, body)
+
+
+def shell_xml(shell_id: str, resource_uri: str, owner: str, client_ip: str, input_streams: str,
+              output_streams: str, idle_timeout_s: float, state: str | None = None) -> str:
+    state_xml = f"<rsp:State>{escape(state)}</rsp:State>" if state else ""
+    return (
+        f"<rsp:Shell><rsp:ShellId>{escape(shell_id)}</rsp:ShellId><rsp:Name>WinRM1</rsp:Name>"
+        f"<rsp:ResourceUri>{escape(resource_uri)}</rsp:ResourceUri><rsp:Owner>{escape(owner)}</rsp:Owner>"
+        f"<rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP><rsp:ProcessId>4412</rsp:ProcessId>"
+        f"<rsp:IdleTimeOut>PT{idle_timeout_s:.3f}S</rsp:IdleTimeOut>"
+        f"<rsp:InputStreams>{escape(input_streams)}</rsp:InputStreams>"
+        f"<rsp:OutputStreams>{escape(output_streams)}</rsp:OutputStreams>{state_xml}"
+        "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity>"
+        "</rsp:Shell>"
+    )
+
+
+def create_body(address: str, resource_uri: str, shell_id: str, shell: str) -> str:
+    # pypsrp reads the ShellId selector from ResourceCreated and sends it with every later request.
+    return (
+        f"<x:ResourceCreated><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>"
+        f"<w:ResourceURI>{escape(resource_uri)}</w:ResourceURI><w:SelectorSet>"
+        f'<w:Selector Name="ShellId">{escape(shell_id)}</w:Selector></w:SelectorSet>'
+        f"</a:ReferenceParameters></x:ResourceCreated>{shell}"
+    )
+
+
+def command_body(command_id: str) -> str:
+    return f"<rsp:CommandResponse><rsp:CommandId>{escape(command_id)}</rsp:CommandId></rsp:CommandResponse>"
+
+
+def receive_body(streams: list[str], command_id: str | None, state: str | None) -> str:
+    """``streams`` are base64 chunks of the stdout stream; ``state`` Done/Running for a command."""
+    cid = f" CommandId={quoteattr(command_id)}" if command_id else ""
+    parts = [f'<rsp:Stream Name="stdout"{cid}>{chunk}</rsp:Stream>' for chunk in streams]
+    if state and command_id:
+        parts.append(f'<rsp:CommandState{cid} State="{RSP}/CommandState/{state}"/>')
+    return f'<rsp:ReceiveResponse SequenceID="0">{"".join(parts)}</rsp:ReceiveResponse>'
+
+
+def config_body(max_envelope_kb: int) -> str:
+    return (
+        f'<cfg:Config xmlns:cfg="{NS["cfg"]}"><cfg:MaxEnvelopeSizekb>{max_envelope_kb}</cfg:MaxEnvelopeSizekb>'
+        "<cfg:MaxTimeoutms>60000</cfg:MaxTimeoutms><cfg:MaxBatchItems>32000</cfg:MaxBatchItems>"
+        "</cfg:Config>"
+    )
