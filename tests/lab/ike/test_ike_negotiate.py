@@ -214,3 +214,25 @@ def test_default_key_module_by_os(os_i: str, os_r: str, auth: tuple[AuthProposal
     o = run(rule(phase1_auth=auth), rule(phase1_auth=auth), {"os_version": os_i}, {"os_version": os_r})
     assert o.secured, o.reason
     assert o.key_module == module
+
+
+@pytest.mark.parametrize(
+    ("km_i", "km_r", "module"),
+    [("Default", "IKEv1", "IKEv1"), ("AuthIP", "Default", "AuthIP"), ("IKEv1", "IKEv1", "IKEv1")],
+)
+def test_pinned_key_module_against_default(km_i: str, km_r: str, module: str) -> None:
+    o = run(rule(key_module=km_i), rule(key_module=km_r))
+    assert o.secured and o.key_module == module
+    assert o.mm_sa_initiator is not None and o.mm_sa_initiator["GroupId"] == (0 if module == "AuthIP" else 2)
+
+
+@pytest.mark.parametrize(("match", "secured", "mode_code"), [(True, True, 2), (False, False, None)])
+def test_tunnel_rule_assumption(match: bool, secured: bool, mode_code: int | None) -> None:
+    from ipsec_remote.lab.ike import Assumptions
+
+    tunnel = rule(mode="Tunnel")
+    a, b = pair(tunnel, tunnel)
+    ctx = replace(CTX, assumptions=Assumptions(tunnel_rules_match=match))
+    o = negotiate(a, b, Flow("a", A, B, "TCP", 50000, 445), ctx)
+    assert o.secured is secured
+    assert (o.qm_sa_initiator or {}).get("EncapsulationMode") == mode_code

@@ -160,3 +160,13 @@ def test_without_table_nothing_persists() -> None:
     second = negotiate(HA, HB, Flow("a", A, B, "TCP", 50000, 445), ctx(), 1)
     assert first.secured and second.secured and not second.reused
     assert first.mm_sa_initiator == second.mm_sa_initiator  # deterministic ids
+
+
+def test_renegotiated_mm_sa_replaces_survivor_and_its_qm_sas() -> None:
+    table = SaTable()
+    first = send(table, 0, a=replace(HA, max_sa_idle_time_s=3600))  # a keeps its SAs longer than b
+    again = send(table, 400, a=replace(HA, max_sa_idle_time_s=3600))
+    assert not again.reused and again.secured
+    names = [q["Name"] for q in table.qm_sas("a", 400)]
+    assert first.qm_sa_initiator is not None and first.qm_sa_initiator["Name"] not in names
+    assert len(table.mm_sas("a", 400)) == 1 and len(names) == 1

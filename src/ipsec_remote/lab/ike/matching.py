@@ -88,7 +88,7 @@ def globally_exempt(policy: HostPolicy, flow: Flow) -> bool:
 
 def rule_matches(rule: CsRule, policy: HostPolicy, ep: Endpoints, assumptions: Assumptions) -> bool:
     """Address, protocol and port conditions of a CS rule (PS-New-NetIPsecRule parameters)."""
-    if not rule.enabled:
+    if not rule.enabled or (rule.mode == "Tunnel" and not assumptions.tunnel_rules_match):
         return False
     if not address_matches(rule.local_address, ep.local_address, policy, assumptions):
         return False

@@ -173,6 +173,10 @@ class Assumptions:
     is more specific ([community] Win7 Resource Kit "more matching criteria"; [historical] legacy
     most-specific-first ordering; WFP auto-weighting favours more specific filters)."""
 
+    tunnel_rules_match: bool = True
+    """ASSUMPTION (simplification): the lab has no tunnel gateways, so a Tunnel-mode rule is matched on its
+    addresses like a transport rule (its QM SA then shows the Tunnel mode code); False = ignore such rules."""
+
     unknown_keyword_matches: bool = False
     """ASSUMPTION: address/port keywords the lab cannot resolve (DNS, Intranet, RPC, …) match nothing."""
 

@@ -297,9 +297,10 @@ def _qm_keys(run: _Run) -> tuple[QmKey, QmKey]:
 
 
 def _module_from_code(run: _Run, mm: dict[str, object]) -> NegotiatedModule:
-    by_code = {code: name for name, code in run.ctx.assumptions.sa_key_module_codes}
-    name = by_code.get(int(str(mm["KeyModule"])), "IKEv1")
-    return name if name in ("IKEv1", "AuthIP", "IKEv2") else "IKEv1"  # type: ignore[return-value]
+    """Key module of an existing MM SA, read back through the (assumed) KeyModule code table."""
+    codes = dict(run.ctx.assumptions.sa_key_module_codes)
+    modules: tuple[NegotiatedModule, ...] = ("IKEv1", "AuthIP", "IKEv2")
+    return next((m for m in modules if codes.get(m) == mm["KeyModule"]), "IKEv1")
 
 
 def _identity(host: HostPolicy, method: str | None) -> str:

@@ -71,7 +71,7 @@ class SaTable:
         return [
             e.record
             for k, e in sorted(self._qm.items(), key=lambda kv: repr(kv[0]))
-            if k[0] == host and not self._expired(e, now) and (host, e.local, e.remote) in self._mm
+            if k[0] == host and self.find_qm(host, e.local, e.remote, k[3], now) is not None
         ]
 
     # --- mutation --------------------------------------------------------------------------------------
@@ -85,6 +85,9 @@ class SaTable:
         now: float,
         host_timeout_s: float,
     ) -> None:
+        """Install an MM SA; a previous one for the same pair is replaced together with its QM SAs."""
+        if (host, local, remote) in self._mm:
+            self._drop_mm((host, local, remote), "replaced")
         self._mm[(host, local, remote)] = _Entry(host, peer, local, remote, record, now, self._timeout(host_timeout_s))
 
     def add_qm(
