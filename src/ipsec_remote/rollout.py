@@ -75,6 +75,17 @@ def live_plan(inv: Inventory, states: Mapping[str, HostState], journal: Journal)
     return Plan(tuple(hosts))
 
 
+def remote_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
+                forks: int) -> tuple[Plan, dict[str, str]]:
+    """The plan against what each host reports now (read-only), and the hosts that could not be read."""
+    fleet = open_fleet(targets, forks)
+    try:
+        states = read_states(fleet, inv)
+        return live_plan(inv, states, journal), dict(fleet.failed)
+    finally:
+        fleet.close()
+
+
 def _existing_sets(state: HostState, store: str) -> dict[str, set[str]]:
     kinds = {Kind.MM_CRYPTO_SET, Kind.QM_CRYPTO_SET, Kind.P1_AUTH_SET}
     return {store: {o.name for o in state.observed if o.kind in kinds}}

@@ -64,19 +64,24 @@ def plan(
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as a standalone .ps1.")] = None,
 ) -> None:
     """Show what apply would change on each host."""
-    from ..rollout import offline_plan
+    from ..rollout import offline_plan, remote_plan
 
-    inv = load_inventory(inventory)
-    if not offline:
-        raise NotAvailableYet("plan without --offline reads each host's state over WinRM, which arrives with "
-                              "'apply'; use --offline for now")
-    result = offline_plan(inv)
+    failed: dict[str, str] = {}
+    if offline:
+        result = offline_plan(load_inventory(inventory))
+    else:
+        inv, book, targets, journal = _prepare(inventory, None, lab)
+        result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
+        for host, reason in sorted(failed.items()):
+            typer.echo(f"ipsec-remote: {host}: not planned: {reason}", err=True)
     if export is not None:
         export.write_text(plan_powershell(result), encoding="utf-8")
     if json_out:
         typer.echo(dumps(plan_json(result)))
     else:
         typer.echo(plan_text(result, show_powershell=show_powershell))
+    if failed:
+        raise typer.Exit(1)
     if detailed_exitcode and not result.empty:
         raise typer.Exit(3)
 
@@ -156,7 +161,8 @@ def promote(
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D")] = None,
     confirm_timeout: Annotated[int | None, typer.Option(
-        "--confirm-timeout", min=5, max=3600, help="Seconds before the on-host revert fires (default: playbook).")] = None,
+        "--confirm-timeout", min=5, max=3600,
+        help="Seconds before the on-host revert fires (default: the playbook's).")] = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
