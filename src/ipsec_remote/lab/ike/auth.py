@@ -215,7 +215,7 @@ def kdc_reachable(host: HostPolicy, ctx: NegotiationContext) -> tuple[bool, str]
     Documented: Kerberos uses TCP 88 (KB244474) and DCs must be in the exemption list (FW-isolated-domain).
     [inference, §4] A DC whose traffic needs IPsec cannot serve the ticket that IPsec itself needs, so a
     Require rule toward the DC (on the host, outbound) or from the host (on the DC, inbound) cuts Kerberos.
-    "all"/"any" DCs: ``Assumptions.kdc_reachability``.  A DC uses its own KDC (assumption-free: local).
+    "all"/"any" DCs: ``Assumptions.kdc_reachability``.  [inference] A DC is its own KDC, so it always can.
     """
     if host.is_domain_controller:
         return True, "local KDC"

@@ -33,7 +33,6 @@ class MmCryptoSet:
     proposals: tuple[MmProposal, ...]
     force_diffie_hellman: bool = False  # PS-Copy/New-NetIPsecMainModeCryptoSet -ForceDiffieHellman
     max_sessions: int = 0  # -MaxSessions, 0 = no limit (documented default)
-    max_minutes: int = 480  # see windows-behaviour.md §2: doc says "4800 (eight hours)"; 480 is [community]
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ PROTOCOL_NUMBERS: Mapping[str, int] = {"TCP": 6, "UDP": 17, "ICMPV4": 1, "ICMPV6
 # Documented (KB949856 netsh help): mmsecmethods default = dhgroup2-aes128-sha1, dhgroup2-3des-sha1.
 BUILTIN_MM = MmCryptoSet(
     proposals=(MmProposal("AES128", "SHA1", "DH2"), MmProposal("DES3", "SHA1", "DH2")),
-    max_minutes=480,
 )
 # Undocumented list; [community/vendor] AWS guide: ESP SHA1-AES128 then ESP SHA1-3DES, PFS none
 # (PFS none is documented: KB949856 qmpfs default=none).
