@@ -4,6 +4,8 @@ Order follows an IKE exchange: rules → keying service → keying module → MM
 (AuthIP extended mode) → QM crypto/PFS.  The outcome after a failure is documented (§3): outbound Require
 discards the traffic; inbound Require discards clear text (audit 4963); Request on both sides = negotiation
 discovery, the flow stays clear; a secured flow never downgrades while its SA lives.
+Not modelled: a boundary (Request-inbound) responder starting IKE back toward a clear-text sender
+(FW-boundary-zone) — the documented delivery outcome, clear text accepted, is the same.
 """
 
 from __future__ import annotations
