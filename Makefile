@@ -34,9 +34,11 @@ demo: install
 	  $(BIN)/ipsec-remote lab down inventory.toml; exit $$rc
 
 bench: install
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/run.py
 
 bench-quick: install
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python bench/run.py --quick
 
 clean:

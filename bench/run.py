@@ -1,0 +1,181 @@
+"""Benchmarks on the lab: WSMan requests per host, a pool-per-step baseline, fleet scale.
+
+    python bench/run.py            # 10, 100 and 1,000 hosts
+    python bench/run.py --quick    # 10 and 100 hosts (under 3 minutes)
+
+Prints tables and writes bench/results/*.json (summary.json in the shape the README quotes) and a PNG plot.
+Figures are measured, never asserted: nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))
+
+from baseline import pool_per_step_apply  # noqa: E402
+from fleetgen import write_inventory  # noqa: E402
+
+FAST_PLAYBOOK = "[verify]\ntimeout_s = 60\npoll_interval_s = 1\n[promote]\nconfirm_timeout_s = 60\n"
+
+
+def cli(workdir: Path, *args: str, timeout: float = 1800) -> tuple[subprocess.CompletedProcess[str], float, float]:
+    """Run the CLI as a child; return the result, wall seconds and the child's peak RSS in MB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ipsec_remote", *args], cwd=workdir, text=True,
+                          capture_output=True, timeout=timeout)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return proc, wall, max(peak, before) / 1024.0
+
+
+def requests(workdir: Path) -> dict[str, dict[str, int]]:
+    proc, _, _ = cli(workdir, "lab", "inspect", "inventory.toml", "--json")
+    hosts = json.loads(proc.stdout)["hosts"]
+    return {name: dict(h["requests"]) for name, h in hosts.items() if h.get("requests")}
+
+
+def per_host(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]], hosts: list[str]) -> float:
+    totals = [after[h].get("total", 0) - before.get(h, {}).get("total", 0) for h in hosts]
+    return sum(totals) / max(1, len(totals))
+
+
+def prepare(workdir: Path, hosts: int, rtt_ms: int) -> list[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    names = write_inventory(workdir / "inventory.toml", hosts)
+    (workdir / "playbooks").mkdir(exist_ok=True)
+    (workdir / "playbooks" / "server-to-server.toml").write_text(FAST_PLAYBOOK)
+    up, wall, _ = cli(workdir, "lab", "up", "inventory.toml", "--detach", "--rtt-ms", str(rtt_ms))
+    if up.returncode != 0:
+        raise SystemExit(f"lab up failed: {up.stderr}")
+    print(f"  lab up with {hosts} hosts: {wall:.1f} s")
+    return names
+
+
+def bench_requests(workdir: Path) -> dict[str, float]:
+    names = prepare(workdir, 6, 0)
+    figures: dict[str, float] = {}
+    try:
+        steps = [("fresh_apply", ("apply", "inventory.toml", "--lab")),
+                 ("noop_apply", ("apply", "inventory.toml", "--lab")),
+                 ("status", ("status", "inventory.toml", "--lab")),
+                 ("promote", ("promote", "--to", "require", "-i", "inventory.toml", "--lab")),
+                 ("rollback", ("rollback", "-i", "inventory.toml", "--lab"))]
+        for label, args in steps:
+            before = requests(workdir)
+            proc, wall, _ = cli(workdir, *args)
+            figures[label] = round(per_host(before, requests(workdir), names), 1)
+            print(f"  {label:<12} {figures[label]:>6} requests/host  ({wall:.1f} s, exit {proc.returncode})")
+    finally:
+        cli(workdir, "lab", "down", "inventory.toml")
+    return figures
+
+
+def bench_baseline(workdir: Path) -> dict[str, float]:
+    names = prepare(workdir / "ours", 6, 20)
+    try:
+        before = requests(workdir / "ours")
+        _, ours_wall, _ = cli(workdir / "ours", "apply", "inventory.toml", "--lab")
+        ours = per_host(before, requests(workdir / "ours"), names)
+    finally:
+        cli(workdir / "ours", "lab", "down", "inventory.toml")
+    names = prepare(workdir / "base", 6, 20)
+    try:
+        before = requests(workdir / "base")
+        start = time.perf_counter()
+        pool_per_step_apply(workdir / "base" / "inventory.toml")
+        base_wall = time.perf_counter() - start
+        base = per_host(before, requests(workdir / "base"), names)
+    finally:
+        cli(workdir / "base", "lab", "down", "inventory.toml")
+    print(f"  ours: {ours:.1f} requests/host, {ours_wall:.1f} s;  pool per step: {base:.1f} requests/host, "
+          f"{base_wall:.1f} s")
+    return {"requests_ratio": round(ours / base, 3), "wall_ratio": round(ours_wall / base_wall, 3),
+            "ours_requests_per_host": round(ours, 1), "baseline_requests_per_host": round(base, 1),
+            "ours_wall_s": round(ours_wall, 2), "baseline_wall_s": round(base_wall, 2)}
+
+
+def bench_scale(workdir: Path, sizes: list[int]) -> list[dict[str, Any]]:
+    rows = []
+    for n in sizes:
+        names = prepare(workdir / str(n), n, 20)
+        try:
+            before = requests(workdir / str(n))
+            proc, wall, rss = cli(workdir / str(n), "apply", "inventory.toml", "--lab", "--json")
+            report = json.loads(proc.stdout) if proc.stdout.startswith("{") else {}
+            reqs = per_host(before, requests(workdir / str(n)), names)
+        finally:
+            cli(workdir / str(n), "lab", "down", "inventory.toml")
+        pairs = len(report.get("pairs", []))
+        rows.append({"hosts": n, "pairs": pairs, "wall_s": round(wall, 2), "rss_mb": round(rss, 1),
+                     "requests_per_host": round(reqs, 1), "exit": proc.returncode})
+        print(f"  {n:>5} hosts {pairs:>5} pairs  {wall:7.1f} s  peak RSS {rss:6.1f} MB  {reqs:.1f} req/host")
+    return rows
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("  (matplotlib not installed: no plot)")
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [r["hosts"] for r in rows]
+    ax.plot(xs, [r["wall_s"] for r in rows], marker="o", label="apply + verify wall time (s)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("hosts")
+    ax2 = ax.twinx()
+    ax2.plot(xs, [r["requests_per_host"] for r in rows], marker="s", color="tab:orange", label="requests/host")
+    ax2.set_ylabel("WSMan requests per host")
+    ax.set_ylabel("seconds")
+    ax.set_title("ipsec-remote on the lab (rtt 20 ms)")
+    fig.legend(loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="10 and 100 hosts only")
+    args = parser.parse_args()
+    sizes = [10, 100] if args.quick else [10, 100, 1000]
+    RESULTS.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="ipsec-remote-bench-"))
+    try:
+        print("Requests per host (6-host lab):")
+        req = bench_requests(work / "requests")
+        print("Baseline, same rollout with a new RunspacePool per step (6 hosts, rtt 20 ms):")
+        base = bench_baseline(work / "baseline")
+        print("Scale (rtt 20 ms):")
+        scale = bench_scale(work / "scale", sizes)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    summary = {"machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+                          f"{platform.system()} {platform.release()}",
+               "requests_per_host": req, "baseline": base, "scale": scale}
+    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot(scale, RESULTS / "scale.png")
+    print(f"wrote {RESULTS / 'summary.json'}")
+
+
+if __name__ == "__main__":
+    main()
