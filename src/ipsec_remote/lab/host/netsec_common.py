@@ -1,0 +1,178 @@
+"""Shared machinery of the NetSecurity cmdlets: command wrapping, the call log, object rendering and the
+CDXML-style selection (by name, display name, group, query properties or associated object)."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..commands import FunctionCommand, InvocationContext
+from ..values import CaseInsensitiveDict, PowerShellError, PSObject
+from . import errors
+from .model import CIM_NAMESPACE, RULE, Kind, PolicyObject, Store, as_list
+from .reference import param_specs
+
+if TYPE_CHECKING:
+    from .state import LabHost
+
+Handler = Callable[["LabHost", InvocationContext, CaseInsensitiveDict, list[Any]], Iterable[Any]]
+
+# Parameters that steer a cmdlet rather than describe an object.
+CONTROL = {
+    "policystore", "gposession", "cimsession", "throttlelimit", "asjob", "whatif", "confirm", "passthru",
+    "tracepolicystore", "all", "inputobject", "default", "proposal", "newdisplayname",
+}
+FILTER_PARAMS = ("LocalAddress", "RemoteAddress", "Protocol", "LocalPort", "RemotePort", "InterfaceAlias",
+                 "InterfaceType")
+STATUS_OK = "The rule was parsed successfully from the store. (65536)"  # Find-NetIPsecRule example output
+CHANGES = ("New-", "Set-", "Remove-", "Enable-", "Disable-", "Rename-")
+
+
+def to_json(host: LabHost, value: Any) -> Any:
+    """A bound argument as plain JSON for the call log (proposals as nested calls, DESIGN §5)."""
+    if isinstance(value, PSObject):
+        prop = host.proposal_of(value)
+        if prop is not None:
+            return prop.to_json()
+        name = value.get("Name")
+        return {"Name": name} if name is not None else {k: to_json(host, v) for k, v in value.properties.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(host, v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, CaseInsensitiveDict):
+        return {k: to_json(host, v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def netsec_command(host: LabHost, name: str, handler: Handler, log: bool = True) -> FunctionCommand:
+    """A cmdlet with ParamSpecs from the reference; NetSecurity ones (``log``) go to the call log."""
+
+    def run(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]) -> list[Any]:
+        entry: dict[str, Any] = {"cmdlet": name, "params": {k: to_json(host, v) for k, v in args.items()}}
+        if log:
+            host.calls.append(entry)
+        if args.get("WhatIf") and name.startswith(CHANGES):
+            return []  # -WhatIf: the change is described, not made
+        try:
+            return list(handler(host, ctx, args, pipeline_input))
+        except PowerShellError as exc:
+            entry["error"] = exc.record.message
+            raise
+
+    return FunctionCommand(name=name, params=param_specs(name), fn=run, accepts_pipeline=True)
+
+
+def profile_text(names: list[str]) -> str:
+    return ", ".join(names) if names else "Any"
+
+
+def render(host: LabHost, obj: PolicyObject, store: Store, *, active: bool, trace: bool) -> PSObject:
+    """A stored object as the cmdlet returns it (CIM instance with the cmdlet-facing property names)."""
+    props: dict[str, Any] = {}
+    if obj.kind is RULE:
+        props["IPsecRuleName"] = obj.name
+    props["Name"] = obj.name
+    for key, value in obj.props.items():
+        props[key] = profile_text(value) if key == "Profile" else value
+    props["DisplayGroup"] = obj.props.get("Group")
+    if obj.kind.proposal_cim is not None:
+        props["Proposal"] = [host.proposal_object(p, obj.kind.proposal_cim) for p in obj.proposals]
+    props["PrimaryStatus"] = "OK"
+    props["Status"] = STATUS_OK
+    props["EnforcementStatus"] = "NotApplicable"
+    # Read straight from a store the source is that store; from ActiveStore it is empty unless
+    # -TracePolicyStore asks for it (Find-NetIPsecRule example shows an empty PolicyStoreSource).
+    props["PolicyStoreSource"] = store.name if (trace or not active) else None
+    props["PolicyStoreSourceType"] = store.source_type
+    props["InstanceID"] = obj.name
+    return PSObject.cim(f"{CIM_NAMESPACE}/{obj.kind.cim_class}", props)
+
+
+def _matches(value: Any, patterns: list[Any]) -> bool:
+    texts = [str(v).lower() for v in as_list(value)] or [""]
+    for pattern in patterns:
+        pat = str(pattern).lower()
+        if any(fnmatch.fnmatchcase(t, pat) if _is_wild(pat) else t == pat for t in texts):
+            return True
+    return False
+
+
+def _is_wild(text: str) -> bool:
+    return any(c in text for c in "*?[")
+
+
+def select(
+    host: LabHost, ctx: InvocationContext, cmdlet: str, kind: Kind, args: CaseInsensitiveDict,
+    entries: list[tuple[PolicyObject, Store]], pipeline_input: list[Any],
+) -> list[tuple[PolicyObject, Store]]:
+    """The objects a Get/Set/Remove/Enable/Disable call addresses; exact selectors that match nothing
+    write the adapter's ObjectNotFound error. No selector at all = every object (the GetAll set)."""
+    chosen = list(entries)
+    inputs = [o for o in [*as_list(args.get("InputObject")), *pipeline_input] if isinstance(o, PSObject)]
+    if inputs:
+        wanted = [str(o.get("Name")) for o in inputs]
+        chosen = [e for e in chosen if _matches(e[0].name, wanted)]
+    selectors: list[tuple[str, str, Callable[[PolicyObject], Any]]] = [
+        (kind.name_param, "Name", lambda o: o.name),
+        ("DisplayName", "DisplayName", lambda o: o.props.get("DisplayName")),
+        ("Group", "RuleGroup", lambda o: o.props.get("Group")),
+        ("DisplayGroup", "DisplayGroup", lambda o: o.props.get("Group")),
+    ]
+    for param, cim_prop, getter in selectors:
+        if param not in args:
+            continue
+        values = as_list(args[param])
+        for value in values:
+            if not _is_wild(str(value)) and not any(_matches(getter(o), [value]) for o, _ in chosen):
+                ctx.write_error(errors.not_found(cmdlet, kind.cim_class, cim_prop, value))
+        chosen = [e for e in chosen if _matches(getter(e[0]), values)]
+    for key, value in list(args.items()):
+        low = key.lower()
+        if low.startswith("associated"):
+            chosen = _by_association(key, value, chosen)
+        elif low in CONTROL or low in {kind.name_param.lower(), "displayname", "group", "displaygroup"}:
+            continue
+        elif low in {"policystoresource", "policystoresourcetype"}:
+            attr = "name" if low == "policystoresource" else "source_type"
+            chosen = [e for e in chosen if _matches(getattr(e[1], attr), as_list(value))]
+        elif low in {"primarystatus", "status"}:
+            chosen = [e for e in chosen if _matches("OK" if low == "primarystatus" else STATUS_OK, as_list(value))]
+        else:
+            chosen = [e for e in chosen if _matches(_query_value(e[0], key), as_list(value))]
+    return chosen
+
+
+def _query_value(obj: PolicyObject, key: str) -> Any:
+    for k, v in {**obj.props, **obj.filters}.items():
+        if k.lower() == key.lower():
+            return profile_text(v) if k == "Profile" else v
+    return None
+
+
+Entry = tuple[PolicyObject, Store]
+
+
+def _by_association(param: str, value: Any, chosen: list[Entry]) -> list[Entry]:
+    """``-AssociatedNetIPsec…Set $set`` keeps rules referencing it; ``-AssociatedNetIPsecRule $rule`` keeps
+    the sets the rule references."""
+    others = [v for v in as_list(value) if isinstance(v, PSObject)]
+    names = {str(v.get("Name")).lower() for v in others}
+    out = []
+    for obj, store in chosen:
+        if param.lower().endswith("set"):
+            refs = {str(obj.props.get(p) or "").lower() for p in _SET_PROPS}
+            if refs & names:
+                out.append((obj, store))
+        else:
+            refs = {str(o.get(p) or "").lower() for o in others for p in _SET_PROPS}
+            if obj.name.lower() in refs:
+                out.append((obj, store))
+    return out
+
+
+_SET_PROPS = ("QuickModeCryptoSet", "Phase1AuthSet", "Phase2AuthSet", "MainModeCryptoSet")

@@ -1,0 +1,36 @@
+"""The seam between one lab host and the shared network model (Test-NetConnection goes through it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .state import LabHost
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a TCP connect attempt from this host found.
+
+    ``matching_rules``: display names of the connection security rules that matched the flow (what
+    ``Test-NetConnection -InformationLevel Detailed`` shows as MatchingIPsecRules). ``remote_address`` is
+    the resolved destination when ``dest`` was a name (None = the address as given).
+    """
+
+    tcp_test_succeeded: bool
+    matching_rules: tuple[str, ...] = ()
+    source_address: str | None = None
+    remote_address: str | None = None
+
+
+class Network(Protocol):
+    def probe(self, src_host: LabHost, dest_address: str, port: int, protocol: str) -> ProbeResult:
+        """Attempt ``protocol`` traffic from ``src_host`` to ``dest_address:port`` (negotiating IPsec)."""
+
+
+class NoNetwork:
+    """The default: the host is cabled to nothing, every connect attempt fails."""
+
+    def probe(self, src_host: LabHost, dest_address: str, port: int, protocol: str) -> ProbeResult:
+        return ProbeResult(tcp_test_succeeded=False, source_address=src_host.address)
