@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pypsrp.complex_objects import PSInvocationState
+from pypsrp.complex_objects import ObjectMeta, PSInvocationState
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
@@ -174,3 +174,18 @@ def test_stop_and_is_alive(endpoint: EndpointFactory, connect: Callable[..., WSM
     stale.shell._selector_set = pool.shell._selector_set
     stale.state = pool.state = 2  # pretend it is still open: the server no longer knows the shell
     assert stale.is_alive() is False
+
+
+def test_pool_level_calls_pypsrp_makes(endpoint: EndpointFactory, connect: Callable[..., WSMan],
+                                       fake_host: Any) -> None:
+    """Key exchange (for SecureString), runspace limits and state reset are answered on the pool."""
+    host = fake_host()
+    ep = endpoint(host=host)
+    with RunspacePool(connect(ep)) as pool:
+        pool.exchange_keys()
+        pool.max_runspaces = 2
+        assert pool.max_runspaces == 2
+        pool.reset_runspace_state()
+        secret = pool.serialize("s3cret", ObjectMeta("SS"))
+        PowerShell(pool).add_script("echo").add_parameter("Secret", secret).invoke()
+    assert dict(host.calls[-1][0][0].parameters)["Secret"] == "s3cret"

@@ -20,7 +20,7 @@ from typing import Any
 
 from psrpcore import ServerPipeline, ServerRunspacePool
 from psrpcore._payload import PSRPPayload, StreamType
-from psrpcore.types import PSInvocationState, PSVersion
+from psrpcore.types import PSInvocationState, PSVersion, add_note_property
 
 from ..runtime import PipelineCommand, PipelineResult, ScriptHost
 from ..values import ErrorRecord
@@ -38,6 +38,26 @@ _PS_VERSION_TABLE = {
     "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.20348.2849")],
 }
 _DRAIN_CHUNK = 64 * 1024  # max bytes per psrpcore payload we queue; a Receive may carry several
+
+
+class _LabRunspacePool(ServerRunspacePool):
+    """PowerShell reads message properties case-insensitively; psrpcore does not. pypsrp names the call id
+    of SetMax/MinRunspaces ``CI`` (PowerShell itself sends ``ci``), so give psrpcore the spelling it wants."""
+
+    def _process_SetMaxRunspaces(self, event: Any) -> None:
+        _lower_ci(event)
+        super()._process_SetMaxRunspaces(event)
+
+    def _process_SetMinRunspaces(self, event: Any) -> None:
+        _lower_ci(event)
+        super()._process_SetMinRunspaces(event)
+
+
+def _lower_ci(event: Any) -> None:
+    message = event._ps_object  # the deserialised message; psrpcore offers no public accessor
+    names = {p.name for p in message.PSObject.extended_properties}
+    if "ci" not in names and "CI" in names:
+        add_note_property(message, "ci", message.CI)
 
 
 @dataclass
@@ -62,7 +82,7 @@ class PsrpShell:
         self.output_streams = output_streams
         self.idle_timeout_s = idle_timeout_s
         self.closed = False
-        self.pool = ServerRunspacePool(application_private_data={"PSVersionTable": dict(_PS_VERSION_TABLE)})
+        self.pool = _LabRunspacePool(application_private_data={"PSVersionTable": dict(_PS_VERSION_TABLE)})
         self._commands: dict[str, _Command] = {}  # upper-case CommandId -> command
         self._outbox: dict[str | None, deque[bytes]] = {None: deque()}
         self._changed = asyncio.Event()
