@@ -189,3 +189,16 @@ def test_pool_level_calls_pypsrp_makes(endpoint: EndpointFactory, connect: Calla
         secret = pool.serialize("s3cret", ObjectMeta("SS"))
         PowerShell(pool).add_script("echo").add_parameter("Secret", secret).invoke()
     assert dict(host.calls[-1][0][0].parameters)["Secret"] == "s3cret"
+
+
+def test_a_pipeline_too_big_for_one_envelope_arrives_through_send(
+    endpoint: EndpointFactory, connect: Callable[..., WSMan], fake_host: Any
+) -> None:
+    host = fake_host()
+    ep = endpoint("http", "ntlm", host)
+    blob = "0123456789abcdef" * 25_000  # 400 KB: pypsrp splits CreatePipeline over Command + Send
+    with RunspacePool(connect(ep)) as pool:
+        [obj] = PowerShell(pool).add_script("echo").add_parameter("Blob", blob).invoke()
+    assert obj.extended_properties["Blob"] == blob
+    assert dict(host.calls[-1][0][0].parameters)["Blob"] == blob
+    assert ep.counters.Command == 1 and ep.counters.Send >= 1

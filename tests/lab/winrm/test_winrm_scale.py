@@ -79,3 +79,28 @@ def test_add_endpoint_on_a_fixed_port_and_a_busy_port(server: LabServer, fake_ho
         assert again.url == f"https://127.0.0.1:{first.port}/wsman"
     finally:
         server.remove_endpoint(again)
+
+
+def test_stop_ends_held_receives_and_frees_the_ports(tls: Any, fake_host: Any, connect: Callable[..., WSMan]) -> None:
+    server = LabServer(tls)
+    server.start()
+    ep = server.add_endpoint(fake_host(), EndpointConfig("LAB\\admin", "Lab-Pass-1"))
+    pool = RunspacePool(connect(ep))
+    pool.open()
+    with ThreadPoolExecutor(1) as executor:
+        held = executor.submit(pool.shell.receive, "stdout", None, 5)  # waits on the server for output
+        time.sleep(0.2)
+        start = time.perf_counter()
+        server.stop()
+        assert time.perf_counter() - start < 3
+        with pytest.raises(requests.exceptions.ConnectionError):
+            held.result(timeout=5)
+    with pytest.raises(RuntimeError, match="start"):
+        server.add_endpoint(fake_host(), EndpointConfig("LAB\\admin", "pw"))
+    server.start()  # a stopped server can be started again, and the old port is free
+    again = server.add_endpoint(fake_host(), EndpointConfig("LAB\\admin", "Lab-Pass-1", port=ep.port))
+    try:
+        with RunspacePool(connect(again)) as fresh:
+            assert PowerShell(fresh).add_script("input").invoke() == [0]
+    finally:
+        server.stop()

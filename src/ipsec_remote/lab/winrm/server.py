@@ -184,8 +184,11 @@ class LabServer:
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
+        self._not_on_loop()
         for ep in self.endpoints:
             self.remove_endpoint(ep)
+        with contextlib.suppress(Exception):  # held Receives and half-open handshakes end here
+            asyncio.run_coroutine_threadsafe(_cancel_tasks(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         if not thread.is_alive():
@@ -207,6 +210,7 @@ class LabServer:
         loop = self._loop
         if loop is None:
             raise RuntimeError("LabServer.start() must be called before add_endpoint()")
+        self._not_on_loop()
         config.validate(self._ssl is not None)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
@@ -235,6 +239,7 @@ class LabServer:
             self._endpoints.remove(ep)
         loop = self._loop
         if loop is not None and loop.is_running():
+            self._not_on_loop()
             asyncio.run_coroutine_threadsafe(self._unlisten(ep), loop).result(timeout=30)
         if ep.user_file is not None:
             ep.user_file.unlink(missing_ok=True)
@@ -256,10 +261,22 @@ class LabServer:
             conn.reset()
         ep.service.close_all()
 
+    def _not_on_loop(self) -> None:
+        # These calls wait for the loop; made from the loop itself (a hook, a host) they would deadlock.
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("LabServer methods must not be called from the lab's event loop thread")
+
     def _credential_dir(self) -> Path:
         if self._cred_dir is None:
             self._cred_dir = Path(tempfile.mkdtemp(prefix="ipsec-remote-lab-winrm-"))  # mode 0700
         return self._cred_dir
+
+
+async def _cancel_tasks() -> None:
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _raise_fd_limit() -> None:
