@@ -56,7 +56,7 @@ def test_specs_carry_aliases_enums_and_flags() -> None:
          "matches parameter name 'CertificateRevocationListCheck'", "NamedParameterNotFound"),
     ],
 )
-def test_blog_errors_fail_during_binding(lab, cmdlet, params, fragment, error_id) -> None:  # type: ignore[no-untyped-def]
+def test_blog_errors_fail_during_binding(lab, cmdlet, params, fragment, error_id) -> None:
     with pytest.raises(PowerShellError) as info:
         lab.call(cmdlet, **params)
     assert fragment in info.value.record.message

@@ -7,11 +7,11 @@ import pytest
 from ipsec_remote.lab.values import PSObject
 
 
-def _rule(lab, name="r1", **params):  # type: ignore[no-untyped-def]
+def _rule(lab, name="r1", **params):
     return lab.call("New-NetIPsecRule", IPsecRuleName=name, DisplayName=f"Rule {name}", **params)[0]
 
 
-def test_new_rule_defaults_follow_the_reference(lab) -> None:  # type: ignore[no-untyped-def]
+def test_new_rule_defaults_follow_the_reference(lab) -> None:
     rule = _rule(lab)
     assert isinstance(rule, PSObject) and rule.adapted
     assert rule.type_names[0].endswith("root/StandardCimv2/MSFT_NetConSecRule")
@@ -27,12 +27,12 @@ def test_new_rule_defaults_follow_the_reference(lab) -> None:  # type: ignore[no
         assert absent not in rule.properties  # filters are separate objects on Windows
 
 
-def test_rule_name_defaults_to_a_braced_guid(lab) -> None:  # type: ignore[no-untyped-def]
+def test_rule_name_defaults_to_a_braced_guid(lab) -> None:
     rule = lab.call("New-NetIPsecRule", DisplayName="no name")[0]
     assert rule.get("Name").startswith("{") and len(rule.get("Name")) == 38
 
 
-def test_filters_come_back_through_the_filter_cmdlets(lab) -> None:  # type: ignore[no-untyped-def]
+def test_filters_come_back_through_the_filter_cmdlets(lab) -> None:
     rule = _rule(lab, RemoteAddress=["10.10.1.30", "10.10.2.0/24"], Protocol="tcp", LocalPort=["1433"])
     addr = lab.call("Get-NetFirewallAddressFilter", AssociatedNetIPsecRule=rule)[0]
     assert addr.get("RemoteAddress") == ["10.10.1.30", "10.10.2.0/24"]
@@ -50,7 +50,7 @@ def test_filters_come_back_through_the_filter_cmdlets(lab) -> None:  # type: ign
         ("Require", "None", False),
     ],
 )
-def test_only_documented_security_pairs(lab, inbound, outbound, ok) -> None:  # type: ignore[no-untyped-def]
+def test_only_documented_security_pairs(lab, inbound, outbound, ok) -> None:
     params = {"IPsecRuleName": "p", "DisplayName": "p", "InboundSecurity": inbound, "OutboundSecurity": outbound}
     if ok:
         assert lab.call("New-NetIPsecRule", **params)[0].get("InboundSecurity") == inbound
@@ -62,14 +62,14 @@ def test_only_documented_security_pairs(lab, inbound, outbound, ok) -> None:  # 
     assert lab.call("Get-NetIPsecRule") == []
 
 
-def test_set_rejects_an_invalid_pair_and_leaves_the_rule_unchanged(lab) -> None:  # type: ignore[no-untyped-def]
+def test_set_rejects_an_invalid_pair_and_leaves_the_rule_unchanged(lab) -> None:
     _rule(lab, InboundSecurity="Request", OutboundSecurity="Request")
     err = lab.fails("Set-NetIPsecRule", IPsecRuleName="r1", OutboundSecurity="None", InboundSecurity="Require")
     assert err.category == "InvalidArgument"
     assert lab.call("Get-NetIPsecRule", Name="r1")[0].get("InboundSecurity") == "Request"
 
 
-def test_duplicate_name_is_already_exists(lab) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_name_is_already_exists(lab) -> None:
     _rule(lab)
     err = lab.fails("New-NetIPsecRule", Name="R1", DisplayName="again")  # IDs compare case-insensitively
     assert err.message == "Cannot create a file when that file already exists."
@@ -77,7 +77,7 @@ def test_duplicate_name_is_already_exists(lab) -> None:  # type: ignore[no-untyp
     assert len(lab.call("Get-NetIPsecRule")) == 1
 
 
-def test_reference_to_a_set_missing_from_the_store_fails(lab) -> None:  # type: ignore[no-untyped-def]
+def test_reference_to_a_set_missing_from_the_store_fails(lab) -> None:
     err = lab.fails("New-NetIPsecRule", DisplayName="x", QuickModeCryptoSet="{QM-CryptoSet-001}")
     assert err.message.startswith("The system cannot find the file specified.")
     assert "QuickModeCryptoSet '{QM-CryptoSet-001}'" in err.message
@@ -89,7 +89,7 @@ def test_reference_to_a_set_missing_from_the_store_fails(lab) -> None:  # type: 
     assert "Phase1AuthSet 'p1'" in err.message
 
 
-def test_get_unknown_name_writes_the_cim_not_found_error(lab) -> None:  # type: ignore[no-untyped-def]
+def test_get_unknown_name_writes_the_cim_not_found_error(lab) -> None:
     _rule(lab)
     out = lab.call("Get-NetIPsecRule", IPsecRuleName=["r1", "x"])
     assert [o.get("Name") for o in out] == ["r1"]
@@ -104,13 +104,13 @@ def test_get_unknown_name_writes_the_cim_not_found_error(lab) -> None:  # type: 
     ("selector", "value"),
     [("IPsecRuleName", "r2"), ("DisplayName", "Rule r2"), ("Group", "ipsec-remote"), ("InboundSecurity", "Require")],
 )
-def test_selection_by_each_selector(lab, selector, value) -> None:  # type: ignore[no-untyped-def]
+def test_selection_by_each_selector(lab, selector, value) -> None:
     _rule(lab, "r1", Group="other")
     _rule(lab, "r2", Group="ipsec-remote", InboundSecurity="Require", OutboundSecurity="Request")
     assert [o.get("Name") for o in lab.call("Get-NetIPsecRule", **{selector: value})] == ["r2"]
 
 
-def test_set_changes_in_place_enable_disable_and_passthru(lab) -> None:  # type: ignore[no-untyped-def]
+def test_set_changes_in_place_enable_disable_and_passthru(lab) -> None:
     _rule(lab, RemoteAddress=["10.0.0.1"], InboundSecurity="Request", OutboundSecurity="Request")
     assert lab.call("Set-NetIPsecRule", IPsecRuleName="r1", InboundSecurity="Require",
                     RemoteAddress=["10.0.0.2"], NewDisplayName="renamed") == []
@@ -125,7 +125,7 @@ def test_set_changes_in_place_enable_disable_and_passthru(lab) -> None:  # type:
         "Profile") == "Domain, Private"
 
 
-def test_remove_by_name_and_remove_without_selector_removes_everything(lab) -> None:  # type: ignore[no-untyped-def]
+def test_remove_by_name_and_remove_without_selector_removes_everything(lab) -> None:
     for name in ("a", "b", "c"):
         _rule(lab, name)
     lab.call("Remove-NetIPsecRule", IPsecRuleName="a")
@@ -136,7 +136,7 @@ def test_remove_by_name_and_remove_without_selector_removes_everything(lab) -> N
     assert lab.call("Get-NetIPsecRule") == []
 
 
-def test_active_store_is_read_only_and_traces_its_source(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_active_store_is_read_only_and_traces_its_source(make_lab) -> None:
     lab = make_lab(gpo_stores=("lab.local\\Domain Isolation",))
     _rule(lab, "local")
     _rule(lab, "fromgpo", PolicyStore="lab.local\\Domain Isolation")
@@ -153,14 +153,14 @@ def test_active_store_is_read_only_and_traces_its_source(make_lab) -> None:  # t
     assert [o.get("Name") for o in lab.call("Get-NetIPsecRule")] == ["local"]
 
 
-def test_port_ranges_only_on_do_not_secure_rules(lab) -> None:  # type: ignore[no-untyped-def]
+def test_port_ranges_only_on_do_not_secure_rules(lab) -> None:
     err = lab.fails("New-NetIPsecRule", DisplayName="x", Protocol="TCP", LocalPort=["1000-2000"],
                     InboundSecurity="Request", OutboundSecurity="Request")
     assert "Port ranges" in err.message
     assert lab.call("New-NetIPsecRule", DisplayName="x", Protocol="TCP", LocalPort=["1000-2000"])
 
 
-def test_main_mode_rule_round_trip(lab) -> None:  # type: ignore[no-untyped-def]
+def test_main_mode_rule_round_trip(lab) -> None:
     mmp = lab.call("New-NetIPsecMainModeCryptoProposal", Encryption="AES256", Hash="SHA256", KeyExchange="DH19")
     mm = lab.call("New-NetIPsecMainModeCryptoSet", Name="mm1", DisplayName="MM", Proposal=mmp)[0]
     rule = lab.call("New-NetIPsecMainModeRule", Name="mmr", DisplayName="MM rule", RemoteAddress=["10.10.0.0/16"],
@@ -176,6 +176,6 @@ def test_main_mode_rule_round_trip(lab) -> None:  # type: ignore[no-untyped-def]
     assert lab.call("Get-NetIPsecMainModeRule") == []
 
 
-def test_whatif_changes_nothing(lab) -> None:  # type: ignore[no-untyped-def]
+def test_whatif_changes_nothing(lab) -> None:
     lab.call("New-NetIPsecRule", DisplayName="x", WhatIf=True)
     assert lab.call("Get-NetIPsecRule") == []

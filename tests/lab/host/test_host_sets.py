@@ -7,7 +7,7 @@ import pytest
 from ipsec_remote.lab.host.reference import default_set_names
 
 
-def _qm(lab, **params):  # type: ignore[no-untyped-def]
+def _qm(lab, **params):
     return lab.call("New-NetIPsecQuickModeCryptoProposal", **params)
 
 
@@ -22,7 +22,7 @@ PROPOSALS = {
 
 
 @pytest.mark.parametrize("new", sorted(PROPOSALS))
-def test_set_round_trip(lab, new) -> None:  # type: ignore[no-untyped-def]
+def test_set_round_trip(lab, new) -> None:
     noun = new.removeprefix("New-")
     prop_cmd, prop_params = PROPOSALS[new]
     proposal = lab.call(prop_cmd, **prop_params)
@@ -46,14 +46,14 @@ def test_set_round_trip(lab, new) -> None:  # type: ignore[no-untyped-def]
     [("New-NetIPsecMainModeCryptoSet", "MainModeCryptoSet"), ("New-NetIPsecQuickModeCryptoSet", "QuickModeCryptoSet"),
      ("New-NetIPsecPhase1AuthSet", "Phase1AuthSet"), ("New-NetIPsecPhase2AuthSet", "Phase2AuthSet")],
 )
-def test_default_switch_uses_the_documented_guid_name(lab, new, key) -> None:  # type: ignore[no-untyped-def]
+def test_default_switch_uses_the_documented_guid_name(lab, new, key) -> None:
     prop_cmd, prop_params = PROPOSALS[new]
     out = lab.call(new, DisplayName="default", Default=True, Proposal=lab.call(prop_cmd, **prop_params))[0]
     assert out.get("Name") == default_set_names()[key]
     assert out.get("Name").startswith("{E5A5D32A-4BCE-4e4d-B07F-4AB1BA7E5FE")
 
 
-def test_proposal_defaults_and_qm_set_options(lab) -> None:  # type: ignore[no-untyped-def]
+def test_proposal_defaults_and_qm_set_options(lab) -> None:
     mm = lab.call("New-NetIPsecMainModeCryptoProposal")[0]
     assert (mm.get("Encryption"), mm.get("Hash"), mm.get("KeyExchange")) == ("AES256", "SHA384", "None")
     qm = _qm(lab, ESPHash="SHA256", Encryption="AES128")[0]
@@ -71,25 +71,26 @@ def test_proposal_defaults_and_qm_set_options(lab) -> None:  # type: ignore[no-u
      ({"Machine": True, "Cert": True, "Authority": "CN=Lab Root CA"}, "MachineCert"),
      ({"Machine": True, "PreSharedKey": "s3cret"}, "PresharedKey"), ({"Anonymous": True}, "Anonymous")],
 )
-def test_auth_proposal_methods(lab, params, method) -> None:  # type: ignore[no-untyped-def]
+def test_auth_proposal_methods(lab, params, method) -> None:
     out = lab.call("New-NetIPsecAuthProposal", **params)[0]
     assert out.get("AuthenticationMethod") == method
     if "Authority" in params:
         assert (out.get("AuthorityType"), out.get("Signing")) == ("Root", "RSA")
 
 
-def test_auth_proposal_parameter_set_errors(lab) -> None:  # type: ignore[no-untyped-def]
-    assert lab.fails("New-NetIPsecAuthProposal", Machine=True).error_id == "AmbiguousParameterSet,New-NetIPsecAuthProposal"
+def test_auth_proposal_parameter_set_errors(lab) -> None:
+    err = lab.fails("New-NetIPsecAuthProposal", Machine=True)
+    assert err.error_id == "AmbiguousParameterSet,New-NetIPsecAuthProposal"
     assert lab.fails("New-NetIPsecAuthProposal", Machine=True, User=True, Kerberos=True).category == "InvalidArgument"
     assert "Authority" in lab.fails("New-NetIPsecAuthProposal", Machine=True, Cert=True).message
 
 
-def test_wrong_proposal_class_is_rejected(lab) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_proposal_class_is_rejected(lab) -> None:
     err = lab.fails("New-NetIPsecMainModeCryptoSet", DisplayName="m", Proposal=_qm(lab, ESPHash="SHA256"))
     assert "MSFT_NetIKEMMCryptoProposal" in err.message
 
 
-def test_set_in_use_cannot_be_removed(lab) -> None:  # type: ignore[no-untyped-def]
+def test_set_in_use_cannot_be_removed(lab) -> None:
     lab.call("New-NetIPsecQuickModeCryptoSet", Name="qm1", DisplayName="q", Proposal=_qm(lab, ESPHash="SHA256"))
     lab.call("New-NetIPsecQuickModeCryptoSet", Name="qm2", DisplayName="q2", Proposal=_qm(lab, ESPHash="SHA1"))
     lab.call("New-NetIPsecRule", IPsecRuleName="r", DisplayName="r", QuickModeCryptoSet="qm1")
@@ -103,7 +104,7 @@ def test_set_in_use_cannot_be_removed(lab) -> None:  # type: ignore[no-untyped-d
     assert lab.call("Get-NetIPsecQuickModeCryptoSet") == []
 
 
-def test_sets_by_association(lab) -> None:  # type: ignore[no-untyped-def]
+def test_sets_by_association(lab) -> None:
     qset = lab.call("New-NetIPsecQuickModeCryptoSet", Name="qm1", DisplayName="q", Proposal=_qm(lab, ESPHash="SHA256"))
     rule = lab.call("New-NetIPsecRule", IPsecRuleName="r", DisplayName="r", QuickModeCryptoSet="qm1")[0]
     lab.call("New-NetIPsecRule", IPsecRuleName="other", DisplayName="o")

@@ -7,12 +7,12 @@ import pytest
 GPO = "lab.local\\Domain Isolation"
 
 
-def _rules(lab, store):  # type: ignore[no-untyped-def]
+def _rules(lab, store):
     return sorted(o.get("Name") for o in lab.call("Get-NetIPsecRule", PolicyStore=store))
 
 
 @pytest.mark.parametrize(("merge", "expected"), [(True, ["gpo", "local"]), (False, ["gpo"])])
-def test_active_store_merge(make_lab, merge, expected) -> None:  # type: ignore[no-untyped-def]
+def test_active_store_merge(make_lab, merge, expected) -> None:
     lab = make_lab(gpo_stores=(GPO,), local_ipsec_merge=merge)
     lab.call("New-NetIPsecRule", IPsecRuleName="local", DisplayName="l")
     lab.call("New-NetIPsecRule", IPsecRuleName="gpo", DisplayName="g", PolicyStore=GPO)
@@ -25,7 +25,7 @@ def test_active_store_merge(make_lab, merge, expected) -> None:  # type: ignore[
     assert profile.get("AllowLocalIPsecRules") == ("True" if merge else "False")
 
 
-def test_merge_off_without_listed_gpo_creates_the_lab_gpo(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_merge_off_without_listed_gpo_creates_the_lab_gpo(make_lab) -> None:
     lab = make_lab(local_ipsec_merge=False)
     lab.call("New-NetIPsecRule", IPsecRuleName="local", DisplayName="l")
     assert _rules(lab, "ActiveStore") == []
@@ -36,12 +36,12 @@ def test_merge_off_without_listed_gpo_creates_the_lab_gpo(make_lab) -> None:  # 
     assert _rules(lab, "ActiveStore") == []
 
 
-def test_unknown_store_is_an_error(lab) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_store_is_an_error(lab) -> None:
     assert lab.fails("Get-NetIPsecRule", PolicyStore="corp\\Nope").category == "ObjectNotFound"
     assert lab.call("Get-NetIPsecRule", PolicyStore="SystemDefaults") == []
 
 
-def test_gpo_session_edits_the_gpo(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_gpo_session_edits_the_gpo(make_lab) -> None:
     lab = make_lab(gpo_stores=(GPO,))
     session = lab.call("Open-NetGPO", PolicyStore=GPO)[0]
     lab.call("New-NetIPsecRule", DisplayName="via session", IPsecRuleName="s", GPOSession=session)
@@ -49,7 +49,7 @@ def test_gpo_session_edits_the_gpo(make_lab) -> None:  # type: ignore[no-untyped
     assert _rules(lab, GPO) == ["s"]
 
 
-def test_firewall_settings_local_gpo_and_effective(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_firewall_settings_local_gpo_and_effective(make_lab) -> None:
     lab = make_lab(gpo_stores=(GPO,))
     local = lab.call("Get-NetFirewallSetting")[0]
     assert local.get("Exemptions") == "NotConfigured" and local.get("MaxSAIdleTimeSeconds") == 0
@@ -71,7 +71,7 @@ def test_firewall_settings_local_gpo_and_effective(make_lab) -> None:  # type: i
         "PermissionDenied")
 
 
-def test_firewall_profiles(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_firewall_profiles(make_lab) -> None:
     lab = make_lab()
     names = [(p.get("Name"), p.get("Enabled")) for p in lab.call("Get-NetFirewallProfile", PolicyStore="ActiveStore")]
     assert names == [("Domain", "True"), ("Private", "True"), ("Public", "True")]
@@ -80,7 +80,7 @@ def test_firewall_profiles(make_lab) -> None:  # type: ignore[no-untyped-def]
     assert make_lab(domain_joined=False).host.active_policy().current_profile == "Public"
 
 
-def test_policy_view_resolves_sets_and_defaults(make_lab) -> None:  # type: ignore[no-untyped-def]
+def test_policy_view_resolves_sets_and_defaults(make_lab) -> None:
     lab = make_lab(gpo_stores=(GPO,), clock_skew_s=42.0)
     qm = lab.call("New-NetIPsecQuickModeCryptoProposal", Encapsulation="ESP", ESPHash="SHA256", Encryption="AES256")
     lab.call("New-NetIPsecQuickModeCryptoSet", Name="qm", DisplayName="q", PfsGroup="DH14", Proposal=qm)
