@@ -1,0 +1,174 @@
+"""``ipsec-remote lab up|inspect|down``: start, look into and stop the simulated fleet (DESIGN §4–§5).
+
+The commands are declared in ``app.py`` (the CLI contract); their bodies live here. ``up --detach`` starts
+``python -m ipsec_remote.lab.fleet`` in its own session and returns once ``lab.json`` is written and every
+endpoint accepts TCP connections; ``inspect`` and ``down`` talk to that process's control endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import InputError, IpsecRemoteError
+from ..lab.fleet.control import ControlError, call
+from ..lab.fleet.fleet import Fleet, FleetOptions
+from ..lab.fleet.labfile import LabFile, lab_file_path, pid_alive, read_lab_file
+from ..lab.fleet.runner import serve
+from ..lab.fleet.spec import LabConfigError, load_fleet_spec
+
+START_TIMEOUT_S = 300.0  # 1,000 hosts start in well under a minute; this only bounds a wedged start
+STOP_TIMEOUT_S = 30.0
+
+
+def _state_dir(inventory: Path) -> Path:
+    return inventory.resolve().parent / ".ipsec-remote"
+
+
+def _running(inventory: Path) -> LabFile | None:
+    found = read_lab_file(_state_dir(inventory))
+    if found is not None and not pid_alive(found.pid):
+        found.path.unlink(missing_ok=True)  # a lab that died without cleaning up
+        return None
+    return found
+
+
+def up(inventory: Path, faults: Path | None, rtt_ms: int, detach: bool) -> None:
+    try:
+        spec = load_fleet_spec(inventory)
+        if faults is not None:
+            from ..lab.fleet.faults import load_faults
+
+            load_faults(faults, spec)  # refuse a bad fault file here, before anything starts
+    except LabConfigError as exc:
+        raise InputError(exc.file, exc.key_path, exc.problem) from None
+    running = _running(inventory)
+    if running is not None:
+        raise IpsecRemoteError(f"a lab is already running (pid {running.pid}, {running.path}); "
+                               "run 'ipsec-remote lab down' first")
+    options = FleetOptions(rtt_ms=rtt_ms or None)
+    if detach:
+        _start_detached(inventory, faults, options)
+        return
+
+    def ready(fleet: Fleet, path: Path) -> None:
+        typer.echo(f"lab up: {len(fleet.hosts)} hosts, state in {path}; Ctrl-C stops it", err=True)
+
+    serve(inventory, faults, options, on_ready=ready)
+
+
+def _start_detached(inventory: Path, faults: Path | None, options: FleetOptions) -> None:
+    state_dir = _state_dir(inventory)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "ipsec_remote.lab.fleet", str(inventory.resolve())]
+    if faults is not None:
+        args += ["--faults", str(faults.resolve())]
+    if options.rtt_ms is not None:
+        args += ["--rtt-ms", str(options.rtt_ms)]
+    started = time.monotonic()
+    log_path = state_dir / "lab.log"
+    with open(log_path, "wb") as log:
+        child = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True, close_fds=True)
+    lab = _wait_ready(child, state_dir, log_path)
+    elapsed = time.monotonic() - started
+    typer.echo(f"lab up: {len(lab.data['hosts'])} hosts in {elapsed:.1f} s (pid {lab.pid}); "
+               f"endpoints in {lab.path}")
+
+
+def _wait_ready(child: subprocess.Popen[bytes], state_dir: Path, log_path: Path) -> LabFile:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        rc = child.poll()
+        if rc is not None:
+            tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+            raise IpsecRemoteError(f"the lab process exited with code {rc}: " + (" | ".join(tail) or "no output"))
+        lab = read_lab_file(state_dir)
+        if lab is not None and lab.pid == child.pid:
+            call(lab.control_url, lab.control_token, "GET", "/health")
+            _wait_endpoints(lab, deadline)
+            return lab
+        time.sleep(0.1)
+    os.kill(child.pid, signal.SIGTERM)
+    raise IpsecRemoteError(f"the lab did not become ready within {START_TIMEOUT_S:.0f} s (see {log_path})")
+
+
+def _wait_endpoints(lab: LabFile, deadline: float) -> None:
+    """Every endpoint accepts a TCP connection (a `down` host refuses at the WinRM layer, not here)."""
+    for name, host in lab.data["hosts"].items():
+        url = urlsplit(host["endpoint"])
+        while True:
+            try:
+                with socket.create_connection((url.hostname or "127.0.0.1", url.port or 443), timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise IpsecRemoteError(f"lab endpoint for {name} ({host['endpoint']}) does not answer") from None
+                time.sleep(0.05)
+
+
+def _require_running(inventory: Path) -> LabFile:
+    lab = _running(inventory)
+    if lab is None:
+        raise IpsecRemoteError(f"no lab is running for {inventory} (no {lab_file_path(_state_dir(inventory))})")
+    return lab
+
+
+def inspect(inventory: Path, json_out: bool) -> None:
+    lab = _require_running(inventory)
+    try:
+        state = call(lab.control_url, lab.control_token, "GET", "/inspect")
+    except ControlError as exc:
+        raise IpsecRemoteError(str(exc)) from None
+    if json_out:
+        typer.echo(json.dumps(state, indent=2, default=str))
+        return
+    _render(state)
+
+
+def _render(state: dict[str, Any]) -> None:
+    table = Table(title=f"lab fleet (controller {state.get('controller_address', '?')})")
+    for column in ("host", "address", "reachable", "calls", "requests", "rules P/G/A",
+                   "MM SAs", "QM SAs", "tasks", "events"):
+        table.add_column(column)
+    for name, host in state["hosts"].items():
+        stores = host.get("stores", {})
+        counts = "/".join(str(len(stores.get(s, {}).get("rules", [])))
+                          for s in ("PersistentStore", "GPO", "ActiveStore"))
+        table.add_row(
+            name, host["address"], "yes" if host["reachable_from_controller"] else "[red]NO[/red]",
+            str(len(host["calls"])), str(host["requests"].get("total", 0)), counts,
+            str(len(host["main_mode_sas"])), str(len(host["quick_mode_sas"])),
+            str(len(host["scheduled_tasks"])), str(len(host["events"])),
+        )
+    Console().print(table)
+
+
+def down(inventory: Path) -> None:
+    lab = _running(inventory)
+    if lab is None:
+        typer.echo(f"lab down: no lab is running for {inventory}", err=True)
+        return
+    try:
+        call(lab.control_url, lab.control_token, "POST", "/shutdown", timeout=10)
+    except ControlError:
+        os.kill(lab.pid, signal.SIGTERM)  # the control endpoint is wedged: the daemon also stops on SIGTERM
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while pid_alive(lab.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid_alive(lab.pid):
+        raise IpsecRemoteError(f"the lab process {lab.pid} did not stop within {STOP_TIMEOUT_S:.0f} s")
+    lab.path.unlink(missing_ok=True)
+    typer.echo(f"lab down: stopped pid {lab.pid}", err=True)

@@ -1,0 +1,34 @@
+"""``python -m ipsec_remote.lab.fleet INVENTORY [--faults FILE] [--rtt-ms N]``: the detached lab process.
+
+``ipsec-remote lab up --detach`` starts this in its own session; it runs until ``lab down`` (control
+endpoint) or SIGTERM. Problems go to stderr, which ``lab up`` redirects to ``.ipsec-remote/lab.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .fleet import FleetOptions
+from .runner import serve
+from .spec import LabConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ipsec_remote.lab.fleet")
+    parser.add_argument("inventory", type=Path)
+    parser.add_argument("--faults", type=Path)
+    parser.add_argument("--rtt-ms", type=int)
+    parser.add_argument("--sa-idle-s", type=float, default=300.0)
+    args = parser.parse_args(argv)
+    try:
+        serve(args.inventory, args.faults, FleetOptions(rtt_ms=args.rtt_ms, sa_idle_s=args.sa_idle_s))
+    except LabConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

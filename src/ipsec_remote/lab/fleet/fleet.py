@@ -1,0 +1,161 @@
+"""A fleet: one LabHost per inventory host and exemption target, one WinRM endpoint each, one network.
+
+All endpoints live in one ``LabServer`` (one event loop thread, one port per host on 127.0.0.1). One
+fleet-wide re-entrant lock serialises everything that touches host state: pipelines (taken by
+``_LockedHost`` around ``run_pipeline``), the timers, the lockout check and ``inspect``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+from ..host import HostConfig, LabHost
+from ..runtime import PipelineCommand, PipelineResult
+from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
+from .faults import Faults, HostFaults
+from .hooks import FaultState
+from .network import FleetNetwork, NetworkOptions
+from .spec import FleetSpec, HostSpec
+from .timers import Ticker
+
+USERNAME = "LAB\\admin"
+DOMAIN = "lab.local"
+
+
+@dataclass(frozen=True)
+class FleetOptions:
+    rtt_ms: int | None = None  # the CLI's --rtt-ms: every endpoint's default round trip
+    sa_idle_s: float | None = None  # None: MaxSAIdleTimeSeconds of each host (300 s by default)
+    tick_s: float = 0.2  # how often due scheduled tasks run and idle SAs expire
+    network: NetworkOptions | None = None
+
+
+class _LockedHost:
+    """The ScriptHost the endpoint sees: the real host, run under the fleet lock."""
+
+    def __init__(self, host: LabHost, lock: threading.RLock) -> None:
+        self.host = host
+        self.name = host.name
+        self._lock = lock
+
+    def run_pipeline(self, commands: list[PipelineCommand], pipeline_input: list[Any]) -> PipelineResult:
+        with self._lock:
+            return self.host.run_pipeline(commands, pipeline_input)
+
+
+class Fleet:
+    def __init__(self, spec: FleetSpec, faults: Faults | None = None, options: FleetOptions | None = None) -> None:
+        self.spec = spec
+        self.faults = faults or Faults()
+        self.options = options or FleetOptions()
+        self.lock = threading.RLock()
+        self.password = secrets.token_urlsafe(18)  # per fleet; only lab.json (0600) holds it
+        net_options = self.options.network or NetworkOptions(sa_idle_s=self.options.sa_idle_s)
+        self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
+        self.hosts: dict[str, LabHost] = {}
+        self.endpoints: dict[str, LabEndpoint] = {}
+        self._fault_states: dict[str, FaultState] = {}
+        for host_spec in spec.hosts:
+            host = LabHost(self._config(host_spec, self.faults.for_host(host_spec.name)))
+            self.network.attach(host, host_spec)
+            self.hosts[host_spec.name] = host
+        self.server: LabServer | None = None
+        self.ticker = Ticker(self, self.options.tick_s)
+
+    def _config(self, spec: HostSpec, faults: HostFaults) -> HostConfig:
+        ikeext: Literal["manual", "disabled"] = "disabled" if faults.ikeext == "disabled" else "manual"
+        return HostConfig(
+            name=spec.name,
+            address=spec.address,
+            domain_joined=faults.domain_joined,
+            domain=DOMAIN,
+            machine_cert_ca=self.spec.machine_cert_ca if faults.machine_cert else None,
+            clock_skew_s=faults.clock_skew_s,
+            ikeext=ikeext,
+            ikeext_running=faults.ikeext not in ("disabled", "stopped"),
+            local_ipsec_merge=faults.local_ipsec_merge,
+            gpo_stores=tuple(faults.gpo_stores),
+            preexisting=tuple(faults.preexisting),
+        )
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        tls = make_lab_ca(self.spec.state_dir) if self.spec.scheme == "https" else None
+        self.server = LabServer(tls)
+        self.server.start()
+        # HTTPS: Basic (the lab's certificate is validated by the client); HTTP: NTLM with message encryption.
+        auth: Literal["basic", "negotiate"] = "basic" if self.spec.scheme == "https" else "negotiate"
+        global_rtt = self.options.rtt_ms if self.options.rtt_ms is not None else self.faults.rtt_ms
+        for name, host in self.hosts.items():
+            config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth)  # type: ignore[arg-type]
+            endpoint = self.server.add_endpoint(_LockedHost(host, self.lock), config)
+            own = self.faults.for_host(name)
+            rtt_ms = own.rtt_ms if own.rtt_ms is not None else global_rtt
+            state = FaultState(own, rtt_ms / 1000.0, partial(self._locked_out, host))
+            endpoint.hooks = state.hooks()
+            self.endpoints[name] = endpoint
+            self._fault_states[name] = state
+        self.ticker.start()
+
+    def stop(self) -> None:
+        self.ticker.stop()
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    # --- behaviour ----------------------------------------------------------------------------------------
+    def _locked_out(self, host: LabHost) -> bool:
+        return self.network.controller_blocked_by(host) is not None
+
+    def reachable_from_controller(self, name: str) -> bool:
+        """A new WinRM connection from the controller would be accepted (not down, not locked out)."""
+        state = self._fault_states.get(name)
+        return state is not None and not state.refuse_connection()
+
+    def tick(self) -> None:
+        """Run due scheduled tasks (real wall-clock time, each host's clock) and expire idle SAs."""
+        with self.lock:
+            for host in self.hosts.values():
+                for task in host.due_tasks():
+                    host.run_task(task)
+            self.network.expire()
+
+    # --- views ----------------------------------------------------------------------------------------------
+    def lab_json(self) -> dict[str, Any]:
+        """DESIGN §5 ``lab.json`` (the caller adds ``pid`` and the control endpoint)."""
+        tls = self.server.tls if self.server is not None else None
+        return {
+            "ca_bundle": str(tls.ca_bundle) if tls is not None else None,
+            "controller_address": self.spec.controller_address,
+            "inventory": str(self.spec.inventory),
+            "hosts": {
+                name: {
+                    "address": self.hosts[name].address,
+                    "endpoint": ep.url,
+                    "username": USERNAME,
+                    "password": self.password,
+                    "auth": ep.config.auth,
+                    "role": self.spec.host(name).role,
+                }
+                for name, ep in self.endpoints.items()
+            },
+        }
+
+    def inspect(self) -> dict[str, Any]:
+        """DESIGN §5 ``lab inspect --json``: the host model's snapshot plus the fleet's view of it."""
+        out: dict[str, Any] = {}
+        with self.lock:
+            for name, host in self.hosts.items():
+                snap = host.snapshot()
+                snap["role"] = self.spec.host(name).role
+                snap["reachable_from_controller"] = self.reachable_from_controller(name)
+                snap["controller_blocked_by"] = self.network.controller_blocked_by(host)
+                ep = self.endpoints.get(name)
+                snap["requests"] = ep.counters.as_dict() if ep is not None else {}
+                snap["endpoint"] = ep.url if ep is not None else None
+                out[name] = snap
+        return {"controller_address": self.spec.controller_address, "hosts": out}

@@ -1,0 +1,170 @@
+"""The shared network: traffic between lab hosts negotiates IPsec through the IKE model.
+
+``FleetNetwork`` is every host's ``host.network`` (the seam ``Test-NetConnection`` uses). For a flow
+src → dst:port it adapts both hosts' ActiveStore views (``adapt``), asks ``ike.negotiate`` what happens,
+keeps the fleet's SAs in one ``ike.SaTable`` and mirrors each host's share into ``host.main_mode_sas`` /
+``host.quick_mode_sas`` (what ``Get-NetIPsec*SA`` lists), and writes the outcome's audit events into
+the Security log of the host that raised them.
+
+Everything here runs under the fleet lock: pipelines (WinRM loop thread), timers and inspect never
+interleave on one host's state.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..host import LabHost, ProbeResult
+from ..ike import Assumptions, Event, Flow, HostPolicy, NegotiationContext, SaTable, effective_rule, negotiate
+from ..ike.matching import endpoints, rule_matches
+from .adapt import host_policy
+from .spec import HostSpec
+
+CONTROLLER = "controller"  # the name the controller's flows and SA peers carry
+EPHEMERAL_PORT = 49152  # first port of the Windows dynamic range (IANA / KB929851); the lab's source port
+
+
+@dataclass(frozen=True)
+class NetworkOptions:
+    sa_idle_s: float | None = None  # None: each host's MaxSAIdleTimeSeconds (300 s by default)
+    assumptions: Assumptions = field(default_factory=Assumptions)
+    kerberos_max_skew_s: float = 300.0  # "Maximum tolerance for computer clock synchronization" = 5 min
+    # ASSUMPTION: what "LocalSubnet" covers — each lab address sits in its /24.
+    subnet_prefix: int = 24
+    # ASSUMPTION: the lab models IPsec, not services: every lab host (and the controller) accepts TCP on
+    # every port, so a failed TCP test always means IPsec (or a missing host) stopped it.
+    all_ports_listen: bool = True
+
+
+class FleetNetwork:
+    def __init__(self, controller_address: str, winrm_port: int, options: NetworkOptions,
+                 lock: threading.RLock, clock: Callable[[], float] = time.monotonic) -> None:
+        self.controller_address = controller_address
+        self.winrm_port = winrm_port
+        self.options = options
+        self.lock = lock
+        self.clock = clock
+        self.sas = SaTable(idle_timeout_s=options.sa_idle_s, assumptions=options.assumptions)
+        self._by_address: dict[str, LabHost] = {}
+        self._by_name: dict[str, LabHost] = {}
+        self._specs: dict[str, HostSpec] = {}
+
+    # --- membership -------------------------------------------------------------------------------------
+    def attach(self, host: LabHost, spec: HostSpec) -> None:
+        self._by_address[host.address] = host
+        self._by_name[host.name.lower()] = host
+        self._specs[host.name] = spec
+        host.network = self
+        host.sa_listener = lambda which, sa: self._removed(host, sa)
+
+    @property
+    def hosts(self) -> list[LabHost]:
+        return list(self._by_name.values())
+
+    def policy(self, host: LabHost) -> HostPolicy:
+        return host_policy(host.active_policy(), self._specs[host.name].is_dc, self.options.subnet_prefix)
+
+    def context(self) -> NegotiationContext:
+        dcs = tuple(self.policy(h) for h in self._by_name.values() if self._specs[h.name].is_dc)
+        return NegotiationContext(dcs=dcs, kerberos_max_skew_s=self.options.kerberos_max_skew_s,
+                                  assumptions=self.options.assumptions)
+
+    def resolve(self, target: str) -> str | None:
+        """An address as given, or a lab host's name (short or FQDN) as DNS would resolve it."""
+        text = target.strip()
+        if text in self._by_address or text == self.controller_address:
+            return text
+        host = self._by_name.get(text.lower()) or self._by_name.get(text.split(".")[0].lower())
+        if host is not None and (text.count(".") == 0 or text.lower().endswith("." + host.config.domain.lower())):
+            return host.address
+        return text if _is_address(text) else None
+
+    # --- traffic ------------------------------------------------------------------------------------------
+    def probe(self, src_host: LabHost, dest_address: str, port: int, protocol: str) -> ProbeResult:
+        with self.lock:
+            address = self.resolve(dest_address)
+            if address is None:  # name resolution failed: nothing was sent
+                return ProbeResult(False, (), src_host.address, None)
+            tcp_like = protocol.upper() in ("TCP", "UDP")
+            flow = Flow(src_host.name, src_host.address, address, protocol,
+                        EPHEMERAL_PORT if tcp_like else 0, port if tcp_like else 0)
+            src = self.policy(src_host)
+            matching = self._matching_rules(src_host, src, flow)
+            if address == src_host.address:
+                return ProbeResult(True, matching, src_host.address, address)  # loopback: no IPsec
+            dst_host = self._by_address.get(address)
+            if dst_host is None and address != self.controller_address:
+                return ProbeResult(False, matching, src_host.address, address)  # no such machine
+            dst = self.policy(dst_host) if dst_host is not None else self.controller_policy()
+            now = self.clock()
+            outcome = negotiate(src, dst, flow, self.context(), now, self.sas)
+            self._record(outcome.events)
+            self._sync([src_host.name, dst.name])
+            delivered = outcome.delivered and self.options.all_ports_listen
+            return ProbeResult(delivered, matching, src_host.address, address)
+
+    def controller_policy(self) -> HostPolicy:
+        """The controller: not a lab host, no IPsec policy — it never initiates or answers IKE."""
+        return HostPolicy(name=CONTROLLER, addresses=(self.controller_address,), domain_joined=False,
+                          domain=None, cs_rules=())
+
+    def controller_blocked_by(self, host: LabHost) -> str | None:
+        """The rule that makes ``host`` Require IPsec for the controller's WinRM flow, or None.
+
+        The controller cannot negotiate, so inbound Require drops its clear-text SYN (PS-Set-NetIPsecRule
+        -InboundSecurity: unauthenticated inbound traffic is discarded); an exemption (None/None) or
+        Request rule lets it in (boundary behaviour, windows-behaviour.md §3).
+        """
+        with self.lock:
+            flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
+            rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
+            return rule.name if rule is not None and rule.inbound_security == "Require" else None
+
+    def _matching_rules(self, host: LabHost, policy: HostPolicy, flow: Flow) -> tuple[str, ...]:
+        """Test-NetConnection's MatchingIPsecRules: the display names of every CS rule the flow matches."""
+        view = {r.name: r.display_name or r.name for r in host.active_policy().cs_rules}
+        ep = endpoints(flow, "outbound")
+        return tuple(view.get(r.name, r.name) for r in policy.cs_rules
+                     if rule_matches(r, policy, ep, self.options.assumptions))
+
+    # --- SA bookkeeping ---------------------------------------------------------------------------------
+    def expire(self) -> None:
+        """Drop idle SAs (MaxSAIdleTimeSeconds, PS-Set-NetFirewallSetting) and log their end events."""
+        with self.lock:
+            events = self.sas.expire(self.clock())
+            self._record(events)
+            self._sync(e.host for e in events)
+
+    def _removed(self, host: LabHost, sa: dict[str, Any]) -> None:
+        """Remove-NetIPsec*SA on ``host``: the fleet table follows (and the peer, per assumption)."""
+        with self.lock:
+            events = self.sas.remove_by_name(host.name, str(sa.get("Name")))
+            self._record(events)
+            self._sync([host.name, *(e.host for e in events)])
+
+    def _record(self, events: Iterable[Event]) -> None:
+        for event in events:
+            target = self._by_name.get(event.host.lower())
+            if target is not None:
+                target.add_event(event.id, event.message)
+
+    def _sync(self, names: Iterable[str]) -> None:
+        now = self.clock()
+        for name in set(names):
+            host = self._by_name.get(name.lower())
+            if host is not None:
+                host.main_mode_sas[:] = self.sas.mm_sas(host.name, now)
+                host.quick_mode_sas[:] = self.sas.qm_sas(host.name, now)
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
