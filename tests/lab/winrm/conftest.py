@@ -7,6 +7,7 @@ echo of pipeline input.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 from pypsrp.wsman import WSMan
 
 from ipsec_remote.lab.runtime import PipelineCommand, PipelineResult
-from ipsec_remote.lab.values import ErrorRecord, PSObject
+from ipsec_remote.lab.values import ErrorRecord, PSHashtable, PSObject
 from ipsec_remote.lab.winrm import EndpointConfig, LabEndpoint, LabServer, TlsMaterial, make_lab_ca
 
 USER = "LAB\\admin"
@@ -53,6 +54,13 @@ class FakeHost:
                 category="PermissionDenied", command="New-NetIPsecRule"))
         if text == "input":
             return PipelineResult(output=[len(pipeline_input), *pipeline_input])
+        if text == "types":
+            inner = PSObject.custom(Name="inner", Tags=["a", "b"])
+            table = PSHashtable(Key="v", Count=2)
+            return PipelineResult(output=[PSObject.custom(
+                When=datetime.datetime(2026, 11, 27, 6, 5, 0, tzinfo=datetime.timezone.utc), Nothing=None,
+                Big=2**40, Negative=-5, Nested=inner, Table=table, Objects=[inner, inner], Empty=[]),
+                None, 7, "text", True])
         if text == "big":
             return PipelineResult(output=["x" * 1000 for _ in range(int(named.get("Count", 1)))])
         return PipelineResult(failure=ErrorRecord(f"The term '{text}' is not recognized",

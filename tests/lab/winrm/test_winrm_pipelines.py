@@ -202,3 +202,19 @@ def test_a_pipeline_too_big_for_one_envelope_arrives_through_send(
     assert obj.extended_properties["Blob"] == blob
     assert dict(host.calls[-1][0][0].parameters)["Blob"] == blob
     assert ep.counters.Command == 1 and ep.counters.Send >= 1
+
+
+def test_value_types_survive_the_trip(endpoint: EndpointFactory, connect: Callable[..., WSMan]) -> None:
+    ep = endpoint()
+    with RunspacePool(connect(ep)) as pool:
+        obj, nothing, seven, text, flag = PowerShell(pool).add_script("types").invoke()
+    # A bare $null travels as an empty PipelineOutput message (psrpcore follows PowerShell here), which
+    # pypsrp hands back as "".
+    assert (nothing, seven, text, flag) == ("", 7, "text", True)
+    props = obj.extended_properties
+    assert props["When"].startswith("2026-11-27T06:05:00")  # pypsrp leaves DateTime as its XML text
+    assert props["Nothing"] is None and props["Big"] == 2**40 and props["Negative"] == -5
+    assert props["Nested"].extended_properties == {"Name": "inner", "Tags": ["a", "b"]}
+    assert props["Table"] == {"Key": "v", "Count": 2}
+    assert [o.extended_properties["Name"] for o in props["Objects"]] == ["inner", "inner"]
+    assert props["Empty"] == []

@@ -89,7 +89,12 @@ class Connection(asyncio.Protocol):
         if sock is not None:
             # Without it a response split into segments waits for the client's delayed ACK (~40-200 ms).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self._refuse():
+        try:
+            refuse = self._refuse()
+        except Exception:  # a broken hook must not take the listener down; treat it as "accept"
+            log.exception("refuse_connection hook failed")
+            refuse = False
+        if refuse:
             self.reset()
             return
         self._registry.add(self)
