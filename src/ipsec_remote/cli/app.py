@@ -242,20 +242,26 @@ def lab_up(
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
 ) -> None:
     """Start a simulated fleet from the inventory."""
+    from .lab import up
+
     load_inventory(inventory)
-    _not_yet("lab up")
+    up(inventory, faults, rtt_ms, detach)
 
 
 @lab_app.command("inspect")
 def lab_inspect(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False) -> None:
     """Objects, SAs, call log, reachability, tasks and events per lab host."""
-    _not_yet("lab inspect")
+    from .lab import inspect
+
+    inspect(inventory, json_out)
 
 
 @lab_app.command("down")
 def lab_down(inventory: InventoryArg = DEFAULT_INVENTORY) -> None:
     """Stop the simulated fleet."""
-    _not_yet("lab down")
+    from .lab import down
+
+    down(inventory)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
