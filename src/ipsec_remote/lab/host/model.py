@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..values import PSObject
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -101,6 +103,10 @@ class Store:
 
     def remove(self, obj: PolicyObject) -> None:
         self.objects[obj.kind.key].pop(obj.name.lower(), None)
+
+
+def proposal_object(proposal: Proposal, cim_class: str) -> PSObject:
+    return PSObject.cim(f"{CIM_NAMESPACE}/{cim_class}", dict(proposal.values))
 
 
 def as_list(value: Any) -> list[Any]:

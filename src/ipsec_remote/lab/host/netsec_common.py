@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands import FunctionCommand, InvocationContext
 from ..values import CaseInsensitiveDict, PowerShellError, PSObject
 from . import errors
-from .model import CIM_NAMESPACE, RULE, Kind, PolicyObject, Store, as_list
+from .model import CIM_NAMESPACE, RULE, Kind, PolicyObject, Store, as_list, proposal_object
 from .reference import param_specs
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def render(host: LabHost, obj: PolicyObject, store: Store, *, active: bool, trac
         props[key] = profile_text(value) if key == "Profile" else value
     props["DisplayGroup"] = obj.props.get("Group")
     if obj.kind.proposal_cim is not None:
-        props["Proposal"] = [host.proposal_object(p, obj.kind.proposal_cim) for p in obj.proposals]
+        props["Proposal"] = [proposal_object(p, obj.kind.proposal_cim) for p in obj.proposals]
     props["PrimaryStatus"] = "OK"
     props["Status"] = STATUS_OK
     props["EnforcementStatus"] = "NotApplicable"

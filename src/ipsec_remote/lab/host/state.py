@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import shlex
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -14,7 +15,7 @@ from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
 from . import files, netsec_firewall, netsec_rules, netsec_sets, system, tasks
 from .config import HostConfig
 from .files import LabFileSystem
-from .model import CIM_NAMESPACE, Proposal
+from .model import Proposal, proposal_object
 from .netsec_sets import PROPOSAL_CMDLETS
 from .network import Network, NoNetwork
 from .policy import HostPolicyView, build_policy
@@ -75,7 +76,7 @@ class LabHost:
         self.main_mode_sas: list[dict[str, Any]] = []
         self.quick_mode_sas: list[dict[str, Any]] = []
         self.sa_listener: SaListener | None = None
-        self._proposals: dict[int, tuple[PSObject, Proposal]] = {}
+        self._proposals: dict[int, tuple[weakref.ref[PSObject], Proposal]] = {}
         self._engine: Any = None
         self.commands = CommandTable()
         for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks):
@@ -124,19 +125,18 @@ class LabHost:
     # --- proposals ------------------------------------------------------------------------------------
 
     def new_proposal(self, cmdlet: str, values: dict[str, Any], given: dict[str, Any]) -> PSObject:
+        """A proposal object; the host remembers (weakly) how it was built, for the call log."""
         proposal = Proposal(cmdlet, values, given)
-        obj = self.proposal_object(proposal, str(PROPOSAL_CMDLETS[cmdlet]))
-        return obj
-
-    def proposal_object(self, proposal: Proposal, cim_class: str) -> PSObject:
-        obj = PSObject.cim(f"{CIM_NAMESPACE}/{cim_class}", dict(proposal.values))
-        self._proposals[id(obj)] = (obj, proposal)
+        obj = proposal_object(proposal, str(PROPOSAL_CMDLETS[cmdlet]))
+        if len(self._proposals) > 1024:
+            self._proposals = {k: v for k, v in self._proposals.items() if v[0]() is not None}
+        self._proposals[id(obj)] = (weakref.ref(obj), proposal)
         return obj
 
     def proposal_of(self, obj: PSObject) -> Proposal | None:
-        """The proposal behind an object New-NetIPsec…Proposal returned (or a copy of one)."""
+        """The proposal behind a proposal object (one New-NetIPsec…Proposal returned, or a set's)."""
         hit = self._proposals.get(id(obj))
-        if hit is not None and hit[0] is obj:
+        if hit is not None and hit[0]() is obj:
             return hit[1]
         for cmdlet, cim in PROPOSAL_CMDLETS.items():
             if obj.type_names and obj.type_names[0].endswith(f"/{cim}"):
