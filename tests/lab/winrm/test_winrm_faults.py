@@ -116,3 +116,13 @@ def test_unknown_action_and_unknown_shell_are_wsman_faults(
     with pytest.raises(WSManFaultError) as info:
         pool.shell.receive("stdout", timeout=1)
     assert info.value.code == 2150858843 and "shell was not found" in str(info.value.reason)
+
+
+def test_garbage_psrp_data_is_a_fault_not_a_crash(endpoint: EndpointFactory,
+                                                  connect: Callable[..., WSMan]) -> None:
+    ep = endpoint()
+    with RunspacePool(connect(ep)) as pool:
+        with pytest.raises(WSManFaultError) as info:
+            pool.shell.send("stdin", b"\x00" * 8 + b"\x00" * 8 + b"\x03" + b"\x00\x00\x00\x04" + b"junk")
+        assert info.value.code == 2150858791 and "PSRP data" in str(info.value.reason)
+        assert PowerShell(pool).add_script("input").invoke() == [0]  # the shell is still usable

@@ -17,7 +17,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import struct
 import uuid
+import xml.etree.ElementTree as ET
+
+from psrpcore import PSRPCoreError
 
 from ..runtime import ScriptHost
 from . import soap
@@ -75,6 +79,10 @@ class WsmanService:
                 raise soap.SoapError(soap.action_not_supported(req.action))
         except soap.SoapError as err:
             return 500, soap.fault_envelope(err.fault, req.message_id, self.machine)
+        except (PSRPCoreError, ValueError, KeyError, struct.error, ET.ParseError) as exc:
+            # Fragments psrpcore cannot make sense of: the client gets a fault, the endpoint carries on.
+            fault = soap.invalid_body(f"the PSRP data could not be processed ({type(exc).__name__}: {exc})")
+            return 500, soap.fault_envelope(fault, req.message_id, self.machine)
         return 200, soap.response(req, body)
 
     def _shell(self, req: soap.Request) -> PsrpShell:
