@@ -140,20 +140,20 @@ def inspect(inventory: Path, json_out: bool) -> None:
 
 def _render(state: dict[str, Any]) -> None:
     table = Table(title=f"lab fleet (controller {state.get('controller_address', '?')})")
-    for column in ("host", "address", "reachable", "calls", "requests", "rules P/G/A",
-                   "MM SAs", "QM SAs", "tasks", "events"):
-        table.add_column(column)
+    for column in ("host", "address", "reach", "calls", "reqs", "rules P/G/A", "MM", "QM", "tasks", "events"):
+        table.add_column(column, no_wrap=True)
     for name, host in state["hosts"].items():
         stores = host.get("stores", {})
-        counts = "/".join(str(len(stores.get(s, {}).get("rules", [])))
-                          for s in ("PersistentStore", "GPO", "ActiveStore"))
+        gpo = sum(len(s.get("rules", [])) for n, s in stores.items() if n != "PersistentStore")
+        persistent = len(stores.get("PersistentStore", {}).get("rules", []))
+        counts = f"{persistent}/{gpo}/{len(host.get('active_store', {}).get('rules', []))}"
         table.add_row(
             name, host["address"], "yes" if host["reachable_from_controller"] else "[red]NO[/red]",
             str(len(host["calls"])), str(host["requests"].get("total", 0)), counts,
             str(len(host["main_mode_sas"])), str(len(host["quick_mode_sas"])),
             str(len(host["scheduled_tasks"])), str(len(host["events"])),
         )
-    Console().print(table)
+    Console(width=max(100, Console().width)).print(table)
 
 
 def down(inventory: Path) -> None:
