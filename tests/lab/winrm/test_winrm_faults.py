@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
@@ -12,7 +13,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.shell import CommandState
 from pypsrp.wsman import WSMan
 
-from ipsec_remote.lab.winrm import LabEndpoint
+from ipsec_remote.lab.winrm import EndpointConfig, LabEndpoint, LabServer
 
 EndpointFactory = Callable[..., LabEndpoint]
 
@@ -126,3 +127,23 @@ def test_garbage_psrp_data_is_a_fault_not_a_crash(endpoint: EndpointFactory,
             pool.shell.send("stdin", b"\x00" * 8 + b"\x00" * 8 + b"\x03" + b"\x00\x00\x00\x04" + b"junk")
         assert info.value.code == 2150858791 and "PSRP data" in str(info.value.reason)
         assert PowerShell(pool).add_script("input").invoke() == [0]  # the shell is still usable
+
+
+def test_shell_quota_and_idle_timeout(server: LabServer, connect: Callable[..., WSMan], fake_host: Any) -> None:
+    ep = server.add_endpoint(fake_host(), EndpointConfig("LAB\\admin", "Lab-Pass-1", max_shells_per_user=2))
+    try:
+        pools = [RunspacePool(connect(ep)) for _ in range(2)]
+        for p in pools:
+            p.open()
+        with pytest.raises(WSManFaultError) as info:
+            RunspacePool(connect(ep)).open()
+        assert info.value.code == 2150859173 and "maximum number of 2 concurrent shells" in str(info.value.reason)
+        pools[0].close()
+        short = RunspacePool(connect(ep), idle_timeout=1)  # the client asks for IdleTimeOut PT1S
+        short.open()
+        time.sleep(1.2)
+        assert short.is_alive() is False  # the service deleted the idle shell
+        assert pools[1].is_alive() is True
+        pools[1].close()
+    finally:
+        server.remove_endpoint(ep)

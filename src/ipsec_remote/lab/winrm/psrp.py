@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -81,6 +82,7 @@ class PsrpShell:
         self.input_streams = input_streams
         self.output_streams = output_streams
         self.idle_timeout_s = idle_timeout_s
+        self.last_used = time.monotonic()
         self.closed = False
         self.pool = _LabRunspacePool(application_private_data={"PSVersionTable": dict(_PS_VERSION_TABLE)})
         self._commands: dict[str, _Command] = {}  # upper-case CommandId -> command

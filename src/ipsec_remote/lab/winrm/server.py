@@ -28,7 +28,7 @@ from .auth import Authenticator, AuthFailure, ConnectionAuth, content_protocol, 
 from .counters import EndpointHooks, RequestCounters
 from .http import Connection, HttpRequest, HttpResponse
 from .tls import TlsMaterial
-from .wsman import WsmanService
+from .wsman import DEFAULT_MAX_SHELLS_PER_USER, WsmanService
 
 log = logging.getLogger(__name__)
 AuthMode = Literal["basic", "ntlm", "negotiate"]
@@ -42,6 +42,7 @@ class EndpointConfig:
     port: int = 0  # 0: any free port
     auth: AuthMode = "basic"
     machine: str | None = None  # the name faults report (WSManFault Machine); defaults to host.name
+    max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER
 
     def validate(self, has_tls: bool) -> None:
         if self.scheme not in ("https", "http"):
@@ -64,7 +65,8 @@ class LabEndpoint:
         self.url = f"{config.scheme}://127.0.0.1:{port}/wsman"
         self.counters = RequestCounters()
         self.hooks = EndpointHooks()
-        self.service = WsmanService(host, self.counters, str(config.machine or getattr(host, "name", "localhost")))
+        self.service = WsmanService(host, self.counters, str(config.machine or getattr(host, "name", "localhost")),
+                                    config.max_shells_per_user)
         self.auth = Authenticator(config.auth, config.username, config.password, user_file)
         self.user_file = user_file
         self.connections: set[Connection] = set()

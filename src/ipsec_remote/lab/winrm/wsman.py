@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
+import time
 import uuid
 import xml.etree.ElementTree as ET
 
@@ -32,6 +33,11 @@ PWSH_URI = "http://schemas.microsoft.com/powershell/"
 SHELL_URI = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
 CONFIG_URI = "http://schemas.microsoft.com/wbem/wsman/1/config"
 MAX_ENVELOPE_KB = 500  # Server 2012+ default MaxEnvelopeSizekb
+# Named assumptions (Windows defaults, `winrm get winrm/config/winrs` on Server 2022): a user may hold 30
+# shells; a shell nobody touches for IdleTimeOut (7200 s unless the client's Create asks otherwise) is
+# deleted by the service.
+DEFAULT_MAX_SHELLS_PER_USER = 30
+DEFAULT_IDLE_TIMEOUT_S = 7200.0
 _SLACK = 4096  # envelope bytes around the base64 stream data
 
 
@@ -45,11 +51,20 @@ def _b64(text: str | None) -> bytes:
 class WsmanService:
     """The shells of one lab host and the WSMan operations on them."""
 
-    def __init__(self, host: ScriptHost, counters: RequestCounters, machine: str) -> None:
+    def __init__(self, host: ScriptHost, counters: RequestCounters, machine: str,
+                 max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER) -> None:
         self.host = host
         self.counters = counters
         self.machine = machine
+        self.max_shells_per_user = max_shells_per_user
         self.shells: dict[str, PsrpShell] = {}
+
+    def _expire_idle(self) -> None:
+        now = time.monotonic()
+        for shell_id, shell in list(self.shells.items()):
+            if now - shell.last_used > shell.idle_timeout_s:
+                shell.close()
+                del self.shells[shell_id]
 
     def close_all(self) -> None:
         for shell in self.shells.values():
@@ -58,6 +73,7 @@ class WsmanService:
 
     async def handle(self, req: soap.Request, owner: str, client_ip: str, address: str) -> tuple[int, bytes]:
         """(HTTP status, SOAP envelope). Faults are HTTP 500 with a WSManFault, like Windows."""
+        self._expire_idle()
         try:
             if req.kind == "Create":
                 body = self._create(req, owner, client_ip, address)
@@ -89,6 +105,7 @@ class WsmanService:
         shell = self.shells.get(req.shell_id.upper())
         if shell is None or shell.closed:
             raise soap.SoapError(soap.shell_not_found(req.shell_id))
+        shell.last_used = time.monotonic()
         return shell
 
     def _create(self, req: soap.Request, owner: str, client_ip: str, address: str) -> str:
@@ -103,13 +120,20 @@ class WsmanService:
         if creation is None:
             raise soap.SoapError(soap.invalid_body("a PowerShell shell needs creationXml"))
         shell_id = (shell_el.attrib.get("ShellId") or str(uuid.uuid4())).upper()
+        if sum(1 for s in self.shells.values() if s.owner.lower() == owner.lower()) >= self.max_shells_per_user:
+            raise soap.SoapError(soap.Fault(  # ERROR_WSMAN_QUOTA_MAX_SHELLS
+                2150859173, "w:QuotaLimit",
+                f"The WS-Management service cannot process the request. This user is allowed a maximum number of "
+                f"{self.max_shells_per_user} concurrent shells, which has been exceeded. Close existing shells or "
+                "raise the quota for this user."))
         if shell_id in self.shells:
             raise soap.SoapError(soap.Fault(2150858803, "w:AlreadyExists", f"The shell {shell_id} already exists."))
         shell = PsrpShell(
             shell_id=shell_id, resource_uri=req.resource_uri, host=self.host, owner=owner, client_ip=client_ip,
             input_streams=shell_el.findtext("rsp:InputStreams", "stdin pr", soap.NS),
             output_streams=shell_el.findtext("rsp:OutputStreams", "stdout", soap.NS),
-            idle_timeout_s=soap.parse_duration(shell_el.findtext("rsp:IdleTimeOut", None, soap.NS), 7200.0),
+            idle_timeout_s=soap.parse_duration(shell_el.findtext("rsp:IdleTimeOut", None, soap.NS),
+                                               DEFAULT_IDLE_TIMEOUT_S),
         )
         shell.feed(_b64(creation.text))
         self.shells[shell_id] = shell
