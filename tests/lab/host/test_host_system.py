@@ -75,7 +75,7 @@ def test_get_winevent_filters_and_no_match_error(lab) -> None:
 class FakeEngine:
     runs: list[tuple[str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
 
-    def run(self, text: str, parameters: dict[str, Any], pipeline_input: Any = None,
+    def run(self, text: str, parameters: dict[str, Any], *, pipeline_input: Any = None,
             variables: dict[str, Any] | None = None) -> Any:
         self.runs.append((text, parameters, variables or {}))
         return type("ScriptResult", (), {"output": [], "errors": [], "failure": None})()
@@ -105,8 +105,7 @@ def test_scheduled_task_due_and_run(lab) -> None:
     due = host.due_tasks(FIXED_NOW + timedelta(minutes=6))
     assert [t.name for t in due] == ["ipsec-remote-revert"]
     host.run_task(due[0])
-    assert engine.runs == [("Remove-NetIPsecRule -Name x\r\n", {"RunId": "7", "Force": True},
-                            {"env:USERNAME": "SYSTEM"})]
+    assert engine.runs == [("Remove-NetIPsecRule -Name x\r\n", {"RunId": "7", "Force": True}, {})]
     assert due[0].last_result == 0 and host.due_tasks(FIXED_NOW + timedelta(minutes=7)) == []
     lab.call("Unregister-ScheduledTask", TaskName="ipsec-remote-revert", TaskPath="\\ipsec-remote\\", Confirm=False)
     err = lab.fails("Get-ScheduledTask", TaskName="ipsec-remote-revert")

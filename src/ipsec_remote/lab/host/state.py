@@ -101,7 +101,7 @@ class LabHost:
     def run_script(self, text: str, parameters: Mapping[str, Any] | None = None,
                    variables: Mapping[str, Any] | None = None) -> Any:
         """Run script text through the engine (returns the engine's ScriptResult)."""
-        return self.engine.run(text, dict(parameters or {}), None, dict(variables or {}))
+        return self.engine.run(text, dict(parameters or {}), variables=dict(variables or {}))
 
     # --- clock, events, SAs ---------------------------------------------------------------------------
 
@@ -187,7 +187,8 @@ class LabHost:
                 if t.state == "Ready" and t.last_run is None and t.at is not None and t.at <= host_now]
 
     def run_task(self, task: ScheduledTask) -> Any:
-        """Run the task's ``-File`` script as SYSTEM; records LastRunTime/LastTaskResult on the task."""
+        """Run the task's ``-File`` script (the lab has one security context, so "as SYSTEM" changes nothing);
+        records LastRunTime and LastTaskResult (0 = success, 1 = the script failed) on the task."""
         task.last_run = self.now()
         script, params = parse_powershell_arguments(task.argument)
         text = self.files.read(script) if script else None
@@ -196,7 +197,7 @@ class LabHost:
             return None
         task.state = "Running"
         try:
-            result = self.run_script(text, params, {"env:USERNAME": "SYSTEM"})
+            result = self.run_script(text, params)
         finally:
             task.state = "Ready"
         task.last_result = 1 if getattr(result, "failure", None) is not None else 0
