@@ -1,0 +1,444 @@
+"""tree-sitter-powershell tree -> the engine's compact AST, rejecting anything outside the subset.
+
+Every construct the engine cannot run is refused here, at parse time, with its line, so ``lint_script``
+catches it statically instead of a lab host failing half-way through a script.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import tree_sitter as ts
+import tree_sitter_powershell as tsp
+
+from . import ast as A
+from .errors import UnsupportedConstruct
+from .strings import unescape, verbatim
+
+_PARSER = ts.Parser(ts.Language(tsp.language()))
+
+Node = Any  # tree_sitter.Node; typed loosely because the binding ships partial stubs
+
+# Wrapper nodes of the precedence ladder: with a single operand they add nothing.
+_WRAPPERS = frozenset(
+    [
+        "pipeline",
+        "pipeline_chain",
+        "logical_expression",
+        "bitwise_expression",
+        "comparison_expression",
+        "additive_expression",
+        "multiplicative_expression",
+        "format_expression",
+        "range_expression",
+        "array_literal_expression",
+        "unary_expression",
+        "string_literal",
+        "integer_literal",
+        "left_assignment_expression",
+        "argument_expression",
+        "logical_argument_expression",
+        "bitwise_argument_expression",
+        "comparison_argument_expression",
+        "additive_argument_expression",
+        "multiplicative_argument_expression",
+        "format_argument_expression",
+        "range_argument_expression",
+        "key_expression",
+        "statement_block",
+        "command_name_expr",
+        "while_condition",
+        "for_initializer",
+        "for_condition",
+        "for_iterator",
+        "script_parameter_default",
+    ]
+)
+_BINARY = frozenset(
+    [
+        "logical_expression",
+        "bitwise_expression",
+        "comparison_expression",
+        "additive_expression",
+        "multiplicative_expression",
+        "format_expression",
+        "range_expression",
+        "logical_argument_expression",
+        "bitwise_argument_expression",
+        "comparison_argument_expression",
+        "additive_argument_expression",
+        "multiplicative_argument_expression",
+        "format_argument_expression",
+        "range_argument_expression",
+    ]
+)
+_UNSUPPORTED_NODES = {
+    "class_statement": "class",
+    "enum_statement": "enum",
+    "trap_statement": "trap",
+    "data_statement": "data section",
+    "switch_statement": "switch",
+    "parallel_statement": "parallel",
+    "sequence_statement": "sequence",
+    "inlinescript_statement": "inlinescript",
+    "named_block_list": "begin/process/end blocks",
+    "redirection": "redirection",
+    "merging_redirection_operator": "redirection",
+    "stop_parsing": "stop-parsing token",
+    "pipeline_chain_tail": "pipeline chain operator (&&, ||)",
+    "label": "loop label",
+    "foreach_parameter": "foreach -Parallel",
+    "invokation_foreach_expression": "method-call enumeration",
+}
+_UNSUPPORTED_COMMANDS = {
+    "invoke-expression": "Invoke-Expression",
+    "iex": "Invoke-Expression",
+    "using": "using statement",
+    "configuration": "dynamic keyword (Configuration)",
+    "node": "dynamic keyword (Node)",
+    "add-type": "Add-Type",
+}
+_SCOPES = ("script:", "local:", "global:", "private:")
+_NUMBER_SUFFIX = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
+
+
+def _kids(node: Node) -> list[Node]:
+    return [c for c in node.named_children if c.type != "comment"]
+
+
+def _txt(node: Node) -> str:
+    return node.text.decode("utf-8")  # type: ignore[no-any-return]
+
+
+def _line(node: Node) -> int:
+    return node.start_point[0] + 1  # type: ignore[no-any-return]
+
+
+def _unsupported(kind: str, node: Node) -> UnsupportedConstruct:
+    snippet = _txt(node).splitlines()[0][:60] if _txt(node) else ""
+    return UnsupportedConstruct(kind, _line(node), snippet)
+
+
+def type_name_of(node: Node) -> str:
+    """``[System.String[]]`` -> ``string[]``: lower-case, brackets and ``System.`` dropped."""
+    name = re.sub(r"\s+", "", _txt(node)).lower()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    return name[7:] if name.startswith("system.") else name
+
+
+def var_name(text: str) -> str:
+    name = text[1:] if text[:1] in "$@" else text
+    if name.startswith("{") and name.endswith("}"):
+        name = name[1:-1]
+    name = name.lower()
+    for scope in _SCOPES:
+        if name.startswith(scope):
+            name = name[len(scope) :]
+    return "_" if name == "psitem" else name
+
+
+@functools.lru_cache(maxsize=512)
+def parse_script(text: str) -> A.Script:
+    """Parse ``text`` once (cached by text) into the engine's AST; raise ``UnsupportedConstruct``."""
+    tree = _PARSER.parse(text.encode("utf-8"))
+    if tree.root_node.has_error:
+        # ``Get-Service -Name IKEEXT, BFE`` (a bareword comma list in argument mode) is valid PowerShell the
+        # grammar rejects; quoting the barewords gives the same values. Only tried when the text fails as is.
+        quoted = _BAREWORD_LIST.sub(_quote_list, text)
+        if quoted != text:
+            retry = _PARSER.parse(quoted.encode("utf-8"))
+            if not retry.root_node.has_error:
+                tree = retry
+    _check_errors(tree.root_node)
+    return A.Script(block=_Converter().block(tree.root_node), text=text)
+
+
+_BAREWORD_LIST = re.compile(
+    r"(?m)(?<=[ \t])(-[A-Za-z]\w*[ \t]+)([A-Za-z_][\w.\-]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.\-]*)+)(?=[\s;)|}]|$)"
+)
+
+
+def _quote_list(m: re.Match[str]) -> str:
+    return m.group(1) + ", ".join(f"'{w.strip()}'" for w in m.group(2).split(","))
+
+
+def lint_script(text: str) -> list[str]:
+    """Static check: [] when ``text`` stays inside the engine's subset, else the problems found."""
+    try:
+        parse_script(text)
+    except UnsupportedConstruct as exc:
+        return [str(exc)]
+    return []
+
+
+def _check_errors(root: Node) -> None:
+    if not root.has_error:
+        return
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "ERROR" or node.is_missing:
+            text = _txt(node)
+            if "??" in text:
+                raise _unsupported("null-coalescing operator (PS7)", node)
+            if "?" in text and ":" in text:
+                raise _unsupported("ternary operator (PS7)", node)
+            raise _unsupported("syntax error", node)
+        if node.has_error:
+            stack.extend(reversed(node.children))
+
+
+class _Converter:
+    def block(self, node: Node) -> A.Block:
+        """A program, script block or function body: optional ``param()`` and statements."""
+        params: list[A.ParamDecl] = []
+        has_param = False
+        body: list[A.Stmt] = []
+        for child in _kids(node):
+            if child.type == "param_block":
+                has_param = True
+                params = self.params(child)
+            elif child.type in ("statement_list", "script_block_body", "script_block"):
+                inner = self.block(child)
+                if inner.has_param_block:
+                    has_param, params = True, inner.params
+                body.extend(inner.body)
+            else:
+                body.extend(self.statements(child))
+        return A.Block(params=params, body=body, has_param_block=has_param)
+
+    def statements(self, node: Node | None) -> list[A.Stmt]:
+        if node is None:
+            return []
+        if node.type in ("statement_list", "statement_block", "script_block_body"):
+            out: list[A.Stmt] = []
+            for child in _kids(node):
+                out.extend(self.statements(child))
+            return out
+        if node.type == "empty_statement":
+            return []
+        return [self.stmt(node)]
+
+    def params(self, node: Node) -> list[A.ParamDecl]:
+        out: list[A.ParamDecl] = []
+        plist = next((c for c in _kids(node) if c.type == "parameter_list"), node)
+        for p in _kids(plist):
+            if p.type == "variable":
+                out.append(A.ParamDecl(var_name(_txt(p)), None, None))
+                continue
+            if p.type != "script_parameter":
+                continue
+            type_name, mandatory, default, name = None, False, None, ""
+            for c in _kids(p):
+                if c.type == "attribute_list":
+                    for attr in _kids(c):
+                        if attr.type == "type_literal":
+                            type_name = type_name_of(attr)
+                        elif re.search(r"\bmandatory\b(?!\s*=\s*\$false)", _txt(attr), re.I):
+                            mandatory = True
+                elif c.type == "variable":
+                    name = var_name(_txt(c))
+                elif c.type == "script_parameter_default":
+                    default = self.stmt(_kids(c)[0])
+            out.append(A.ParamDecl(name, type_name, default, mandatory))
+        return out
+
+    # ---- statements -----------------------------------------------------------------------------------
+
+    def stmt(self, node: Node) -> A.Stmt:
+        t = node.type
+        if t in _UNSUPPORTED_NODES:
+            raise _unsupported(_UNSUPPORTED_NODES[t], node)
+        kids = _kids(node)
+        if t in ("pipeline", "pipeline_chain"):
+            if len(kids) == 1:
+                return self.stmt(kids[0])
+            return A.Pipeline([self.stage(k, i) for i, k in enumerate(kids)], _line(node))
+        if t == "command":
+            return A.Pipeline([self.command(node)], _line(node))
+        if t == "assignment_expression":
+            op = next(_txt(c) for c in kids if c.type == "assignement_operator")
+            if op not in ("=", "+=", "-=", "*=", "/="):
+                raise _unsupported(f"assignment operator {op}", node)
+            return A.Assign(self.expr(kids[0]), op, self.stmt(kids[-1]), _line(node))
+        if t == "if_statement":
+            return self.if_stmt(node)
+        if t == "foreach_statement":
+            var = next(c for c in kids if c.type == "variable")
+            return A.Foreach(var_name(_txt(var)), self.stmt(kids[1]), self.statements(kids[-1]), _line(node))
+        if t == "for_statement":
+
+            def part(field: str) -> A.Stmt | None:
+                found = node.child_by_field_name(field)
+                return self.stmt(found) if found is not None else None
+
+            return A.Loop(
+                part("for_initializer"),
+                part("for_condition"),
+                part("for_iterator"),
+                self.statements(kids[-1]),
+                line=_line(node),
+            )
+        if t in ("while_statement", "do_statement"):
+            cond = node.child_by_field_name("condition")
+            body = next(c for c in kids if c.type == "statement_block")
+            until = any(c.type == "until" for c in node.children)
+            return A.Loop(
+                None,
+                self.stmt(cond),
+                None,
+                self.statements(body),
+                test_after=t == "do_statement",
+                until=until,
+                line=_line(node),
+            )
+        if t == "flow_control_statement":
+            keyword = node.children[0].type
+            if keyword not in ("break", "continue", "return", "throw", "exit"):
+                raise _unsupported(keyword, node)
+            if keyword in ("break", "continue") and kids:
+                raise _unsupported("loop label", node)
+            return A.Flow(keyword, self.stmt(kids[0]) if kids else None, _line(node))
+        if t == "try_statement":
+            return self.try_stmt(node)
+        if t == "function_statement":
+            keyword = node.children[0].type
+            if keyword != "function":
+                raise _unsupported(keyword, node)
+            name = _txt(next(c for c in kids if c.type == "function_name"))
+            params: list[A.ParamDecl] = []
+            rest = []
+            for c in kids:
+                if c.type == "function_parameter_declaration":
+                    params = self.params(c)
+                elif c.type != "function_name":
+                    rest.append(c)
+            block = A.Block(params, [])
+            for c in rest:
+                inner = self.block(c) if c.type in ("script_block", "param_block") else None
+                if c.type == "param_block":
+                    block.params, block.has_param_block = self.params(c), True
+                elif inner is not None:
+                    if inner.has_param_block:
+                        block.params, block.has_param_block = inner.params, True
+                    block.body.extend(inner.body)
+                else:
+                    block.body.extend(self.statements(c))
+            return A.FunctionDef(name, block, _line(node))
+        return self.expr(node)
+
+    def if_stmt(self, node: Node) -> A.If:
+        clauses = [
+            (
+                self.stmt(node.child_by_field_name("condition")),
+                self.statements(next(c for c in _kids(node) if c.type == "statement_block")),
+            )
+        ]
+        otherwise = None
+        for c in _kids(node):
+            for clause in _kids(c) if c.type == "elseif_clauses" else [c]:
+                if clause.type == "elseif_clause":
+                    block = next(k for k in _kids(clause) if k.type == "statement_block")
+                    clauses.append((self.stmt(clause.child_by_field_name("condition")), self.statements(block)))
+                elif clause.type == "else_clause":
+                    otherwise = self.statements(_kids(clause)[0])
+        return A.If(clauses, otherwise, _line(node))
+
+    def try_stmt(self, node: Node) -> A.Try:
+        kids = _kids(node)
+        catches: list[A.Catch] = []
+        final = None
+        for c in kids[1:]:
+            for clause in _kids(c) if c.type == "catch_clauses" else [c]:
+                if clause.type == "catch_clause":
+                    types: list[str] = []
+                    for k in _kids(clause):
+                        if k.type == "type_literal":
+                            types.append(type_name_of(k))
+                        elif k.type == "catch_type_list":
+                            types.extend(type_name_of(x) for x in _kids(k) if x.type == "type_literal")
+                    catches.append(A.Catch(types, self.statements(_kids(clause)[-1])))
+                elif clause.type == "finally_clause":
+                    final = self.statements(_kids(clause)[-1])
+        return A.Try(self.statements(kids[0]), catches, final, _line(node))
+
+    # ---- commands -------------------------------------------------------------------------------------
+
+    def stage(self, node: Node, index: int) -> A.CommandCall | A.Expr:
+        if node.type == "command":
+            return self.command(node)
+        if index > 0:
+            raise _unsupported("expression after a pipe", node)
+        return self.expr(node)
+
+    def command(self, node: Node) -> A.CommandCall:
+        op = next((c for c in node.children if c.type == "command_invokation_operator"), None)
+        if op is not None and _txt(op) == ".":
+            raise _unsupported("dot-sourcing", node)
+        name_node = node.child_by_field_name("command_name")
+        wrappers = ("command_name", "path_command_name", "command_name_expr")
+        while (
+            name_node.type in wrappers
+            and len(_kids(name_node)) == 1
+            and _kids(name_node)[0].type not in ("path_command_name_token", "simple_name")
+        ):
+            name_node = _kids(name_node)[0]
+        name: str | A.Expr
+        if name_node.type in ("command_name", "path_command_name"):
+            name = _txt(name_node)
+            if name.lower() in _UNSUPPORTED_COMMANDS:
+                raise _unsupported(_UNSUPPORTED_COMMANDS[name.lower()], node)
+        else:
+            name = self.expr(name_node)
+            if isinstance(name, A.Const):
+                name = str(name.value)
+        args: list[A.ParamArg | A.Expr] = []
+        elems = node.child_by_field_name("command_elements")
+        if elems is not None:
+            self.elements(elems, args)
+        call = A.CommandCall(name, args, _line(node))
+        if (
+            isinstance(name, str)
+            and name.lower() in ("foreach-object", "%", "foreach")
+            and any(isinstance(a, A.ParamArg) and a.name.lower() in ("parallel", "pa", "par") for a in args)
+        ):
+            raise _unsupported("ForEach-Object -Parallel (PS7)", node)
+        return call
+
+    def elements(self, elems: Node, args: list[A.ParamArg | A.Expr]) -> None:
+        colon = False
+        for c in elems.children:
+            t = c.type
+            if t == "command_argument_sep":
+                colon = colon or ":" in _txt(c)
+                continue
+            if t == "comment":
+                continue
+            if t in _UNSUPPORTED_NODES:
+                raise _unsupported(_UNSUPPORTED_NODES[t], c)
+            if t == "command_parameter":
+                colon = False
+                text = _txt(c)[1:]
+                if text.endswith(":"):
+                    text, colon = text[:-1], True
+                args.append(A.ParamArg(text, None, _line(c)))
+                continue
+            value = A.Const(_txt(c)) if t == "generic_token" else self.expr(c)
+            if colon and args and isinstance(args[-1], A.ParamArg) and args[-1].value is None:
+                args[-1].value = value
+            else:
+                args.append(value)
+            colon = False
+
+    # ---- expressions ----------------------------------------------------------------------------------
+
+    def expr(self, node: Node) -> A.Expr:
+        from .parse_expr import convert_expr
+
+        return convert_expr(self, node)
+
+
+__all__ = ["lint_script", "parse_script", "type_name_of", "unescape", "var_name", "verbatim"]
