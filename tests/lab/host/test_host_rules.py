@@ -32,10 +32,19 @@ def test_rule_name_defaults_to_a_braced_guid(lab) -> None:
     assert rule.get("Name").startswith("{") and len(rule.get("Name")) == 38
 
 
-def test_filters_come_back_through_the_filter_cmdlets(lab) -> None:
-    rule = _rule(lab, RemoteAddress=["10.10.1.30", "10.10.2.0/24"], Protocol="tcp", LocalPort=["1433"])
+@pytest.mark.parametrize(
+    ("display", "expected"),
+    [("windows", ["10.10.1.30", "10.10.2.0/255.255.255.0", "10.10.1.5", "fd00::/64", "10.0.0.1-10.0.0.9",
+                  "LocalSubnet"]),
+     ("as_given", ["10.10.1.30", "10.10.2.0/24", "10.10.1.5/32", "fd00::/64", "10.0.0.1-10.0.0.9", "LocalSubnet"])],
+)
+def test_filters_come_back_through_the_filter_cmdlets(make_lab, display, expected) -> None:
+    lab = make_lab(address_display=display)
+    given = ["10.10.1.30", "10.10.2.0/24", "10.10.1.5/32", "fd00::/64", "10.0.0.1-10.0.0.9", "LocalSubnet"]
+    rule = _rule(lab, RemoteAddress=given, Protocol="tcp", LocalPort=["1433"])
     addr = lab.call("Get-NetFirewallAddressFilter", AssociatedNetIPsecRule=rule)[0]
-    assert addr.get("RemoteAddress") == ["10.10.1.30", "10.10.2.0/24"]
+    assert addr.get("RemoteAddress") == expected
+    assert lab.host.active_policy().cs_rules[0].remote_address == tuple(expected)
     assert addr.get("LocalAddress") == ["Any"]
     port = lab.call("Get-NetFirewallPortFilter", AssociatedNetIPsecRule=rule)[0]
     assert (port.get("Protocol"), port.get("LocalPort"), port.get("RemotePort")) == ("TCP", ["1433"], ["Any"])
@@ -167,7 +176,7 @@ def test_main_mode_rule_round_trip(lab) -> None:
                     MainModeCryptoSet=mm.get("Name"))[0]
     assert rule.type_names[0].endswith("MSFT_NetMainModeRule")
     assert lab.call("Get-NetFirewallAddressFilter", AssociatedNetIPsecMainModeRule=rule)[0].get(
-        "RemoteAddress") == ["10.10.0.0/16"]
+        "RemoteAddress") == ["10.10.0.0/255.255.0.0"]
     lab.call("Set-NetIPsecMainModeRule", Name="mmr", Enabled="False")
     assert lab.call("Get-NetIPsecMainModeRule", Name="mmr")[0].get("Enabled") == "False"
     err = lab.fails("New-NetIPsecMainModeRule", DisplayName="bad", MainModeCryptoSet="nope")

@@ -58,7 +58,7 @@ def test_snapshot_shape_is_json() -> None:
     assert set(persistent) == {"rules", "main_mode_rules", "main_mode_crypto_sets", "quick_mode_crypto_sets",
                                "phase1_auth_sets", "phase2_auth_sets"}
     assert [r["Name"] for r in persistent["rules"]] == ["legacy", "mine"]
-    assert persistent["rules"][0]["filters"]["RemoteAddress"] == ["10.10.0.0/16"]
+    assert persistent["rules"][0]["filters"]["RemoteAddress"] == ["10.10.0.0/255.255.0.0"]
     assert persistent["quick_mode_crypto_sets"][0]["proposals"][0]["params"]["Encryption"] == "DES3"
     assert set(snap["stores"]) == {"PersistentStore", "lab.local\\Iso"}
     assert [r["Name"] for r in snap["active_store"]["rules"]] == ["legacy", "mine"]

@@ -37,6 +37,11 @@ class HostConfig:
     disabled_services: tuple[str, ...] = ()
     stopped_services: tuple[str, ...] = ()
     extra_addresses: tuple[str, ...] = field(default_factory=tuple)
+    # How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
+    # address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive;
+    # "windows" renders 10.10.0.0/16 as 10.10.0.0/255.255.0.0 and 10.10.1.5/32 as 10.10.1.5 (display
+    # format: ASSUMPTION, community-observed, not documented). "as_given" keeps the script's text.
+    address_display: Literal["windows", "as_given"] = "windows"
 
     @property
     def current_profile(self) -> str:

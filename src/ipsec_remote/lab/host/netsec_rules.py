@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,20 @@ def _defaults(kind: Kind) -> dict[str, Any]:
     return dict(RULE_DEFAULTS if kind is RULE else MM_RULE_DEFAULTS)
 
 
+def windows_address(text: str) -> str:
+    """An address filter entry as the store gives it back (see HostConfig.address_display)."""
+    if "/" not in text:
+        return text
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return text  # keywords, ranges and anything else stay as given
+    address = text.split("/", 1)[0]
+    if net.prefixlen == net.max_prefixlen:
+        return address
+    return f"{address}/{net.netmask}" if net.version == 4 else f"{address}/{net.prefixlen}"
+
+
 def _normalise(key: str, value: Any) -> Any:
     if key == "Profile":
         names = flag_names(value)
@@ -58,7 +73,7 @@ def _normalise(key: str, value: Any) -> Any:
     return value
 
 
-def _apply(obj: PolicyObject, args: CaseInsensitiveDict) -> None:
+def _apply(obj: PolicyObject, args: CaseInsensitiveDict, address_display: str) -> None:
     filter_keys = FILTER_PARAMS if obj.kind is RULE else MM_FILTER_KEYS
     for key, value in args.items():
         low = key.lower()
@@ -68,7 +83,10 @@ def _apply(obj: PolicyObject, args: CaseInsensitiveDict) -> None:
             continue
         elif any(low == f.lower() for f in filter_keys):
             canonical = next(f for f in filter_keys if f.lower() == low)
-            obj.filters[canonical] = _normalise(canonical, value)
+            value = _normalise(canonical, value)
+            if canonical in ("LocalAddress", "RemoteAddress") and address_display == "windows":
+                value = [windows_address(v) for v in value]
+            obj.filters[canonical] = value
         else:
             canonical = next((k for k in obj.props if k.lower() == low), key)
             obj.props[canonical] = _normalise(canonical, value)
@@ -101,7 +119,7 @@ def new_rule(kind: Kind, cmdlet: str) -> Any:
         keys = FILTER_DEFAULTS if kind is RULE else {k: FILTER_DEFAULTS[k] for k in MM_FILTER_KEYS}
         obj = PolicyObject(kind, name, _defaults(kind), filters={k: list(v) if isinstance(v, list) else v
                                                                   for k, v in keys.items()})
-        _apply(obj, args)
+        _apply(obj, args, host.config.address_display)
         validate(cmdlet, obj, store)
         store.add(obj)
         return [render(host, obj, store, active=False, trace=False)]
@@ -136,7 +154,7 @@ def change_rule(kind: Kind, cmdlet: str, verb: str) -> Any:
                 obj.props["Enabled"] = "True" if verb == "Enable" else "False"
             else:
                 changed = PolicyObject(obj.kind, obj.name, dict(obj.props), dict(obj.filters))
-                _apply(changed, _changes_only(kind, args))
+                _apply(changed, _changes_only(kind, args), host.config.address_display)
                 validate(cmdlet, changed, store)
                 obj.props, obj.filters = changed.props, changed.filters
             if args.get("PassThru"):
