@@ -46,8 +46,11 @@ def _serve(conn: Connection, ca_dir: str, hosts: int) -> None:
     added = time.perf_counter() - start
     ntlm = server.add_endpoint(EchoHost("ntlm"), EndpointConfig("LAB\\admin", PASSWORD, scheme="http", auth="ntlm"))
     conn.send((added, [ep.port for ep in https], ntlm.port))
+    conn.recv()  # the parent starts the sweep
+    cpu_before = time.process_time()
+    conn.send("go")
     conn.recv()  # the parent is done
-    conn.send(sum(ep.counters.total for ep in https))
+    conn.send((sum(ep.counters.total for ep in https), time.process_time() - cpu_before))
     server.stop()
 
 
@@ -103,16 +106,20 @@ def main() -> None:
         print(f"{label}: pipeline (Command+Receive) median {per_pipeline:.2f} ms "
               f"= {per_pipeline / 2:.2f} ms/request; pool open (Create+Receive) {per_open:.2f} ms")
 
+    parent.send("sweep")
+    parent.recv()
     start = time.perf_counter()
     with ThreadPoolExecutor(args.threads) as pool:
         requests_sent = sum(pool.map(lambda p: _host_session(p, ca, args.pipelines), ports))
     took = time.perf_counter() - start
     parent.send("done")
-    counted = parent.recv()
+    counted, server_cpu = parent.recv()
     proc.join(timeout=30)
     print(f"sweep: {args.hosts} hosts x (open, {args.pipelines} pipelines, close) with {args.threads} client "
           f"threads: {took:.2f} s, {requests_sent} requests ({counted} counted by the lab), "
           f"{requests_sent / took:.0f} requests/s")
+    print(f"lab server CPU during the sweep: {server_cpu:.2f} s = {server_cpu / requests_sent * 1000:.2f} ms per "
+          "request (the rest of the wall time is the pypsrp clients)")
 
 
 if __name__ == "__main__":
