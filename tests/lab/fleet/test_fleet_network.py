@@ -1,0 +1,131 @@
+"""Traffic between lab hosts negotiates IPsec as Windows documents it — driven only through pypsrp scripts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .conftest import EXEMPT_DC, NEW_QM_SET, NEW_RULE, SAS, TNC, Lab, LabFactory, prop
+
+ADDRESS = {"sql01": "10.10.1.20", "app01": "10.10.1.30", "web01": "10.10.1.40", "dc01": "10.10.1.5"}
+
+
+def pair(lab: Lab, a: str, b: str, security: tuple[str, str] = ("Request", "Request"), qm_set: str | None = None,
+         exempt_dc: bool = True) -> None:
+    """The same rule on both ends, as the controller would write it."""
+    for me, peer in ((a, b), (b, a)):
+        if exempt_dc:
+            lab.ok(me, EXEMPT_DC)
+        lab.ok(me, NEW_RULE, Name=f"pair-{a}-{b}", Remote=[ADDRESS[peer]], In=security[0], Out=security[1],
+               QmSet=qm_set)
+
+
+def tnc(lab: Lab, src: str, dst: str, port: int = 1433) -> bool:
+    (result,) = lab.ok(src, TNC, Target=dst, Port=port)
+    return bool(prop(result, "TcpTestSucceeded"))
+
+
+def sas(lab: Lab, host: str) -> tuple[list[Any], list[Any]]:
+    (result,) = lab.ok(host, SAS)
+    return list(prop(result, "MainMode") or []), list(prop(result, "QuickMode") or [])
+
+
+def event_ids(lab: Lab, host: str) -> list[int]:
+    return [e["id"] for e in lab.host(host)["events"]]
+
+
+def test_matching_request_rules_build_sas_on_both_ends(lab: Lab) -> None:
+    pair(lab, "sql01", "app01")
+    assert tnc(lab, "app01", "sql01")
+    assert sas(lab, "app01") == (["10.10.1.20"], ["10.10.1.20"])
+    assert sas(lab, "sql01") == (["10.10.1.30"], ["10.10.1.30"])
+    sql, app = lab.host("sql01"), lab.host("app01")
+    # Each side lists the SA from its own view (PS-Get-NetIPsecMainModeSA) with the same algorithms.
+    assert sql["main_mode_sas"][0]["LocalEndpoint"] == "10.10.1.20"
+    assert app["main_mode_sas"][0]["LocalEndpoint"] == "10.10.1.30"
+    for key in ("CipherAlgorithm", "HashAlgorithm", "GroupId", "KeyModule"):
+        assert sql["main_mode_sas"][0][key] == app["main_mode_sas"][0][key], key
+    assert {4650, 5451} <= set(event_ids(lab, "sql01")) and {4650, 5451} <= set(event_ids(lab, "app01"))
+    # A host name resolves like an address; a third host without rules is untouched.
+    assert tnc(lab, "web01", "sql01.lab.local")
+    assert sas(lab, "web01") == ([], [])
+
+
+def test_mismatched_quick_mode_request_falls_back_to_clear_text(lab: Lab) -> None:
+    pair(lab, "sql01", "app01")
+    lab.ok("sql01", NEW_QM_SET, Name="qm-aes", Encryption="AES256", Hash="SHA256")
+    lab.ok("app01", NEW_QM_SET, Name="qm-3des", Encryption="DES3", Hash="SHA1")
+    lab.ok("sql01", "Set-NetIPsecRule -IPsecRuleName 'pair-sql01-app01' -QuickModeCryptoSet 'qm-aes'")
+    lab.ok("app01", "Set-NetIPsecRule -IPsecRuleName 'pair-sql01-app01' -QuickModeCryptoSet 'qm-3des'")
+    assert tnc(lab, "app01", "sql01")  # negotiation discovery: clear text on failure (MS-IKEE 1.3.5)
+    assert sas(lab, "app01")[1] == [] and sas(lab, "sql01")[1] == []
+    assert 4654 in event_ids(lab, "app01") and 4654 in event_ids(lab, "sql01")
+
+
+def test_mismatched_quick_mode_require_drops_with_4654(lab: Lab) -> None:
+    lab.ok("sql01", NEW_QM_SET, Name="qm", Encryption="AES256", Hash="SHA256")
+    lab.ok("app01", NEW_QM_SET, Name="qm", Encryption="DES3", Hash="SHA1")
+    pair(lab, "sql01", "app01", ("Require", "Require"), qm_set="qm")
+    assert not tnc(lab, "app01", "sql01")
+    assert sas(lab, "app01")[1] == [] and sas(lab, "sql01")[1] == []
+    assert 4654 in event_ids(lab, "app01") and 4654 in event_ids(lab, "sql01")
+
+
+def test_require_toward_the_dc_breaks_kerberos_for_every_require_pair(lab: Lab) -> None:
+    # sql01 Requires IPsec for 10.10.1.0/26 — its DC (.5) included, with no exemption; the controller
+    # (.100) stays outside so the test keeps its management path.
+    lab.ok("sql01", NEW_RULE, Name="isolate", Remote=["10.10.1.0/26"], In="Require", Out="Require")
+    for peer in ("app01", "web01"):
+        lab.ok(peer, EXEMPT_DC)
+        lab.ok(peer, NEW_RULE, Name="isolate", Remote=["10.10.1.20"], In="Require", Out="Require")
+    for peer in ("app01", "web01"):
+        assert not tnc(lab, peer, "sql01"), peer
+        assert not tnc(lab, "sql01", peer), peer
+    assert 4653 in event_ids(lab, "sql01")
+    messages = [e["message"] for e in lab.host("sql01")["events"] if e["id"] == 4653]
+    assert any("Kerberos" in m and "dc01" in m for m in messages), messages
+    # The same pair works once the DC is exempted (exemption beats the /24 Require rule).
+    lab.ok("sql01", EXEMPT_DC)
+    assert tnc(lab, "app01", "sql01")
+    assert sas(lab, "sql01")[0] == ["10.10.1.30"]
+
+
+def test_ikeext_disabled_logs_5453(make_lab: LabFactory) -> None:
+    lab = make_lab('[hosts.app01]\nikeext = "disabled"\n')
+    pair(lab, "sql01", "app01", ("Require", "Request"))
+    assert tnc(lab, "app01", "sql01") is False  # app01 cannot negotiate; sql01 drops clear text
+    assert 5453 in event_ids(lab, "app01")
+    assert 4963 in event_ids(lab, "sql01")
+    (svc,) = lab.ok("app01", "Get-Service -Name IKEEXT")
+    assert str(prop(svc, "StartType")) == "Disabled"
+
+
+def test_local_merge_off_keeps_persistent_rules_out_of_the_active_store(make_lab: LabFactory) -> None:
+    lab = make_lab("""
+    [hosts.sql01]
+    local_ipsec_merge = false
+    [[hosts.sql01.preexisting.rules]]
+    name = "gpo-request"
+    policy_store = 'lab.local\\Server Isolation'
+    inbound_security = "Request"
+    outbound_security = "Request"
+    remote_address = ["10.10.1.0/24"]
+    """)
+    pair(lab, "sql01", "app01")
+    names = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore ActiveStore | ForEach-Object { $_.Name }")
+    assert "gpo-request" in names and "pair-sql01-app01" not in names
+    local = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore PersistentStore | ForEach-Object { $_.Name }")
+    assert "pair-sql01-app01" in local
+    assert lab.host("sql01")["local_ipsec_merge"] is False
+
+
+def test_idle_sas_expire(make_lab: LabFactory) -> None:
+    lab = make_lab(sa_idle_s=0.5)
+    pair(lab, "sql01", "app01")
+    assert tnc(lab, "app01", "sql01")
+    assert sas(lab, "sql01")[0]
+    deadline = time.monotonic() + 5
+    while lab.host("sql01")["main_mode_sas"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sas(lab, "sql01") == ([], []) and sas(lab, "app01") == ([], [])
+    assert 4655 in event_ids(lab, "sql01")  # MM SA ended
