@@ -191,10 +191,11 @@ class Try:
 
 @dataclass(slots=True)
 class ParamDecl:
-    name: str
+    name: str  # lower-case variable name
     type_name: str | None
     default: Stmt | None
     mandatory: bool = False
+    label: str = ""  # the name as written, for messages
 
 
 @dataclass(slots=True)

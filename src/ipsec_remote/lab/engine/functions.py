@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..commands import binding_error, command_not_found
@@ -26,7 +27,10 @@ _TYPE_DEFAULTS: dict[str, Any] = {
     "uint32": 0,
     "double": 0.0,
     "bool": False,
+    "boolean": False,
     "switch": False,
+    "uint16": 0,
+    "uint64": 0,
 }
 
 
@@ -257,9 +261,9 @@ class CommandRunner:
         while extra and free and not (isinstance(extra[0], str) and extra[0].startswith("-")):
             bound[free.pop(0)] = extra.pop(0)
         scope.set("args", extra)
-        missing = [d.name for d in block.params if d.mandatory and d.name not in bound]
+        missing = [d.label for d in block.params if d.mandatory and d.name not in bound]
         if missing:
-            names = " ".join(m[:1].upper() + m[1:] for m in missing)
+            names = " ".join(missing)
             raise ScriptError(
                 binding_error(
                     name,
@@ -274,7 +278,12 @@ class CommandRunner:
             elif decl.default is not None:
                 value = self.value_of(decl.default, scope)
             else:
+                # An unset typed parameter holds its type's default value ([datetime] is MinValue).
                 value = _TYPE_DEFAULTS.get(decl.type_name or "")
+                if decl.type_name == "datetime":
+                    value = datetime.min
+                scope.set(decl.name, value)
+                continue
             if decl.type_name == "switch":
                 value = to_bool(value)
             elif decl.type_name and decl.type_name != "object":
@@ -284,7 +293,7 @@ class CommandRunner:
                     raise ScriptError(
                         binding_error(
                             name,
-                            f"Cannot process argument transformation on parameter '{decl.name}'. {exc.record.message}",
+                            f"Cannot process argument transformation on parameter '{decl.label}'. {exc.record.message}",
                             "ParameterArgumentTransformationError",
                         ).record,
                         False,

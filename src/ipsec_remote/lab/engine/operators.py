@@ -19,6 +19,7 @@ from .errors import runtime_error
 from .values import NOTHING, to_bool, to_datetime, to_number, to_str
 
 _FILTERING = frozenset(["eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch"])
+_NAMES = _FILTERING | {"contains", "notcontains", "in", "notin"}
 
 
 def _scalar_equal(left: Any, right: Any, case: bool) -> bool:
@@ -146,7 +147,7 @@ def _contains(collection: Any, item: Any, case: bool) -> bool:
 
 def compare(op: str, left: Any, right: Any, set_matches: Callable[[Any], None] | None = None) -> Any:
     """-eq ... -notin, -c-prefixed case-sensitive forms included."""
-    case = op.startswith("-c")
+    case = op.startswith("-c") and op[2:] in _NAMES
     name = op[2:] if case else op[1:]
     if name in ("contains", "notcontains"):
         hit = _contains(left, right, case)

@@ -116,6 +116,8 @@ def convert_expr(conv: _Converter, node: Node) -> A.Expr:
         return A.Member(target, convert_expr(conv, name_node), static)
     if t == "element_access":
         return A.Index(convert_expr(conv, kids[0]), convert_expr(conv, kids[1]))
+    if t == "command_name" and _txt(node)[:1].isdigit():
+        return conv.reparse(node)
     if t == "script_block_expression":
         inner = next((k for k in kids if k.type == "script_block"), None)
         return A.ScriptBlockLiteral(conv.block(inner) if inner is not None else A.Block([], []))

@@ -145,9 +145,10 @@ def parse_script(text: str) -> A.Script:
     """Parse ``text`` once (cached by text) into the engine's AST; raise ``UnsupportedConstruct``."""
     tree = _PARSER.parse(text.encode("utf-8"))
     if tree.root_node.has_error:
-        # ``Get-Service -Name IKEEXT, BFE`` (a bareword comma list in argument mode) is valid PowerShell the
-        # grammar rejects; quoting the barewords gives the same values. Only tried when the text fails as is.
-        quoted = _BAREWORD_LIST.sub(_quote_list, text)
+        # Two valid PowerShell forms the grammar rejects: a bareword comma list in argument mode
+        # (``Get-Service -Name IKEEXT, BFE``) and a statement on the line of ``param(...)``. Quoting the
+        # barewords / adding a ';' after the block keeps values and line numbers. Only tried on failure.
+        quoted = _separate_param_blocks(_BAREWORD_LIST.sub(_quote_list, text))
         if quoted != text:
             retry = _PARSER.parse(quoted.encode("utf-8"))
             if not retry.root_node.has_error:
@@ -163,6 +164,37 @@ _BAREWORD_LIST = re.compile(
 
 def _quote_list(m: re.Match[str]) -> str:
     return m.group(1) + ", ".join(f"'{w.strip()}'" for w in m.group(2).split(","))
+
+
+_PARAM_OPEN = re.compile(r"\bparam\s*\(", re.I)
+
+
+def _separate_param_blocks(text: str) -> str:
+    out, pos = [], 0
+    for m in _PARAM_OPEN.finditer(text):
+        if m.start() < pos:
+            continue
+        depth, i, quote = 0, m.end() - 1, ""
+        while i < len(text):
+            ch = text[i]
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        rest = text[i + 1 :].lstrip(" \t")
+        out.append(text[pos : i + 1])
+        if rest[:1] not in ("", "\n", "\r", ";", "#", "}"):
+            out.append(";")
+        pos = i + 1
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def lint_script(text: str) -> list[str]:
@@ -189,6 +221,11 @@ def _check_errors(root: Node) -> None:
             raise _unsupported("syntax error", node)
         if node.has_error:
             stack.extend(reversed(node.children))
+
+
+def _looks_numeric(node: Node) -> bool:
+    name = node.child_by_field_name("command_name")
+    return name is not None and _txt(name)[:1].isdigit()
 
 
 class _Converter:
@@ -227,23 +264,24 @@ class _Converter:
         plist = next((c for c in _kids(node) if c.type == "parameter_list"), node)
         for p in _kids(plist):
             if p.type == "variable":
-                out.append(A.ParamDecl(var_name(_txt(p)), None, None))
+                out.append(A.ParamDecl(var_name(_txt(p)), None, None, label=_txt(p).lstrip("$")))
                 continue
             if p.type != "script_parameter":
                 continue
-            type_name, mandatory, default, name = None, False, None, ""
+            type_name, mandatory, default, name, label = None, False, None, "", ""
             for c in _kids(p):
                 if c.type == "attribute_list":
                     for attr in _kids(c):
-                        if attr.type == "type_literal":
+                        inner = _kids(attr)
+                        if attr.type == "type_literal" or (len(inner) == 1 and inner[0].type == "type_literal"):
                             type_name = type_name_of(attr)
                         elif re.search(r"\bmandatory\b(?!\s*=\s*\$false)", _txt(attr), re.I):
                             mandatory = True
                 elif c.type == "variable":
-                    name = var_name(_txt(c))
+                    name, label = var_name(_txt(c)), _txt(c).lstrip("$")
                 elif c.type == "script_parameter_default":
                     default = self.stmt(_kids(c)[0])
-            out.append(A.ParamDecl(name, type_name, default, mandatory))
+            out.append(A.ParamDecl(name, type_name, default, mandatory, label))
         return out
 
     # ---- statements -----------------------------------------------------------------------------------
@@ -258,6 +296,8 @@ class _Converter:
                 return self.stmt(kids[0])
             return A.Pipeline([self.stage(k, i) for i, k in enumerate(kids)], _line(node))
         if t == "command":
+            if _looks_numeric(node):
+                return self.reparse(node)
             return A.Pipeline([self.command(node)], _line(node))
         if t == "assignment_expression":
             op = next(_txt(c) for c in kids if c.type == "assignement_operator")
@@ -367,7 +407,22 @@ class _Converter:
 
     # ---- commands -------------------------------------------------------------------------------------
 
+    def reparse(self, node: Node) -> A.Expr:
+        """The grammar reads ``1..$n`` at the start of a pipeline as a command name; PowerShell reads a
+        leading digit as an expression. Parse each side of the range on its own."""
+        sides = _txt(node).strip().split("..", 1)
+        exprs: list[A.Expr] = []
+        for side in sides:
+            tree = _PARSER.parse(b"$__lab = " + side.encode("utf-8"))
+            body = self.block(tree.root_node).body if not tree.root_node.has_error else []
+            if len(body) != 1 or not isinstance(body[0], A.Assign) or isinstance(body[0].value, A.Pipeline):
+                raise _unsupported("syntax error", node)
+            exprs.append(body[0].value)  # type: ignore[arg-type]
+        return exprs[0] if len(exprs) == 1 else A.Binary("..", exprs[0], exprs[1])
+
     def stage(self, node: Node, index: int) -> A.CommandCall | A.Expr:
+        if node.type == "command" and index == 0 and _looks_numeric(node):
+            return self.reparse(node)
         if node.type == "command":
             return self.command(node)
         if index > 0:
