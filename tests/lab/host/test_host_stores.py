@@ -36,6 +36,20 @@ def test_merge_off_without_listed_gpo_creates_the_lab_gpo(make_lab) -> None:
     assert _rules(lab, "ActiveStore") == []
 
 
+def test_set_firewall_profile_in_a_gpo_turns_merge_off(make_lab) -> None:
+    lab = make_lab(gpo_stores=(GPO,))
+    lab.call("New-NetIPsecRule", IPsecRuleName="local", DisplayName="l")
+    assert _rules(lab, "ActiveStore") == ["local"]
+    lab.call("Set-NetFirewallProfile", Profile=["Domain"], AllowLocalIPsecRules="False", PolicyStore=GPO)
+    assert _rules(lab, "ActiveStore") == []
+    assert [c["cmdlet"] for c in lab.host.calls][-2] == "Set-NetFirewallProfile"
+    lab.call("Set-NetFirewallProfile", Name="Domain", AllowLocalIPsecRules="NotConfigured", PolicyStore=GPO)
+    assert _rules(lab, "ActiveStore") == ["local"]
+    out = lab.call("Set-NetFirewallProfile", Name="Public", Enabled="False", PassThru=True)
+    assert out[0].get("Enabled") == "False"
+    assert lab.host.active_policy().firewall_enabled  # the Domain profile is the current one
+
+
 def test_unknown_store_is_an_error(lab) -> None:
     assert lab.fails("Get-NetIPsecRule", PolicyStore="corp\\Nope").category == "ObjectNotFound"
     assert lab.call("Get-NetIPsecRule", PolicyStore="SystemDefaults") == []

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..commands import FunctionCommand, InvocationContext
+from ..commands import FunctionCommand, InvocationContext, ParamSpec
 from ..values import CaseInsensitiveDict, PowerShellError, PSObject
 from . import errors
 from .model import CIM_NAMESPACE, RULE, Kind, PolicyObject, Store, as_list, proposal_object
@@ -49,8 +49,11 @@ def to_json(host: LabHost, value: Any) -> Any:
     return str(value)
 
 
-def netsec_command(host: LabHost, name: str, handler: Handler, log: bool = True) -> FunctionCommand:
-    """A cmdlet with ParamSpecs from the reference; NetSecurity ones (``log``) go to the call log."""
+def netsec_command(
+    host: LabHost, name: str, handler: Handler, log: bool = True, params: dict[str, ParamSpec] | None = None
+) -> FunctionCommand:
+    """A cmdlet with ParamSpecs from the reference (or ``params`` for one it lacks); NetSecurity ones
+    (``log``) go to the call log."""
 
     def run(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]) -> list[Any]:
         entry: dict[str, Any] = {"cmdlet": name, "params": {k: to_json(host, v) for k, v in args.items()}}
@@ -64,7 +67,8 @@ def netsec_command(host: LabHost, name: str, handler: Handler, log: bool = True)
             entry["error"] = exc.record.message
             raise
 
-    return FunctionCommand(name=name, params=param_specs(name), fn=run, accepts_pipeline=True)
+    specs = params if params is not None else param_specs(name)
+    return FunctionCommand(name=name, params=specs, fn=run, accepts_pipeline=True)
 
 
 def profile_text(names: list[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..commands import CommandTable, InvocationContext
+from ..commands import CommandTable, InvocationContext, ParamSpec
 from ..values import CaseInsensitiveDict, PSObject
 from . import errors
 from .model import CIM_NAMESPACE, MM_RULE, RULE, PolicyObject, as_list, flag_names
@@ -73,6 +73,39 @@ def get_profile(host: LabHost, ctx: InvocationContext,
             values = dict(host.stores.writable("Get-NetFirewallProfile", args).profiles[profile])
         out.append(PSObject.cim(PROFILE_CLASS, {"Name": profile, "Profile": profile, **values}))
     return out
+
+
+GPO_BOOLEAN = ("False", "True", "NotConfigured")
+# Set-NetFirewallProfile is not in the project's reference (it covers the IPsec/GPO/setting cmdlets):
+# these specs follow learn.microsoft.com/powershell/module/netsecurity/set-netfirewallprofile for the
+# parameters the lab models (GpoBoolean and Action enums); any other parameter fails at binding.
+SET_PROFILE_PARAMS = {p.name: p for p in (
+    ParamSpec("Name", "String[]", array=True, position=0, aliases=("Profile",)),
+    ParamSpec("All", "SwitchParameter"), ParamSpec("PolicyStore", "String"), ParamSpec("GPOSession", "String"),
+    *(ParamSpec(n, "GpoBoolean", values=GPO_BOOLEAN) for n in (
+        "Enabled", "AllowInboundRules", "AllowLocalFirewallRules", "AllowLocalIPsecRules")),
+    *(ParamSpec(n, "Action", values=("NotConfigured", "Allow", "Block"))
+      for n in ("DefaultInboundAction", "DefaultOutboundAction")),
+    ParamSpec("PassThru", "SwitchParameter"), ParamSpec("CimSession", "CimSession[]", array=True,
+                                                         aliases=("Session",)),
+    ParamSpec("ThrottleLimit", "Int32"), ParamSpec("AsJob", "SwitchParameter"),
+    ParamSpec("WhatIf", "SwitchParameter", aliases=("wi",)), ParamSpec("Confirm", "SwitchParameter", aliases=("cf",)),
+)}
+
+
+def set_profile(host: LabHost, ctx: InvocationContext, args: CaseInsensitiveDict, _in: list[Any]) -> Iterable[Any]:
+    cmdlet = "Set-NetFirewallProfile"
+    store = host.stores.writable(cmdlet, args)
+    wanted = [str(n) for n in as_list(args.get("Name"))] or list(PROFILES)
+    for want in wanted:
+        profile = next((p for p in PROFILES if p.lower() == want.lower()), None)
+        if profile is None:
+            ctx.write_error(errors.not_found(cmdlet, "MSFT_NetFirewallProfile", "Name", want))
+            continue
+        for key in store.profiles[profile]:
+            if key in args:
+                store.profiles[profile][key] = args[key]
+    return get_profile(host, ctx, args, []) if args.get("PassThru") else []
 
 
 def _associated(host: LabHost, cmdlet: str, args: CaseInsensitiveDict, pipe: list[Any]) -> list[PolicyObject]:
@@ -250,5 +283,6 @@ def register(host: LabHost, table: CommandTable) -> None:
         *sa_commands(host).items(),
     ):
         table.add(netsec_command(host, name, fn))
+    table.add(netsec_command(host, "Set-NetFirewallProfile", set_profile, params=SET_PROFILE_PARAMS))
     table.add(netsec_command(host, "Test-NetConnection", test_net_connection, log=False), "TNC")
 

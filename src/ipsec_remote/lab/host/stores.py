@@ -4,8 +4,9 @@
   ``default: PersistentStore``); GPO stores are named ``domain\\GPO`` (netsecurity-notes §3).
 * ``ActiveStore`` is computed, never stored: every GPO object, plus the local objects only when the
   effective ``AllowLocalIPsecRules`` of the current profile is true. That is the Get/Set-NetFirewallProfile
-  property ``AllowLocalIPsecRules`` (GpoBoolean True/False/NotConfigured; the GP registry value is
-  ``AllowLocalIPsecPolicyMerge``, MS-GPFAS). A GPO's configured value wins over the local one; when
+  property ``AllowLocalIPsecRules`` (GpoBoolean True/False/NotConfigured; the project reference does not
+  cover the profile cmdlets — name checked against Set-NetFirewallProfile usage and MS-GPFAS, whose GP
+  registry value is ``AllowLocalIPsecPolicyMerge``). A GPO's configured value wins over the local one; when
   nobody configures it local rules are applied (the MMC "Apply local connection security rules: Yes
   (default)"). Settings merge the same way: GPO configured > local configured > built-in default.
 * ``RSOP`` is the GPO-only merge; ``SystemDefaults``/``StaticServiceStore``/``ConfigurableServiceStore``
