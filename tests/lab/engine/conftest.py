@@ -36,14 +36,21 @@ class FakeHost:
         self.calls: list[tuple[str, CaseInsensitiveDict]] = []
         self.table = CommandTable()
         self.table.add(FunctionCommand("New-NetIPsecRule", RULE_PARAMS, self.new_rule, accepts_pipeline=True))
-        self.table.add(FunctionCommand("Get-Thing", {
-            "Name": ParamSpec("Name", "String[]", array=True, position=0),
-        }, self.get_thing, accepts_pipeline=True))
-        self.table.add(FunctionCommand("Stop-Hard", {"Message": ParamSpec("Message", "String", position=0)},
-                                       self.stop_hard))
+        self.table.add(
+            FunctionCommand(
+                "Get-Thing",
+                {
+                    "Name": ParamSpec("Name", "String[]", array=True, position=0),
+                },
+                self.get_thing,
+                accepts_pipeline=True,
+            )
+        )
+        self.table.add(
+            FunctionCommand("Stop-Hard", {"Message": ParamSpec("Message", "String", position=0)}, self.stop_hard)
+        )
         self.table.add(FunctionCommand("Invoke-Buggy", {}, self.buggy))
-        self.table.add(FunctionCommand("Get-Items", {"Count": ParamSpec("Count", "Int32", position=0)},
-                                       self.get_items))
+        self.table.add(FunctionCommand("Get-Items", {"Count": ParamSpec("Count", "Int32", position=0)}, self.get_items))
 
     def new_rule(self, ctx: InvocationContext, args: CaseInsensitiveDict, data: list[Any]) -> Iterable[Any]:
         self.calls.append(("New-NetIPsecRule", args))
@@ -54,8 +61,9 @@ class FakeHost:
         self.calls.append(("Get-Thing", args))
         for name in list(args.get("Name") or []) + [str(d) for d in data]:
             if name.startswith("missing"):
-                ctx.write_error(ErrorRecord(f"No thing named '{name}'.", "ThingNotFound", "ObjectNotFound",
-                                            target=name))
+                ctx.write_error(
+                    ErrorRecord(f"No thing named '{name}'.", "ThingNotFound", "ObjectNotFound", target=name)
+                )
                 continue
             yield PSObject.cim("Thing", {"Name": name, "Size": len(name)})
 

@@ -20,8 +20,14 @@ def test_strings_quoting_and_expansion(out: Any) -> None:
 "say ""hi"""
 "$name.Length"
 '''
-    assert out(script) == ["it's $name", "host sql01", "sub v and SQL01", 'tab\tquote"dollar$name', 'say "hi"',
-                           "sql01.Length"]
+    assert out(script) == [
+        "it's $name",
+        "host sql01",
+        "sub v and SQL01",
+        'tab\tquote"dollar$name',
+        'say "hi"',
+        "sql01.Length",
+    ]
 
 
 def test_here_strings(out: Any) -> None:
@@ -54,7 +60,9 @@ def test_missing_members_and_null_are_null(out: Any) -> None:
 
 def test_member_enumeration(out: Any) -> None:
     # about_Member-Access_Enumeration: $list.Prop is each element's Prop; one result is a scalar.
-    script = "$l = @([pscustomobject]@{ n = 'a'; v = @(1, 2) }, [pscustomobject]@{ n = 'b'; v = 3 })\n,$l.n\n,$l.v\n$l.Count"
+    script = (
+        "$l = @([pscustomobject]@{ n = 'a'; v = @(1, 2) }, [pscustomobject]@{ n = 'b'; v = 3 })\n,$l.n\n,$l.v\n$l.Count"
+    )
     assert out(script) == [["a", "b"], [1, 2, 3], 2]
     assert out("$l = @([pscustomobject]@{ n = 'a' })\n$l.n") == ["a"]
 
@@ -114,8 +122,11 @@ def test_method_on_null_is_an_error(run: Any) -> None:
 def test_datetime_members(out: Any) -> None:
     start = datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     script = "$d.AddSeconds(30).ToString('o'); $d.AddMinutes(-1).ToString('s'); $d.ToUniversalTime().ToString('o')"
-    assert out(script, variables={"d": start}) == ["2024-01-02T03:04:35.0000000Z", "2024-01-02T03:03:05",
-                                                   "2024-01-02T03:04:05.0000000Z"]
+    assert out(script, variables={"d": start}) == [
+        "2024-01-02T03:04:35.0000000Z",
+        "2024-01-02T03:03:05",
+        "2024-01-02T03:04:05.0000000Z",
+    ]
     assert out("([datetime]'2024-01-02 03:04:05').ToString('yyyyMMdd-HHmmss')") == ["20240102-030405"]
     assert isinstance(out("[datetime]::UtcNow")[0], datetime)
     assert len(out("[guid]::NewGuid().ToString()")[0]) == 36

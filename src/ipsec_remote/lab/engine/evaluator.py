@@ -23,7 +23,7 @@ from .expressions import ExpressionMixin
 from .functions import CommandRunner
 from .operators import arithmetic
 from .scope import Scope
-from .values import NOTHING, ErrorView, ScriptBlock, collect, enumerate_value, to_bool, to_str
+from .values import NOTHING, ErrorView, ScriptBlock, collect, enumerate_value, plain, to_bool, to_str
 
 LOOP_LIMIT = 1_000_000
 
@@ -237,7 +237,7 @@ class Interpreter(ExpressionMixin, CommandRunner):
         out: list[Token] = []
         for arg in call.args:
             if isinstance(arg, A.ParamArg):
-                out.append(Named(arg.name, NOTHING if arg.value is None else self.eval(arg.value, scope)))
+                out.append(Named(arg.name, NOTHING if arg.value is None else plain(self.eval(arg.value, scope))))
             elif isinstance(arg, A.Var) and arg.splat:
                 # about_Splatting: a hashtable splats named parameters, an array positional ones.
                 value = scope.get(arg.name)
@@ -246,7 +246,7 @@ class Interpreter(ExpressionMixin, CommandRunner):
                 elif value is not None:
                     out.extend(Positional(v) for v in enumerate_value(value))
             else:
-                out.append(Positional(self.eval(arg, scope)))
+                out.append(Positional(plain(self.eval(arg, scope))))
         return out
 
 

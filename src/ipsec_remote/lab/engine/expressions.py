@@ -11,7 +11,7 @@ from .errors import runtime_error
 from .members import call_method, cast, get_member, index, set_index, set_member, static_member, static_method
 from .operators import arithmetic, compare, join, replace, split
 from .scope import Scope
-from .values import NOTHING, ScriptBlock, collect, custom_object, enumerate_value, to_bool, to_str
+from .values import ScriptBlock, collect, custom_object, enumerate_value, plain, to_bool, to_str
 
 if TYPE_CHECKING:
     pass
@@ -47,7 +47,7 @@ class ExpressionMixin:
             A.Const: lambda n, s: n.value,
             A.Var: self._var,
             A.ExpandString: self._expand,
-            A.ArrayLiteral: lambda n, s: [self.eval(i, s) for i in n.items],
+            A.ArrayLiteral: lambda n, s: [plain(self.eval(i, s)) for i in n.items],
             A.ArrayExpr: self._array_expr,
             A.SubExpr: self._sub_expr,
             A.Paren: lambda n, s: self.value_of(n.pipeline, s),
@@ -102,7 +102,7 @@ class ExpressionMixin:
                     "DuplicateKeyInHashLiteral",
                     "ParserError",
                 )
-            table[key] = self.value_of(value_node, scope)
+            table[key] = plain(self.value_of(value_node, scope))
         return table
 
     def _cast(self, node: A.Cast, scope: Scope) -> Any:
@@ -170,11 +170,11 @@ class ExpressionMixin:
         return old if node.postfix else new
 
     def assign(self, target: A.Expr, value: Any, scope: Scope) -> None:
-        if value is NOTHING:
-            value = None
         if isinstance(target, A.Var):
-            scope.set(target.name, value)
-        elif isinstance(target, A.Const) and target.value is None:
+            scope.set(target.name, value)  # a variable may hold AutomationNull (``$x = Get-Nothing``)
+            return
+        value = plain(value)
+        if isinstance(target, A.Const) and target.value is None:
             return  # $null = ...
         elif isinstance(target, A.Cast):
             self.assign(target.expr, cast(target.type_name, value), scope)

@@ -13,7 +13,7 @@ from .binding import Positional, Token, bind
 from .errors import BreakSignal, ContinueSignal, ExitSignal, ReturnSignal, ScriptError
 from .members import cast
 from .scope import Scope
-from .values import NOTHING, ErrorView, ScriptBlock, to_bool, to_str
+from .values import NOTHING, ErrorView, ScriptBlock, plain, to_bool, to_str
 
 if TYPE_CHECKING:
     pass
@@ -37,7 +37,9 @@ _TYPE_DEFAULTS: dict[str, Any] = {
 class Context:
     """The ``InvocationContext`` a command sees; also carries the engine's side streams for built-ins."""
 
-    def __init__(self, interp: CommandRunner, scope: Scope, command: str, common: CaseInsensitiveDict, line: int) -> None:
+    def __init__(
+        self, interp: CommandRunner, scope: Scope, command: str, common: CaseInsensitiveDict, line: int
+    ) -> None:
         self.interp = interp
         self.scope = scope
         self.command = command
@@ -81,7 +83,7 @@ class Context:
         self.interp.information.append(message)
 
     def get_variable(self, name: str) -> Any:
-        return self.scope.get(name.lower())
+        return plain(self.scope.get(name.lower()))
 
     def set_variable(self, name: str, value: Any) -> None:
         self.scope.set(name.lower(), value)

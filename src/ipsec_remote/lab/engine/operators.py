@@ -218,8 +218,8 @@ def _format(fmt: str, args: Any) -> str:
 
 
 def arithmetic(op: str, left: Any, right: Any) -> Any:
-    if left is NOTHING:
-        left = None
+    left = None if left is NOTHING else left
+    right = None if right is NOTHING else right
     if op == "+":
         if left is None:
             return right

@@ -148,7 +148,7 @@ def parse_script(text: str) -> A.Script:
         # Two valid PowerShell forms the grammar rejects: a bareword comma list in argument mode
         # (``Get-Service -Name IKEEXT, BFE``) and a statement on the line of ``param(...)``. Quoting the
         # barewords / adding a ';' after the block keeps values and line numbers. Only tried on failure.
-        quoted = _separate_param_blocks(_BAREWORD_LIST.sub(_quote_list, text))
+        quoted = _separate_param_blocks(_quote_barewords(text))
         if quoted != text:
             retry = _PARSER.parse(quoted.encode("utf-8"))
             if not retry.root_node.has_error:
@@ -157,13 +157,18 @@ def parse_script(text: str) -> A.Script:
     return A.Script(block=_Converter().block(tree.root_node), text=text)
 
 
-_BAREWORD_LIST = re.compile(
-    r"(?m)(?<=[ \t])(-[A-Za-z]\w*[ \t]+)([A-Za-z_][\w.\-]*(?:[ \t]*,[ \t]*[A-Za-z_][\w.\-]*)+)(?=[\s;)|}]|$)"
-)
+_FIRST_BAREWORD = re.compile(r"(?m)(?<=[ \t])(-[A-Za-z]\w*[ \t]+)([A-Za-z_][\w.\-]*)(?=[ \t]*,)")
+_NEXT_BAREWORD = re.compile(r"(?m)('[^'\n]*'[ \t]*,[ \t]*)([A-Za-z_][\w.\-]*)(?=[ \t]*(?:[,;)|}\s]|$))")
 
 
-def _quote_list(m: re.Match[str]) -> str:
-    return m.group(1) + ", ".join(f"'{w.strip()}'" for w in m.group(2).split(","))
+def _quote_barewords(text: str) -> str:
+    """``-Name a, b, @{...}`` -> ``-Name 'a', 'b', @{...}`` (the same values in argument mode)."""
+    text = _FIRST_BAREWORD.sub(lambda m: f"{m.group(1)}'{m.group(2)}'", text)
+    while True:
+        quoted = _NEXT_BAREWORD.sub(lambda m: f"{m.group(1)}'{m.group(2)}'", text)
+        if quoted == text:
+            return text
+        text = quoted
 
 
 _PARAM_OPEN = re.compile(r"\bparam\s*\(", re.I)

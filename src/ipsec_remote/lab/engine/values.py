@@ -77,6 +77,11 @@ class ErrorView(PSObject):
         )
 
 
+def plain(value: Any) -> Any:
+    """AutomationNull stored into a collection, a property or an argument becomes a real $null."""
+    return None if value is NOTHING else value
+
+
 def is_list(value: Any) -> bool:
     return isinstance(value, (list, tuple))
 
@@ -91,9 +96,10 @@ def enumerate_value(value: Any) -> list[Any]:
 
 
 def collect(items: list[Any]) -> Any:
-    """Pipeline output as a value: nothing -> $null, one object -> itself, more -> an array."""
+    """Pipeline output as a value: one object -> itself, more -> an array, nothing -> AutomationNull
+    (reads as $null, but ``@($x)`` of it is empty and it writes nothing to the pipeline)."""
     if not items:
-        return None
+        return NOTHING
     return items[0] if len(items) == 1 else items
 
 
