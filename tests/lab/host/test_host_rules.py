@@ -40,7 +40,8 @@ def test_rule_name_defaults_to_a_braced_guid(lab) -> None:
 )
 def test_filters_come_back_through_the_filter_cmdlets(make_lab, display, expected) -> None:
     lab = make_lab(address_display=display)
-    given = ["10.10.1.30", "10.10.2.0/24", "10.10.1.5/32", "fd00::/64", "10.0.0.1-10.0.0.9", "LocalSubnet"]
+    given = ["10.10.1.30", "10.10.2.0/24", "10.10.1.5/32", "fd00::/64", "10.0.0.1-10.0.0.9",
+             "LocalSubnet" if display == "as_given" else "localsubnet"]
     rule = _rule(lab, RemoteAddress=given, Protocol="tcp", LocalPort=["1433"])
     addr = lab.call("Get-NetFirewallAddressFilter", AssociatedNetIPsecRule=rule)[0]
     assert addr.get("RemoteAddress") == expected
@@ -48,6 +49,8 @@ def test_filters_come_back_through_the_filter_cmdlets(make_lab, display, expecte
     assert addr.get("LocalAddress") == ["Any"]
     port = lab.call("Get-NetFirewallPortFilter", AssociatedNetIPsecRule=rule)[0]
     assert (port.get("Protocol"), port.get("LocalPort"), port.get("RemotePort")) == ("TCP", ["1433"], ["Any"])
+    lab.call("Set-NetIPsecRule", IPsecRuleName="r1", Protocol="17")
+    assert lab.call("Get-NetFirewallPortFilter", AssociatedNetIPsecRule=rule)[0].get("Protocol") == "UDP"
 
 
 @pytest.mark.parametrize(

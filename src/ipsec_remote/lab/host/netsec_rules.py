@@ -45,8 +45,16 @@ def _defaults(kind: Kind) -> dict[str, Any]:
     return dict(RULE_DEFAULTS if kind is RULE else MM_RULE_DEFAULTS)
 
 
+# Address keywords (New-NetIPsecRule -RemoteAddress text); matched case-insensitively, read back canonical.
+ADDRESS_KEYWORDS = {k.lower(): k for k in (
+    "Any", "LocalSubnet", "DNS", "DHCP", "WINS", "DefaultGateway", "Internet", "Intranet",
+    "IntranetRemoteAccess", "PlayToDevice")}
+
+
 def windows_address(text: str) -> str:
     """An address filter entry as the store gives it back (see HostConfig.address_display)."""
+    if text.lower() in ADDRESS_KEYWORDS:
+        return ADDRESS_KEYWORDS[text.lower()]
     if "/" not in text:
         return text
     try:
@@ -68,7 +76,10 @@ def _normalise(key: str, value: Any) -> Any:
         return [str(v) for v in as_list(value)]
     if key == "Protocol":
         text = str(value)
-        known = {"tcp": "TCP", "udp": "UDP", "icmpv4": "ICMPv4", "icmpv6": "ICMPv6", "any": "Any"}
+        # Well-known protocol numbers read back by name. ASSUMPTION: the port-filter display of numbers
+        # is not documented; the names are the -Protocol keywords of the cmdlet.
+        known = {"tcp": "TCP", "udp": "UDP", "icmpv4": "ICMPv4", "icmpv6": "ICMPv6", "any": "Any",
+                 "6": "TCP", "17": "UDP", "1": "ICMPv4", "58": "ICMPv6"}
         return known.get(text.lower(), text)
     return value
 
