@@ -111,3 +111,11 @@ def test_sets_by_association(lab) -> None:
     assert [s.get("Name") for s in lab.call("Get-NetIPsecQuickModeCryptoSet", AssociatedNetIPsecRule=rule)] == ["qm1"]
     users = lab.call("Get-NetIPsecRule", AssociatedNetIPsecQuickModeCryptoSet=qset[0])
     assert [r.get("Name") for r in users] == ["r"]
+    # Filters lead back to their rule, by association or down the pipeline.
+    addr = lab.call("Get-NetFirewallAddressFilter", AssociatedNetIPsecRule=rule)[0]
+    assert [r.get("Name") for r in lab.call("Get-NetIPsecRule", AssociatedNetFirewallAddressFilter=addr)] == ["r"]
+    assert [r.get("Name") for r in lab.call("Get-NetIPsecRule", pipeline=[addr])] == ["r"]
+    lab.call("Set-NetIPsecRule", IPsecRuleName="other", Profile="Public")
+    public = lab.call("Get-NetFirewallProfile", Name="Public")[0]
+    assert [r.get("Name") for r in lab.call("Get-NetIPsecRule", AssociatedNetFirewallProfile=public)] == [
+        "r", "other"]

@@ -119,7 +119,8 @@ def select(
     chosen = list(entries)
     inputs = [o for o in [*as_list(args.get("InputObject")), *pipeline_input] if isinstance(o, PSObject)]
     if inputs:
-        wanted = [str(o.get("Name")) for o in inputs]
+        # Rules come in by Name; their filter objects by InstanceID, which is the rule's own ID.
+        wanted = [str(o.get("Name") if o.get("Name") is not None else o.get("InstanceID")) for o in inputs]
         chosen = [e for e in chosen if _matches(e[0].name, wanted)]
     selectors: list[tuple[str, str, Callable[[PolicyObject], Any]]] = [
         (kind.name_param, "Name", lambda o: o.name),
@@ -163,12 +164,19 @@ Entry = tuple[PolicyObject, Store]
 
 def _by_association(param: str, value: Any, chosen: list[Entry]) -> list[Entry]:
     """``-AssociatedNetIPsec…Set $set`` keeps rules referencing it; ``-AssociatedNetIPsecRule $rule`` keeps
-    the sets the rule references."""
+    the sets the rule references; ``-AssociatedNetFirewall…Filter $f`` keeps the filter's rule (a filter's
+    InstanceID is its rule's); ``-AssociatedNetFirewallProfile $p`` keeps rules applying to that profile."""
     others = [v for v in as_list(value) if isinstance(v, PSObject)]
     names = {str(v.get("Name")).lower() for v in others}
+    low = param.lower()
+    if low.startswith("associatednetfirewall") and low.endswith("filter"):
+        ids = {str(v.get("InstanceID")).lower() for v in others}
+        return [e for e in chosen if e[0].name.lower() in ids]
+    if low == "associatednetfirewallprofile":
+        return [e for e in chosen if {"any", *names} & {p.lower() for p in as_list(e[0].props.get("Profile"))}]
     out = []
     for obj, store in chosen:
-        if param.lower().endswith("set"):
+        if low.endswith("set"):
             refs = {str(obj.props.get(p) or "").lower() for p in _SET_PROPS}
             if refs & names:
                 out.append((obj, store))
