@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,24 @@ def test_bad_fault_file_is_one_line_and_exit_2(tmp_path: Path, faults: str, mess
     assert proc.stderr.startswith(message), proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / ".ipsec-remote" / "lab.json").exists()
+
+
+def test_foreground_up_runs_until_ctrl_c(tmp_path: Path) -> None:
+    (tmp_path / "inventory.toml").write_text(INVENTORY)
+    proc = subprocess.Popen([sys.executable, "-m", "ipsec_remote", "lab", "up"], cwd=tmp_path, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lab_file = tmp_path / ".ipsec-remote" / "lab.json"
+    try:
+        deadline = time.monotonic() + 60
+        while not lab_file.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert json.loads(lab_file.read_text())["pid"] == proc.pid
+        inspect = cli(tmp_path, "lab", "inspect", "--json")
+        assert inspect.returncode == 0 and set(json.loads(inspect.stdout)["hosts"]) == {"sql01", "app01", "web01",
+                                                                                        "dc01"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Ctrl-C stops it" in err
+    assert not lab_file.exists()

@@ -33,7 +33,8 @@ class ControlServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop that never ran
+            self._httpd.shutdown()
         self._httpd.server_close()
 
 
