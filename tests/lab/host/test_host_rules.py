@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ipsec_remote.lab.host import HostAssumptions
 from ipsec_remote.lab.values import PSObject
 
 
@@ -27,6 +28,18 @@ def test_new_rule_defaults_follow_the_reference(lab) -> None:
         assert absent not in rule.properties  # filters are separate objects on Windows
 
 
+def test_undocumented_defaults_are_named_assumptions(make_lab) -> None:
+    lab = make_lab(assumptions=HostAssumptions(inbound_security_default="Require", rule_enabled_default="False",
+                                               mm_max_minutes_default=4800, qm_encapsulation_from_hashes=False,
+                                               builtin_exemptions=("NeighborDiscovery",)))
+    rule = lab.call("New-NetIPsecRule", DisplayName="x", OutboundSecurity="Request")[0]
+    assert (rule.get("InboundSecurity"), rule.get("Enabled")) == ("Require", "False")
+    mmp = lab.call("New-NetIPsecMainModeCryptoProposal")
+    assert lab.call("New-NetIPsecMainModeCryptoSet", DisplayName="m", Proposal=mmp)[0].get("MaxMinutes") == 4800
+    assert lab.call("New-NetIPsecQuickModeCryptoProposal", ESPHash="SHA256")[0].get("Encapsulation") == "None"
+    assert lab.call("Get-NetFirewallSetting", PolicyStore="ActiveStore")[0].get("Exemptions") == "NeighborDiscovery"
+
+
 def test_rule_name_defaults_to_a_braced_guid(lab) -> None:
     rule = lab.call("New-NetIPsecRule", DisplayName="no name")[0]
     assert rule.get("Name").startswith("{") and len(rule.get("Name")) == 38
@@ -39,7 +52,7 @@ def test_rule_name_defaults_to_a_braced_guid(lab) -> None:
      ("as_given", ["10.10.1.30", "10.10.2.0/24", "10.10.1.5/32", "fd00::/64", "10.0.0.1-10.0.0.9", "LocalSubnet"])],
 )
 def test_filters_come_back_through_the_filter_cmdlets(make_lab, display, expected) -> None:
-    lab = make_lab(address_display=display)
+    lab = make_lab(assumptions=HostAssumptions(address_display=display))
     given = ["10.10.1.30", "10.10.2.0/24", "10.10.1.5/32", "fd00::/64", "10.0.0.1-10.0.0.9",
              "LocalSubnet" if display == "as_given" else "localsubnet"]
     rule = _rule(lab, RemoteAddress=given, Protocol="tcp", LocalPort=["1433"])

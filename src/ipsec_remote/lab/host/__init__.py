@@ -4,7 +4,7 @@
 the network/IKE model consumes (``policy.py``); ``host.snapshot()`` is the ``lab inspect --json`` shape.
 """
 
-from .config import HostConfig
+from .config import HostAssumptions, HostConfig
 from .network import Network, NoNetwork, ProbeResult
 from .policy import CsRuleView, HostPolicyView, MmRuleView, ServiceState, SetView
 from .state import LabHost
@@ -12,6 +12,6 @@ from .system import HostEvent
 from .tasks import ScheduledTask
 
 __all__ = [
-    "CsRuleView", "HostConfig", "HostEvent", "HostPolicyView", "LabHost", "MmRuleView", "Network",
+    "CsRuleView", "HostAssumptions", "HostConfig", "HostEvent", "HostPolicyView", "LabHost", "MmRuleView", "Network",
     "NoNetwork", "ProbeResult", "ScheduledTask", "ServiceState", "SetView",
 ]

@@ -7,6 +7,40 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
+@dataclass(frozen=True)
+class HostAssumptions:
+    """Host behaviours Windows does not document, as named choices (sources: windows-behaviour.md,
+    netsecurity-notes; each default says why it was picked)."""
+
+    inbound_security_default: Literal["None", "Require"] = "None"
+    """New-NetIPsecRule without -InboundSecurity: the PS docs say None, the WFAS PowerShell guide treats a
+    DisplayName-only rule as require-in (documented conflict #2). PS docs chosen."""
+
+    rule_enabled_default: Literal["True", "False"] = "True"
+    """New-NetIPsec(MainMode)Rule without -Enabled: no documented default; the WFAS tools create rules enabled."""
+
+    mm_max_minutes_default: int = 480
+    """MM crypto set -MaxMinutes: PS docs say "4800 minutes (eight hours)", outside their own 0–2879 range;
+    480 is the [community] stock value (windows-behaviour §2)."""
+
+    builtin_exemptions: tuple[str, ...] = ("NeighborDiscovery", "Dhcp")
+    """IPsec exemptions when no store configures them: documented for Win7/2008 R2; 2012+ unstated."""
+
+    qm_encapsulation_from_hashes: bool = True
+    """New-NetIPsecQuickModeCryptoProposal without -Encapsulation: the reference's "None" default builds an
+    unusable proposal, so the lab derives ESP/AH from the hashes given (False = keep "None")."""
+
+    gpo_default_set_wins: bool = True
+    """A GPO's -Default (GUID-named) set beats the local one; the local one applies even with local rule
+    merge off (it is a global setting, not a connection security rule). Undocumented either way."""
+
+    address_display: Literal["windows", "as_given"] = "windows"
+    """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
+    address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive:
+    "windows" shows 10.10.0.0/16 as 10.10.0.0/255.255.0.0 and 10.10.1.5/32 as 10.10.1.5 (display format
+    community-observed, not documented); "as_given" keeps the script's text."""
+
+
 @dataclass
 class HostConfig:
     """Lab host configuration (DESIGN §5 faults map onto these fields).
@@ -37,11 +71,7 @@ class HostConfig:
     disabled_services: tuple[str, ...] = ()
     stopped_services: tuple[str, ...] = ()
     extra_addresses: tuple[str, ...] = field(default_factory=tuple)
-    # How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
-    # address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive;
-    # "windows" renders 10.10.0.0/16 as 10.10.0.0/255.255.0.0 and 10.10.1.5/32 as 10.10.1.5 (display
-    # format: ASSUMPTION, community-observed, not documented). "as_given" keeps the script's text.
-    address_display: Literal["windows", "as_given"] = "windows"
+    assumptions: HostAssumptions = field(default_factory=HostAssumptions)
 
     @property
     def current_profile(self) -> str:

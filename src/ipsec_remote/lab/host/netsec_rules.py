@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands import CommandTable, InvocationContext
 from ..values import CaseInsensitiveDict
 from . import errors
+from .config import HostAssumptions
 from .model import MM_RULE, RULE, RULE_SET_REFS, Kind, PolicyObject, Store, as_list, flag_names
 from .netsec_common import CONTROL, FILTER_PARAMS, netsec_command, render, select
 from .reference import valid_security_pairs
@@ -19,9 +20,8 @@ if TYPE_CHECKING:
 
 # Documented defaults of a new rule (reference `default`, PS-New-NetIPsecRule): Mode Transport,
 # OutboundSecurity None, KeyModule Default, Profile Any, InterfaceType Any, Protocol Any.
-# InboundSecurity None: the PS docs' value; the WFAS PowerShell guide implies Require for a
-# DisplayName-only rule — a documented conflict (windows-behaviour conflicts #2), PS docs chosen.
-# Enabled True: ASSUMPTION (no documented default; the WFAS tools create rules enabled).
+# InboundSecurity and Enabled are undocumented: HostAssumptions.inbound_security_default /
+# rule_enabled_default replace the values below.
 RULE_DEFAULTS: dict[str, Any] = {
     "DisplayName": None, "Description": None, "Group": None, "Enabled": "True", "Profile": ["Any"],
     "Platform": [], "Mode": "Transport", "InboundSecurity": "None", "OutboundSecurity": "None",
@@ -41,8 +41,12 @@ FILTER_DEFAULTS: dict[str, Any] = {
 MM_FILTER_KEYS = ("LocalAddress", "RemoteAddress")  # MM rules have address filters only (notes §8)
 
 
-def _defaults(kind: Kind) -> dict[str, Any]:
-    return dict(RULE_DEFAULTS if kind is RULE else MM_RULE_DEFAULTS)
+def _defaults(kind: Kind, assumptions: HostAssumptions) -> dict[str, Any]:
+    out = dict(RULE_DEFAULTS if kind is RULE else MM_RULE_DEFAULTS)
+    out["Enabled"] = assumptions.rule_enabled_default
+    if kind is RULE:
+        out["InboundSecurity"] = assumptions.inbound_security_default
+    return out
 
 
 # Address keywords (New-NetIPsecRule -RemoteAddress text); matched case-insensitively, read back canonical.
@@ -52,7 +56,7 @@ ADDRESS_KEYWORDS = {k.lower(): k for k in (
 
 
 def windows_address(text: str) -> str:
-    """An address filter entry as the store gives it back (see HostConfig.address_display)."""
+    """An address filter entry as the store gives it back (HostAssumptions.address_display)."""
     if text.lower() in ADDRESS_KEYWORDS:
         return ADDRESS_KEYWORDS[text.lower()]
     if "/" not in text:
@@ -128,9 +132,9 @@ def new_rule(kind: Kind, cmdlet: str) -> Any:
         if store.get(kind, name) is not None:
             raise errors.already_exists(cmdlet, name)
         keys = FILTER_DEFAULTS if kind is RULE else {k: FILTER_DEFAULTS[k] for k in MM_FILTER_KEYS}
-        obj = PolicyObject(kind, name, _defaults(kind), filters={k: list(v) if isinstance(v, list) else v
-                                                                  for k, v in keys.items()})
-        _apply(obj, args, host.config.address_display)
+        filters = {k: list(v) if isinstance(v, list) else v for k, v in keys.items()}
+        obj = PolicyObject(kind, name, _defaults(kind, host.config.assumptions), filters=filters)
+        _apply(obj, args, host.config.assumptions.address_display)
         validate(cmdlet, obj, store)
         store.add(obj)
         return [render(host, obj, store, active=False, trace=False)]
@@ -165,7 +169,7 @@ def change_rule(kind: Kind, cmdlet: str, verb: str) -> Any:
                 obj.props["Enabled"] = "True" if verb == "Enable" else "False"
             else:
                 changed = PolicyObject(obj.kind, obj.name, dict(obj.props), dict(obj.filters))
-                _apply(changed, _changes_only(kind, args), host.config.address_display)
+                _apply(changed, _changes_only(kind, args), host.config.assumptions.address_display)
                 validate(cmdlet, changed, store)
                 obj.props, obj.filters = changed.props, changed.filters
             if args.get("PassThru"):

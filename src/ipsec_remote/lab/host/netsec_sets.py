@@ -31,11 +31,9 @@ from .reference import default_set_names
 if TYPE_CHECKING:
     from .state import LabHost
 
-# MaxMinutes: the PS docs say "4800 minutes (eight hours)", outside their own 0–2879 range; 480 is the
-# [community] stock value (windows-behaviour §2) — ASSUMPTION, shown when -MaxMinutes is not given.
-MM_DEFAULT_MAX_MINUTES = 480
+# MaxMinutes comes from HostAssumptions.mm_max_minutes_default (the documented default is inconsistent).
 SET_DEFAULTS: dict[str, dict[str, Any]] = {
-    MM_CRYPTO.key: {"MaxMinutes": MM_DEFAULT_MAX_MINUTES, "MaxSessions": 0, "ForceDiffieHellman": False},
+    MM_CRYPTO.key: {"MaxSessions": 0, "ForceDiffieHellman": False},
     QM_CRYPTO.key: {"PerfectForwardSecrecyGroup": "None"},  # documented default None (notes, KB949856)
     P1_AUTH.key: {},
     P2_AUTH.key: {},
@@ -53,8 +51,11 @@ QM_PROPOSAL_DEFAULTS = {"Encryption": "None", "ESPHash": "None", "AHHash": "None
 AUTH_CERT_DEFAULTS = {"AuthorityType": "Root", "Signing": "RSA", "FollowRenewal": False}
 
 
-def _base_props(kind: Kind) -> dict[str, Any]:
-    return {"DisplayName": None, "Description": None, "Group": None, **SET_DEFAULTS[kind.key]}
+def _base_props(host: LabHost, kind: Kind) -> dict[str, Any]:
+    out = {"DisplayName": None, "Description": None, "Group": None, **SET_DEFAULTS[kind.key]}
+    if kind is MM_CRYPTO:
+        out["MaxMinutes"] = host.config.assumptions.mm_max_minutes_default
+    return out
 
 
 def _proposals(host: LabHost, cmdlet: str, kind: Kind, value: Any) -> list[Proposal]:
@@ -91,7 +92,7 @@ def new_set(kind: Kind, cmdlet: str) -> Any:
             name = str(args.get("Name") or "{" + str(uuid.uuid4()) + "}")
         if store.get(kind, name) is not None:
             raise errors.already_exists(cmdlet, name)
-        obj = PolicyObject(kind, name, _base_props(kind))
+        obj = PolicyObject(kind, name, _base_props(host, kind))
         _apply(host, cmdlet, obj, args)
         store.add(obj)
         return [render(host, obj, store, active=False, trace=False)]
@@ -164,9 +165,10 @@ def qm_proposal(host: LabHost, ctx: InvocationContext, args: CaseInsensitiveDict
     given = _given(args)
     values = {**QM_PROPOSAL_DEFAULTS, **given}
     encap = flag_names(given.get("Encapsulation"))
-    if not encap:
-        # ASSUMPTION: the reference's "None" default would build an unusable proposal; the lab derives
-        # the protocol from the hashes given (ESP for -ESPHash/-Encryption, AH for -AHHash).
+    if not encap and not host.config.assumptions.qm_encapsulation_from_hashes:
+        encap.append("None")  # the reference's documented default
+    elif not encap:
+        # HostAssumptions.qm_encapsulation_from_hashes: ESP for -ESPHash/-Encryption, AH for -AHHash.
         if values["AHHash"] != "None":
             encap.append("AH")
         if values["ESPHash"] != "None" or values["Encryption"] != "None" or not encap:

@@ -63,7 +63,8 @@ class LabHost:
         self.address = config.address
         self.network: Network = network or NoNetwork()
         self.clock = clock
-        self.stores = PolicyStores(config.gpo_stores, config.current_profile)
+        self.stores = PolicyStores(config.gpo_stores, config.current_profile,
+                                   config.assumptions.builtin_exemptions, config.assumptions.gpo_default_set_wins)
         if not config.local_ipsec_merge:
             gpo = self.stores.add_gpo(config.default_gpo())
             for profile in PROFILES:

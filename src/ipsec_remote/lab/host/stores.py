@@ -28,9 +28,9 @@ READ_ONLY_VIEWS = ("ActiveStore", "RSOP", "SystemDefaults", "StaticServiceStore"
 # Built-in values a fresh Server 2022 applies when no store configures a setting (what
 # Get-NetFirewallSetting -PolicyStore ActiveStore shows). Sources: PS-Set-NetFirewallSetting defaults
 # (KeyEncoding UTF8, MaxSAIdleTimeSeconds 300, CertValidationLevel None, AllowIPsecThroughNAT None,
-# EnableStatefulFtp/Pptp False per the reference). Exemptions NeighborDiscovery,Dhcp is documented for
-# Win7/2008 R2 only — ASSUMPTION that 2012+ keeps it (reference `exemptions.documented_defaults`).
-# RequireFullAuthSupport False and EnablePacketQueuing None: ASSUMPTION (no documented default).
+# EnableStatefulFtp/Pptp False per the reference). Exemptions: HostAssumptions.builtin_exemptions
+# (documented for Win7/2008 R2 only). RequireFullAuthSupport False and EnablePacketQueuing None:
+# ASSUMPTION (no documented default).
 BUILTIN_SETTINGS: dict[str, Any] = {
     "Exemptions": ["NeighborDiscovery", "Dhcp"],
     "EnableStatefulFtp": "False",
@@ -81,7 +81,11 @@ def new_store(name: str, source_type: str) -> Store:
 
 
 class PolicyStores:
-    def __init__(self, gpo_names: tuple[str, ...], current_profile: str) -> None:
+    def __init__(self, gpo_names: tuple[str, ...], current_profile: str,
+                 builtin_exemptions: tuple[str, ...] = ("NeighborDiscovery", "Dhcp"),
+                 gpo_default_set_wins: bool = True) -> None:
+        self.builtin = {**BUILTIN_SETTINGS, "Exemptions": list(builtin_exemptions)}
+        self.gpo_default_set_wins = gpo_default_set_wins
         self.persistent = new_store("PersistentStore", "Local")
         self.gpos: CaseInsensitiveDict = CaseInsensitiveDict()
         self.current_profile = current_profile
@@ -144,7 +148,7 @@ class PolicyStores:
 
     def effective_settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for key, builtin in BUILTIN_SETTINGS.items():
+        for key, builtin in self.builtin.items():
             out[key] = builtin
             for store in [self.persistent, *reversed(self.gpo_list())]:
                 if is_configured(key, store.settings[key]):
@@ -161,10 +165,11 @@ class PolicyStores:
         return out
 
     def default_set(self, kind: Kind, set_name: str) -> tuple[PolicyObject, Store] | None:
-        """The ``-Default`` (GUID-named) set in effect. ASSUMPTION: a GPO's default set wins over the local
-        one, and the local one applies even when local rule merge is off (it is a global setting, not a
-        connection security rule); Windows documents neither."""
-        for store in [*self.gpo_list(), self.persistent]:
+        """The ``-Default`` (GUID-named) set in effect (HostAssumptions.gpo_default_set_wins)."""
+        order = [*self.gpo_list(), self.persistent]
+        if not self.gpo_default_set_wins:
+            order.reverse()
+        for store in order:
             found = store.get(kind, set_name)
             if found is not None:
                 return found, store
