@@ -78,6 +78,8 @@ def test_firewall_settings_local_gpo_and_effective(make_lab) -> None:
     assert active.get("Exemptions") == "NeighborDiscovery, Icmp, Dhcp"
     assert active.get("MaxSAIdleTimeSeconds") == 900  # the GPO's configured value wins
     assert active.get("CertValidationLevel") == "RequireCrlCheck"
+    rsop = lab.call("Get-NetFirewallSetting", PolicyStore="RSOP")[0]  # GPOs only
+    assert (rsop.get("MaxSAIdleTimeSeconds"), rsop.get("Exemptions")) == (900, "NotConfigured")
     view = lab.host.active_policy()
     assert view.exemptions == frozenset({"NeighborDiscovery", "Icmp", "Dhcp"}) and view.max_sa_idle_time_s == 900
     assert lab.fails("Set-NetFirewallSetting", MaxSAIdleTimeSeconds=60).category == "InvalidArgument"

@@ -32,7 +32,7 @@ def get_setting(host: LabHost, ctx: InvocationContext,
     if _is_active(host, args):
         values = host.stores.effective_settings()
     elif any(name.lower() == v.lower() for v in READ_ONLY_VIEWS):
-        values = dict(host.stores.persistent.settings)
+        values = host.stores.effective_settings(gpo_only=True)  # RSOP; the service stores set nothing
     else:
         values = dict(host.stores.writable("Get-NetFirewallSetting", args).settings)
     props: dict[str, Any] = {"Name": name, **values}

@@ -146,11 +146,13 @@ class PolicyStores:
             out += [(o, self.persistent) for o in self.persistent.list(kind)]
         return out
 
-    def effective_settings(self) -> dict[str, Any]:
+    def effective_settings(self, gpo_only: bool = False) -> dict[str, Any]:
+        """ActiveStore values (GPO > local > built-in); ``gpo_only``: the RSOP view (GPOs, else not set)."""
         out: dict[str, Any] = {}
         for key, builtin in self.builtin.items():
-            out[key] = builtin
-            for store in [self.persistent, *reversed(self.gpo_list())]:
+            out[key] = _unset(key) if gpo_only else builtin
+            layers = reversed(self.gpo_list()) if gpo_only else [self.persistent, *reversed(self.gpo_list())]
+            for store in layers:
                 if is_configured(key, store.settings[key]):
                     out[key] = store.settings[key]
         return out
