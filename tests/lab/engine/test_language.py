@@ -203,7 +203,7 @@ def test_script_param_errors_fail_the_script(run: Any) -> None:
     res = run("param([int]$Count)\n'body'", {"Count": "many"})
     assert res.output == [] and res.failure is not None
     assert res.failure.error_id.startswith("ParameterArgumentTransformationError")
-    res = run("param([string]$A)\n'body'", {"Nope": 1})
+    res = run("[CmdletBinding()]\nparam([string]$A)\n'body'", {"Nope": 1})
     assert res.failure is not None and "matches parameter name 'Nope'" in res.failure.message
 
 

@@ -203,6 +203,7 @@ class Block:
     params: list[ParamDecl]
     body: list[Stmt]
     has_param_block: bool = False
+    advanced: bool = False  # [CmdletBinding()] or [Parameter()]: common parameters, no stray arguments
 
 
 @dataclass(slots=True)

@@ -178,6 +178,8 @@ def _enum(cmd: str, spec: ParamSpec, value: Any) -> Any:
     parts = value if isinstance(value, (list, tuple)) else [value]
     names: list[str] = []
     for part in parts:
+        if spec.type == "ActionPreference" and isinstance(part, int) and 0 <= part < len(_ACTIONS):
+            part = _ACTIONS[part]  # -ea 0: the ActionPreference enum's numeric values follow _ACTIONS
         text = to_str(part)
         for piece in text.split(",") if spec.flags else [text]:
             found = canon.get(piece.strip().lower())

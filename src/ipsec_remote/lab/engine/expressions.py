@@ -53,7 +53,7 @@ class ExpressionMixin:
             A.Paren: lambda n, s: self.value_of(n.pipeline, s),
             A.HashLiteral: self._hash,
             A.Cast: self._cast,
-            A.TypeRef: lambda n, s: runtime_error(f"Type literal [{n.type_name}] is not a value here.", "TypeLiteral"),
+            A.TypeRef: self._type_ref,
             A.Member: self._member,
             A.MethodCall: self._method,
             A.Index: lambda n, s: index(self.eval(n.target, s), self.eval(n.index, s)),
@@ -72,6 +72,9 @@ class ExpressionMixin:
 
     def run_body(self, body: list[A.Stmt], scope: Scope, out: list[Any]) -> None:
         raise NotImplementedError
+
+    def _type_ref(self, node: A.TypeRef, scope: Scope) -> Any:
+        raise runtime_error(f"A type literal [{node.type_name}] cannot be used as a value here.", "TypeLiteral")
 
     def _var(self, node: A.Var, scope: Scope) -> Any:
         name = node.name
@@ -159,8 +162,6 @@ class ExpressionMixin:
             return split(left, right, op == "-csplit")
         if op in ("-replace", "-creplace"):
             return replace(left, right, op == "-creplace")
-        if op in ("-is", "-isnot", "-as"):
-            raise runtime_error(f"The {op} operator is not supported by the lab engine.", "OperatorNotSupported")
         raise runtime_error(f"Unexpected operator '{op}'.", "UnexpectedToken")
 
     def _incdec(self, node: A.IncDec, scope: Scope) -> Any:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands import binding_error, command_not_found
 from ..values import CaseInsensitiveDict, ErrorRecord, PowerShellError
 from . import ast as A
-from .binding import Positional, Token, bind
+from .binding import COMMON, Named, Positional, Token, bind, convert, resolve
 from .errors import BreakSignal, ContinueSignal, ExitSignal, ReturnSignal, ScriptError
 from .members import cast
 from .scope import Scope
@@ -112,6 +112,9 @@ class Context:
         return out
 
 
+_COMMON_SWITCHES = frozenset(["verbose", "vb", "debug", "db"])
+
+
 class CommandRunner:
     """Mixin of ``Interpreter``: resolves a command name and runs it."""
 
@@ -204,6 +207,20 @@ class CommandRunner:
             self.run_body(block.body, scope, out)
         return out
 
+    def _common_parameter(self, tok: Named, tokens: list[Token], i: int, scope: Scope) -> bool:
+        """An advanced function's -ErrorAction sets its local $ErrorActionPreference; other common ones are
+        accepted and ignored."""
+        try:
+            spec = resolve("function", COMMON, tok.name)
+        except PowerShellError:
+            return False
+        value = tok.value
+        if value is NOTHING and not spec.is_switch and i < len(tokens) and isinstance(nxt := tokens[i], Positional):
+            value = nxt.value
+        if spec.name == "ErrorAction":
+            scope.set("erroractionpreference", convert("function", spec, value))
+        return True
+
     def bind_params(
         self,
         block: A.Block,
@@ -225,8 +242,12 @@ class CommandRunner:
             low = tok.name.lower()
             hits = [d for d in decls if d == low] or [d for d in decls if d.startswith(low)]
             if len(hits) != 1:
-                if not hits and not block.has_param_block and not decls:
-                    extra.append("-" + tok.name)
+                if not hits and block.advanced and self._common_parameter(tok, tokens, i, scope):
+                    i += 1 if tok.value is NOTHING and tok.name.lower() not in _COMMON_SWITCHES else 0
+                    continue
+                if not hits and not block.advanced:
+                    # A simple function's unknown -Name goes to $args (about_Functions_Advanced_Parameters).
+                    extra.append("-" + tok.name if tok.value is NOTHING else tok.value)
                     continue
                 message = (
                     f"A parameter cannot be found that matches parameter name '{tok.name}'."

@@ -372,5 +372,6 @@ def set_index(target: Any, key: Any, value: Any) -> None:
     raise runtime_error(f"Unable to index into an object of type {_type_label(target)}.", "CannotIndex")
 
 
-def type_ok(name: str) -> bool:
-    return _type_ok(name) or name in ("math", "cmdletbinding", "parameter")
+def cast_supported(name: str) -> bool:
+    """Whether ``[name]`` is a cast the engine implements (checked at parse time)."""
+    return _type_ok(name)

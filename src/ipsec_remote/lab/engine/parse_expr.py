@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ast as A
+from .members import cast_supported
 from .parser import _BINARY, _UNSUPPORTED_NODES, _WRAPPERS, _kids, _txt, _unsupported, type_name_of, var_name
 from .strings import unescape, verbatim
 
@@ -37,6 +38,10 @@ _OPERATOR_ALIASES = {
     )
 }
 _UNARY_OPS = frozenset(["-not", "!", "-", "+", "-join", "-split", ",", "-bnot"])
+_UNSUPPORTED_OPS = frozenset(["-is", "-isnot", "-as", "-shl", "-shr"])
+_STATIC_TYPES = frozenset(
+    ["datetime", "guid", "string", "int", "int32", "int64", "long", "uint32", "uint16", "uint64", "math"]
+)
 _MULTIPLIERS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 _CONSTANTS = {"true": True, "false": False, "null": None}
 
@@ -61,6 +66,8 @@ def convert_expr(conv: _Converter, node: Node) -> A.Expr:
     if t in _BINARY:
         operands = [k for k in kids if k.type not in ("comparison_operator", "format_operator")]
         if len(operands) == 2:
+            if _op(_txt(node.children[1])) in _UNSUPPORTED_OPS:
+                raise _unsupported(f"operator {_txt(node.children[1])}", node)
             return A.Binary(
                 _op(_txt(node.children[1])), convert_expr(conv, operands[0]), convert_expr(conv, operands[1])
             )
@@ -94,9 +101,15 @@ def convert_expr(conv: _Converter, node: Node) -> A.Expr:
     ):
         return A.IncDec(convert_expr(conv, kids[0]), 1 if "increment" in t else -1, t.startswith("post"))
     if t == "cast_expression":
-        return A.Cast(type_name_of(kids[0]), convert_expr(conv, kids[-1]))
+        type_name = type_name_of(kids[0])
+        if not cast_supported(type_name):
+            raise _unsupported(f"type [{type_name}]", node)
+        return A.Cast(type_name, convert_expr(conv, kids[-1]))
     if t == "type_literal":
-        return A.TypeRef(type_name_of(node))
+        type_name = type_name_of(node)
+        if type_name not in _STATIC_TYPES:
+            raise _unsupported(f"type [{type_name}]", node)
+        return A.TypeRef(type_name)
     if t in ("member_access", "invokation_expression"):
         static = node.children[1].type == "::"
         target = convert_expr(conv, kids[0])

@@ -157,8 +157,10 @@ def parse_script(text: str) -> A.Script:
     return A.Script(block=_Converter().block(tree.root_node), text=text)
 
 
-_FIRST_BAREWORD = re.compile(r"(?m)(?<=[ \t])(-[A-Za-z]\w*[ \t]+)([A-Za-z_][\w.\-]*)(?=[ \t]*,)")
-_NEXT_BAREWORD = re.compile(r"(?m)('[^'\n]*'[ \t]*,[ \t]*)([A-Za-z_][\w.\-]*)(?=[ \t]*(?:[,;)|}\s]|$))")
+# A bareword argument: not a number, not a variable/quote/sub-expression; IP addresses and wildcards included.
+_WORD = r"(?!\d+(?:\.\d+)?(?:[ \t]*[,;)|}\s]|$))[\w*][\w.\-:*\\/]*"
+_FIRST_BAREWORD = re.compile(r"(?m)(?<=[ \t])(-[A-Za-z]\w*[ \t]+)(" + _WORD + r")(?=[ \t]*,)")
+_NEXT_BAREWORD = re.compile(r"(?m)('[^'\n]*'[ \t]*,[ \t]*)(" + _WORD + r")(?=[ \t]*(?:[,;)|}\s]|$))")
 
 
 def _quote_barewords(text: str) -> str:
@@ -218,14 +220,13 @@ def _check_errors(root: Node) -> None:
     while stack:
         node = stack.pop()
         if node.type == "ERROR" or node.is_missing:
-            text = _txt(node)
-            if "??" in text:
-                raise _unsupported("null-coalescing operator (PS7)", node)
-            if "?" in text and ":" in text:
-                raise _unsupported("ternary operator (PS7)", node)
-            raise _unsupported("syntax error", node)
+            raise _error_kind(node)
         if node.has_error:
             stack.extend(reversed(node.children))
+
+
+def _is_advanced(param_block: Node) -> bool:
+    return re.search(r"\[\s*(cmdletbinding|parameter)\b", _txt(param_block), re.I) is not None
 
 
 def _looks_numeric(node: Node) -> bool:
@@ -233,24 +234,46 @@ def _looks_numeric(node: Node) -> bool:
     return name is not None and _txt(name)[:1].isdigit()
 
 
+def _error_kind(node: Node) -> UnsupportedConstruct:
+    """Name what the grammar could not parse: a PS7 operator, a label, a dynamic keyword, or a syntax error."""
+    text = _txt(node)
+    if "??" in text:
+        return _unsupported("null-coalescing operator (PS7)", node)
+    if "?" in text and ":" in text:
+        return _unsupported("ternary operator (PS7)", node)
+    if node.children and node.children[0].type in ("break", "continue"):
+        return _unsupported("loop label", node)
+    found = _unsupported("syntax error", node)
+    parent = node.parent
+    while parent is not None:  # the outermost unsupported construct around the error names it
+        if parent.type in _UNSUPPORTED_NODES:
+            found = _unsupported(_UNSUPPORTED_NODES[parent.type], parent)
+        name = parent.child_by_field_name("command_name") if parent.type == "command" else None
+        if name is not None and _txt(name).lower() in _UNSUPPORTED_COMMANDS:
+            found = _unsupported(_UNSUPPORTED_COMMANDS[_txt(name).lower()], parent)
+        parent = parent.parent
+    return found
+
+
 class _Converter:
     def block(self, node: Node) -> A.Block:
         """A program, script block or function body: optional ``param()`` and statements."""
         params: list[A.ParamDecl] = []
-        has_param = False
+        has_param = advanced = False
         body: list[A.Stmt] = []
         for child in _kids(node):
             if child.type == "param_block":
                 has_param = True
                 params = self.params(child)
+                advanced = advanced or _is_advanced(child)
             elif child.type in ("statement_list", "script_block_body", "script_block"):
                 inner = self.block(child)
                 if inner.has_param_block:
-                    has_param, params = True, inner.params
+                    has_param, params, advanced = True, inner.params, inner.advanced
                 body.extend(inner.body)
             else:
                 body.extend(self.statements(child))
-        return A.Block(params=params, body=body, has_param_block=has_param)
+        return A.Block(params=params, body=body, has_param_block=has_param, advanced=advanced)
 
     def statements(self, node: Node | None) -> list[A.Stmt]:
         if node is None:
@@ -366,9 +389,10 @@ class _Converter:
                 inner = self.block(c) if c.type in ("script_block", "param_block") else None
                 if c.type == "param_block":
                     block.params, block.has_param_block = self.params(c), True
+                    block.advanced = _is_advanced(c)
                 elif inner is not None:
                     if inner.has_param_block:
-                        block.params, block.has_param_block = inner.params, True
+                        block.params, block.has_param_block, block.advanced = inner.params, True, inner.advanced
                     block.body.extend(inner.body)
                 else:
                     block.body.extend(self.statements(c))
