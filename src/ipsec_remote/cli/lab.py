@@ -58,7 +58,7 @@ def up(inventory: Path, faults: Path | None, rtt_ms: int, detach: bool) -> None:
     if running is not None:
         raise IpsecRemoteError(f"a lab is already running (pid {running.pid}, {running.path}); "
                                "run 'ipsec-remote lab down' first")
-    options = FleetOptions(rtt_ms=rtt_ms or None)
+    options = FleetOptions(rtt_ms=rtt_ms or None)  # 0 is the option's default: "not given", faults decide
     if detach:
         _start_detached(inventory, faults, options)
         return

@@ -120,7 +120,7 @@ def test_local_merge_off_keeps_persistent_rules_out_of_the_active_store(make_lab
 
 
 def test_idle_sas_expire(make_lab: LabFactory) -> None:
-    lab = make_lab(sa_idle_s=0.5)
+    lab = make_lab("sa_idle_s = 0.5\n")  # the lab knob; hosts default to MaxSAIdleTimeSeconds = 300
     pair(lab, "sql01", "app01")
     assert tnc(lab, "app01", "sql01")
     assert sas(lab, "sql01")[0]

@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inventory", type=Path)
     parser.add_argument("--faults", type=Path)
     parser.add_argument("--rtt-ms", type=int)
-    parser.add_argument("--sa-idle-s", type=float, default=300.0)
+    parser.add_argument("--sa-idle-s", type=float)  # default: each host's MaxSAIdleTimeSeconds
     args = parser.parse_args(argv)
     try:
         serve(args.inventory, args.faults, FleetOptions(rtt_ms=args.rtt_ms, sa_idle_s=args.sa_idle_s))

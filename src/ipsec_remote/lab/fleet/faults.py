@@ -1,7 +1,9 @@
 """Faults from a TOML file (DESIGN §5): what makes a lab host differ from a healthy Server 2022 box.
 
 ```toml
-rtt_ms = 5                                    # every endpoint (the CLI's --rtt-ms sets it too)
+rtt_ms = 5                                    # every endpoint (the CLI's --rtt-ms overrides it)
+sa_idle_s = 2                                 # lab knob: SAs idle this long expire (default: each host's
+                                              # MaxSAIdleTimeSeconds, 300 s)
 [hosts.sql01]
 down = true                                   # the endpoint refuses every connection
 ikeext = "disabled"                           # IKEEXT start type Disabled: no IKE at all (event 5453)
@@ -66,14 +68,11 @@ class HostFaults:
 @dataclass
 class Faults:
     rtt_ms: int = 0
+    sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
-
-    def rtt_s(self, name: str) -> float:
-        own = self.for_host(name).rtt_ms
-        return (self.rtt_ms if own is None else own) / 1000.0
 
 
 def _canonical(cmdlet: str) -> dict[str, str]:
@@ -163,6 +162,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
     for key, value in data.items():
         if key == "rtt_ms":
             faults.rtt_ms = _count(value, label, key)
+        elif key == "sa_idle_s":
+            faults.sa_idle_s = _seconds(value, label, key)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})

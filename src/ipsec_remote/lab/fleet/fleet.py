@@ -54,7 +54,8 @@ class Fleet:
         self.options = options or FleetOptions()
         self.lock = threading.RLock()
         self.password = secrets.token_urlsafe(18)  # per fleet; only lab.json (0600) holds it
-        net_options = self.options.network or NetworkOptions(sa_idle_s=self.options.sa_idle_s)
+        sa_idle_s = self.options.sa_idle_s if self.options.sa_idle_s is not None else self.faults.sa_idle_s
+        net_options = self.options.network or NetworkOptions(sa_idle_s=sa_idle_s)
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
         self.endpoints: dict[str, LabEndpoint] = {}
