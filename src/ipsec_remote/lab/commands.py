@@ -25,6 +25,15 @@ class ParamSpec:
     ``Boolean``, ``SwitchParameter``, ``CimInstance[]``, ``DateTime``, ``ScriptBlock``, ``Object`` or an
     enum name such as ``SecurityPolicy`` (then ``values`` lists the accepted names).
     ``flags``: the enum accepts a comma-separated combination (``-Profile Domain,Private``).
+
+    How the engine hands values to ``Command.invoke`` (lab/engine/binding.py):
+    * an enum value arrives in its canonical spelling (``-InboundSecurity require`` -> ``"Require"``);
+    * a ``flags`` enum arrives as a **list of canonical names in the order of ``values``**, whatever the
+      script wrote (``Private,domain``, ``'Domain, Private'`` or ``@('Private','Domain')`` ->
+      ``["Domain", "Private"]``);
+    * ``array=True`` or a ``...[]`` type arrives as a list (a scalar is wrapped);
+    * a switch arrives as a bool (``-PassThru`` -> True, ``-PassThru:$false`` -> False);
+    * ``Object``/``CimInstance[]``/``ScriptBlock`` values pass through unconverted.
     """
 
     name: str

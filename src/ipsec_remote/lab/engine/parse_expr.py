@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from . import ast as A
+from .grammar import _BINARY, _UNSUPPORTED_NODES, _WRAPPERS, _kids, _txt, _unsupported, type_name_of, var_name
 from .members import cast_supported
-from .parser import _BINARY, _UNSUPPORTED_NODES, _WRAPPERS, _kids, _txt, _unsupported, type_name_of, var_name
 from .strings import unescape, verbatim
 
 if TYPE_CHECKING:
