@@ -58,6 +58,7 @@ class Fleet:
         net_options = self.options.network or NetworkOptions(sa_idle_s=sa_idle_s)
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
+        self.roles = {h.name: h.role for h in spec.hosts}
         self.endpoints: dict[str, LabEndpoint] = {}
         self._fault_states: dict[str, FaultState] = {}
         for host_spec in spec.hosts:
@@ -140,7 +141,7 @@ class Fleet:
                     "username": USERNAME,
                     "password": self.password,
                     "auth": ep.config.auth,
-                    "role": self.spec.host(name).role,
+                    "role": self.roles[name],
                 }
                 for name, ep in self.endpoints.items()
             },
@@ -149,12 +150,15 @@ class Fleet:
     def inspect(self) -> dict[str, Any]:
         """DESIGN §5 ``lab inspect --json``: the host model's snapshot plus the fleet's view of it."""
         out: dict[str, Any] = {}
-        with self.lock:
-            for name, host in self.hosts.items():
+        for name, host in self.hosts.items():
+            # One host at a time: the lock is shared with the WinRM loop, which must not stall for a whole
+            # 1,000-host snapshot.
+            with self.lock:
                 snap = host.snapshot()
-                snap["role"] = self.spec.host(name).role
-                snap["reachable_from_controller"] = self.reachable_from_controller(name)
-                snap["controller_blocked_by"] = self.network.controller_blocked_by(host)
+                blocked_by = self.network.controller_blocked_by(host)
+                snap["role"] = self.roles[name]
+                snap["reachable_from_controller"] = blocked_by is None and not self.faults.for_host(name).down
+                snap["controller_blocked_by"] = blocked_by
                 ep = self.endpoints.get(name)
                 snap["requests"] = ep.counters.as_dict() if ep is not None else {}
                 snap["endpoint"] = ep.url if ep is not None else None
