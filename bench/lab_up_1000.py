@@ -38,6 +38,29 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def sample(lab: dict[str, object], count: int) -> float:
+    """Seconds per pypsrp round trip (pool open + one script + close) on ``count`` hosts, sequentially."""
+    from urllib.parse import urlsplit
+
+    from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.wsman import WSMan
+
+    hosts = lab["hosts"]
+    assert isinstance(hosts, dict)
+    names = sorted(hosts)[:: max(1, len(hosts) // count)][:count]
+    started = time.perf_counter()
+    for name in names:
+        entry = hosts[name]
+        url = urlsplit(entry["endpoint"])
+        with WSMan(url.hostname or "127.0.0.1", port=url.port, username=entry["username"],
+                   password=entry["password"], auth="basic", cert_validation=str(lab["ca_bundle"])) as wsman, \
+                RunspacePool(wsman) as pool:
+            ps = PowerShell(pool)
+            ps.add_script("@(Get-NetIPsecRule -PolicyStore ActiveStore).Count -eq 0")
+            assert ps.invoke() == [True] and not ps.streams.error, name
+    return (time.perf_counter() - started) / len(names)
+
+
 def run(*args: str, cwd: Path, timeout: float = 600) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     proc = subprocess.run([*CLI, *args], cwd=cwd, text=True, capture_output=True, timeout=timeout)
@@ -58,6 +81,7 @@ def main() -> None:
     lab = json.loads((tmp / ".ipsec-remote" / "lab.json").read_text())
     rss = rss_mib(int(lab["pid"]))
     try:
+        per_host = sample(lab, 20)
         inspect_s, proc = run("lab", "inspect", "inventory.toml", "--json", cwd=tmp)
         doc = json.loads(proc.stdout)
         reachable = sum(1 for h in doc["hosts"].values() if h["reachable_from_controller"])
@@ -66,6 +90,7 @@ def main() -> None:
     print(f"hosts                    {len(lab['hosts'])} ({args.hosts} generated + 1 DC)")
     print(f"lab up --detach          {up_s:.2f} s (until lab.json is written and every endpoint accepts TCP)")
     print(f"lab process RSS          {rss:.0f} MiB after start")
+    print(f"pypsrp round trip        {per_host * 1000:.0f} ms per host (pool + script + close, 20 hosts)")
     print(f"lab inspect --json       {inspect_s:.2f} s, {len(proc.stdout) / 1e6:.1f} MB, "
           f"{reachable} reachable from the controller")
     print(f"lab down                 {down_s:.2f} s")
