@@ -225,3 +225,44 @@ def test_variables_passed_in_and_env(out: Any) -> None:
 def test_format_and_comments(out: Any) -> None:
     script = "# comment\n<# block\ncomment #>\n$x = 1 # trailing\n'{0}-{1}' -f $x, 2"
     assert out(script) == ["1-2"]
+
+
+def test_statements_as_values(out: Any) -> None:
+    assert out("$x = if ($true) { 'a' } else { 'b' }\n$x") == ["a"]
+    assert out("$x = foreach ($i in 1..3) { $i * 2 }\n,$x") == [[2, 4, 6]]
+    assert out("\"$(1 + 1) and $((2, 3) -join '+')\"") == ["2 and 2+3"]
+
+
+def test_simple_function_args_and_input(out: Any) -> None:
+    # about_Automatic_Variables: $args holds undeclared arguments, $input the pipeline input.
+    assert out("function G { param($a) $args.Count; $args[1] }\nG 1 2 -x") == [2, "-x"]
+    assert out("function H { $input | ForEach-Object { $_ + 1 } }\n1, 2 | H") == [2, 3]
+
+
+def test_advanced_function_error_action(run: Any) -> None:
+    # about_CommonParameters: -ErrorAction on an advanced function sets its $ErrorActionPreference.
+    script = "function F { [CmdletBinding()] param($A) Write-Error \"e $A\"; 'after' }\nF -A 1 -ErrorAction Stop\n'x'"
+    res = run(script)
+    assert res.output == [] and res.failure is not None and res.failure.message == "e 1"
+    res = run(script.replace("Stop", "SilentlyContinue"))
+    assert res.output == ["after", "x"] and res.errors == []
+
+
+def test_exit_stops_quietly(run: Any) -> None:
+    res = run("'a'\nexit\n'b'")
+    assert res.output == ["a"] and res.failure is None
+
+
+def test_null_count_and_method_errors(run: Any) -> None:
+    assert run("$e = $null\n$e.Count\n@($null).Count\n@().Count").output == [0, 1, 0]
+    res = run("'x'.Foo()")
+    assert (
+        res.errors[0].message
+        == "Method invocation failed because [System.String] does not contain a method named 'Foo'."
+    )
+    res = run("$a = @(1)\n$a.Add(2)")
+    assert "Collection was of a fixed size." in res.errors[0].message
+
+
+def test_math_static_methods(out: Any) -> None:
+    assert out("[math]::Max(3, 7); [math]::Round(2.5); [math]::Floor(2.7)") == [7, 2, 2]

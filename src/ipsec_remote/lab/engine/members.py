@@ -103,9 +103,9 @@ def cast(type_name: str, value: Any) -> Any:
 
 
 def get_member(target: Any, name: str) -> Any:
-    if target is None or target is NOTHING:
-        return None
     low = name.lower()
+    if target is None or target is NOTHING:
+        return 0 if low in ("count", "length") else None  # $null.Count is 0 (PS 3.0+)
     if isinstance(target, PSObject):
         if name in target.properties:
             return target.properties[name]
@@ -205,7 +205,8 @@ def _type_label(target: Any) -> str:
     }.get(type(target), "System.Object")
 
 
-def _string_method(s: str, low: str, args: list[Any]) -> Any:
+def _string_method(s: str, name: str, args: list[Any]) -> Any:
+    low = name.lower()
     a = [to_str(x) for x in args]
     if low in ("tolower", "tolowerinvariant"):
         return s.lower()
@@ -248,7 +249,7 @@ def _string_method(s: str, low: str, args: list[Any]) -> Any:
         return s.rjust(width, fill) if low == "padleft" else s.ljust(width, fill)
     if low == "equals":
         return s == a[0]
-    return _missing(s, low)
+    return _missing(s, name)
 
 
 def _missing(target: Any, name: str) -> Any:
@@ -271,7 +272,7 @@ def call_method(target: Any, name: str, args: list[Any]) -> Any:
     if low == "gettype":
         return PSObject.custom(Name=_type_label(target).rsplit(".", 1)[-1], FullName=_type_label(target))
     if isinstance(target, str):
-        return _string_method(target, low, args)
+        return _string_method(target, name, args)
     if isinstance(target, CaseInsensitiveDict):
         key = to_str(args[0]) if args else ""
         if low in ("containskey", "contains"):
