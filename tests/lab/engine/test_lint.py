@@ -66,6 +66,8 @@ def test_fixture_runs(tmp_path: Path) -> None:
         ("$x = [xml]'<a/>'", "type [xml]", 1),
         ("Configuration C { Node x { } }", "dynamic keyword (Configuration)", 1),
         ("foreach ($i in 1..2) { break outer }", "loop label", 1),
+        ("Invoke-Command -ScriptBlock { $using:x }", "scoped variable $using:x", 1),
+        ("$a = @(1)\n$a.Where({ $_ })", "intrinsic .Where() method", 2),
     ],
 )
 def test_unsupported_constructs_are_flagged_with_their_line(script: str, kind: str, line: int) -> None:

@@ -118,3 +118,19 @@ def test_run_pipeline_script_then_cmdlets(engine: Any, host: Any) -> None:
     assert res.errors[0].error_id == "ThingNotFound"
     res = engine.run_pipeline([PipelineCommand("throw 'no'", True)], [])
     assert res.failure is not None and res.failure.message == "no"
+
+
+def test_write_error_with_a_caught_record_and_out_string(run: Any) -> None:
+    res = run("try { throw 'inner' } catch { Write-Error $_ }\n'x', 1 | Out-String")
+    assert [(e.message, e.error_id) for e in res.errors] == [("inner", "inner")]
+    assert res.output == ["x\n1\n"]
+
+
+def test_sort_object_falls_back_to_strings_and_objects_compare_by_reference(out: Any) -> None:
+    assert out("@{ a = 1 }, 'b', 'a' | Sort-Object | ForEach-Object { [string]$_ }") == [
+        "a",
+        "b",
+        "System.Collections.Hashtable",
+    ]
+    script = "$a = [pscustomobject]@{ n = 1 }; $b = [pscustomobject]@{ n = 1 }\n$a -eq $b; $a -eq $a"
+    assert out(script) == [False, True]

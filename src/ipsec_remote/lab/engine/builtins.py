@@ -8,11 +8,12 @@ from typing import Any
 
 from ..commands import CommandTable, FunctionCommand, InvocationContext, ParamSpec
 from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
+from .errors import ScriptError
 from .functions import Context
 from .members import get_member
 from .operators import _scalar_compare as scalar_compare
 from .operators import compare
-from .values import ScriptBlock, enumerate_value, to_bool, to_str
+from .values import ErrorView, ScriptBlock, enumerate_value, to_bool, to_str
 
 _WHERE_OPS = (
     "EQ",
@@ -157,7 +158,10 @@ def _sort(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]
 
     def cmp(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:
         for x, y in zip(a[0], b[0], strict=False):
-            r = scalar_compare(x, y, False) if x is not None or y is not None else 0
+            try:
+                r = scalar_compare(x, y, False)
+            except ScriptError:  # not comparable as such: fall back to the string forms
+                r = scalar_compare(to_str(x), to_str(y), False)
             if r:
                 return r
         return 0
@@ -204,7 +208,11 @@ def _write_output(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: l
 
 
 def _write_error(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
-    message = to_str(args.get("Message"))
+    given = args.get("ErrorRecord") or args.get("Message")
+    if isinstance(given, ErrorView):  # Write-Error $_ re-emits the record itself
+        ctx.write_error(given.record)
+        return []
+    message = to_str(given)
     ctx.write_error(
         ErrorRecord(
             message=message,
@@ -360,7 +368,8 @@ def builtin_commands() -> CommandTable:
         "Write-Error",
         _write_error,
         _specs(
-            ParamSpec("Message", "String", position=0, aliases=("Msg",)),
+            ParamSpec("Message", "Object", position=0, aliases=("Msg",)),
+            ParamSpec("ErrorRecord", "Object"),
             ParamSpec("ErrorId", "String"),
             ParamSpec("Category", "ErrorCategory", values=_CATEGORIES),
             ParamSpec("TargetObject", "Object"),

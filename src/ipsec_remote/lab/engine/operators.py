@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..values import CaseInsensitiveDict, PSHashtable
+from ..values import CaseInsensitiveDict, PSHashtable, PSObject
 from .errors import runtime_error
 from .values import NOTHING, to_bool, to_datetime, to_number, to_str
 
@@ -44,7 +44,9 @@ def _scalar_equal(left: Any, right: Any, case: bool) -> bool:
             return left == to_datetime(right)
         except Exception:
             return False
-    return bool(left is right or left == right)
+    if isinstance(left, (PSObject, CaseInsensitiveDict, list, tuple)):
+        return left is right  # reference equality, as for .NET objects
+    return bool(left == right)
 
 
 def _scalar_compare(left: Any, right: Any, case: bool) -> int:

@@ -76,6 +76,8 @@ def convert_expr(conv: _Converter, node: Node) -> A.Expr:
     if t == "variable" or t == "braced_variable":
         text = _txt(node)
         name = var_name(text)
+        if ":" in name and not name.startswith("env:"):  # $using:, $function:, drive-qualified variables
+            raise _unsupported(f"scoped variable {text}", node)
         if name in _CONSTANTS and not text.startswith("@"):
             return A.Const(_CONSTANTS[name])
         return A.Var(name, splat=text.startswith("@"))
@@ -117,6 +119,8 @@ def convert_expr(conv: _Converter, node: Node) -> A.Expr:
         if name_node.type == "member_name" and len(_kids(name_node)) == 1:
             name_node = _kids(name_node)[0]
         if t == "invokation_expression":
+            if _txt(name_node).lower() in ("where", "foreach"):
+                raise _unsupported(f"intrinsic .{_txt(name_node)}() method", node)
             arg_list = kids[-1]
             args = [
                 convert_expr(conv, a)
