@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
         self.path = path
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -79,13 +81,15 @@ class Journal:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        # Hosts are worked on from several threads sharing this connection: one transaction at a time.
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- runs -----------------------------------------------------------------------------------------
     def begin_run(self, command: str) -> int:
@@ -99,8 +103,12 @@ class Journal:
             db.execute("UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
                        (now_iso(), status, json.dumps(summary), run_id))
 
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self._db.execute(sql, args).fetchall())
+
     def runs(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT id, command, started_at, finished_at, status FROM runs ORDER BY id")
+        rows = self._query("SELECT id, command, started_at, finished_at, status FROM runs ORDER BY id")
         return [dict(zip(("id", "command", "started_at", "finished_at", "status"), r, strict=True)) for r in rows]
 
     # -- snapshots ------------------------------------------------------------------------------------
@@ -113,7 +121,8 @@ class Journal:
             return cur.rowcount == 1
 
     def snapshot(self, host: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-        row = self._db.execute("SELECT owned, settings FROM snapshots WHERE host = ?", (host,)).fetchone()
+        rows = self._query("SELECT owned, settings FROM snapshots WHERE host = ?", (host,))
+        row = rows[0] if rows else None
         return (json.loads(row[0]), json.loads(row[1])) if row else None
 
     # -- steps ----------------------------------------------------------------------------------------
@@ -126,8 +135,8 @@ class Journal:
 
     def steps(self, run_id: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT run_id, host, phase, cmdlet, params, ok, error FROM steps"
-        rows = self._db.execute(sql + (" WHERE run_id = ?" if run_id else "") + " ORDER BY id",
-                                (run_id,) if run_id else ())
+        rows = self._query(sql + (" WHERE run_id = ?" if run_id else "") + " ORDER BY id",
+                           (run_id,) if run_id else ())
         return [{"run_id": r[0], "host": r[1], "phase": r[2], "cmdlet": r[3], "params": json.loads(r[4]),
                  "ok": bool(r[5]), "error": r[6]} for r in rows]
 
@@ -138,9 +147,9 @@ class Journal:
                        (run_id, a, b, int(verified), json.dumps(detail), now_iso()))
 
     def latest_verification(self, a: str, b: str) -> Verification | None:
-        row = self._db.execute(
-            "SELECT verified, detail, at FROM verifications WHERE a = ? AND b = ? ORDER BY id DESC LIMIT 1",
-            (a, b)).fetchone()
+        rows = self._query(
+            "SELECT verified, detail, at FROM verifications WHERE a = ? AND b = ? ORDER BY id DESC LIMIT 1", (a, b))
+        row = rows[0] if rows else None
         return Verification(a, b, bool(row[0]), json.loads(row[1]), row[2]) if row else None
 
     def set_pair_security(self, a: str, b: str, inbound: str, outbound: str) -> None:
@@ -150,7 +159,7 @@ class Journal:
                        "outbound = excluded.outbound, at = excluded.at", (a, b, inbound, outbound, now_iso()))
 
     def pair_security(self) -> dict[tuple[str, str], tuple[str, str]]:
-        rows = self._db.execute("SELECT a, b, inbound, outbound FROM pair_security")
+        rows = self._query("SELECT a, b, inbound, outbound FROM pair_security")
         return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
     def clear_pair_security(self) -> None:
@@ -181,8 +190,8 @@ class Journal:
             db.execute("UPDATE reverts SET status = ?, at = ? WHERE id = ?", (status, now_iso(), revert_id))
 
     def armed_reverts(self) -> list[dict[str, Any]]:
-        rows = self._db.execute("SELECT id, host, task_name, deadline FROM reverts WHERE status = 'armed'")
+        rows = self._query("SELECT id, host, task_name, deadline FROM reverts WHERE status = 'armed'")
         return [{"id": r[0], "host": r[1], "task_name": r[2], "deadline": r[3]} for r in rows]
 
     def integrity_ok(self) -> bool:
-        return bool(self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+        return bool(self._query("PRAGMA integrity_check")[0][0] == "ok")
