@@ -81,6 +81,8 @@ def test_up_detach_inspect_down(tmp_path: Path) -> None:
         ("[hosts.sql01.preexisting]\nrules = [{ name = 'x', inbound = 'Require' }]\n",
          "faults.toml: hosts.sql01.preexisting.rules[0].inbound: unknown parameter of New-NetIPsecRule"),
         ("[hosts.sql01.preexisting]\nfirewall = []\n", "faults.toml: hosts.sql01.preexisting.firewall: unknown"),
+        ("[[hosts.sql01.preexisting.rules]]\nname = 'x'\ninbound_security = 'Require'\noutbound_security = 'None'\n",
+         "faults.toml: hosts.sql01.preexisting: New-NetIPsecRule: The parameter is incorrect."),
     ],
 )
 def test_bad_fault_file_is_one_line_and_exit_2(tmp_path: Path, faults: str, message: str) -> None:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..host import HostConfig, LabHost
 from ..host.reference import param_specs
 from .spec import FleetSpec, LabConfigError, read_toml
 
@@ -157,6 +158,15 @@ def _preexisting(table: Any, label: str, where: str, hf: HostFaults) -> None:
             hf.preexisting.append(call)
 
 
+def _check_preexisting(hf: HostFaults, label: str, where: str, address: str) -> None:
+    """Create the objects on a scratch host now, so a bad one (a Require/None pair, a missing set) is a
+    one-line error before anything starts rather than a traceback in the lab process."""
+    try:
+        LabHost(HostConfig("check", address, gpo_stores=tuple(hf.gpo_stores), preexisting=tuple(hf.preexisting)))
+    except ValueError as exc:
+        raise LabConfigError(label, where, str(exc).splitlines()[0]) from None
+
+
 def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
     faults = Faults()
     for key, value in data.items():
@@ -184,6 +194,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
                 setattr(hf, key, _SCALARS[key](value, label, where))
             else:
                 raise LabConfigError(label, where, "unknown fault key")
+        if hf.preexisting:
+            _check_preexisting(hf, label, f"hosts.{name}.preexisting", spec.host(name).address)
         faults.hosts[name] = hf
     return faults
 

@@ -95,7 +95,7 @@ class Fleet:
         auth: Literal["basic", "negotiate"] = "basic" if self.spec.scheme == "https" else "negotiate"
         global_rtt = self.options.rtt_ms if self.options.rtt_ms is not None else self.faults.rtt_ms
         for name, host in self.hosts.items():
-            config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth)  # type: ignore[arg-type]
+            config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth)
             endpoint = self.server.add_endpoint(_LockedHost(host, self.lock), config)
             own = self.faults.for_host(name)
             rtt_ms = own.rtt_ms if own.rtt_ms is not None else global_rtt

@@ -12,7 +12,7 @@ import ipaddress
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,7 +47,7 @@ class HostSpec:
 class FleetSpec:
     inventory: Path
     controller_address: str
-    scheme: str  # https | http — the lab endpoints use the scheme the controller will use
+    scheme: Literal["https", "http"]  # the lab endpoints use the scheme the controller will use
     winrm_port: int  # the *modelled* WinRM port (5986/5985): the port of the controller's flow
     auth: str
     machine_cert_ca: str
@@ -106,7 +106,7 @@ def load_fleet_spec(path: str | Path) -> FleetSpec:
     if "address" not in controller:
         raise LabConfigError(label, "controller.address", "required key is missing")
     connection = _table(data, "connection", label)
-    scheme = str(connection.get("scheme", "https"))
+    scheme = connection.get("scheme", "https")
     if scheme not in ("https", "http"):
         raise LabConfigError(label, "connection.scheme", f"{scheme!r} is not one of https, http")
     port = connection.get("port") or (5986 if scheme == "https" else 5985)
