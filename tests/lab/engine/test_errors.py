@@ -170,3 +170,9 @@ def test_unsupported_construct_fails_the_run(run: Any) -> None:
     res = run("'a'\n$x = $true ? 1 : 2")
     assert res.output == [] and res.failure is not None
     assert res.failure.error_id == "UnsupportedConstruct" and res.failure.line == 2
+
+
+def test_silently_continue_suppresses_statement_errors_and_even_throw(run: Any) -> None:
+    # about_Throw: with $ErrorActionPreference SilentlyContinue or Ignore, throw does not propagate.
+    res = run("$ErrorActionPreference = 'SilentlyContinue'\nGet-Nope\nthrow 'x'\n'still here'\n$Error.Count")
+    assert res.output == ["still here", 2] and res.errors == [] and res.failure is None

@@ -100,6 +100,7 @@ class Binary:
 @dataclass(slots=True)
 class ScriptBlockLiteral:
     block: Block
+    text: str = ""  # the source between the braces: a script block's ToString()
 
 
 @dataclass(slots=True)

@@ -72,9 +72,15 @@ class Interpreter(ExpressionMixin, CommandRunner):
                 self._statement_error(exc, scope)
 
     def _statement_error(self, exc: ScriptError, scope: Scope) -> None:
-        if exc.script_level or self.try_depth > 0:
+        if self.try_depth > 0:
             raise exc
         action = to_str(scope.get("erroractionpreference")).lower()
+        if exc.script_level:
+            # about_Throw: $ErrorActionPreference SilentlyContinue/Ignore suppresses even throw.
+            if action not in ("silentlycontinue", "ignore"):
+                raise exc
+            self.error_variable.insert(0, ErrorView.of(exc.record))
+            return
         if action in ("stop", "inquire"):
             raise ScriptError(exc.record, script_level=True) from exc
         self.error_variable.insert(0, ErrorView.of(exc.record))

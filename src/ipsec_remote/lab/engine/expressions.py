@@ -59,7 +59,7 @@ class ExpressionMixin:
             A.Index: lambda n, s: index(self.eval(n.target, s), self.eval(n.index, s)),
             A.Unary: self._unary,
             A.Binary: self._binary,
-            A.ScriptBlockLiteral: lambda n, s: ScriptBlock(n.block),
+            A.ScriptBlockLiteral: lambda n, s: ScriptBlock(n.block, n.text),
             A.IncDec: self._incdec,
         }
 

@@ -137,7 +137,9 @@ def convert_expr(conv: _Converter, node: Node) -> A.Expr:
         return conv.reparse(node)
     if t == "script_block_expression":
         inner = next((k for k in kids if k.type == "script_block"), None)
-        return A.ScriptBlockLiteral(conv.block(inner) if inner is not None else A.Block([], []))
+        if inner is None:
+            return A.ScriptBlockLiteral(A.Block([], []))
+        return A.ScriptBlockLiteral(conv.block(inner), _txt(inner))
     if t == "hash_literal_expression":
         entries: list[tuple[A.Expr, A.Stmt]] = []
         for body in kids:

@@ -122,8 +122,11 @@ def to_bool(value: Any) -> bool:
 
 
 def format_number(value: float) -> str:
-    if value != value or value in (float("inf"), float("-inf")):
-        return {True: "NaN"}.get(value != value, "Infinity" if value > 0 else "-Infinity")
+    """A double as PowerShell prints it: whole values without a decimal point."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
