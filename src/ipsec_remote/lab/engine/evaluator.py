@@ -15,15 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ..commands import CommandTable
-from ..values import CaseInsensitiveDict, ErrorRecord, PSHashtable
+from ..values import CaseInsensitiveDict, ErrorRecord
 from . import ast as A
 from .binding import Named, Positional, Token
-from .errors import BreakSignal, ContinueSignal, ExitSignal, ReturnSignal, ScriptError, runtime_error
+from .errors import BreakSignal, ContinueSignal, ExitSignal, ReturnSignal, ScriptError
 from .expressions import ExpressionMixin
 from .functions import CommandRunner
 from .operators import arithmetic
 from .scope import Scope
-from .values import NOTHING, ErrorView, ScriptBlock, collect, enumerate_value, plain, to_bool, to_str
+from .values import NOTHING, ErrorView, collect, enumerate_value, plain, to_bool, to_str
 
 LOOP_LIMIT = 1_000_000
 
@@ -230,11 +230,13 @@ class Interpreter(ExpressionMixin, CommandRunner):
 
     # ---- pipelines ----------------------------------------------------------------------------------------
 
-    def run_pipeline(self, node: A.Pipeline, scope: Scope, stream: list[Any] | None = None) -> list[Any]:
-        data: list[Any] = stream if stream is not None else []
-        for i, stage in enumerate(node.stages):
+    def run_pipeline(self, node: A.Pipeline, scope: Scope) -> list[Any]:
+        """Stages run one after another over whole lists (no streaming: begin/process/end order is not
+        observable in the subset)."""
+        data: list[Any] = []
+        for stage in node.stages:
             if isinstance(stage, A.CommandCall):
-                data = self.invoke(stage, scope, data, expecting_input=i > 0 or stream is not None)
+                data = self.invoke(stage, scope, data)
             else:
                 data = enumerate_value(self.eval(stage, scope))
         return data
@@ -269,4 +271,4 @@ def _catches(clause: A.Catch, record: ErrorRecord) -> bool:
     return False
 
 
-__all__ = ["LOOP_LIMIT", "Interpreter", "PSHashtable", "ScriptBlock", "runtime_error"]
+__all__ = ["LOOP_LIMIT", "Interpreter"]

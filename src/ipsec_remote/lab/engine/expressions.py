@@ -11,7 +11,7 @@ from .errors import runtime_error
 from .members import call_method, cast, get_member, index, set_index, set_member, static_member, static_method
 from .operators import arithmetic, compare, join, replace, split
 from .scope import Scope
-from .values import ScriptBlock, collect, custom_object, enumerate_value, plain, to_bool, to_str
+from .values import ScriptBlock, collect, custom_object, plain, to_bool, to_str
 
 if TYPE_CHECKING:
     pass
@@ -193,4 +193,4 @@ class ExpressionMixin:
             )
 
 
-__all__ = ["ExpressionMixin", "enumerate_value"]
+__all__ = ["ExpressionMixin"]

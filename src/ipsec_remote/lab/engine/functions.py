@@ -15,9 +15,6 @@ from .members import cast
 from .scope import Scope
 from .values import NOTHING, ErrorView, ScriptBlock, plain, to_bool, to_str
 
-if TYPE_CHECKING:
-    pass
-
 _TYPE_DEFAULTS: dict[str, Any] = {
     "string": "",
     "int": 0,
@@ -112,9 +109,6 @@ class Context:
         return out
 
 
-_COMMON_SWITCHES = frozenset(["verbose", "vb", "debug", "db"])
-
-
 class CommandRunner:
     """Mixin of ``Interpreter``: resolves a command name and runs it."""
 
@@ -140,7 +134,6 @@ class CommandRunner:
         call: A.CommandCall,
         scope: Scope,
         data: list[Any],
-        expecting_input: bool,
     ) -> list[Any]:
         target: Any = call.name if isinstance(call.name, str) else self.eval(call.name, scope)
         return self.invoke_target(target, self.tokens(call, scope), scope, data, call.line)
@@ -207,19 +200,19 @@ class CommandRunner:
             self.run_body(block.body, scope, out)
         return out
 
-    def _common_parameter(self, tok: Named, tokens: list[Token], i: int, scope: Scope) -> bool:
-        """An advanced function's -ErrorAction sets its local $ErrorActionPreference; other common ones are
-        accepted and ignored."""
+    def _common_parameter(self, tok: Named, tokens: list[Token], i: int, scope: Scope) -> int | None:
+        """An advanced function's -ErrorAction sets its local $ErrorActionPreference; the other common
+        parameters are accepted and ignored. Returns how many following tokens were consumed, or None."""
         try:
             spec = resolve("function", COMMON, tok.name)
         except PowerShellError:
-            return False
-        value = tok.value
+            return None
+        value, used = tok.value, 0
         if value is NOTHING and not spec.is_switch and i < len(tokens) and isinstance(nxt := tokens[i], Positional):
-            value = nxt.value
+            value, used = nxt.value, 1
         if spec.name == "ErrorAction":
             scope.set("erroractionpreference", convert("function", spec, value))
-        return True
+        return used
 
     def bind_params(
         self,
@@ -231,23 +224,25 @@ class CommandRunner:
         """Bind a script's or function's ``param()``: names/prefixes, then positions; the rest is ``$args``."""
         decls = {d.name: d for d in block.params}
         bound: dict[str, Any] = {}
-        extra: list[Any] = []
+        positional: list[Any] = []
+        stray: list[Any] = []
         i = 0
         while i < len(tokens):
             tok = tokens[i]
             i += 1
             if isinstance(tok, Positional):
-                extra.append(tok.value)
+                positional.append(tok.value)
                 continue
             low = tok.name.lower()
             hits = [d for d in decls if d == low] or [d for d in decls if d.startswith(low)]
             if len(hits) != 1:
-                if not hits and block.advanced and self._common_parameter(tok, tokens, i, scope):
-                    i += 1 if tok.value is NOTHING and tok.name.lower() not in _COMMON_SWITCHES else 0
+                used = self._common_parameter(tok, tokens, i, scope) if not hits and block.advanced else None
+                if used is not None:
+                    i += used
                     continue
                 if not hits and not block.advanced:
                     # A simple function's unknown -Name goes to $args (about_Functions_Advanced_Parameters).
-                    extra.append("-" + tok.name if tok.value is NOTHING else tok.value)
+                    stray.append("-" + tok.name if tok.value is NOTHING else tok.value)
                     continue
                 message = (
                     f"A parameter cannot be found that matches parameter name '{tok.name}'."
@@ -281,9 +276,18 @@ class CommandRunner:
                     )
             bound[decl.name] = value
         free = [d for d in decls if d not in bound]
-        while extra and free and not (isinstance(extra[0], str) and extra[0].startswith("-")):
-            bound[free.pop(0)] = extra.pop(0)
-        scope.set("args", extra)
+        while positional and free:
+            bound[free.pop(0)] = positional.pop(0)
+        if positional and block.advanced:
+            raise ScriptError(
+                binding_error(
+                    name,
+                    f"A positional parameter cannot be found that accepts argument '{to_str(positional[0])}'.",
+                    "PositionalParameterNotFound",
+                ).record,
+                False,
+            )
+        scope.set("args", positional + stray)
         missing = [d.label for d in block.params if d.mandatory and d.name not in bound]
         if missing:
             names = " ".join(missing)
