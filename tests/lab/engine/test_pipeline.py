@@ -134,3 +134,23 @@ def test_sort_object_falls_back_to_strings_and_objects_compare_by_reference(out:
     ]
     script = "$a = [pscustomobject]@{ n = 1 }; $b = [pscustomobject]@{ n = 1 }\n$a -eq $b; $a -eq $a"
     assert out(script) == [False, True]
+
+
+def test_host_command_can_invoke_a_script_block_with_arguments(host: Any, engine: Any) -> None:
+    from ipsec_remote.lab.commands import FunctionCommand, ParamSpec
+
+    def invoke(ctx: Any, args: Any, data: list[Any]) -> list[Any]:
+        return ctx.invoke_scriptblock(args["ScriptBlock"], None, list(args.get("ArgumentList") or []))
+
+    host.table.add(
+        FunctionCommand(
+            "Invoke-Lab",
+            {
+                "ScriptBlock": ParamSpec("ScriptBlock", "ScriptBlock", position=0),
+                "ArgumentList": ParamSpec("ArgumentList", "Object[]", array=True),
+            },
+            invoke,
+        )
+    )
+    res = engine.run("$x = 'outer'\nInvoke-Lab { param($a, $b) \"$a-$b-$x\"; $x = 'inner' } -ArgumentList 1, 2\n$x")
+    assert res.failure is None and res.output == ["1-2-outer", "outer"]

@@ -182,14 +182,14 @@ class Interpreter(ExpressionMixin, CommandRunner):
             raise ReturnSignal(out)
         if kind == "exit":
             raise ExitSignal()
-        value = self.value_of(node.value, scope) if node.value is not None else NOTHING
+        if node.value is None and self.catching:  # a bare throw in catch rethrows (about_Throw)
+            raise ScriptError(self.catching[-1], script_level=True)
+        value = self.value_of(node.value, scope) if node.value is not None else None
         raise ScriptError(self._thrown(value, node.line), script_level=True)
 
     def _thrown(self, value: Any, line: int) -> ErrorRecord:
-        """``throw``: rethrow (inside catch), an ErrorRecord, or a message (FullyQualifiedErrorId = the text)."""
+        """``throw``: an ErrorRecord again, or a message whose FullyQualifiedErrorId is the text itself."""
         if value is NOTHING or value is None:
-            if self.catching and value is NOTHING:
-                return self.catching[-1]
             return ErrorRecord("ScriptHalted", "ScriptHalted", "OperationStopped", line=line)
         if isinstance(value, ErrorView):
             return value.record

@@ -94,6 +94,11 @@ class Context:
                 ),
                 script_level=False,
             )
+        if args is not None:  # with arguments: a child scope with param()/$args bound, like & { } args
+            child = Scope(self.scope)
+            child.set("_", dollar_under)
+            tokens: list[Token] = [Positional(a) for a in args]
+            return self.interp.call_block(block.block, tokens, child, [], "<ScriptBlock>")
         saved = self.scope.vars.get("_", NOTHING)
         self.scope.set("_", dollar_under)
         out: list[Any] = []

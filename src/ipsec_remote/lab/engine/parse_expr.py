@@ -136,10 +136,8 @@ def convert_expr(conv: _Converter, node: Node) -> A.Expr:
     if t == "command_name" and _txt(node)[:1].isdigit():
         return conv.reparse(node)
     if t == "script_block_expression":
-        inner = next((k for k in kids if k.type == "script_block"), None)
-        if inner is None:
-            return A.ScriptBlockLiteral(A.Block([], []))
-        return A.ScriptBlockLiteral(conv.block(inner), _txt(inner))
+        # The grammar puts a one-line ``{ param($a) ... }``'s param_block beside the script_block node.
+        return A.ScriptBlockLiteral(conv.block(node), _txt(node)[1:-1])
     if t == "hash_literal_expression":
         entries: list[tuple[A.Expr, A.Stmt]] = []
         for body in kids:
