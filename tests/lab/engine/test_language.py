@@ -266,3 +266,11 @@ def test_null_count_and_method_errors(run: Any) -> None:
 
 def test_math_static_methods(out: Any) -> None:
     assert out("[math]::Max(3, 7); [math]::Round(2.5); [math]::Floor(2.7)") == [7, 2, 2]
+
+
+def test_datetime_subtraction_gives_a_timespan(out: Any) -> None:
+    start = datetime(2024, 1, 2, 3, 0, 0, tzinfo=timezone.utc)
+    script = (
+        "$later = $d.AddMinutes(90).AddSeconds(5)\n$span = $later - $d\n$span.TotalSeconds; $span.Hours; [string]$span"
+    )
+    assert out(script, variables={"d": start}) == [5405.0, 1, "01:30:05"]

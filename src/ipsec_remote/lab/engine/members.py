@@ -131,6 +131,8 @@ def get_member(target: Any, name: str) -> Any:
         return collect(out)
     if isinstance(target, str) and low == "length":
         return len(target)
+    if isinstance(target, timedelta):
+        return _timespan_member(target, low)
     if isinstance(target, datetime):
         parts = {
             "year": target.year,
@@ -147,6 +149,23 @@ def get_member(target: Any, name: str) -> Any:
         if low in parts:
             return parts[low]
     return 1 if low in ("count", "length") else None
+
+
+def _timespan_member(span: timedelta, low: str) -> Any:
+    total = span.total_seconds()
+    parts: dict[str, Any] = {
+        "totalseconds": total,
+        "totalminutes": total / 60,
+        "totalhours": total / 3600,
+        "totaldays": total / 86400,
+        "totalmilliseconds": total * 1000,
+        "days": span.days,
+        "hours": span.seconds // 3600,
+        "minutes": span.seconds // 60 % 60,
+        "seconds": span.seconds % 60,
+        "milliseconds": span.microseconds // 1000,
+    }
+    return parts.get(low, 1 if low in ("count", "length") else None)
 
 
 def static_member(type_name: str, name: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..values import CaseInsensitiveDict, PSHashtable, PSObject
@@ -219,6 +219,11 @@ def _format(fmt: str, args: Any) -> str:
     return re.sub(r"\{(\d+)(?:,(-?\d+))?(?::([^}]*))?\}", one, fmt).replace("{{", "{").replace("}}", "}")
 
 
+def _aware(value: datetime) -> datetime:
+    # The lab clock is UTC: an unspecified-kind time is taken as UTC so the two kinds can be subtracted.
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
 def arithmetic(op: str, left: Any, right: Any) -> Any:
     left = None if left is NOTHING else left
     right = None if right is NOTHING else right
@@ -250,6 +255,13 @@ def arithmetic(op: str, left: Any, right: Any) -> Any:
             return list(left) * int(to_number(right))
     if op == "-f":
         return _format(to_str(left), right)
+    if isinstance(left, datetime) and op in ("+", "-"):  # DateTime +/- TimeSpan, DateTime - DateTime
+        if isinstance(right, timedelta):
+            return left + right if op == "+" else left - right
+        if op == "-" and isinstance(right, datetime):
+            return _aware(left) - _aware(right)
+    if isinstance(left, timedelta) and isinstance(right, timedelta) and op in ("+", "-"):
+        return left + right if op == "+" else left - right
     a, b = to_number(left), to_number(right)
     if op == "+":
         return a + b

@@ -7,7 +7,7 @@ PowerShell semantics cited per function: about_Booleans (truthiness), about_Oper
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..values import PSCUSTOMOBJECT_TYPES, CaseInsensitiveDict, ErrorRecord, PSHashtable, PSObject
@@ -170,6 +170,13 @@ def to_str(value: Any) -> str:
         return format_number(value)
     if isinstance(value, datetime):
         return format_datetime(value)
+    if isinstance(value, timedelta):  # TimeSpan: [-][d.]hh:mm:ss[.fffffff]
+        sign = "-" if value < timedelta(0) else ""
+        span = -value if sign else value
+        hours, rest = divmod(span.seconds, 3600)
+        days = f"{span.days}." if span.days else ""
+        frac = f".{span.microseconds:06d}0" if span.microseconds else ""
+        return f"{sign}{days}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}{frac}"
     if isinstance(value, (list, tuple)):
         return " ".join(to_str(v) for v in value)
     if isinstance(value, PSObject):
