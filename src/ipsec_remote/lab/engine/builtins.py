@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cmp_to_key
 from typing import Any
 
 from ..commands import CommandTable, FunctionCommand, InvocationContext, ParamSpec
-from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
-from .errors import ScriptError
-from .functions import Context
+from ..values import CaseInsensitiveDict, ErrorRecord
 from .members import get_member
-from .operators import _scalar_compare as scalar_compare
 from .operators import compare
+from .selection import as_context, input_of, measure_object, select_object, sort_object
 from .values import ErrorView, ScriptBlock, enumerate_value, to_bool, to_str
 
 _WHERE_OPS = (
@@ -41,29 +38,16 @@ def _specs(*specs: ParamSpec) -> dict[str, ParamSpec]:
     return {s.name: s for s in specs}
 
 
-def _ctx(ctx: InvocationContext) -> Context:
-    assert isinstance(ctx, Context)
-    return ctx
-
-
-def _input(args: CaseInsensitiveDict, pipeline: list[Any]) -> list[Any]:
-    if pipeline:
-        return pipeline
-    if "InputObject" in args and args["InputObject"] is not None:
-        return [args["InputObject"]]  # -InputObject is one object, not enumerated (as on Windows)
-    return []
-
-
 def _where(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
     flt = args.get("FilterScript")
     if isinstance(flt, ScriptBlock):
-        return [x for x in _input(args, pipeline) if to_bool(ctx.invoke_scriptblock(flt, x))]
+        return [x for x in input_of(args, pipeline) if to_bool(ctx.invoke_scriptblock(flt, x))]
     # Simplified syntax: Where-Object Name -eq 'x' (the property name binds positionally to FilterScript).
     prop = to_str(flt if flt is not None else args.get("Property"))
     ops = [o for o in _WHERE_OPS if args.get(o)]
     value = args.get("Value")
     out = []
-    for item in _input(args, pipeline):
+    for item in input_of(args, pipeline):
         current = get_member(item, prop)
         hit = to_bool(compare("-" + ops[0].lower(), current, value)) if ops else to_bool(current)
         if hit:
@@ -72,12 +56,12 @@ def _where(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any
 
 
 def _foreach(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
-    c = _ctx(ctx)
+    c = as_context(ctx)
     out: list[Any] = []
     if isinstance(args.get("Begin"), ScriptBlock):
         out.extend(c.invoke_scriptblock(args["Begin"]))
     process = args.get("Process")
-    for item in _input(args, pipeline):
+    for item in input_of(args, pipeline):
         if isinstance(process, ScriptBlock):
             out.extend(c.invoke_scriptblock(process, item))
         elif process is not None:  # ForEach-Object Name: member access on each input
@@ -85,119 +69,6 @@ def _foreach(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[A
     if isinstance(args.get("End"), ScriptBlock):
         out.extend(c.invoke_scriptblock(args["End"]))
     return out
-
-
-def _property_value(ctx: Context, item: Any, prop: Any) -> tuple[str, Any]:
-    if isinstance(prop, CaseInsensitiveDict):  # calculated property @{ Name = ...; Expression = ... }
-        name = to_str(next((prop[k] for k in prop if k.lower() in ("name", "n", "label", "l")), ""))
-        expr = next((prop[k] for k in prop if k.lower() in ("expression", "e")), None)
-        if isinstance(expr, ScriptBlock):
-            out = ctx.invoke_scriptblock(expr, item)
-            return name, out[0] if len(out) == 1 else (out or None)
-        return name, get_member(item, to_str(expr))
-    name = to_str(prop)
-    if isinstance(item, PSObject):
-        name = item.properties.canonical(name) or name
-    elif isinstance(item, CaseInsensitiveDict):
-        name = item.canonical(name) or name
-    return name, get_member(item, name)
-
-
-def _select(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
-    c = _ctx(ctx)
-    items = _input(args, pipeline)
-    if args.get("Skip"):
-        items = items[args["Skip"] :]
-    if args.get("First") is not None or args.get("Last") is not None:
-        first, last = args.get("First"), args.get("Last")
-        items = (items[:first] if first is not None else []) + (items[-last:] if last else [])
-    out: list[Any] = []
-    props = args.get("Property")
-    expand = args.get("ExpandProperty")
-    for item in items:
-        if props is not None:
-            # Select-Object emits new objects whose properties are *extended* ones (DESIGN §5).
-            obj = PSObject.custom()
-            for prop in props:
-                name, value = _property_value(c, item, prop)
-                obj.properties[name] = value
-            item = obj
-        if expand is not None:
-            holder = item.properties if isinstance(item, PSObject) else item
-            if isinstance(holder, CaseInsensitiveDict) and expand in holder:
-                out.extend(enumerate_value(get_member(item, expand)))
-            else:
-                c.write_error(
-                    ErrorRecord(
-                        f'Property "{expand}" cannot be found.',
-                        "ExpandPropertyNotFound,Microsoft.PowerShell.Commands.SelectObjectCommand",
-                        "InvalidArgument",
-                        "System.Management.Automation.PSArgumentException",
-                        target=item,
-                    )
-                )
-            continue
-        out.append(item)
-    if args.get("Unique"):
-        seen: set[str] = set()
-        unique = []
-        for x in out:
-            if to_str(x) not in seen:
-                seen.add(to_str(x))
-                unique.append(x)
-        out = unique
-    return out
-
-
-def _sort(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
-    c = _ctx(ctx)
-    props = args.get("Property") or []
-
-    def key(item: Any) -> list[Any]:
-        return [_property_value(c, item, p)[1] for p in props] if props else [item]
-
-    def cmp(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:
-        for x, y in zip(a[0], b[0], strict=False):
-            try:
-                r = scalar_compare(x, y, False)
-            except ScriptError:  # not comparable as such: fall back to the string forms
-                r = scalar_compare(to_str(x), to_str(y), False)
-            if r:
-                return r
-        return 0
-
-    keyed = sorted(
-        ((key(x), x) for x in _input(args, pipeline)), key=cmp_to_key(cmp), reverse=bool(args.get("Descending"))
-    )
-    items = [x for _, x in keyed]
-    if args.get("Unique"):
-        unique: list[Any] = []
-        for x in items:
-            if not unique or to_str(unique[-1]).lower() != to_str(x).lower():
-                unique.append(x)
-        items = unique
-    return items
-
-
-def _measure(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
-    items = _input(args, pipeline)
-    prop = args.get("Property")
-    values = [get_member(x, to_str(prop[0] if isinstance(prop, list) else prop)) for x in items] if prop else items
-    numbers = (
-        [float(v) if not isinstance(v, int) else v for v in values if v is not None]
-        if (args.get("Sum") or args.get("Average") or args.get("Maximum") or args.get("Minimum"))
-        else []
-    )
-    return [
-        PSObject.custom(
-            Count=len(values),
-            Average=(sum(numbers) / len(numbers)) if args.get("Average") and numbers else None,
-            Sum=sum(numbers) if args.get("Sum") else None,
-            Maximum=max(numbers) if args.get("Maximum") and numbers else None,
-            Minimum=min(numbers) if args.get("Minimum") and numbers else None,
-            Property=to_str(prop[0]) if isinstance(prop, list) else prop,
-        )
-    ]
 
 
 def _write_output(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
@@ -230,7 +101,7 @@ def _stream(kind: str) -> Any:
     """Write-Warning/-Verbose/-Information go to side lists; Write-Host and Write-Debug are dropped."""
 
     def run(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
-        c = _ctx(ctx)
+        c = as_context(ctx)
         text = to_str(args.get("Message") if "Message" in args else args.get("Object"))
         if kind == "warning":
             c.write_warning(text)
@@ -248,7 +119,7 @@ def _out_null(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[
 
 
 def _out_string(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[Any]) -> Iterable[Any]:
-    return ["".join(to_str(x) + "\n" for x in _input(args, pipeline))]
+    return ["".join(to_str(x) + "\n" for x in input_of(args, pipeline))]
 
 
 _INPUT = ParamSpec("InputObject", "Object")
@@ -322,7 +193,7 @@ def builtin_commands() -> CommandTable:
     )
     add(
         "Select-Object",
-        _select,
+        select_object,
         _specs(
             ParamSpec("Property", "Object", array=True, position=0),
             ParamSpec("ExpandProperty", "String"),
@@ -336,7 +207,7 @@ def builtin_commands() -> CommandTable:
     )
     add(
         "Sort-Object",
-        _sort,
+        sort_object,
         _specs(
             ParamSpec("Property", "Object", array=True, position=0),
             ParamSpec("Descending", "SwitchParameter"),
@@ -347,7 +218,7 @@ def builtin_commands() -> CommandTable:
     )
     add(
         "Measure-Object",
-        _measure,
+        measure_object,
         _specs(
             ParamSpec("Property", "String", array=True, position=0),
             *(ParamSpec(s, "SwitchParameter") for s in ("Sum", "Average", "Maximum", "Minimum")),
