@@ -176,3 +176,19 @@ def test_repeated_runs_are_cheap() -> None:
     per_run = (time.perf_counter() - start) / 200
     assert res.failure is None and len(res.output) == 5
     assert per_run < 0.01, per_run
+
+
+def test_parallel_runs_from_threads() -> None:
+    # Lab hosts serve WinRM requests from several threads: parsing and running must not interfere.
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = Engine(CommandTable())
+
+    def job(i: int) -> list[Any]:
+        return engine.run(
+            f"param($n) $acc = @(); foreach ($k in 1..$n) {{ $acc += $k * {i} }}; ,$acc", {"n": 50}
+        ).output
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(job, range(32)))
+    assert all(r == [[k * i for k in range(1, 51)]] for i, r in enumerate(results))

@@ -8,6 +8,7 @@ the grammar cannot parse is named by ``error_kind``.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import tree_sitter as ts
@@ -16,6 +17,13 @@ import tree_sitter_powershell as tsp
 from .errors import UnsupportedConstruct
 
 _PARSER = ts.Parser(ts.Language(tsp.language()))
+_PARSER_LOCK = threading.Lock()  # lab hosts may parse from several threads; a Parser is not re-entrant
+
+
+def parse_tree(source: bytes) -> Any:
+    with _PARSER_LOCK:
+        return _PARSER.parse(source)
+
 
 Node = Any  # tree_sitter.Node; typed loosely because the binding ships partial stubs
 

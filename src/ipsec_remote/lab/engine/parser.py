@@ -12,7 +12,6 @@ import re
 from . import ast as A
 from .errors import UnsupportedConstruct
 from .grammar import (
-    _PARSER,
     _UNSUPPORTED_COMMANDS,
     _UNSUPPORTED_NODES,
     Node,
@@ -23,6 +22,7 @@ from .grammar import (
     check_errors,
     is_advanced,
     looks_numeric,
+    parse_tree,
     retry_text,
     type_name_of,
     var_name,
@@ -33,14 +33,14 @@ from .parse_expr import convert_expr
 @functools.lru_cache(maxsize=512)
 def parse_script(text: str) -> A.Script:
     """Parse ``text`` once (cached by text) into the engine's AST; raise ``UnsupportedConstruct``."""
-    tree = _PARSER.parse(text.encode("utf-8"))
+    tree = parse_tree(text.encode("utf-8"))
     if tree.root_node.has_error:
         # Two valid PowerShell forms the grammar rejects: a bareword comma list in argument mode
         # (``Get-Service -Name IKEEXT, BFE``) and a statement on the line of ``param(...)``. Quoting the
         # barewords / adding a ';' after the block keeps values and line numbers. Only tried on failure.
         quoted = retry_text(text)
         if quoted != text:
-            retry = _PARSER.parse(quoted.encode("utf-8"))
+            retry = parse_tree(quoted.encode("utf-8"))
             if not retry.root_node.has_error:
                 tree = retry
     check_errors(tree.root_node)
@@ -244,7 +244,7 @@ class _Converter:
         sides = _txt(node).strip().split("..", 1)
         exprs: list[A.Expr] = []
         for side in sides:
-            tree = _PARSER.parse(b"$__lab = " + side.encode("utf-8"))
+            tree = parse_tree(b"$__lab = " + side.encode("utf-8"))
             body = self.block(tree.root_node).body if not tree.root_node.has_error else []
             if len(body) != 1 or not isinstance(body[0], A.Assign) or isinstance(body[0].value, A.Pipeline):
                 raise _unsupported("syntax error", node)
