@@ -103,7 +103,7 @@ class CommandTable:
 
     def get(self, name: str) -> Command | None:
         found = self._commands.get(name)
-        return found  # type: ignore[no-any-return]
+        return found
 
     def names(self) -> list[str]:
         return list(self._commands)
