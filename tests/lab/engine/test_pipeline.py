@@ -40,9 +40,10 @@ def test_foreach_object_scope_and_member_name(out: Any) -> None:
 1..4 | ForEach-Object { $sum += $_ }
 $sum
 Get-Items 2 | % Name
+Get-Items 1 | ForEach-Object -MemberName Id
 1..3 | foreach -Begin { 'b' } -Process { $_ } -End { 'e' }"""
     # ForEach-Object runs its block in the caller's scope, so $sum is updated.
-    assert out(script) == [10, "item0", "item1", "b", 1, 2, 3, "e"]
+    assert out(script) == [10, "item0", "item1", 0, "b", 1, 2, 3, "e"]
 
 
 def test_select_object(out: Any) -> None:
@@ -55,6 +56,11 @@ $items | select -Skip 2 Id"""
     assert res[:5] == [0, 1, "item0", "item1", "item2"]
     selected = res[5]
     assert isinstance(selected, PSObject) and not selected.adapted  # extended properties, as on Windows
+    assert selected.type_names == [
+        "Selected.System.Management.Automation.PSCustomObject",
+        "System.Management.Automation.PSCustomObject",
+        "System.Object",
+    ]
     assert dict(selected.properties.items()) == {"Name": "item2", "Double": 4}
     assert dict(res[6].properties.items()) == {"Id": 2}
 

@@ -60,7 +60,7 @@ def _foreach(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: list[A
     out: list[Any] = []
     if isinstance(args.get("Begin"), ScriptBlock):
         out.extend(c.invoke_scriptblock(args["Begin"]))
-    process = args.get("Process")
+    process = args.get("Process") if args.get("MemberName") is None else args["MemberName"]
     for item in input_of(args, pipeline):
         if isinstance(process, ScriptBlock):
             out.extend(c.invoke_scriptblock(process, item))

@@ -20,6 +20,16 @@ def as_context(ctx: InvocationContext) -> Context:
     return ctx
 
 
+def _type_name(item: Any) -> str:
+    if isinstance(item, PSObject):
+        return item.type_names[0] if item.type_names else "System.Object"
+    if isinstance(item, CaseInsensitiveDict):
+        return "System.Collections.Hashtable"
+    return {str: "System.String", int: "System.Int32", bool: "System.Boolean", float: "System.Double"}.get(
+        type(item), "System.Object"
+    )
+
+
 def input_of(args: CaseInsensitiveDict, pipeline: list[Any]) -> list[Any]:
     if pipeline:
         return pipeline
@@ -57,8 +67,10 @@ def select_object(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline: l
     expand = args.get("ExpandProperty")
     for item in items:
         if props is not None:
-            # Select-Object emits new objects whose properties are *extended* ones (DESIGN §5).
+            # Select-Object emits new objects whose properties are *extended* ones (DESIGN §5), typed
+            # Selected.<original type> first, as Windows does.
             obj = PSObject.custom()
+            obj.type_names.insert(0, f"Selected.{_type_name(item)}")
             for prop in props:
                 name, value = _property_value(c, item, prop)
                 obj.properties[name] = value
