@@ -176,3 +176,9 @@ def test_silently_continue_suppresses_statement_errors_and_even_throw(run: Any) 
     # about_Throw: with $ErrorActionPreference SilentlyContinue or Ignore, throw does not propagate.
     res = run("$ErrorActionPreference = 'SilentlyContinue'\nGet-Nope\nthrow 'x'\n'still here'\n$Error.Count")
     assert res.output == ["still here", 2] and res.errors == [] and res.failure is None
+
+
+def test_an_engine_gap_fails_its_statement_not_the_host(run: Any) -> None:
+    res = run("'x'.PadLeft(3, 'ab')\n'next'")  # a two-character pad is no [char]: Python raises TypeError
+    assert res.output == ["next"]
+    assert res.errors[0].error_id == "LabEngineError" and res.errors[0].line == 1

@@ -70,6 +70,16 @@ class Interpreter(ExpressionMixin, CommandRunner):
                 if exc.record.line is None:
                     exc.record.line = getattr(stmt, "line", None) or None
                 self._statement_error(exc, scope)
+            except (BreakSignal, ContinueSignal, ReturnSignal, ExitSignal, RecursionError):
+                raise
+            except Exception as exc:  # an engine gap must fail the statement, never the lab host
+                record = ErrorRecord(
+                    f"{type(exc).__name__}: {exc}",
+                    "LabEngineError",
+                    "NotSpecified",
+                    line=getattr(stmt, "line", None) or None,
+                )
+                self._statement_error(ScriptError(record, script_level=False), scope)
 
     def _statement_error(self, exc: ScriptError, scope: Scope) -> None:
         if self.try_depth > 0:

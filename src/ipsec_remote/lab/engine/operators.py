@@ -41,7 +41,7 @@ def _scalar_equal(left: Any, right: Any, case: bool) -> bool:
             return False
     if isinstance(left, datetime):
         try:
-            return left == to_datetime(right)
+            return _aware(left) == _aware(to_datetime(right))
         except Exception:
             return False
     if isinstance(left, (PSObject, CaseInsensitiveDict, list, tuple)):
@@ -64,7 +64,7 @@ def _scalar_compare(left: Any, right: Any, case: bool) -> int:
     elif isinstance(left, (int, float)):
         a, b = left, to_number(right)
     elif isinstance(left, datetime):
-        a, b = left, to_datetime(right)
+        a, b = _aware(left), _aware(to_datetime(right))
     else:
         raise runtime_error(f'Cannot compare "{to_str(left)}" because it is not IComparable.', "NotIcomparable")
     return int(a > b) - int(a < b)
