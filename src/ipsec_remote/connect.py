@@ -25,6 +25,18 @@ def lab_file(inventory: Path) -> Path:
     return state_dir(inventory) / "lab.json"
 
 
+def journal_path(inventory: Path, lab: bool) -> Path:
+    """The journal of the real fleet, or one per lab fleet: a new lab starts with no history, and a
+    rehearsal never mixes its promotions into the production journal."""
+    if not lab:
+        return state_dir(inventory) / "state.db"
+    try:
+        pid = int(json.loads(lab_file(inventory).read_text()).get("pid", 0))
+    except (OSError, ValueError):
+        pid = 0
+    return state_dir(inventory) / f"lab-state-{pid}.db"
+
+
 def targets_for(inv: Inventory, inventory: Path, lab: bool) -> dict[str, HostTarget]:
     return _lab_targets(inv, inventory) if lab else _inventory_targets(inv, inventory)
 

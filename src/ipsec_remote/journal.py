@@ -72,10 +72,6 @@ class Journal:
         self._db.executescript(SCHEMA)
         os.chmod(path, 0o600)
 
-    @classmethod
-    def beside(cls, inventory: Path) -> Journal:
-        return cls(inventory.resolve().parent / ".ipsec-remote" / "state.db")
-
     def close(self) -> None:
         self._db.close()
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .desired import Kind, Security, desired_objects
+from .desired import REQUEST, Kind, Security, desired_objects, pair_rule_name
 from .errors import IpsecRemoteError
 from .hoststate import HostState, parse_state
 from .inventory import Inventory
 from .journal import Journal
-from .planner import Change, Plan, plan_host
+from .planner import Change, Plan, plan_host, same_value
 from .playbook import Playbook
 from .proof import prove_pairs
 from .reference import validate_plan
@@ -60,12 +60,30 @@ def read_states(fleet: Fleet, inv: Inventory) -> dict[str, HostState]:
     return fleet.each(read)
 
 
-def pair_security(journal: Journal) -> dict[tuple[str, str], Security]:
-    return {k: Security(*v) for k, v in journal.pair_security().items()}
+def kept_security(inv: Inventory, states: Mapping[str, HostState], journal: Journal
+                  ) -> dict[tuple[str, str], Security]:
+    """Promotions to keep: those the journal recorded and both hosts still carry.
+
+    apply never raises a pair's security on its own — only promote does, behind its dead-man's switch.
+    A pair whose rule is missing or was changed on either host converges back to Request/Request.
+    """
+    kept: dict[tuple[str, str], Security] = {}
+    for (a, b), (inbound, outbound) in journal.pair_security().items():
+        name = pair_rule_name(inv.policy.group, a, b).lower()
+        carried = 0
+        for host in (a, b):
+            rule = next((o for o in states[host].observed if o.name.lower() == name), None) \
+                if host in states else None
+            if rule is not None and same_value(rule.params.get("InboundSecurity"), inbound) \
+                    and same_value(rule.params.get("OutboundSecurity"), outbound):
+                carried += 1
+        if carried == 2:
+            kept[(a, b)] = Security(inbound, outbound)
+    return kept
 
 
 def live_plan(inv: Inventory, states: Mapping[str, HostState], journal: Journal) -> Plan:
-    desired = desired_objects(inv, pair_security(journal))
+    desired = desired_objects(inv, kept_security(inv, states, journal))
     hosts = []
     for name, hd in desired.items():
         if name in states:
@@ -96,6 +114,7 @@ class ApplyReport:
     run_id: int
     plan: Plan
     sent: dict[str, int] = field(default_factory=dict)  # changing calls sent per host
+    security: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # per pair, after apply
     failed_hosts: dict[str, str] = field(default_factory=dict)
     pairs: list[PairResult] = field(default_factory=list)
 
@@ -111,6 +130,8 @@ class ApplyReport:
                                "failed": self.failed_hosts.get(h.host)} for h in self.plan.hosts},
             "failed_hosts": self.failed_hosts,
             "pairs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems,
+                       "inbound_security": self.security.get((p.a, p.b), ("?", "?"))[0],
+                       "outbound_security": self.security.get((p.a, p.b), ("?", "?"))[1],
                        "sa": p.sa_summary()} for p in self.pairs],
             "ok": self.ok,
         }
@@ -126,6 +147,9 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
         states = read_states(fleet, inv)
         report.plan = live_plan(inv, states, journal)
+        kept = kept_security(inv, states, journal)
+        report.security = {(a, b): (kept.get((a, b), REQUEST).inbound, kept.get((a, b), REQUEST).outbound)
+                           for a, b, _ in inv.expanded_pairs()}
         plans = {h.host: h for h in report.plan.hosts}
         first = {h: [c for c in p.changes if c.kind is Kind.EXEMPTION and c.action != "destroy"]
                  for h, p in plans.items()}

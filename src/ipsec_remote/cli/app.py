@@ -88,20 +88,21 @@ def plan(
 
 def _prepare(inventory: Path, playbook: Path | None, lab: bool) -> tuple[Any, Any, Any, Any]:
     """Everything that can be wrong with the input is checked here, before any host is contacted."""
-    from ..connect import targets_for
+    from ..connect import journal_path, targets_for
     from ..journal import Journal
     from ..playbook import load_playbook
 
     inv = load_inventory(inventory)
     book = load_playbook(playbook, inventory)
     targets = targets_for(inv, inventory, lab)
-    return inv, book, targets, Journal.beside(inventory)
+    return inv, book, targets, Journal(journal_path(inventory, lab))
 
 
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80-column fallback.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 def _progress(host: str, message: str) -> None:

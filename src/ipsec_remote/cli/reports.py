@@ -41,7 +41,7 @@ def print_apply(report: ApplyReport, console: Console) -> None:
     for host, reason in sorted(report.failed_hosts.items()):
         console.print(f"[red]{CROSS} {host}: {reason}[/red]")
     if report.pairs:
-        console.print(_pair_table("Pair verification", report.pairs, {}))
+        console.print(_pair_table("Pair verification", report.pairs, report.security))
     bad = [p for p in report.pairs if not p.verified]
     if report.ok:
         console.print(f"{TICK} all {len(report.pairs)} pair(s) verified.")
