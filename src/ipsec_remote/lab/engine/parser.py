@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import typing
 
 from . import ast as A
 from .errors import UnsupportedConstruct
@@ -28,6 +29,8 @@ from .grammar import (
     var_name,
 )
 from .parse_expr import convert_expr
+
+_EXPRESSIONS = typing.get_args(A.Expr)
 
 
 @functools.lru_cache(maxsize=512)
@@ -87,7 +90,12 @@ class _Converter:
             return out
         if node.type == "empty_statement":
             return []
-        return [self.stmt(node)]
+        stmt = self.stmt(node)
+        if isinstance(stmt, _EXPRESSIONS) and not isinstance(stmt, A.IncDec):
+            # An expression statement writes its value to the pipeline; as a one-stage pipeline it also
+            # carries its line for error records.
+            return [A.Pipeline([stmt], _line(node))]
+        return [stmt]
 
     def params(self, node: Node) -> list[A.ParamDecl]:
         out: list[A.ParamDecl] = []
