@@ -149,6 +149,8 @@ def _contains(collection: Any, item: Any, case: bool) -> bool:
 
 def compare(op: str, left: Any, right: Any, set_matches: Callable[[Any], None] | None = None) -> Any:
     """-eq ... -notin, -c-prefixed case-sensitive forms included."""
+    if type(left) in _NUMBERS and type(right) in _NUMBERS and op in _FAST_COMPARE:  # hot path in loops
+        return _FAST_COMPARE[op](left, right)
     case = op.startswith("-c") and op[2:] in _NAMES
     name = op[2:] if case else op[1:]
     if name in ("contains", "notcontains"):
@@ -224,7 +226,21 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
+_NUMBERS = (int, float)
+_FAST_ARITH = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b}
+_FAST_COMPARE = {
+    "-eq": lambda a, b: a == b,
+    "-ne": lambda a, b: a != b,
+    "-gt": lambda a, b: a > b,
+    "-ge": lambda a, b: a >= b,
+    "-lt": lambda a, b: a < b,
+    "-le": lambda a, b: a <= b,
+}
+
+
 def arithmetic(op: str, left: Any, right: Any) -> Any:
+    if type(left) in _NUMBERS and type(right) in _NUMBERS and op in _FAST_ARITH:  # hot path in loops
+        return _FAST_ARITH[op](left, right)
     left = None if left is NOTHING else left
     right = None if right is NOTHING else right
     if op == "+":
