@@ -53,10 +53,6 @@ SUPPORTED_TYPES = frozenset(
 )
 
 
-def _type_ok(name: str) -> bool:
-    return name in SUPPORTED_TYPES or (name.endswith("[]") and name[:-2] in SUPPORTED_TYPES)
-
-
 def cast(type_name: str, value: Any) -> Any:
     """``[type]value`` for the supported types (about_Type_Conversion)."""
     if value is NOTHING:
@@ -394,4 +390,4 @@ def set_index(target: Any, key: Any, value: Any) -> None:
 
 def cast_supported(name: str) -> bool:
     """Whether ``[name]`` is a cast the engine implements (checked at parse time)."""
-    return _type_ok(name)
+    return name in SUPPORTED_TYPES or (name.endswith("[]") and name[:-2] in SUPPORTED_TYPES)

@@ -16,9 +16,8 @@ from .errors import runtime_error
 
 
 class _Nothing:
-    """AutomationNull: what ``[void]`` yields; writes nothing to the pipeline, reads as ``$null``."""
-
-    _instance: _Nothing | None = None
+    """AutomationNull: what ``[void]`` and a command with no output yield; writes nothing to the pipeline,
+    reads as ``$null``, and ``@()`` of it is empty."""
 
     def __repr__(self) -> str:
         return "NOTHING"
