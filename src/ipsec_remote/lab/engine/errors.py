@@ -32,21 +32,23 @@ class ScriptError(PowerShellError):
 
 
 class BreakSignal(Exception):
-    pass
+    """``break``: unwinds to the innermost loop (or ends the script, as on Windows, outside any loop)."""
 
 
 class ContinueSignal(Exception):
-    pass
+    """``continue``: unwinds to the innermost loop's next iteration."""
 
 
 class ReturnSignal(Exception):
+    """``return``: ends the current function, script block or script; its value is already written."""
+
     def __init__(self, output: list[Any]) -> None:
         super().__init__("return")
         self.output = output
 
 
 class ExitSignal(Exception):
-    pass
+    """``exit``: ends the script quietly."""
 
 
 def runtime_error(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..values import PSHashtable
 from . import ast as A
@@ -12,9 +12,6 @@ from .members import call_method, cast, get_member, index, set_index, set_member
 from .operators import arithmetic, compare, join, replace, split
 from .scope import Scope
 from .values import ScriptBlock, collect, custom_object, plain, to_bool, to_str
-
-if TYPE_CHECKING:
-    pass
 
 _COMPARISONS = frozenset(
     f"-{c}{op}"
