@@ -122,8 +122,9 @@ def test_run_pipeline_script_then_cmdlets(engine: Any, host: Any) -> None:
     res = engine.run_pipeline([PipelineCommand("Get-Thing", False, [("Name", ["a", "missing"])])], [])
     assert [o.get("Name") for o in res.output] == ["a"]
     assert res.errors[0].error_id == "ThingNotFound"
-    res = engine.run_pipeline([PipelineCommand("throw 'no'", True)], [])
+    res = engine.run_pipeline([PipelineCommand("'before'; throw 'no'; 'after'", True)], [])
     assert res.failure is not None and res.failure.message == "no"
+    assert res.output == ["before"]  # Windows fails the pipeline but keeps what was already written
 
 
 def test_write_error_with_a_caught_record_and_out_string(run: Any) -> None:

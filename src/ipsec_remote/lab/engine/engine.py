@@ -123,15 +123,15 @@ class Engine:
             nonlocal data
             for i, entry in enumerate(commands):
                 tokens = _tokens(entry.parameters)
-                out: list[Any] = []
+                last = i == len(commands) - 1
+                # The last stage writes straight into the result, so output before a failure is kept.
+                out: list[Any] = result.output if last else []
                 if entry.is_script:
                     block = parse_script(entry.text).block
                     _run_script(interp, block, tokens, Scope(scope), data, out)
                 else:
-                    out = interp.invoke_target(entry.text, tokens, scope, data, 0)
+                    out.extend(interp.invoke_target(entry.text, tokens, scope, data, 0))
                 data = out
-                if i == len(commands) - 1:
-                    result.output.extend(out)
 
         try:
             _guard(run, result)
