@@ -25,7 +25,7 @@ from rich.table import Table
 from ..errors import InputError, IpsecRemoteError
 from ..lab.fleet.control import ControlError, call
 from ..lab.fleet.fleet import Fleet, FleetOptions
-from ..lab.fleet.labfile import LabFile, lab_file_path, pid_alive, read_lab_file
+from ..lab.fleet.labfile import LabFile, is_lab_process, lab_file_path, pid_alive, read_lab_file
 from ..lab.fleet.runner import serve
 from ..lab.fleet.spec import LabConfigError, load_fleet_spec
 
@@ -39,8 +39,8 @@ def _state_dir(inventory: Path) -> Path:
 
 def _running(inventory: Path) -> LabFile | None:
     found = read_lab_file(_state_dir(inventory))
-    if found is not None and not pid_alive(found.pid):
-        found.path.unlink(missing_ok=True)  # a lab that died without cleaning up
+    if found is not None and not is_lab_process(found.pid):
+        found.path.unlink(missing_ok=True)  # a lab that died without cleaning up (or a damaged file)
         return None
     return found
 

@@ -114,3 +114,19 @@ def test_foreground_up_runs_until_ctrl_c(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Ctrl-C stops it" in err
     assert not lab_file.exists()
+
+
+def test_stale_or_damaged_lab_file_does_not_block_up(tmp_path: Path) -> None:
+    (tmp_path / "inventory.toml").write_text(INVENTORY)
+    state = tmp_path / ".ipsec-remote"
+    state.mkdir()
+    # A pid that is alive but is not a lab (this test runner's parent shell or init) must not count.
+    (state / "lab.json").write_text(json.dumps({"pid": 1, "hosts": {}}))
+    assert cli(tmp_path, "lab", "down").returncode == 0
+    assert not (state / "lab.json").exists()
+    (state / "lab.json").write_text("{not json")
+    up = cli(tmp_path, "lab", "up", "--detach")
+    try:
+        assert up.returncode == 0, up.stderr
+    finally:
+        assert cli(tmp_path, "lab", "down").returncode == 0

@@ -58,11 +58,34 @@ def write_lab_file(state_dir: Path, data: dict[str, Any]) -> Path:
 
 
 def read_lab_file(state_dir: Path) -> LabFile | None:
+    """The running lab's file, None when there is none. A damaged file reads as pid 0 (no lab): the next
+    ``lab up`` rewrites it and ``lab down`` removes it."""
     path = lab_file_path(state_dir)
     try:
-        return LabFile(path, json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        data = {"pid": 0, "hosts": {}}
+    return LabFile(path, data)
+
+
+def is_lab_process(pid: int) -> bool:
+    """``pid`` is alive and runs ipsec-remote (a recycled pid must never be signalled by ``lab down``).
+
+    Where /proc is missing (macOS) only liveness is checked.
+    """
+    if pid <= 0 or not pid_alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()
+    except OSError:
+        return True
+    return b"ipsec_remote" in cmdline or b"ipsec-remote" in cmdline
 
 
 def pid_alive(pid: int) -> bool:
