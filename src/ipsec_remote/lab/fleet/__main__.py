@@ -7,6 +7,7 @@ endpoint) or SIGTERM. Problems go to stderr, which ``lab up`` redirects to ``.ip
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtt-ms", type=int)
     parser.add_argument("--sa-idle-s", type=float)  # default: each host's MaxSAIdleTimeSeconds
     args = parser.parse_args(argv)
+    # stderr is lab.log: lab bugs (a failing pipeline or timer) must leave a trace there.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         serve(args.inventory, args.faults, FleetOptions(rtt_ms=args.rtt_ms, sa_idle_s=args.sa_idle_s))
     except LabConfigError as exc:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..host import LabHost, ProbeResult
+from ..host import HostPolicyView, LabHost, ProbeResult
 from ..ike import Assumptions, Event, Flow, HostPolicy, NegotiationContext, SaTable, effective_rule, negotiate
 from ..ike.matching import endpoints, rule_matches
 from .adapt import host_policy
@@ -93,8 +93,9 @@ class FleetNetwork:
             tcp_like = protocol.upper() in ("TCP", "UDP")
             flow = Flow(src_host.name, src_host.address, address, protocol,
                         EPHEMERAL_PORT if tcp_like else 0, port if tcp_like else 0)
-            src = self.policy(src_host)
-            matching = self._matching_rules(src_host, src, flow)
+            view = src_host.active_policy()
+            src = host_policy(view, self._specs[src_host.name].is_dc, self.options.subnet_prefix)
+            matching = self._matching_rules(view, src, flow)
             if address == src_host.address:
                 return ProbeResult(True, matching, src_host.address, address)  # loopback: no IPsec
             dst_host = self._by_address.get(address)
@@ -125,11 +126,11 @@ class FleetNetwork:
             rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
             return rule.name if rule is not None and rule.inbound_security == "Require" else None
 
-    def _matching_rules(self, host: LabHost, policy: HostPolicy, flow: Flow) -> tuple[str, ...]:
+    def _matching_rules(self, view: HostPolicyView, policy: HostPolicy, flow: Flow) -> tuple[str, ...]:
         """Test-NetConnection's MatchingIPsecRules: the display names of every CS rule the flow matches."""
-        view = {r.name: r.display_name or r.name for r in host.active_policy().cs_rules}
+        names = {r.name: r.display_name or r.name for r in view.cs_rules}
         ep = endpoints(flow, "outbound")
-        return tuple(view.get(r.name, r.name) for r in policy.cs_rules
+        return tuple(names.get(r.name, r.name) for r in policy.cs_rules
                      if rule_matches(r, policy, ep, self.options.assumptions))
 
     # --- SA bookkeeping ---------------------------------------------------------------------------------
