@@ -67,6 +67,13 @@ def pair_rule_name(group: str, a: str, b: str) -> str:
     return f"{group}-pair-{a}-{b}"
 
 
+ISOLATION = "*"  # the peer key of a host's server-isolation rule in security maps: (host, ISOLATION)
+
+
+def isolation_rule_name(group: str) -> str:
+    return f"{group}-isolation"
+
+
 @dataclass(frozen=True)
 class HostDesired:
     host: Host
@@ -98,6 +105,8 @@ def desired_objects(
                     _pair_rule(inv, inv.host(peer_name), pair, serves, rule_names[key],
                                security.get(a_b, REQUEST))
                 )
+            if inv.policy.server_isolation:
+                objects.append(_isolation_rule(inv, security.get((host.name, ISOLATION), REQUEST)))
         result[host.name] = HostDesired(host, objects)
     return result
 
@@ -115,6 +124,8 @@ def _exemptions(inv: Inventory) -> list[DesiredObject]:
     group = inv.policy.group
     objects: list[DesiredObject] = []
     for role, (short, title) in ROLE_TITLES.items():
+        if role in inv.test_only_skip_exemptions:
+            continue
         addresses = sorted((e.address for e in inv.exemptions if e.role == role), key=_addr_key)
         if not addresses:
             continue
@@ -123,7 +134,7 @@ def _exemptions(inv: Inventory) -> list[DesiredObject]:
                        "RemoteAddress": addresses, "Profile": inv.policy.profile})
         objects.append(DesiredObject(Kind.EXEMPTION, f"{group}-exempt-{short}", params,
                                      f"exempt {title} {', '.join(addresses)}"))
-    if not inv.test_only_skip_controller_exemption:
+    if "controller" not in inv.test_only_skip_exemptions:
         ports = [str(p) for p in inv.policy.winrm_ports]
         params = _rule_params(inv, f"{group}-exempt-controller", "exempt the controller's WinRM path")
         params.update({"Mode": "Transport", "InboundSecurity": "None", "OutboundSecurity": "None",
@@ -210,6 +221,17 @@ def _pair_rule(inv: Inventory, peer: Host, pair: Pair, serves: bool, name: str, 
                    "Phase1AuthSet": f"{group}-p1", "Profile": inv.policy.profile})
     return DesiredObject(Kind.RULE, name, params,
                          f"transport {sec.inbound}/{sec.outbound} with {peer.name} {peer.address}, {ports_text}")
+
+
+def _isolation_rule(inv: Inventory, sec: Security) -> DesiredObject:
+    group = inv.policy.group
+    name = isolation_rule_name(group)
+    params = _rule_params(inv, name, "server isolation (all other inbound traffic)")
+    # No -RemoteAddress: Any. More specific rules (peers, exemptions) take precedence over it.
+    params.update({"Mode": "Transport", "InboundSecurity": sec.inbound, "OutboundSecurity": sec.outbound,
+                   "KeyModule": inv.policy.key_module, "QuickModeCryptoSet": f"{group}-qm",
+                   "Phase1AuthSet": f"{group}-p1", "Profile": inv.policy.profile})
+    return DesiredObject(Kind.RULE, name, params, f"server isolation {sec.inbound}/{sec.outbound} for any other peer")
 
 
 def _addr_key(address: str) -> tuple[int, int]:

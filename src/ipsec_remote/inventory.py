@@ -185,6 +185,10 @@ class Policy(_Model):
     key_module: Literal["IKEv1", "IKEv2", "AuthIP", "Default"] = "IKEv1"
     profile: Literal["Any", "Domain", "Private", "Public"] = "Any"
     winrm_ports: list[Port] = [5985, 5986]
+    # Server isolation: besides the per-peer rules, each paired host gets one rule for all other inbound
+    # traffic (remote Any), promoted to Require once every pair of the host is — the exemptions (DCs,
+    # DNS, DHCP, the controller's WinRM path) keep precedence over it.
+    server_isolation: bool = False
 
     @field_validator("store")
     @classmethod
@@ -203,7 +207,8 @@ class Inventory(_Model):
     hosts: Annotated[list[Host], Field(min_length=1)]
     exemptions: list[Exemption] = []
     pairs: list[Pair] = []
-    test_only_skip_controller_exemption: bool = False  # lockout rehearsal in the lab; never in production
+    # Lockout rehearsals in the lab only: leave these exemptions out of what is applied. Never in production.
+    test_only_skip_exemptions: list[Literal["controller", "domain_controller"]] = []
 
     def host(self, name: str) -> Host:
         return next(h for h in self.hosts if h.name == name)

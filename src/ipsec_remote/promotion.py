@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .calls import CmdletCall
-from .desired import Kind, pair_rule_name
+from .desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
 from .errors import IpsecRemoteError
 from .inventory import Inventory
 from .journal import Journal
@@ -35,6 +35,7 @@ from .transport import HostSession, HostTarget, RetryPolicy, probe_fresh_session
 from .verify import PairResult
 
 Pair = tuple[str, str]
+REQUEST_PAIR = ("Request", "Request")
 
 
 @dataclass
@@ -42,13 +43,14 @@ class WaveReport:
     number: int
     name: str
     pairs: list[Pair]
+    isolated: list[str] = field(default_factory=list)  # hosts whose server-isolation rule changes too
     status: str = "pending"  # confirmed | reverted | failed
     problems: list[str] = field(default_factory=list)
     proofs: list[PairResult] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "name": self.name, "pairs": [f"{a}:{b}" for a, b in self.pairs],
-                "status": self.status, "problems": self.problems,
+                "isolation_hosts": self.isolated, "status": self.status, "problems": self.problems,
                 "proofs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems}
                            for p in self.proofs]}
 
@@ -94,25 +96,32 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     run_id = journal.begin_run(f"promote --to {to}")
     fleet = open_fleet(targets, forks)
     try:
-        candidates = _candidates(inv, journal, selected, report)
         states = read_states(fleet, inv)
-        # Pairs must still verify now, not only when the journal recorded it.
-        proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                             only={frozenset(p) for p in candidates})
-        eligible = []
-        for proof in proofs:
-            if proof.verified:
-                eligible.append((proof.a, proof.b))
-            else:
-                report.skipped[f"{proof.a}:{proof.b}"] = "does not verify now: " + "; ".join(proof.problems)
         current = journal.pair_security()
+        if to == "require":
+            candidates = _candidates(inv, journal, selected, report)
+            # Pairs must still verify now, not only when the journal recorded it.
+            proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
+                                 only={frozenset(p) for p in candidates})
+            eligible = []
+            for proof in proofs:
+                if proof.verified:
+                    eligible.append((proof.a, proof.b))
+                else:
+                    report.skipped[f"{proof.a}:{proof.b}"] = "does not verify now: " + "; ".join(proof.problems)
+        else:
+            # Demotion lowers the requirement: no proof is needed first, only the management path after.
+            eligible = [p for p in _selected(inv, selected) if current.get(p, REQUEST_PAIR) != target]
+        done = {p for p, sec in current.items() if sec == target and p[1] != ISOLATION}
         for number, (name, pairs) in enumerate(plan_waves(eligible, playbook), start=1):
-            pairs = [p for p in pairs if current.get(p) != target]
+            pairs = [p for p in pairs if current.get(p, REQUEST_PAIR) != target]
             if not pairs:
                 continue
-            wave = WaveReport(number, name, pairs)
+            wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
             report.waves.append(wave)
             _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s, states, say)
+            if wave.status == "confirmed":
+                done |= set(pairs)
             failed_pairs = sum(1 for p in wave.proofs if not p.verified)
             if wave.status != "confirmed" and (playbook.failure.stop_on_failed_wave
                                                or failed_pairs > playbook.failure.max_failed_pairs_per_wave):
@@ -124,11 +133,14 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     return report
 
 
-def _candidates(inv: Inventory, journal: Journal, selected: list[Pair] | None, report: PromoteReport) -> list[Pair]:
+def _selected(inv: Inventory, selected: list[Pair] | None) -> list[Pair]:
     known = {frozenset((a, b)): (a, b) for a, b, _ in inv.expanded_pairs()}
-    wanted = [known[frozenset(p)] for p in selected] if selected else list(known.values())
+    return [known[frozenset(p)] for p in selected] if selected else list(known.values())
+
+
+def _candidates(inv: Inventory, journal: Journal, selected: list[Pair] | None, report: PromoteReport) -> list[Pair]:
     out = []
-    for a, b in wanted:
+    for a, b in _selected(inv, selected):
         record = journal.latest_verification(a, b)
         if record is None or not record.verified:
             report.skipped[f"{a}:{b}"] = "not verified by apply yet"
@@ -137,12 +149,33 @@ def _candidates(inv: Inventory, journal: Journal, selected: list[Pair] | None, r
     return out
 
 
-def _rule_calls(inv: Inventory, pairs: list[Pair], security: tuple[str, str]) -> dict[str, list[CmdletCall]]:
+def _isolation_hosts(inv: Inventory, pairs: list[Pair], done: set[Pair],
+                     current: Mapping[Pair, tuple[str, str]], target: tuple[str, str], to: str) -> list[str]:
+    """Hosts whose isolation rule moves in this wave: toward Require only once every pair of the host is
+    promoted (Microsoft: never require until every pair is proven); back to Request with the host's pairs."""
+    if not inv.policy.server_isolation:
+        return []
+    after = done | set(pairs)
+    out = []
+    for host in sorted({h for p in pairs for h in p}):
+        if current.get((host, ISOLATION), REQUEST_PAIR) == target:
+            continue
+        mine = [(a, b) for a, b, _ in inv.expanded_pairs() if host in (a, b)]
+        if to == "request" or all(p in after for p in mine):
+            out.append(host)
+    return out
+
+
+def _rule_calls(inv: Inventory, pairs: list[Pair], isolated: list[str],
+                security: tuple[str, str]) -> dict[str, list[CmdletCall]]:
     calls: dict[str, list[CmdletCall]] = {}
-    for a, b in pairs:
-        for host in (a, b):
+    targets: list[tuple[tuple[str, ...], str]] = [((a, b), pair_rule_name(inv.policy.group, a, b))
+                                                  for a, b in pairs]
+    targets += [((h,), isolation_rule_name(inv.policy.group)) for h in isolated]
+    for hosts, rule in targets:
+        for host in hosts:
             calls.setdefault(host, []).append(CmdletCall("Set-NetIPsecRule", {
-                "IPsecRuleName": pair_rule_name(inv.policy.group, a, b), "InboundSecurity": security[0],
+                "IPsecRuleName": rule, "InboundSecurity": security[0],
                 "OutboundSecurity": security[1], "PolicyStore": inv.policy.store}))
     for host_calls in calls.values():
         validate_plan(host_calls)
@@ -155,13 +188,17 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
     wave_id = journal.record_wave(run_id, wave.number, wave.pairs, "arming")
     hosts = sorted({h for p in wave.pairs for h in p})
     previous = journal.pair_security()
-    before = {p: previous.get(p, ("Request", "Request")) for p in wave.pairs}
     revert_lines: dict[str, list[str]] = {}
-    for (a, b), (inbound, outbound) in before.items():
+    for a, b in wave.pairs:
+        inbound, outbound = previous.get((a, b), ("Request", "Request"))
         for host in (a, b):
             revert_lines.setdefault(host, []).append(
                 "|".join((pair_rule_name(inv.policy.group, a, b), inbound, outbound, inv.policy.store)))
-    change = _rule_calls(inv, wave.pairs, target)
+    for host in wave.isolated:
+        inbound, outbound = previous.get((host, ISOLATION), ("Request", "Request"))
+        revert_lines[host].append("|".join((isolation_rule_name(inv.policy.group), inbound, outbound,
+                                            inv.policy.store)))
+    change = _rule_calls(inv, wave.pairs, wave.isolated, target)
     revert_script = script_text("revert_task")
 
     # a. arm
@@ -195,11 +232,19 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
 
     fleet.each(apply_change, hosts)
 
-    # c. prove: SAs on both ends under the new policy, and a fresh management session to every host.
+    # c. prove — under the new policy: SAs negotiated before the change are dropped first.
+    peers: dict[str, list[str]] = {}
+    for a, b in wave.pairs:
+        peers.setdefault(a, []).append(inv.host(b).address)
+        peers.setdefault(b, []).append(inv.host(a).address)
+    fleet.each(lambda host, session: session.run("reset_sas", {"Peers": peers.get(host, [])}, retry=False), hosts)
+    # ... then SAs on both ends, and a fresh management session to every host.
     wave.proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
                               only={frozenset(p) for p in wave.pairs})
     fresh = {h: probe_fresh_session(targets[h]) for h in hosts}
-    wave.problems = [f"{p.a} <-> {p.b}: " + "; ".join(p.problems) for p in wave.proofs if not p.verified]
+    lowering = target == REQUEST_PAIR  # a demotion is kept even if a pair does not prove: it only loosens
+    wave.problems = [] if lowering else [f"{p.a} <-> {p.b}: " + "; ".join(p.problems)
+                                         for p in wave.proofs if not p.verified]
     wave.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items() if not ok]
     wave.problems += [f"{h}: {fleet.failed[h]}" for h in hosts if h in fleet.failed]
 
@@ -208,6 +253,8 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
         _disarm(fleet, journal, armed, "confirmed")
         for a, b in wave.pairs:
             journal.set_pair_security(a, b, *target)
+        for host in wave.isolated:
+            journal.set_pair_security(host, ISOLATION, *target)
         wave.status = "confirmed"
         journal.update_wave(wave_id, "confirmed")
         say("fleet", f"wave {wave.number}: confirmed")

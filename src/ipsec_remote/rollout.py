@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .desired import REQUEST, Kind, Security, desired_objects, pair_rule_name
+from .desired import ISOLATION, REQUEST, Kind, Security, desired_objects, isolation_rule_name, pair_rule_name
 from .errors import IpsecRemoteError
 from .hoststate import HostState, parse_state
 from .inventory import Inventory
@@ -62,22 +62,23 @@ def read_states(fleet: Fleet, inv: Inventory) -> dict[str, HostState]:
 
 def kept_security(inv: Inventory, states: Mapping[str, HostState], journal: Journal
                   ) -> dict[tuple[str, str], Security]:
-    """Promotions to keep: those the journal recorded and both hosts still carry.
+    """Promotions to keep: those the journal recorded and every host concerned still carries.
 
-    apply never raises a pair's security on its own — only promote does, behind its dead-man's switch.
-    A pair whose rule is missing or was changed on either host converges back to Request/Request.
+    apply never raises a rule's security on its own — only promote does, behind its dead-man's switch.
+    A pair (or isolation rule) missing or changed on a host converges back to Request/Request.
     """
     kept: dict[tuple[str, str], Security] = {}
     for (a, b), (inbound, outbound) in journal.pair_security().items():
-        name = pair_rule_name(inv.policy.group, a, b).lower()
+        hosts: tuple[str, ...] = (a,) if b == ISOLATION else (a, b)
+        name = isolation_rule_name(inv.policy.group) if b == ISOLATION else pair_rule_name(inv.policy.group, a, b)
         carried = 0
-        for host in (a, b):
-            rule = next((o for o in states[host].observed if o.name.lower() == name), None) \
+        for host in hosts:
+            rule = next((o for o in states[host].observed if o.name.lower() == name.lower()), None) \
                 if host in states else None
             if rule is not None and same_value(rule.params.get("InboundSecurity"), inbound) \
                     and same_value(rule.params.get("OutboundSecurity"), outbound):
                 carried += 1
-        if carried == 2:
+        if carried == len(hosts):
             kept[(a, b)] = Security(inbound, outbound)
     return kept
 

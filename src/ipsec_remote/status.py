@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .desired import isolation_rule_name
 from .hoststate import HostFacts, HostState
 from .inventory import Inventory
 from .journal import Journal
@@ -24,6 +25,7 @@ class StatusReport:
     reachable: dict[str, bool] = field(default_factory=dict)
     drift: dict[str, list[str]] = field(default_factory=dict)
     unreachable_reason: dict[str, str] = field(default_factory=dict)
+    isolation: dict[str, tuple[str, str]] = field(default_factory=dict)  # host -> its isolation rule's In/Out
 
     @property
     def ok(self) -> bool:
@@ -40,7 +42,8 @@ class StatusReport:
                           "inbound_security": inbound, "outbound_security": outbound,
                           "sa": p.sa_summary(), "problems": p.problems})
         hosts = {h: {"reachable": ok, "drift": self.drift.get(h, []),
-                     **({"error": self.unreachable_reason[h]} if h in self.unreachable_reason else {})}
+                     **({"error": self.unreachable_reason[h]} if h in self.unreachable_reason else {}),
+                     **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {})}
                  for h, ok in self.reachable.items()}
         return {"pairs": pairs, "hosts": hosts, "ok": self.ok}
 
@@ -59,6 +62,12 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
                                                 "changed " + ", ".join(c.changed))
                 for c in host_plan.changes]
         report.security = _rule_security(inv, states)
+        name = isolation_rule_name(inv.policy.group).lower()
+        for host, state in states.items():
+            rule = next((o for o in state.observed if o.name.lower() == name), None)
+            if rule is not None:
+                report.isolation[host] = (str(rule.params.get("InboundSecurity")),
+                                          str(rule.params.get("OutboundSecurity")))
         report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
     finally:
         report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}

@@ -1,0 +1,60 @@
+"""Lockout rehearsals: a promotion that would cut the controller off, or Kerberos, is reverted.
+
+These inventories use server isolation (a Require-inbound rule for any other peer once promoted) and a
+test-only switch that leaves an exemption out — the mistakes the dead-man's switch exists for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import ROOT, running_lab
+from .test_promote_rollback import pair_rule
+
+
+def inventory(skip: str) -> str:
+    base = (ROOT / "inventory.toml").read_text()
+    base = base.replace('key_module = "IKEv1"', 'key_module = "IKEv1"\nserver_isolation = true')
+    return f'test_only_skip_exemptions = ["{skip}"]\n' + base
+
+
+def isolation_rule(host: dict[str, object]) -> dict[str, object]:
+    rules = host["stores"]["PersistentStore"]["rules"]  # type: ignore[index]
+    return next(r for r in rules if str(r.get("Name")) == "ipsec-remote-isolation")  # type: ignore[union-attr]
+
+
+def test_missing_controller_exemption_is_reverted_by_the_on_host_task(tmp_path: Path) -> None:
+    with running_lab(tmp_path, inventory("controller")) as lab:
+        assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0  # Request: nothing is cut yet
+        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
+                              "--confirm-timeout", "6")
+        assert rc == 1, report
+        (wave,) = report["waves"]
+        assert wave["status"] == "reverted"
+        assert any("new WinRM session through the new policy failed" in p for p in wave["problems"])
+        hosts = lab.inspect()
+        for name in ("sql01", "app01"):
+            assert hosts[name]["reachable_from_controller"], name
+            assert isolation_rule(hosts[name])["InboundSecurity"] == "Request"
+            assert pair_rule(hosts[name])["InboundSecurity"] == "Request"
+            assert hosts[name]["scheduled_tasks"] == []
+        rc, status = lab.json("status", "inventory.toml", "--lab")
+        assert rc == 0 and status["pairs"][0]["inbound_security"] == "Request"
+
+
+def test_missing_dc_exemption_breaks_kerberos_and_is_reverted(tmp_path: Path) -> None:
+    with running_lab(tmp_path, inventory("domain_controller")) as lab:
+        book = lab.dir / "playbooks" / "server-to-server.toml"
+        book.write_text(book.read_text().replace("[promote]", '[promote]\noutbound = "Require"'))
+        assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
+        assert rc == 1, report
+        (wave,) = report["waves"]
+        assert wave["status"] == "reverted", wave
+        assert any(not p["verified"] for p in wave["proofs"])
+        hosts = lab.inspect()
+        for name in ("sql01", "app01"):
+            assert hosts[name]["reachable_from_controller"]
+            assert isolation_rule(hosts[name])["OutboundSecurity"] == "Request"
+        rc, status = lab.json("status", "inventory.toml", "--lab")
+        assert rc == 0 and status["pairs"][0]["verified"]
