@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 INVENTORIES = [ROOT / "inventory.toml", ROOT / "examples" / "three-tier.toml"]
 
 
-def every_call(path: Path) -> list[CmdletCall]:
+def every_call(path: Path, isolation: bool = False) -> list[CmdletCall]:
     """Creates (fresh hosts), in-place updates of every settable parameter, replaces and destroys."""
     inv = load_inventory(path)
+    if isolation:
+        inv = inv.model_copy(update={"policy": inv.policy.model_copy(update={"server_isolation": True})})
     store = inv.policy.store
     calls: list[CmdletCall] = []
     for hd in desired_objects(inv).values():
@@ -41,9 +43,13 @@ def every_call(path: Path) -> list[CmdletCall]:
     return calls
 
 
+@pytest.mark.parametrize("isolation", [False, True], ids=["pairs", "isolation"])
 @pytest.mark.parametrize("path", INVENTORIES, ids=lambda p: p.name)
-def test_every_emitted_call_is_valid(path: Path) -> None:
-    calls = every_call(path)
+def test_every_emitted_call_is_valid(path: Path, isolation: bool) -> None:
+    calls = every_call(path, isolation)
+    if isolation:
+        assert any(c.params.get("IPsecRuleName") == "ipsec-remote-isolation" and "RemoteAddress" not in c.params
+                   for c in calls)
     cmdlets = {c.cmdlet for c in calls}
     # The enumeration really covers creates, updates and removals of every kind.
     assert {"New-NetIPsecRule", "Set-NetIPsecRule", "Remove-NetIPsecRule", "New-NetIPsecMainModeRule",
