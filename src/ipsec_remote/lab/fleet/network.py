@@ -53,12 +53,15 @@ class FleetNetwork:
         self._by_address: dict[str, LabHost] = {}
         self._by_name: dict[str, LabHost] = {}
         self._specs: dict[str, HostSpec] = {}
+        self._dcs: list[LabHost] = []
 
     # --- membership -------------------------------------------------------------------------------------
     def attach(self, host: LabHost, spec: HostSpec) -> None:
         self._by_address[host.address] = host
         self._by_name[host.name.lower()] = host
         self._specs[host.name] = spec
+        if spec.is_dc:
+            self._dcs.append(host)
         host.network = self
         host.sa_listener = lambda which, sa: self._removed(host, sa)
 
@@ -70,7 +73,7 @@ class FleetNetwork:
         return host_policy(host.active_policy(), self._specs[host.name].is_dc, self.options.subnet_prefix)
 
     def context(self) -> NegotiationContext:
-        dcs = tuple(self.policy(h) for h in self._by_name.values() if self._specs[h.name].is_dc)
+        dcs = tuple(self.policy(h) for h in self._dcs)
         return NegotiationContext(dcs=dcs, kerberos_max_skew_s=self.options.kerberos_max_skew_s,
                                   assumptions=self.options.assumptions)
 
@@ -105,7 +108,8 @@ class FleetNetwork:
             now = self.clock()
             outcome = negotiate(src, dst, flow, self.context(), now, self.sas)
             self._record(outcome.events)
-            self._sync([src_host.name, dst.name])
+            if not outcome.reused and (outcome.mm_sa_initiator or outcome.qm_sa_initiator):
+                self._sync([src_host.name, dst.name])  # only a new SA changes what the hosts list
             delivered = outcome.delivered and self.options.all_ports_listen
             return ProbeResult(delivered, matching, src_host.address, address)
 
