@@ -4,6 +4,8 @@ checks every scenario ends with."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from e2e.conftest import ROOT, Lab, changing_calls, running_lab
+from ipsec_remote.cli.app import main
 from ipsec_remote.lab.fleet.control import call
 from ipsec_remote.lab.fleet.labfile import read_lab_file
 
@@ -127,3 +130,26 @@ def assert_rolls_back(lab: Lab, pristine: dict[str, Any], managed: tuple[str, ..
         assert hosts[name]["scheduled_tasks"] == [], (name, hosts[name]["scheduled_tasks"])
         assert hosts[name]["reachable_from_controller"], name
         assert hosts[name]["stores"] == pristine[name]["stores"], name
+
+
+def run_in_process(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        else:  # pragma: no cover - main always exits
+            code = 0
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line(name: str, rc: int, out: str, err: str, file: str, where: str) -> None:
+    lines = err.strip("\n").split("\n")
+    assert rc == 2, (name, rc, out, err)
+    assert out == "", (name, out)
+    assert len(lines) == 1 and lines[0], (name, err)
+    assert "Traceback" not in err, (name, err)
+    assert file in lines[0], (name, file, lines[0])
+    if where:
+        assert f": {where}" in lines[0], (name, where, lines[0])

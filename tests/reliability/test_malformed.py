@@ -11,17 +11,14 @@ a minute); the hand-written ones and the flags run the real CLI as a subprocess.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
-from ipsec_remote.cli.app import main
 from ipsec_remote.inventory import tomllib  # tomli on 3.10
 
-from .helpers import ROOT, Lab, control_inspect, requests_total, running_lab
+from .helpers import ROOT, Lab, assert_one_line, control_inspect, requests_total, run_in_process, running_lab
 from .tomlgen import dumps, key_path, leaves, tables, with_unknown_key, with_value, wrong_type
 
 FREE_TEXT = {("description",)}  # accepted as any string: no "bad value" for these
@@ -106,29 +103,6 @@ BAD_FLAGS: list[tuple[tuple[str, ...], str]] = [
 COMMANDS = [("apply", "{inv}", "--lab"), ("plan", "{inv}", "--lab"), ("status", "{inv}", "--lab"),
             ("doctor", "{inv}", "--lab"), ("promote", "--to", "require", "-i", "{inv}", "--lab"),
             ("rollback", "-i", "{inv}", "--lab")]
-
-
-def run_in_process(args: list[str]) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(args)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:  # pragma: no cover - main always exits
-            code = 0
-    return code, out.getvalue(), err.getvalue()
-
-
-def assert_one_line(name: str, rc: int, out: str, err: str, file: str, where: str) -> None:
-    lines = err.strip("\n").split("\n")
-    assert rc == 2, (name, rc, out, err)
-    assert out == "", (name, out)
-    assert len(lines) == 1 and lines[0], (name, err)
-    assert "Traceback" not in err, (name, err)
-    assert file in lines[0], (name, file, lines[0])
-    if where:
-        assert f": {where}" in lines[0], (name, where, lines[0])
 
 
 @pytest.fixture(scope="module")
