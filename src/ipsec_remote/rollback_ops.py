@@ -17,7 +17,7 @@ from .inventory import Inventory
 from .journal import Journal
 from .planner import plan_host
 from .reference import validate_plan
-from .rollout import execute_changes, read_states
+from .rollout import Guard, execute_changes, read_states
 from .sessions import open_fleet
 from .transport import HostSession, HostTarget, probe_fresh_session
 
@@ -51,7 +51,8 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
             validate_plan(plan.calls)
             if not plan.changes:
                 return 0
-            return execute_changes(journal, run_id, host, session, "rollback", list(plan.changes))
+            guard = Guard(inv.policy.group, inv.policy.store, sorted(o.name for o in states[host].observed))
+            return execute_changes(journal, run_id, host, session, "rollback", list(plan.changes), guard)
 
         report.removed = fleet.each(undo, list(states))
         after: dict[str, HostState] = read_states(fleet, inv)

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .calls import CmdletCall
 from .desired import ISOLATION, REQUEST, Kind, Security, desired_objects, isolation_rule_name, pair_rule_name
 from .errors import IpsecRemoteError
 from .hoststate import HostState, parse_state
 from .inventory import Inventory
 from .journal import Journal
-from .planner import Change, Plan, plan_host, same_value
+from .planner import Change, ObservedObject, Plan, plan_host, same_value
 from .playbook import Playbook
 from .proof import prove_pairs
 from .reference import validate_plan
@@ -146,7 +147,10 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     report = ApplyReport(run_id, Plan(()))
     try:
         say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
-        states = read_states(fleet, inv)
+        states, done = _read_and_exempt_fresh(inv, fleet, journal, run_id)
+        for host, count in done.items():
+            report.sent[host] = count
+            say(host, f"exemptions: {count} call(s) applied (fresh host)")
         report.plan = live_plan(inv, states, journal)
         kept = kept_security(inv, states, journal)
         report.security = {(a, b): (kept.get((a, b), REQUEST).inbound, kept.get((a, b), REQUEST).outbound)
@@ -157,6 +161,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         wanted = set().union(*(PHASE_KINDS[p] for p in playbook.rollout.phases if p in PHASE_KINDS))
         rest = {h: [c for c in p.changes if c not in first[h] and (c.kind in wanted or c.action == "destroy")]
                 for h, p in plans.items()}
+        owned = {h: {o.name for o in s.observed} for h, s in states.items()}
 
         def run_phase(phase: str, changes: Mapping[str, list[Change]]) -> None:
             def work(host: str, session: HostSession) -> int:
@@ -164,7 +169,10 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 if not todo:
                     return 0
                 journal.snapshot_once(run_id, host, _owned_json(states[host]), {})
-                return execute_changes(journal, run_id, host, session, phase, todo)
+                count = execute_changes(journal, run_id, host, session, phase, todo,
+                                        Guard(inv.policy.group, inv.policy.store, sorted(owned[host])))
+                owned[host] |= {c.name for c in todo if c.action in ("create", "replace")}
+                return count
 
             hosts = [h for h in changes if changes[h]]
             for host, count in fleet.each(work, hosts).items():
@@ -183,19 +191,77 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     return report
 
 
+@dataclass(frozen=True)
+class Guard:
+    """The batch runs only if the host's owned objects are exactly ``expect`` (what the plan was made from)."""
+
+    group: str
+    store: str
+    expect: list[str]
+
+    def params(self) -> dict[str, Any]:
+        return {"Guard": True, "Group": self.group, "PolicyStore": self.store, "ExpectOwned": self.expect}
+
+
+def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int
+                           ) -> tuple[dict[str, HostState], dict[str, int]]:
+    """Read every host; in the same round trip, a host with none of our objects gets its exemptions.
+
+    The exemptions of a fresh host are known before reading it (planned against an empty state), so they
+    ride as a second statement of the read pipeline, guarded by "no owned objects": on a host that has
+    some, nothing runs and the normal plan takes over. Saves a round trip per host on a first rollout.
+    """
+    desired = desired_objects(inv)
+    read_params = {"Group": inv.policy.group, "PolicyStore": inv.policy.store}
+    done: dict[str, int] = {}
+
+    def read(host: str, session: HostSession) -> HostState:
+        exemptions = [o for o in desired[host].objects if o.kind is Kind.EXEMPTION]
+        fresh = plan_host(host, inv.host(host).address, exemptions, [], inv.policy.store)
+        validate_plan(fresh.calls)
+        steps: list[tuple[str, dict[str, Any]]] = [("read_state", read_params)]
+        if fresh.calls:
+            steps.append(("invoke_batch", {"Calls": [batch_data(c) for c in fresh.calls],
+                                           **Guard(inv.policy.group, inv.policy.store, []).params()}))
+        out = session.run_statements(steps)
+        if not out.objects or not isinstance(out.objects[0], dict) or "Rules" not in out.objects[0]:
+            raise StepFailed(f"{host}: read_state returned no state")
+        state = parse_state(out.objects[0], inv.policy.group)
+        results = [r for r in out.objects[1:] if isinstance(r, dict)]
+        if not results or results[0].get("error_id") == "StateMoved":
+            return state  # not fresh: planned normally below
+        journal.snapshot_once(run_id, host, _owned_json(state), {})
+        _record_results(journal, run_id, host, "exemptions", fresh.calls, results, out.errors)
+        done[host] = len(fresh.calls)
+        # Every call succeeded: the host now holds exactly the planned exemptions.
+        return HostState([ObservedObject(o.kind, o.name, dict(o.params)) for o in exemptions], state.facts)
+
+    return fleet.each(read), done
+
+
 def execute_changes(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
-             changes: list[Change]) -> int:
+                    changes: list[Change], guard: Guard | None = None) -> int:
     calls = [call for change in changes for call in change.calls]
-    out = session.run("invoke_batch", {"Calls": [batch_data(c) for c in calls]}, retry=False)
-    results = [r for r in out.objects if isinstance(r, dict)]
+    params: dict[str, Any] = {"Calls": [batch_data(c) for c in calls]}
+    if guard is not None:
+        params.update(guard.params())
+    out = session.run("invoke_batch", params, retry=False)
+    _record_results(journal, run_id, host, phase, calls, [r for r in out.objects if isinstance(r, dict)],
+                    out.errors)
+    return len(calls)
+
+
+def _record_results(journal: Journal, run_id: int, host: str, phase: str, calls: list[CmdletCall],
+                    results: list[dict[str, Any]], errors: list[str]) -> None:
+    if results and results[0].get("error_id") == "StateMoved":
+        raise StepFailed(f"{host}: nothing applied: {results[0].get('error')} (run apply again to re-plan)")
     for call, result in zip(calls, results, strict=False):  # fewer results: the batch stopped
         journal.record_step(run_id, host, phase, call, bool(result.get("ok")), result.get("error"))
         if not result.get("ok"):
             raise StepFailed(f"{host}: {call.cmdlet} {_target(call)} failed: {result.get('error')}")
     if len(results) < len(calls):
         raise StepFailed(f"{host}: the batch stopped after {len(results)} of {len(calls)} calls"
-                         + (f" ({out.errors[-1]})" if out.errors else ""))
-    return len(calls)
+                         + (f" ({errors[-1]})" if errors else ""))
 
 
 def _target(call: Any) -> str:
@@ -204,7 +270,5 @@ def _target(call: Any) -> str:
 
 
 def _owned_json(state: HostState) -> list[dict[str, Any]]:
-    from .calls import CmdletCall
-
     return [{"kind": o.kind.value, "name": o.name,
              "params": CmdletCall("observed", dict(o.params)).to_json()["params"]} for o in state.observed]

@@ -179,6 +179,33 @@ class HostSession:
         result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
         return result
 
+    def run_statements(self, steps: list[tuple[str, dict[str, Any]]]) -> ScriptOutput:
+        """Several scripts as consecutive statements of ONE pipeline (one round trip), outputs in order.
+
+        Never retried: a later statement may change state.
+        """
+        if self._pool is None:
+            raise TransportError(f"{self.target.name}: session is not open")
+        pool = self._pool
+
+        def once() -> ScriptOutput:
+            ps = PowerShell(pool)
+            for i, (script, parameters) in enumerate(steps):
+                if i:
+                    ps.add_statement()
+                ps.add_script(script_text(script))
+                if parameters:
+                    ps.add_parameters(parameters)
+            output = ps.invoke()
+            errors = [_error_text(e) for e in ps.streams.error]
+            if ps.state == PSInvocationState.FAILED:
+                names = "+".join(s for s, _ in steps)
+                raise RemoteScriptError(f"{self.target.name}: {names} failed: {errors[-1] if errors else ''}", errors)
+            return ScriptOutput([plain(o) for o in output], errors)
+
+        result: ScriptOutput = self._translate(once)
+        return result
+
     def _retrying(self, fn: Any) -> Any:
         policy = self.retry
         retrying = Retrying(

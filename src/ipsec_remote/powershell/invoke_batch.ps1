@@ -2,10 +2,36 @@
 # The calls arrive as data (-Calls), never as script text: each is
 #   @{ cmdlet = 'New-NetIPsecRule'; params = @{ ... }; nested = @{ Proposal = @( @{ cmdlet = ...; params = @{...} } ) } }
 # Only the cmdlets below may run; nested calls may only build proposals.
+# With -Guard, the calls run only if the owned objects in the store are exactly -ExpectOwned (the names the
+# controller planned from): a plan is refused when the host changed since it was read.
 param(
-    [object[]]$Calls = @()
+    [object[]]$Calls = @(),
+    [switch]$Guard,
+    [string]$Group = '',
+    [string]$PolicyStore = 'PersistentStore',
+    [string[]]$ExpectOwned = @()
 )
 $ErrorActionPreference = 'Stop'
+
+if ($Guard) {
+    $owned = @()
+    foreach ($r in @(Get-NetIPsecRule -PolicyStore $PolicyStore | Where-Object { $_.Group -eq $Group })) {
+        $owned += [string]$r.Name
+    }
+    foreach ($r in @(Get-NetIPsecMainModeRule -PolicyStore $PolicyStore | Where-Object { $_.Group -eq $Group })) {
+        $owned += [string]$r.Name
+    }
+    foreach ($getter in @('Get-NetIPsecMainModeCryptoSet', 'Get-NetIPsecQuickModeCryptoSet', 'Get-NetIPsecPhase1AuthSet')) {
+        foreach ($s in @(& $getter -PolicyStore $PolicyStore | Where-Object { $_.Group -eq $Group })) {
+            $owned += [string]$s.Name
+        }
+    }
+    $moved = @($owned | Where-Object { $ExpectOwned -notcontains $_ }) + @($ExpectOwned | Where-Object { $owned -notcontains $_ })
+    if ($moved.Count -gt 0) {
+        [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('the host changed since it was read: ' + ($moved -join ', ')); error_id = 'StateMoved' }
+        return
+    }
+}
 
 $allowed = @(
     'New-NetIPsecRule', 'Set-NetIPsecRule', 'Remove-NetIPsecRule',
