@@ -48,9 +48,13 @@ def test_exemption_for_the_controller_wins_over_require(make_lab: LabFactory) ->
     open_pool(lab, "sql01")
 
 
-def test_a_require_rule_sent_over_winrm_refuses_the_next_connection(lab: Lab) -> None:
-    lab.ok("sql01", NEW_RULE, Name="require-controller", Remote=["10.10.1.100"], In="Require", Out="Request")
+def test_a_require_rule_sent_over_winrm_cuts_the_session_and_refuses_the_next(lab: Lab) -> None:
+    # The rule applies while the pipeline runs; the Receive that would fetch its result is clear text
+    # from the controller and is discarded (inbound Require), so the open session dies with it.
+    with pytest.raises(requests.exceptions.ConnectionError):
+        lab.ok("sql01", NEW_RULE, Name="require-controller", Remote=["10.10.1.100"], In="Require", Out="Request")
     assert lab.host("sql01")["reachable_from_controller"] is False
+    assert [c["cmdlet"] for c in lab.host("sql01")["calls"]] == ["New-NetIPsecRule"]
     with pytest.raises(requests.exceptions.ConnectionError):
         open_pool(lab, "sql01")
     # Request inbound is boundary mode: clear text is still accepted (PS-Set-NetIPsecRule).

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+import requests
+
 from .conftest import NEW_RULE, Lab, LabFactory, prop
 
 ARM = """
@@ -45,7 +48,8 @@ def test_task_due_in_two_seconds_runs_its_file_and_undoes_a_lockout(lab: Lab) ->
     assert str(prop(task, "State")) == "Ready"
     armed_at = time.monotonic()
     # The change the switch guards: it locks the controller out until the task reverts it.
-    lab.ok("sql01", NEW_RULE, Name="require-controller", Remote=["10.10.1.100"], In="Require", Out="Request")
+    with pytest.raises(requests.exceptions.ConnectionError):  # the session dies with the change
+        lab.ok("sql01", NEW_RULE, Name="require-controller", Remote=["10.10.1.100"], In="Require", Out="Request")
     assert lab.host("sql01")["reachable_from_controller"] is False
     wait_for(lambda: lab.host("sql01")["reachable_from_controller"])
     assert time.monotonic() - armed_at < 6  # fired at its deadline, not on the next request

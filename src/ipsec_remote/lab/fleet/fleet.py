@@ -99,7 +99,8 @@ class Fleet:
             endpoint = self.server.add_endpoint(_LockedHost(host, self.lock), config)
             own = self.faults.for_host(name)
             rtt_ms = own.rtt_ms if own.rtt_ms is not None else global_rtt
-            state = FaultState(own, rtt_ms / 1000.0, partial(self._locked_out, host))
+            state = FaultState(own, rtt_ms / 1000.0, partial(self._locked_out, host),
+                               self.network.options.lockout_drops_established)
             endpoint.hooks = state.hooks()
             self.endpoints[name] = endpoint
             self._fault_states[name] = state

@@ -14,12 +14,14 @@ from .faults import HostFaults
 
 
 class FaultState:
-    """Per-endpoint request numbering for ``winrm_errors`` and ``drop_after_calls``."""
+    """Per-endpoint request numbering for ``winrm_errors`` and ``drop_after_calls``, and the lockout."""
 
-    def __init__(self, faults: HostFaults, rtt_s: float, locked_out: Callable[[], bool]) -> None:
+    def __init__(self, faults: HostFaults, rtt_s: float, locked_out: Callable[[], bool],
+                 drop_established: bool = True) -> None:
         self.faults = faults
         self._rtt_s = rtt_s
         self._locked_out = locked_out
+        self._drop_established = drop_established
         self._seen = 0
         self._lock = threading.Lock()
 
@@ -31,6 +33,8 @@ class FaultState:
         with self._lock:
             self._seen += 1
             n = self._seen
+        if self._drop_established and self._locked_out():
+            return "drop"  # the clear-text request of an open connection is discarded like a new SYN
         if n <= self.faults.winrm_errors:
             return "http500"
         limit = self.faults.drop_after_calls

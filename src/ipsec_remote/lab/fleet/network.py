@@ -39,6 +39,10 @@ class NetworkOptions:
     # ASSUMPTION: the lab models IPsec, not services: every lab host (and the controller) accepts TCP on
     # every port, so a failed TCP test always means IPsec (or a missing host) stopped it.
     all_ports_listen: bool = True
+    # Inbound Require discards unauthenticated inbound *traffic* (PS-Set-NetIPsecRule -InboundSecurity; WFP
+    # transport mode drops matching clear text per packet), so the controller's open WinRM connections die
+    # with the rule change as well as new ones. [inference] False: only new connections are refused.
+    lockout_drops_established: bool = True
 
 
 class FleetNetwork:
