@@ -82,3 +82,12 @@ def test_unsupported_constructs_are_flagged_with_their_line(script: str, kind: s
 def test_parse_is_cached_by_text() -> None:
     text = "param($a)\n$a + 1"
     assert parse_script(text) is parse_script(text)
+
+
+def test_parameter_names_with_digits_parse() -> None:
+    # tree-sitter-powershell rejects ``-Phase1AuthSet $x``; the retry spells the digits out and back.
+    from ipsec_remote.lab.engine import parse_script
+
+    script = parse_script("New-NetIPsecRule -DisplayName r -Phase1AuthSet $p1.Name -Phase2AuthSet:'x' '10.0.0.1-10.0.0.9'")
+    text = repr(script)
+    assert "Phase1AuthSet" in text and "Phase2AuthSet" in text and "___" not in text

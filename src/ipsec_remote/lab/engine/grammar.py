@@ -233,5 +233,21 @@ def error_kind(node: Node) -> UnsupportedConstruct:
     return found
 
 
+# The grammar rejects a parameter name holding a digit (``-Phase1AuthSet $x`` is a syntax error to it), so
+# the retry spells each digit as ``___<letter>`` and the converter spells it back (``param_name``).
+_DIGIT_PARAM = re.compile(r"(?<=[\s(])-[A-Za-z_][A-Za-z_]*\d[A-Za-z0-9_]*(?=[\s:)]|$)")
+_DIGIT_LETTERS = "abcdefghij"
+
+
+def encode_digit_params(text: str) -> str:
+    return _DIGIT_PARAM.sub(
+        lambda m: re.sub(r"\d", lambda d: "___" + _DIGIT_LETTERS[int(d.group())], m.group()), text)
+
+
+def param_name(text: str) -> str:
+    """A command parameter's name as written (undoing ``encode_digit_params``)."""
+    return re.sub(r"___([a-j])", lambda m: str(_DIGIT_LETTERS.index(m.group(1))), text)
+
+
 def retry_text(text: str) -> str:
-    return separate_param_blocks(quote_barewords(text))
+    return separate_param_blocks(quote_barewords(encode_digit_params(text)))

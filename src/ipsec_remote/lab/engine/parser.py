@@ -23,6 +23,7 @@ from .grammar import (
     check_errors,
     is_advanced,
     looks_numeric,
+    param_name,
     parse_tree,
     retry_text,
     type_name_of,
@@ -315,7 +316,7 @@ class _Converter:
                 raise _unsupported(_UNSUPPORTED_NODES[t], c)
             if t == "command_parameter":
                 colon = False
-                text = _txt(c)[1:]
+                text = param_name(_txt(c)[1:])
                 if text.endswith(":"):
                     text, colon = text[:-1], True
                 args.append(A.ParamArg(text, None, _line(c)))
