@@ -26,7 +26,8 @@ param([string]$Group, [string]$Peer)
 $ErrorActionPreference = 'Stop'
 $qm = New-NetIPsecQuickModeCryptoSet -Name 'qm' -DisplayName 'qm' -Group $Group `
     -Proposal (New-NetIPsecQuickModeCryptoProposal -Encapsulation ESP -ESPHash SHA256 -Encryption AES256)
-$p1 = New-NetIPsecPhase1AuthSet -Name 'p1' -DisplayName 'p1' -Group $Group -Proposal (New-NetIPsecAuthProposal -Machine -Kerberos)
+$p1 = New-NetIPsecPhase1AuthSet -Name 'p1' -DisplayName 'p1' -Group $Group `
+    -Proposal (New-NetIPsecAuthProposal -Machine -Kerberos)
 New-NetIPsecRule -IPsecRuleName 'r1' -DisplayName 'r1' -Group $Group -RemoteAddress $Peer `
     -InboundSecurity Request -OutboundSecurity Request -QuickModeCryptoSet $qm.Name -Phase1AuthSet $p1.Name | Out-Null
 foreach ($r in @(Get-NetIPsecRule -Group $Group)) {
