@@ -39,6 +39,9 @@ def test_preexisting_require_rule_locks_the_controller_out(make_lab: LabFactory)
     open_pool(lab, "app01")  # its neighbour is untouched
     assert lab.host("app01")["requests"]["Create"] == 1
     assert lab.host("sql01")["requests"]["total"] == 0  # refused before any WSMan request
+    drops = [e for e in lab.host("sql01")["events"] if e["id"] == 4963]
+    assert drops and drops[0]["data"]["RemoteAddress"] == "10.10.1.100"
+    assert not any(e["id"] == 4963 for e in lab.host("app01")["events"])
 
 
 def test_exemption_for_the_controller_wins_over_require(make_lab: LabFactory) -> None:

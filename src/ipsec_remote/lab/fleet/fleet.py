@@ -61,7 +61,6 @@ class Fleet:
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}
         self.endpoints: dict[str, LabEndpoint] = {}
-        self._fault_states: dict[str, FaultState] = {}
         for host_spec in spec.hosts:
             host = LabHost(self._config(host_spec, self.faults.for_host(host_spec.name)))
             self.network.attach(host, host_spec)
@@ -103,7 +102,6 @@ class Fleet:
                                self.network.options.lockout_drops_established)
             endpoint.hooks = state.hooks()
             self.endpoints[name] = endpoint
-            self._fault_states[name] = state
         self.ticker.start()
 
     def stop(self) -> None:
@@ -114,12 +112,19 @@ class Fleet:
 
     # --- behaviour ----------------------------------------------------------------------------------------
     def _locked_out(self, host: LabHost) -> bool:
-        return self.network.controller_blocked_by(host) is not None
+        """The controller's WinRM traffic to ``host`` is discarded now; each discard is audited as 4963
+        ("IPsec dropped an inbound clear text packet that should have been secured", windows-behaviour §3)."""
+        with self.lock:
+            rule = self.network.controller_blocked_by(host)
+            if rule is not None:
+                host.add_event(4963, "IPsec dropped an inbound clear text packet that should have been secured",
+                               {"RemoteAddress": self.spec.controller_address, "LocalPort": self.spec.winrm_port,
+                                "Rule": rule})
+            return rule is not None
 
     def reachable_from_controller(self, name: str) -> bool:
         """A new WinRM connection from the controller would be accepted (not down, not locked out)."""
-        state = self._fault_states.get(name)
-        return state is not None and not state.refuse_connection()
+        return not self.faults.for_host(name).down and self.network.controller_blocked_by(self.hosts[name]) is None
 
     def tick(self) -> None:
         """Run due scheduled tasks (real wall-clock time, each host's clock); now and then expire idle SAs.
@@ -167,10 +172,9 @@ class Fleet:
             # 1,000-host snapshot.
             with self.lock:
                 snap = host.snapshot()
-                blocked_by = self.network.controller_blocked_by(host)
                 snap["role"] = self.roles[name]
-                snap["reachable_from_controller"] = blocked_by is None and not self.faults.for_host(name).down
-                snap["controller_blocked_by"] = blocked_by
+                snap["reachable_from_controller"] = self.reachable_from_controller(name)
+                snap["controller_blocked_by"] = self.network.controller_blocked_by(host)
                 ep = self.endpoints.get(name)
                 snap["requests"] = ep.counters.as_dict() if ep is not None else {}
                 snap["endpoint"] = ep.url if ep is not None else None
