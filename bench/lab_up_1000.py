@@ -88,7 +88,7 @@ def main() -> None:
     finally:
         down_s, _ = run("lab", "down", "inventory.toml", cwd=tmp)
     print(f"hosts                    {len(lab['hosts'])} ({args.hosts} generated + 1 DC)")
-    print(f"lab up --detach          {up_s:.2f} s (until lab.json is written and every endpoint accepts TCP)")
+    print(f"lab up --detach          {up_s:.2f} s (until lab.json is written and every endpoint serves)")
     print(f"lab process RSS          {rss:.0f} MiB after start")
     print(f"pypsrp round trip        {per_host * 1000:.0f} ms per host (pool + script + close, 20 hosts)")
     print(f"lab inspect --json       {inspect_s:.2f} s, {len(proc.stdout) / 1e6:.1f} MB, "

@@ -1,8 +1,8 @@
 """``ipsec-remote lab up|inspect|down``: start, look into and stop the simulated fleet (DESIGN §4–§5).
 
 The commands are declared in ``app.py`` (the CLI contract); their bodies live here. ``up --detach`` starts
-``python -m ipsec_remote.lab.fleet`` in its own session and returns once ``lab.json`` is written and every
-endpoint accepts TCP connections; ``inspect`` and ``down`` talk to that process's control endpoint.
+``python -m ipsec_remote.lab.fleet`` in its own session and returns once ``lab.json`` is written and the
+lab's control endpoint reports every WinRM endpoint serving; ``inspect`` and ``down`` talk to that endpoint.
 """
 
 from __future__ import annotations
@@ -10,13 +10,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -89,6 +87,7 @@ def _start_detached(inventory: Path, faults: Path | None, options: FleetOptions)
 
 
 def _wait_ready(child: subprocess.Popen[bytes], state_dir: Path, log_path: Path) -> LabFile:
+    """Until the child wrote lab.json and its control endpoint reports every WinRM endpoint serving."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         rc = child.poll()
@@ -97,26 +96,15 @@ def _wait_ready(child: subprocess.Popen[bytes], state_dir: Path, log_path: Path)
             raise IpsecRemoteError(f"the lab process exited with code {rc}: " + (" | ".join(tail) or "no output"))
         lab = read_lab_file(state_dir)
         if lab is not None and lab.pid == child.pid:
-            call(lab.control_url, lab.control_token, "GET", "/health")
-            _wait_endpoints(lab, deadline)
-            return lab
+            try:
+                health = call(lab.control_url, lab.control_token, "GET", "/health", timeout=10)
+            except ControlError:
+                health = {}
+            if health.get("serving") == len(lab.data["hosts"]):
+                return lab
         time.sleep(0.1)
     os.kill(child.pid, signal.SIGTERM)
     raise IpsecRemoteError(f"the lab did not become ready within {START_TIMEOUT_S:.0f} s (see {log_path})")
-
-
-def _wait_endpoints(lab: LabFile, deadline: float) -> None:
-    """Every endpoint accepts a TCP connection (a `down` host refuses at the WinRM layer, not here)."""
-    for name, host in lab.data["hosts"].items():
-        url = urlsplit(host["endpoint"])
-        while True:
-            try:
-                with socket.create_connection((url.hostname or "127.0.0.1", url.port or 443), timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise IpsecRemoteError(f"lab endpoint for {name} ({host['endpoint']}) does not answer") from None
-                time.sleep(0.05)
 
 
 def _require_running(inventory: Path) -> LabFile:

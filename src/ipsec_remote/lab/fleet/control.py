@@ -1,4 +1,5 @@
-"""The lab process's control endpoint: ``GET /health``, ``GET /inspect``, ``POST /shutdown`` on 127.0.0.1.
+"""The lab process's control endpoint on 127.0.0.1: ``GET /health`` (how many WinRM endpoints serve),
+``GET /inspect`` (DESIGN §5 shape), ``POST /shutdown``.
 
 Only whoever can read ``lab.json`` (mode 0600) knows the random bearer token, so another local user cannot
 read the fleet's state or stop it. Plain HTTP is enough on the loopback interface.
@@ -17,9 +18,10 @@ from typing import Any
 
 
 class ControlServer:
-    def __init__(self, token: str, inspect: Callable[[], dict[str, Any]], shutdown: Callable[[], None]) -> None:
+    def __init__(self, token: str, inspect: Callable[[], dict[str, Any]], shutdown: Callable[[], None],
+                 health: Callable[[], dict[str, Any]]) -> None:
         self._token = token
-        handler = _make_handler(token, inspect, shutdown)
+        handler = _make_handler(token, inspect, shutdown, health)
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="lab-control", daemon=True)
@@ -39,7 +41,8 @@ class ControlServer:
 
 
 def _make_handler(
-    token: str, inspect: Callable[[], dict[str, Any]], shutdown: Callable[[], None]
+    token: str, inspect: Callable[[], dict[str, Any]], shutdown: Callable[[], None],
+    health: Callable[[], dict[str, Any]],
 ) -> type[BaseHTTPRequestHandler]:
     expected = f"Bearer {token}".encode()
 
@@ -68,7 +71,7 @@ def _make_handler(
             if not self._authorised():
                 return
             if self.path == "/health":
-                self._send(200, {"ok": True})
+                self._send(200, health())
             elif self.path == "/inspect":
                 self._send(200, inspect())
             else:

@@ -144,6 +144,11 @@ class Fleet:
             self.network.expire()
 
     # --- views ----------------------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """How many WinRM endpoints are listening and serving (``lab up --detach`` waits for all)."""
+        serving = sum(1 for ep in self.endpoints.values() if ep.server is not None and ep.server.is_serving())
+        return {"ok": serving == len(self.hosts), "hosts": len(self.hosts), "serving": serving}
+
     def lab_json(self) -> dict[str, Any]:
         """DESIGN §5 ``lab.json`` (the caller adds ``pid`` and the control endpoint)."""
         tls = self.server.tls if self.server is not None else None

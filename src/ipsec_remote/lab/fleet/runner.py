@@ -33,7 +33,7 @@ def serve(
     stop = stop or threading.Event()
     fleet = Fleet(spec, faults, options or FleetOptions())
     token = secrets.token_urlsafe(32)
-    control = ControlServer(token, fleet.inspect, stop.set)
+    control = ControlServer(token, fleet.inspect, stop.set, fleet.health)
     path = lab_file_path(spec.state_dir)
     previous = _install_signal_handlers(stop)
     try:
