@@ -87,6 +87,8 @@ def script_text(name: str) -> str:
 
 
 def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return False  # an untrusted certificate stays untrusted (requests' SSLError is a ConnectionError)
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return True
     if isinstance(exc, WinRMTransportError):
