@@ -1,7 +1,7 @@
 """What the lab needs from an inventory, read with tomllib alone.
 
 The lab must not import the controller's core (DESIGN §2), so it reads only the keys it needs:
-``controller.address``, ``connection.scheme/port/auth``, ``auth.authority``, ``hosts[].name/address`` and
+``controller.address``, ``connection.scheme/port``, ``auth.authority``, ``hosts[].name/address`` and
 ``exemptions[].name/address/role``. Validation of everything else is the controller's business; problems
 found here are still reported as one ``file: key.path: problem`` line (DESIGN §7).
 """
@@ -49,7 +49,6 @@ class FleetSpec:
     controller_address: str
     scheme: Literal["https", "http"]  # the lab endpoints use the scheme the controller will use
     winrm_port: int  # the *modelled* WinRM port (5986/5985): the port of the controller's flow
-    auth: str
     machine_cert_ca: str
     hosts: list[HostSpec] = field(default_factory=list)
 
@@ -134,7 +133,6 @@ def load_fleet_spec(path: str | Path) -> FleetSpec:
         controller_address=_address(controller["address"], label, "controller.address"),
         scheme=scheme,
         winrm_port=port,
-        auth=str(connection.get("auth", "negotiate")),
         machine_cert_ca=str(authority),
         hosts=hosts,
     )
