@@ -129,3 +129,29 @@ def test_idle_sas_expire(make_lab: LabFactory) -> None:
         time.sleep(0.1)
     assert sas(lab, "sql01") == ([], []) and sas(lab, "app01") == ([], [])
     assert 4655 in event_ids(lab, "sql01")  # MM SA ended
+
+
+MM_SET = """
+[[hosts.{name}.preexisting.main_mode_crypto_sets]]
+name = "mm-{name}"
+proposal = [{{ encryption = "{enc}", hash = "SHA256", key_exchange = "DH14" }}]
+[[hosts.{name}.preexisting.main_mode_rules]]
+name = "mm-rule"
+remote_address = ["10.10.1.0/26"]
+main_mode_crypto_set = "mm-{name}"
+"""
+
+
+def test_main_mode_rules_pick_the_proposals_and_a_mismatch_fails_main_mode(make_lab: LabFactory) -> None:
+    same = make_lab(MM_SET.format(name="sql01", enc="AES256") + MM_SET.format(name="app01", enc="AES256"))
+    pair(same, "sql01", "app01")
+    assert tnc(same, "app01", "sql01")
+    (mm,) = same.host("sql01")["main_mode_sas"]
+    assert (mm["CipherAlgorithm"], mm["HashAlgorithm"], mm["GroupId"]) == (65003, 65001, 14)  # AES256/SHA256/DH14
+
+    apart = make_lab(MM_SET.format(name="sql01", enc="AES256") + MM_SET.format(name="app01", enc="AES128"))
+    pair(apart, "sql01", "app01")
+    assert tnc(apart, "app01", "sql01")  # Request: clear text
+    assert sas(apart, "sql01") == ([], [])
+    failures = [e["message"] for e in apart.host("app01")["events"] if e["id"] == 4653]
+    assert any("main mode proposal" in m for m in failures), failures
