@@ -18,6 +18,7 @@ from .errors import IpsecRemoteError
 from .hoststate import HostState, parse_state
 from .inventory import Inventory
 from .journal import Journal
+from .log import get_logger
 from .planner import Change, ObservedObject, Plan, plan_host, same_value
 from .playbook import Playbook
 from .proof import prove_pairs
@@ -141,8 +142,14 @@ class ApplyReport:
 
 def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[str, HostTarget],
           journal: Journal, forks: int, progress: Progress | None = None) -> ApplyReport:
-    say = progress or (lambda _h, _m: None)
     run_id = journal.begin_run("apply")
+    log = get_logger(run_id=run_id, command="apply")
+
+    def say(host: str, message: str) -> None:
+        log.info(message, host=host)
+        if progress is not None:
+            progress(host, message)
+
     fleet = open_fleet(targets, forks)
     report = ApplyReport(run_id, Plan(()))
     try:
@@ -186,6 +193,8 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
             report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say)
     finally:
         report.failed_hosts = dict(fleet.failed)
+        for host, reason in report.failed_hosts.items():
+            log.error("host failed", host=host, reason=reason)
         fleet.close()
         journal.finish_run(run_id, "ok" if report.ok else "failed", report.to_json()["summary"])
     return report

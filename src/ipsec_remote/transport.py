@@ -32,6 +32,7 @@ from tenacity import (
 )
 
 from .errors import IpsecRemoteError
+from .log import get_logger
 
 
 class TransportError(IpsecRemoteError):
@@ -210,8 +211,12 @@ class HostSession:
 
     def _retrying(self, fn: Any) -> Any:
         policy = self.retry
+        log = get_logger(host=self.target.name)
         retrying = Retrying(
             retry=retry_if_exception(_is_transient),
+            before_sleep=lambda state: log.warning(
+                "transport error, retrying", attempt=state.attempt_number,
+                error=type(state.outcome.exception()).__name__ if state.outcome else None),
             wait=wait_random_exponential(multiplier=0.25, max=policy.max_wait_s),
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.budget_s),
             reraise=True,
