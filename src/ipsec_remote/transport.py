@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from pydantic import SecretStr
 from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
 from pypsrp.exceptions import AuthenticationError, WinRMError, WinRMTransportError, WSManFaultError
@@ -239,7 +240,11 @@ class HostSession:
                                  "(check connection.ca_bundle)") from None
         except requests.Timeout:
             raise TransportError(f"{name}: timed out talking to {self.target.endpoint}") from None
-        except requests.ConnectionError:
+        except requests.ConnectionError as exc:
+            if exc.args and isinstance(exc.args[0], urllib3.exceptions.ProtocolError):
+                # Connected, then the connection went away before the answer: a pipeline may be half run.
+                raise TransportError(f"{name}: connection to {self.target.endpoint} dropped before the "
+                                     "answer") from None
             raise TransportError(f"{name}: cannot connect to {self.target.endpoint}") from None
         except WSManFaultError as exc:
             raise TransportError(f"{name}: WSMan fault {exc.code}: {exc.reason}") from None
