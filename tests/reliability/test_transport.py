@@ -43,6 +43,7 @@ def test_transport_faults_are_retried_or_reported(tmp_path: Path) -> None:
             assert reason and "\n" not in reason and "Traceback" not in reason, (host, reason)
         assert "HTTP 500" in failed["web02"], failed["web02"]
         assert "cannot connect" in failed["web04"], failed["web04"]
+        assert "dropped" in failed["web03"], failed["web03"]  # not "cannot connect": it was connected
         verified = {frozenset((p["a"], p["b"])) for p in report["pairs"] if p["verified"]}
         # Every pair between healthy, retried or slow hosts is proven; none with a failed host is.
         for web in ("web01",):
