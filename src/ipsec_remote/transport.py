@@ -241,8 +241,9 @@ class HostSession:
         except requests.Timeout:
             raise TransportError(f"{name}: timed out talking to {self.target.endpoint}") from None
         except requests.ConnectionError as exc:
-            if exc.args and isinstance(exc.args[0], urllib3.exceptions.ProtocolError):
-                # Connected, then the connection went away before the answer: a pipeline may be half run.
+            if self._pool is not None and exc.args and isinstance(exc.args[0], urllib3.exceptions.ProtocolError):
+                # The pool was open, then the connection went away before the answer: a pipeline may be half
+                # run. (Before the pool is open, a closed connection means the host cannot be reached.)
                 raise TransportError(f"{name}: connection to {self.target.endpoint} dropped before the "
                                      "answer") from None
             raise TransportError(f"{name}: cannot connect to {self.target.endpoint}") from None
