@@ -47,7 +47,8 @@ def forms(secret: str) -> list[bytes]:
 def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IPSEC_REMOTE_TEST_PSK", PSK)
     monkeypatch.setenv("IPSEC_REMOTE_PASSWORD", ENV_PASSWORD)
-    with running_lab(tmp_path, INVENTORY) as lab:
+    # A short HTTP 500 burst on sql01: the retry path logs too, and is scanned with the rest.
+    with running_lab(tmp_path, INVENTORY, faults="[hosts.sql01]\nwinrm_errors = 2\n") as lab:
         lab_password = {h["password"] for h in lab.lab_file()["hosts"].values()}
         assert all(len(p) >= 8 for p in lab_password)
         secrets = {s: forms(s) for s in (PSK, ENV_PASSWORD, *lab_password)}
@@ -58,8 +59,10 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                 assert proc.returncode == 0, (command, proc.stdout[-1000:], proc.stderr[-1000:])
                 outputs[f"{i} {fmt} {' '.join(command)}: stdout"] = proc.stdout.encode()
                 outputs[f"{i} {fmt} {' '.join(command)}: stderr"] = proc.stderr.encode()
-        # (The controller logs nothing of its own at present; progress lines and reports are scanned.)
         assert any(b"app01" in v for k, v in outputs.items() if k.endswith("stderr")), "no stderr to scan"
+        assert any(b'"level": "info"' in v for k, v in outputs.items() if k.endswith("stderr")), \
+            "no JSON log events to scan"
+        assert any(b"retrying" in v for k, v in outputs.items() if k.endswith("stderr")), "no retry logged"
         # The PSK did reach the hosts (as a parameter value, where it belongs): the scan below is not vacuous.
         calls = json.dumps(lab.inspect())
         assert PSK in calls
