@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 _ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
@@ -28,11 +30,17 @@ def unescape(text: str, doubled_quotes: bool = True) -> str:
     return "".join(out)
 
 
+_QUOTES = "'\u2018\u2019\u201a\u201b"
+_DOUBLED_QUOTE = re.compile(f"[{_QUOTES}]([{_QUOTES}])")
+
+
 def verbatim(text: str) -> str:
     """A single-quoted string or here-string's value: quotes stripped, '' is one quote."""
     if text.startswith("@'"):
         return _here_body(text)
-    return text[1:-1].replace("''", "'")
+    # PowerShell takes ' and the typographic quotes U+2018-U+201B alike: inside a single-quoted string
+    # any two of them in a row stand for the second one (about_Quoting_Rules; the tokenizer's rule).
+    return _DOUBLED_QUOTE.sub(r"\1", text[1:-1])
 
 
 def _here_body(text: str) -> str:
