@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from ..commands import ParamSpec
@@ -64,8 +66,12 @@ def _position(spec: dict[str, Any]) -> int | None:
     return values.pop() if len(values) == 1 else None
 
 
-def param_specs(name: str) -> dict[str, ParamSpec]:
-    """Every parameter the reference lists for ``name``, keyed by canonical name."""
+@functools.cache
+def param_specs(name: str) -> Mapping[str, ParamSpec]:
+    """Every parameter the reference lists for ``name``, keyed by canonical name.
+
+    Built once per cmdlet and shared read-only by every lab host (a 1,000-host fleet would otherwise
+    hold a thousand copies)."""
     ref = cmdlet_ref(name)
     sets = list(ref.get("parameter_sets") or [])
     out: dict[str, ParamSpec] = {}
@@ -83,7 +89,7 @@ def param_specs(name: str) -> dict[str, ParamSpec]:
             flags=bool(spec.get("flags")),
             position=None if spec.get("type") == "SwitchParameter" else _position(spec),
         )
-    return out
+    return MappingProxyType(out)
 
 
 def param_default(cmdlet: str, param: str) -> str | None:
