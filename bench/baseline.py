@@ -45,3 +45,9 @@ def pool_per_step_apply(inventory: Path, forks: int = 50) -> None:
 
     with ThreadPoolExecutor(max_workers=forks) as pool:
         list(pool.map(host, [h.name for h in inv.hosts]))
+
+
+if __name__ == "__main__":  # run as a process, like the CLI it is compared with
+    import sys
+
+    pool_per_step_apply(Path(sys.argv[1]))
