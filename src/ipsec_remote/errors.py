@@ -29,7 +29,3 @@ class InputError(IpsecRemoteError):
 
 class ValidationError(IpsecRemoteError):
     """A CmdletCall does not match the cmdlet reference (a bug in the planner, never sent)."""
-
-
-class NotAvailableYet(IpsecRemoteError):
-    """A command of the CLI contract that this build does not provide yet."""

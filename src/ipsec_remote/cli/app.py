@@ -16,7 +16,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from .. import log
-from ..errors import InputError, IpsecRemoteError, NotAvailableYet, ValidationError
+from ..errors import InputError, IpsecRemoteError, ValidationError
 from ..inventory import load_inventory
 from ..render import dumps, plan_json, plan_powershell, plan_text
 
@@ -107,10 +107,6 @@ def _console() -> Any:
 
 def _progress(host: str, message: str) -> None:
     typer.echo(f"  {host}: {message}", err=True)
-
-
-def _not_yet(command: str) -> NoReturn:
-    raise NotAvailableYet(f"'{command}' is not available in this build yet")
 
 
 @app.command()
@@ -284,9 +280,6 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = 130
     except InputError as exc:
         typer.echo(str(exc), err=True)
-        code = 2
-    except NotAvailableYet as exc:
-        typer.echo(f"ipsec-remote: {exc}", err=True)
         code = 2
     except ValidationError as exc:
         # The planner produced a call the reference rejects: a bug, never sent anywhere.
