@@ -118,6 +118,14 @@ class ApplyReport:
     plan: Plan
     sent: dict[str, int] = field(default_factory=dict)  # changing calls sent per host
     security: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # per pair, after apply
+    fresh_exemptions: dict[str, int] = field(default_factory=dict)  # created with the read, before ``plan``
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """What this apply changed: the plan, plus the exemptions fresh hosts got with the read."""
+        s = dict(self.plan.summary)
+        s["add"] += sum(self.fresh_exemptions.values())
+        return s
     failed_hosts: dict[str, str] = field(default_factory=dict)
     pairs: list[PairResult] = field(default_factory=list)
 
@@ -128,7 +136,7 @@ class ApplyReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
-            "summary": self.plan.summary,
+            "summary": self.summary,
             "hosts": {h.host: {"address": h.address, "changes": len(h.changes), "sent": self.sent.get(h.host, 0),
                                "failed": self.failed_hosts.get(h.host)} for h in self.plan.hosts},
             "failed_hosts": self.failed_hosts,
@@ -155,6 +163,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     try:
         say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
         states, done = _read_and_exempt_fresh(inv, fleet, journal, run_id)
+        report.fresh_exemptions = done
         for host, count in done.items():
             report.sent[host] = count
             say(host, f"exemptions: {count} call(s) applied (fresh host)")
@@ -196,7 +205,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         for host, reason in report.failed_hosts.items():
             log.error("host failed", host=host, reason=reason)
         fleet.close()
-        journal.finish_run(run_id, "ok" if report.ok else "failed", report.to_json()["summary"])
+        journal.finish_run(run_id, "ok" if report.ok else "failed", report.summary)
     return report
 
 

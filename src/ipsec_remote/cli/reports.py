@@ -32,8 +32,8 @@ def _pair_table(title: str, pairs: list[PairResult], security: dict[tuple[str, s
 
 
 def print_apply(report: ApplyReport, console: Console) -> None:
-    s = report.plan.summary
-    if report.plan.empty:
+    s = report.summary
+    if not any(s.values()):
         console.print("No changes: every reachable host already matches the inventory.")
     else:
         console.print(f"Applied: {s['add']} added, {s['change']} changed, {s['destroy']} destroyed "
