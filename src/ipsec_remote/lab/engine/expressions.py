@@ -9,30 +9,11 @@ from ..values import PSHashtable
 from . import ast as A
 from .errors import runtime_error
 from .members import call_method, cast, get_member, index, set_index, set_member, static_member, static_method
-from .operators import arithmetic, compare, join, replace, split
+from .operators import COMPARISON_NAMES, arithmetic, compare, join, replace, split
 from .scope import Scope
 from .values import ScriptBlock, collect, custom_object, plain, to_bool, to_str
 
-_COMPARISONS = frozenset(
-    f"-{c}{op}"
-    for c in ("", "c")
-    for op in [
-        "eq",
-        "ne",
-        "gt",
-        "ge",
-        "lt",
-        "le",
-        "like",
-        "notlike",
-        "match",
-        "notmatch",
-        "contains",
-        "notcontains",
-        "in",
-        "notin",
-    ]
-)
+_COMPARISONS = frozenset(f"-{c}{op}" for c in ("", "c") for op in COMPARISON_NAMES)
 _ARITH = frozenset(["+", "-", "*", "/", "%", "..", "-f", "-band", "-bor", "-bxor"])
 
 

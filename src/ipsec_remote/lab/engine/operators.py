@@ -18,6 +18,11 @@ from ..values import CaseInsensitiveDict, PSHashtable, PSObject
 from .errors import runtime_error
 from .values import NOTHING, to_bool, to_datetime, to_number, to_str
 
+# The comparison operators by their base name (about_Comparison_Operators); each also has a 'c'
+# (case-sensitive) and an 'i' (explicitly case-insensitive) spelling.
+COMPARISON_NAMES = ("eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch",
+                    "contains", "notcontains", "in", "notin")
+
 _FILTERING = frozenset(["eq", "ne", "gt", "ge", "lt", "le", "like", "notlike", "match", "notmatch"])
 _NAMES = _FILTERING | {"contains", "notcontains", "in", "notin"}
 

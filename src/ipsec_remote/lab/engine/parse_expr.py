@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from . import ast as A
 from .grammar import _BINARY, _UNSUPPORTED_NODES, _WRAPPERS, _kids, _txt, _unsupported, type_name_of, var_name
 from .members import cast_supported
+from .operators import COMPARISON_NAMES
 from .strings import unescape, verbatim
 
 if TYPE_CHECKING:
@@ -14,29 +15,7 @@ if TYPE_CHECKING:
 
 Node = Any
 
-_OPERATOR_ALIASES = {
-    "-i" + op: "-" + op
-    for op in (
-        [
-            "eq",
-            "ne",
-            "gt",
-            "ge",
-            "lt",
-            "le",
-            "like",
-            "notlike",
-            "match",
-            "notmatch",
-            "contains",
-            "notcontains",
-            "in",
-            "notin",
-            "replace",
-            "split",
-        ]
-    )
-}
+_OPERATOR_ALIASES = {"-i" + op: "-" + op for op in (*COMPARISON_NAMES, "replace", "split")}
 _UNARY_OPS = frozenset(["-not", "!", "-", "+", "-join", "-split", ",", "-bnot"])
 _UNSUPPORTED_OPS = frozenset(["-is", "-isnot", "-as", "-shl", "-shr"])
 _STATIC_TYPES = frozenset(
