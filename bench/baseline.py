@@ -10,13 +10,13 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ipsec_remote.connect import targets_for
-from ipsec_remote.desired import desired_objects
-from ipsec_remote.hoststate import parse_state
-from ipsec_remote.inventory import load_inventory
-from ipsec_remote.planner import plan_host
-from ipsec_remote.sessions import batch_data
-from ipsec_remote.transport import HostSession, HostTarget
+from ipsec_remote.model.desired import desired_objects
+from ipsec_remote.model.inventory import load_inventory
+from ipsec_remote.plan.planner import plan_host
+from ipsec_remote.remote.connect import targets_for
+from ipsec_remote.remote.hoststate import parse_state
+from ipsec_remote.remote.sessions import batch_data
+from ipsec_remote.remote.transport import HostSession, HostTarget
 
 
 def _step(target: HostTarget, script: str, params: dict[str, object]) -> list[object]:

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import pytest
 from pydantic import SecretStr
 
-from ipsec_remote.calls import CmdletCall
-from ipsec_remote.hoststate import parse_state
-from ipsec_remote.reference import check_property_names, validate_call
-from ipsec_remote.sessions import batch_data
-from ipsec_remote.transport import HostSession, HostTarget
+from ipsec_remote.model.calls import CmdletCall
+from ipsec_remote.model.reference import check_property_names, validate_call
+from ipsec_remote.remote.hoststate import parse_state
+from ipsec_remote.remote.sessions import batch_data
+from ipsec_remote.remote.transport import HostSession, HostTarget
 
 HOST = os.environ.get("IPSEC_REMOTE_LIVE_HOST")
 pytestmark = [pytest.mark.live, pytest.mark.skipif(

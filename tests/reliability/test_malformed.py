@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from ipsec_remote.inventory import tomllib  # tomli on 3.10
+from ipsec_remote.model.inventory import tomllib  # tomli on 3.10
 
 from .helpers import ROOT, Lab, assert_one_line, control_inspect, requests_total, run_in_process, running_lab
 from .tomlgen import dumps, key_path, leaves, tables, with_unknown_key, with_value, wrong_type

@@ -63,7 +63,7 @@ def test_nothing_disables_certificate_validation() -> None:
 def test_an_untrusted_certificate_is_not_retried() -> None:
     import requests
 
-    from ipsec_remote.transport import _is_transient
+    from ipsec_remote.remote.transport import _is_transient
 
     untrusted = requests.exceptions.SSLError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
     assert not _is_transient(untrusted)

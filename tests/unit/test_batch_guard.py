@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipsec_remote.calls import CmdletCall
 from ipsec_remote.lab.host import HostConfig, LabHost
 from ipsec_remote.lab.values import PSHashtable
-from ipsec_remote.sessions import batch_data
-from ipsec_remote.transport import script_text
+from ipsec_remote.model.calls import CmdletCall
+from ipsec_remote.remote.sessions import batch_data
+from ipsec_remote.remote.transport import script_text
 
 RULE = CmdletCall("New-NetIPsecRule", {"IPsecRuleName": "ipsec-remote-exempt-dc", "DisplayName": "x",
                                        "Group": "ipsec-remote", "InboundSecurity": "None", "OutboundSecurity": "None",

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from ipsec_remote.calls import CmdletCall
-from ipsec_remote.desired import DesiredObject, Kind, desired_objects
-from ipsec_remote.hoststate import HostFacts, parse_state
-from ipsec_remote.inventory import load_inventory
-from ipsec_remote.planner import plan_host
-from ipsec_remote.verify import EndView, check_pair, diagnose, end_view, expected
+from ipsec_remote.model.calls import CmdletCall
+from ipsec_remote.model.desired import DesiredObject, Kind, desired_objects
+from ipsec_remote.model.inventory import load_inventory
+from ipsec_remote.ops.verify import EndView, check_pair, diagnose, end_view, expected
+from ipsec_remote.plan.planner import plan_host
+from ipsec_remote.remote.hoststate import HostFacts, parse_state
 
 ROOT = Path(__file__).resolve().parents[2]
 INV = load_inventory(ROOT / "inventory.toml")
@@ -140,7 +140,7 @@ def test_healthy_host_has_no_diagnosis() -> None:
 
 
 def test_scripts_and_checks_use_documented_sa_property_names() -> None:
-    from ipsec_remote.reference import check_property_names
+    from ipsec_remote.model.reference import check_property_names
 
     check_property_names("Get-NetIPsecMainModeSA", ["LocalEndpoint", "RemoteEndpoint", "CipherAlgorithm",
                                                     "HashAlgorithm", "GroupId"])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ipsec_remote.errors import InputError
-from ipsec_remote.inventory import load_inventory, parse_inventory
+from ipsec_remote.model.inventory import load_inventory, parse_inventory
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from ipsec_remote.calls import CmdletCall, SecretRef
-from ipsec_remote.journal import Journal
+from ipsec_remote.journal.store import Journal
+from ipsec_remote.model.calls import CmdletCall, SecretRef
 
 
 def test_runs_steps_and_first_snapshot_only(tmp_path: Path) -> None:
@@ -44,8 +44,8 @@ def test_secret_parameters_are_stored_as_references(tmp_path: Path) -> None:
 def test_killed_writer_leaves_a_consistent_journal(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     code = (
-        "import sys\nfrom pathlib import Path\nfrom ipsec_remote.journal import Journal\n"
-        "from ipsec_remote.calls import CmdletCall\n"
+        "import sys\nfrom pathlib import Path\nfrom ipsec_remote.journal.store import Journal\n"
+        "from ipsec_remote.model.calls import CmdletCall\n"
         f"j = Journal(Path({str(db)!r}))\nrun = j.begin_run('apply')\nprint('ready', flush=True)\n"
         "i = 0\nwhile True:\n"
         "    j.record_step(run, 'h', 'rules', CmdletCall('Set-NetIPsecRule', {'IPsecRuleName': str(i)}), True)\n"

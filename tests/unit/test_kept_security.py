@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ipsec_remote.desired import Kind, Security, desired_objects
-from ipsec_remote.hoststate import HostFacts, HostState
-from ipsec_remote.inventory import load_inventory
-from ipsec_remote.journal import Journal
-from ipsec_remote.planner import ObservedObject
-from ipsec_remote.rollout import kept_security, live_plan
+from ipsec_remote.journal.store import Journal
+from ipsec_remote.model.desired import Kind, Security, desired_objects
+from ipsec_remote.model.inventory import load_inventory
+from ipsec_remote.ops.apply import kept_security, live_plan
+from ipsec_remote.plan.planner import ObservedObject
+from ipsec_remote.remote.hoststate import HostFacts, HostState
 
 ROOT = Path(__file__).resolve().parents[2]
 INV = load_inventory(ROOT / "inventory.toml")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_remote.calls import CmdletCall
-from ipsec_remote.desired import desired_objects
-from ipsec_remote.inventory import load_inventory
-from ipsec_remote.planner import CMDLETS, WINDOWS_DEFAULTS, ObservedObject, plan_host
-from ipsec_remote.reference import validate_call, validate_plan
+from ipsec_remote.model.calls import CmdletCall
+from ipsec_remote.model.desired import desired_objects
+from ipsec_remote.model.inventory import load_inventory
+from ipsec_remote.model.reference import validate_call, validate_plan
+from ipsec_remote.plan.planner import CMDLETS, WINDOWS_DEFAULTS, ObservedObject, plan_host
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORIES = [ROOT / "inventory.toml", ROOT / "examples" / "three-tier.toml"]

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ipsec_remote.calls import CmdletCall
-from ipsec_remote.desired import DesiredObject, Kind, Security, desired_objects
-from ipsec_remote.inventory import Inventory, load_inventory
-from ipsec_remote.planner import ObservedObject, plan_host, same_value
+from ipsec_remote.model.calls import CmdletCall
+from ipsec_remote.model.desired import DesiredObject, Kind, Security, desired_objects
+from ipsec_remote.model.inventory import Inventory, load_inventory
+from ipsec_remote.plan.planner import ObservedObject, plan_host, same_value
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 import pytest
 
-from ipsec_remote.calls import CmdletCall, ParamValue, SecretRef
 from ipsec_remote.errors import ValidationError
-from ipsec_remote.reference import (
+from ipsec_remote.model.calls import CmdletCall, ParamValue, SecretRef
+from ipsec_remote.model.reference import (
     check_property_names,
     load_reference,
     validate_call,

@@ -6,7 +6,7 @@ import pytest
 
 from ipsec_remote.lab.commands import CommandTable
 from ipsec_remote.lab.engine import Engine
-from ipsec_remote.render import ps_quote
+from ipsec_remote.plan.render import ps_quote
 
 HOSTILE = [
     "plain",

@@ -17,8 +17,8 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from .. import log
 from ..errors import InputError, IpsecRemoteError, ValidationError
-from ..inventory import load_inventory
-from ..render import dumps, plan_json, plan_powershell, plan_text
+from ..model.inventory import load_inventory
+from ..plan.render import dumps, plan_json, plan_powershell, plan_text
 
 app = typer.Typer(
     name="ipsec-remote",
@@ -64,7 +64,7 @@ def plan(
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as a standalone .ps1.")] = None,
 ) -> None:
     """Show what apply would change on each host."""
-    from ..rollout import offline_plan, remote_plan
+    from ..ops.apply import offline_plan, remote_plan
 
     failed: dict[str, str] = {}
     if offline:
@@ -88,9 +88,9 @@ def plan(
 
 def _prepare(inventory: Path, playbook: Path | None, lab: bool) -> tuple[Any, Any, Any, Any]:
     """Everything that can be wrong with the input is checked here, before any host is contacted."""
-    from ..connect import journal_path, targets_for
-    from ..journal import Journal
-    from ..playbook import load_playbook
+    from ..journal.store import Journal
+    from ..model.playbook import load_playbook
+    from ..remote.connect import journal_path, targets_for
 
     inv = load_inventory(inventory)
     book = load_playbook(playbook, inventory)
@@ -119,7 +119,7 @@ def apply(
     lab: LabOpt = False,
 ) -> None:
     """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
-    from ..rollout import apply as run_apply
+    from ..ops.apply import apply as run_apply
 
     inv, book, targets, journal = _prepare(inventory, playbook, lab)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
@@ -127,7 +127,7 @@ def apply(
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
-        from .reports import print_apply
+        from ..report.console import print_apply
 
         print_apply(report, _console())
     raise typer.Exit(0 if report.ok else 1)
@@ -137,7 +137,7 @@ def apply(
 def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
            playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
     """Verification matrix per pair and drift per host."""
-    from ..status import status as run_status
+    from ..ops.status import status as run_status
 
     inv, book, targets, journal = _prepare(inventory, playbook, lab)
     # status proves what is there now; it does not wait as long as a rollout would.
@@ -146,7 +146,7 @@ def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
-        from .reports import print_status
+        from ..report.console import print_status
 
         print_status(report, _console())
     raise typer.Exit(0 if report.ok else 1)
@@ -165,7 +165,7 @@ def promote(
     lab: LabOpt = False,
 ) -> None:
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
-    from ..promotion import promote as run_promote
+    from ..ops.promote import promote as run_promote
 
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
@@ -182,7 +182,7 @@ def promote(
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
-        from .reports import print_promote
+        from ..report.console import print_promote
 
         print_promote(report, _console())
     raise typer.Exit(0 if report.ok else 1)
@@ -201,14 +201,14 @@ def _parse_pairs(text: str) -> list[tuple[str, str]]:
 @app.command()
 def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
     """Return every host to its state before the first apply."""
-    from ..rollback_ops import rollback as run_rollback
+    from ..ops.rollback import rollback as run_rollback
 
     inv, book, targets, journal = _prepare(inventory, None, lab)
     report = run_rollback(inv, targets, journal, book.rollout.forks)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
-        from .reports import print_rollback
+        from ..report.console import print_rollback
 
         print_rollback(report, _console())
     raise typer.Exit(0 if report.ok else 1)
@@ -217,7 +217,7 @@ def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = Fa
 @app.command()
 def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
     """Read-only preflight: services, firewall, merge setting, clock, overlapping rules, WinRM."""
-    from ..status import doctor as run_doctor
+    from ..ops.status import doctor as run_doctor
 
     inv, book, targets, _journal = _prepare(inventory, None, lab)
     findings = run_doctor(inv, targets, book.rollout.forks)
@@ -225,7 +225,7 @@ def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
         typer.echo(dumps({"findings": [f.to_json() for f in findings],
                           "ok": not any(f.severity == "error" for f in findings)}))
     else:
-        from .reports import print_doctor
+        from ..report.console import print_doctor
 
         print_doctor(findings, _console())
     raise typer.Exit(1 if any(f.severity == "error" for f in findings) else 0)

@@ -10,7 +10,7 @@ from ipsec_remote.lab.commands import CommandTable
 from ipsec_remote.lab.engine import Engine, UnsupportedConstruct, lint_script, parse_script
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPTS = sorted((ROOT / "src" / "ipsec_remote" / "powershell").glob("*.ps1"))
+SCRIPTS = sorted((ROOT / "src" / "ipsec_remote" / "remote" / "powershell").glob("*.ps1"))
 FIXTURE = Path(__file__).parent / "fixtures" / "subset.ps1"
 
 

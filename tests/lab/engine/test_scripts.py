@@ -23,7 +23,7 @@ RULE_PARAMS = {
         ParamSpec("Proposal", "CimInstance[]", array=True),
     )
 }
-SCRIPTS = Path(__file__).resolve().parents[3] / "src" / "ipsec_remote" / "powershell"
+SCRIPTS = Path(__file__).resolve().parents[3] / "src" / "ipsec_remote" / "remote" / "powershell"
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
 
 

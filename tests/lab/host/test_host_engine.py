@@ -19,7 +19,7 @@ if not hasattr(engine_module, "Engine"):
 
 
 def script(name: str) -> str:
-    return resources.files("ipsec_remote.powershell").joinpath(name).read_text(encoding="utf-8")
+    return resources.files("ipsec_remote.remote").joinpath("powershell/" + name).read_text(encoding="utf-8")
 
 
 def run(host: LabHost, text: str, **params: Any) -> Any:
@@ -27,7 +27,7 @@ def run(host: LabHost, text: str, **params: Any) -> Any:
 
 
 def run_product_script(host: LabHost, name: str, **params: Any) -> Any:
-    """A script from src/ipsec_remote/powershell; skipped while the engine lacks a construct it uses."""
+    """A script from src/ipsec_remote/remote/powershell; skipped while the engine lacks a construct it uses."""
     result = run(host, script(name), **params)
     if result.failure is not None and result.failure.error_id == "UnsupportedConstruct":
         pytest.skip(f"engine does not support {name} yet: {result.failure.message}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .calls import CmdletCall, ParamValue, SecretRef
+from ..model.calls import CmdletCall, ParamValue, SecretRef
 from .planner import Change, Plan
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "destroy": "-"}
@@ -56,7 +56,7 @@ def ps_command(call: CmdletCall) -> str:
 def _is_switch(call: CmdletCall, name: str) -> bool:
     # Our plans only pass True to switches (Boolean parameters such as -ForceDiffieHellman would take
     # $true explicitly); the validator has already checked the type against the reference.
-    from .reference import load_reference
+    from ..model.reference import load_reference
 
     info = load_reference().cmdlet(call.cmdlet).parameters.get(name)
     return info is not None and info.type == "SwitchParameter"

@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .hoststate import HostState
-from .inventory import Inventory
-from .journal import Journal
-from .planner import plan_host
-from .reference import validate_plan
-from .rollout import Guard, execute_changes, read_states
-from .sessions import open_fleet
-from .transport import HostSession, HostTarget, probe_fresh_session
+from ..journal.store import Journal
+from ..model.inventory import Inventory
+from ..model.reference import validate_plan
+from ..plan.planner import plan_host
+from ..remote.hoststate import HostState
+from ..remote.sessions import open_fleet
+from ..remote.transport import HostSession, HostTarget, probe_fresh_session
+from .apply import Guard, execute_changes, read_states
 
 
 @dataclass

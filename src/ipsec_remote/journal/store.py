@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .calls import CmdletCall
+from ..model.calls import CmdletCall
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

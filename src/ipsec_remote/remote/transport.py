@@ -32,8 +32,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from .errors import IpsecRemoteError
-from .log import get_logger
+from ..errors import IpsecRemoteError
+from ..log import get_logger
 
 
 class TransportError(IpsecRemoteError):
@@ -85,7 +85,7 @@ class ScriptOutput:
 @cache
 def script_text(name: str) -> str:
     """A fixed script shipped as package data (``powershell/<name>.ps1``)."""
-    return importlib.resources.files("ipsec_remote").joinpath(f"powershell/{name}.ps1").read_text("utf-8")
+    return importlib.resources.files("ipsec_remote.remote").joinpath(f"powershell/{name}.ps1").read_text("utf-8")
 
 
 def _is_transient(exc: BaseException) -> bool:

@@ -12,12 +12,12 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .hoststate import HostState
-from .inventory import Inventory
-from .journal import Journal
-from .playbook import Verify
-from .sessions import Fleet
-from .transport import HostSession
+from ..journal.store import Journal
+from ..model.inventory import Inventory
+from ..model.playbook import Verify
+from ..remote.hoststate import HostState
+from ..remote.sessions import Fleet
+from ..remote.transport import HostSession
 from .verify import PairResult, check_pair, diagnose, end_view, expected
 
 

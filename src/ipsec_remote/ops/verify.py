@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .hoststate import HostFacts
-from .inventory import Inventory
+from ..model.inventory import Inventory
+from ..remote.hoststate import HostFacts
 
 # Cmdlet enum name → SA code (codes: reference output_properties of Get-NetIPsec*SA).
 CIPHER_CODES = {"DES": 2, "DES3": 6, "AES128": 65001, "AES192": 65002, "AES256": 65003,

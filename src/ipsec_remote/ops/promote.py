@@ -20,18 +20,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .calls import CmdletCall
-from .desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
-from .errors import IpsecRemoteError
-from .inventory import Inventory
-from .journal import Journal
-from .planner import Change
-from .playbook import Playbook
+from ..errors import IpsecRemoteError
+from ..journal.store import Journal
+from ..model.calls import CmdletCall
+from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
+from ..model.inventory import Inventory
+from ..model.playbook import Playbook
+from ..model.reference import validate_plan
+from ..plan.planner import Change
+from ..remote.sessions import Fleet, open_fleet
+from ..remote.transport import HostSession, HostTarget, RetryPolicy, probe_fresh_session, script_text
+from .apply import StepFailed, execute_changes, read_states
 from .proof import prove_pairs
-from .reference import validate_plan
-from .rollout import StepFailed, execute_changes, read_states
-from .sessions import Fleet, open_fleet
-from .transport import HostSession, HostTarget, RetryPolicy, probe_fresh_session, script_text
 from .verify import PairResult
 
 Pair = tuple[str, str]

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from .errors import InputError
-from .inventory import Inventory, resolve_secret
+from ..errors import InputError
+from ..model.inventory import Inventory, resolve_secret
 from .transport import HostTarget
 
 

@@ -17,8 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .calls import CmdletCall, ParamValue
-from .desired import DesiredObject, Kind
+from ..model.calls import CmdletCall, ParamValue
+from ..model.desired import DesiredObject, Kind
 
 Action = Literal["create", "update", "replace", "destroy"]
 

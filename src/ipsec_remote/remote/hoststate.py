@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .calls import CmdletCall, ParamValue
-from .desired import Kind
-from .planner import ObservedObject
+from ..model.calls import CmdletCall, ParamValue
+from ..model.desired import Kind
+from ..plan.planner import ObservedObject
 
 SET_KINDS = {"mm_crypto_set": Kind.MM_CRYPTO_SET, "qm_crypto_set": Kind.QM_CRYPTO_SET,
              "p1_auth_set": Kind.P1_AUTH_SET}

@@ -18,8 +18,8 @@ from importlib import resources
 from itertools import combinations
 from typing import Any
 
+from ..errors import ValidationError
 from .calls import CmdletCall, ParamValue, SecretRef
-from .errors import ValidationError
 
 ALL_SETS = "(All)"
 DEFAULT_STORE = "PersistentStore"

@@ -7,9 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .calls import CmdletCall, ParamValue, SecretRef
-from .errors import IpsecRemoteError
-from .inventory import resolve_secret
+from ..errors import IpsecRemoteError
+from ..model.calls import CmdletCall, ParamValue, SecretRef
+from ..model.inventory import resolve_secret
 from .transport import HostSession, HostTarget
 
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from .errors import InputError
+from ..errors import InputError
 from .inventory import load_toml, locate
 
 DEFAULT_PLAYBOOK = "server-to-server.toml"

@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .desired import isolation_rule_name
-from .hoststate import HostFacts, HostState
-from .inventory import Inventory
-from .journal import Journal
-from .playbook import Verify
+from ..journal.store import Journal
+from ..model.desired import isolation_rule_name
+from ..model.inventory import Inventory
+from ..model.playbook import Verify
+from ..remote.hoststate import HostFacts, HostState
+from ..remote.sessions import open_fleet
+from ..remote.transport import HostSession, HostTarget
+from .apply import live_plan, read_states
 from .proof import prove_pairs
-from .rollout import live_plan, read_states
-from .sessions import open_fleet
-from .transport import HostSession, HostTarget
 from .verify import PairResult
 
 

@@ -12,19 +12,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .calls import CmdletCall
-from .desired import ISOLATION, REQUEST, Kind, Security, desired_objects, isolation_rule_name, pair_rule_name
-from .errors import IpsecRemoteError
-from .hoststate import HostState, parse_state
-from .inventory import Inventory
-from .journal import Journal
-from .log import get_logger
-from .planner import Change, ObservedObject, Plan, plan_host, same_value
-from .playbook import Playbook
+from ..errors import IpsecRemoteError
+from ..journal.store import Journal
+from ..log import get_logger
+from ..model.calls import CmdletCall
+from ..model.desired import ISOLATION, REQUEST, Kind, Security, desired_objects, isolation_rule_name, pair_rule_name
+from ..model.inventory import Inventory
+from ..model.playbook import Playbook
+from ..model.reference import validate_plan
+from ..plan.planner import Change, ObservedObject, Plan, plan_host, same_value
+from ..remote.hoststate import HostState, parse_state
+from ..remote.sessions import Fleet, batch_data, open_fleet
+from ..remote.transport import HostSession, HostTarget
 from .proof import prove_pairs
-from .reference import validate_plan
-from .sessions import Fleet, batch_data, open_fleet
-from .transport import HostSession, HostTarget
 from .verify import PairResult
 
 Progress = Callable[[str, str], None]  # (host or "fleet", message)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from ..promotion import PromoteReport
-from ..rollback_ops import RollbackReport
-from ..rollout import ApplyReport
-from ..status import Finding, StatusReport
-from ..verify import PairResult
+from ..ops.apply import ApplyReport
+from ..ops.promote import PromoteReport
+from ..ops.rollback import RollbackReport
+from ..ops.status import Finding, StatusReport
+from ..ops.verify import PairResult
 
 TICK, CROSS = "✓", "✗"
 

@@ -1,0 +1,1 @@
+"""The journal: SQLite beside the inventory (DESIGN §6)."""

@@ -1,0 +1,1 @@
+"""The operations over a fleet: apply, proof, status and doctor, promote, rollback."""

@@ -1,0 +1,1 @@
+"""The pure diff of desired against observed objects, and its renderings (text, JSON, PowerShell)."""

@@ -1,0 +1,1 @@
+"""Rendering operation results for people and machines."""
