@@ -19,6 +19,8 @@ from .. import log
 from ..errors import InputError, IpsecRemoteError, ValidationError
 from ..model.inventory import load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
+from . import reports
+from .reports import JunitOpt, ReportOpt
 
 app = typer.Typer(
     name="ipsec-remote",
@@ -117,13 +119,17 @@ def apply(
                                               help="Hosts worked on at once (default: the playbook's).")] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
+    report_file: ReportOpt = None,
+    junit: JunitOpt = None,
 ) -> None:
     """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
     from ..ops.apply import apply as run_apply
 
+    reports.check(report_file, junit)
     inv, book, targets, journal = _prepare(inventory, playbook, lab)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
                        None if json_out else _progress)
+    reports.write("apply", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
@@ -135,14 +141,17 @@ def apply(
 
 @app.command()
 def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
-           playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
+           playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+           report_file: ReportOpt = None, junit: JunitOpt = None) -> None:
     """Verification matrix per pair and drift per host."""
     from ..ops.status import status as run_status
 
+    reports.check(report_file, junit)
     inv, book, targets, journal = _prepare(inventory, playbook, lab)
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
     report = run_status(inv, targets, journal, quick, book.rollout.forks)
+    reports.write("status", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
@@ -163,12 +172,15 @@ def promote(
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
+    report_file: ReportOpt = None,
+    junit: JunitOpt = None,
 ) -> None:
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
     from ..ops.promote import promote as run_promote
 
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
+    reports.check(report_file, junit)
     selected = _parse_pairs(pairs) if pairs else None
     inv, book, targets, journal = _prepare(inventory, playbook, lab)
     if selected:
@@ -179,6 +191,7 @@ def promote(
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
                          None if json_out else _progress)
+    reports.write("promote", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
