@@ -244,6 +244,19 @@ def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     raise typer.Exit(1 if any(f.severity == "error" for f in findings) else 0)
 
 
+@app.command()
+def history(
+    inventory: InventoryArg = DEFAULT_INVENTORY,
+    json_out: JsonOpt = False,
+    lab: LabOpt = False,
+    run: Annotated[int | None, typer.Option("--run", min=1, help="Show one run in detail.")] = None,
+) -> None:
+    """Runs recorded in the journal: command, who, when, result, hosts, pairs, waves and reverts."""
+    from .history import show
+
+    show(inventory, lab, json_out, run)
+
+
 @lab_app.command("up")
 def lab_up(
     inventory: InventoryArg = DEFAULT_INVENTORY,

@@ -5,7 +5,6 @@ Kept apart from ``app.py`` so the commands only gain two options and two lines e
 
 from __future__ import annotations
 
-import getpass
 import socket
 import sys
 from datetime import datetime, timezone
@@ -15,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from .. import __version__
+from ..journal.store import os_user
 from ..report.document import build, inventory_context
 from ..report.files import check_destinations, write_reports
 
@@ -27,13 +27,6 @@ JunitOpt = Annotated[Path | None, typer.Option(
 def check(report: Path | None, junit: Path | None) -> None:
     """Before anything is contacted: a destination that cannot be written is an input error (exit 2)."""
     check_destinations(report, junit)
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
-        return "unknown"
 
 
 def write(command: str, result: dict[str, Any], inv: Any, inventory: Path, lab: bool, report: Path | None,

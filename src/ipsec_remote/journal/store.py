@@ -9,6 +9,7 @@ pre-shared key is only a reference to its environment variable.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sqlite3
@@ -47,6 +48,19 @@ CREATE TABLE IF NOT EXISTS reverts (
 """
 
 
+# Columns added after the first release: ALTER TABLE ADD COLUMN on open, never a change to what exists,
+# so an older journal keeps working and an older version still reads a newer journal.
+ADDED_COLUMNS = (("runs", "os_user", "TEXT"),)
+
+
+def os_user() -> str:
+    """Who ran the command (the OS account), for history."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return "unknown"
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -70,7 +84,18 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_columns()
         os.chmod(path, 0o600)
+
+    def _add_columns(self) -> None:
+        for table, column, kind in ADDED_COLUMNS:
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it in between
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         self._db.close()
@@ -91,7 +116,8 @@ class Journal:
     def begin_run(self, command: str) -> int:
         with self._tx() as db:
             db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-            cur = db.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)", (command, now_iso()))
+            cur = db.execute("INSERT INTO runs (command, started_at, os_user) VALUES (?, ?, ?)",
+                             (command, now_iso(), os_user()))
             return int(cur.lastrowid or 0)
 
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
