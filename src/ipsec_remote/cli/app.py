@@ -70,7 +70,9 @@ def plan(
 
     failed: dict[str, str] = {}
     if offline:
-        result = offline_plan(load_inventory(inventory))
+        offline_inv = load_inventory(inventory)
+        _warn_weak_crypto(offline_inv, inventory)
+        result = offline_plan(offline_inv)
     else:
         inv, book, targets, journal = _prepare(inventory, None, lab)
         result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
@@ -95,9 +97,17 @@ def _prepare(inventory: Path, playbook: Path | None, lab: bool) -> tuple[Any, An
     from ..remote.connect import journal_path, targets_for
 
     inv = load_inventory(inventory)
+    _warn_weak_crypto(inv, inventory)
     book = load_playbook(playbook, inventory)
     targets = targets_for(inv, inventory, lab)
     return inv, book, targets, Journal(journal_path(inventory, lab))
+
+
+def _warn_weak_crypto(inv: Any, inventory: Path) -> None:
+    from ..model.crypto_lint import weak_warnings
+
+    for line in weak_warnings(inv, str(inventory)):
+        typer.echo(f"ipsec-remote: {line}", err=True)
 
 
 def _console() -> Any:
