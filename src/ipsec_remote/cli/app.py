@@ -32,6 +32,8 @@ app = typer.Typer(
 )
 lab_app = typer.Typer(help="A simulated Windows fleet for rehearsal and tests.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
+import_app = typer.Typer(help="Turn another tool's inventory into an ipsec-remote inventory.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 InventoryArg = Annotated[Path, typer.Argument(help="Inventory file.", show_default=True)]
 InventoryOpt = Annotated[Path, typer.Option("-i", "--inventory", help="Inventory file.")]
@@ -265,6 +267,19 @@ def history(
     from .history import show
 
     show(inventory, lab, json_out, run)
+
+
+@import_app.command("ansible")
+def import_ansible(
+    file: Annotated[Path, typer.Argument(help="Ansible inventory: INI or YAML.")],
+    resolve: Annotated[bool, typer.Option("--resolve", help="Look up ansible_host names that are not IP "
+                                                            "addresses (the system resolver).")] = False,
+) -> None:
+    """Print an inventory TOML from an Ansible inventory: hosts, groups, WinRM settings; TODOs for the rest."""
+    from ..importer.ansible import load_ansible
+    from ..importer.to_toml import resolve_name, to_toml
+
+    typer.echo(to_toml(load_ansible(file), resolve_name if resolve else None), nl=False)
 
 
 @lab_app.command("up")
