@@ -19,14 +19,14 @@ from .. import log
 from ..errors import InputError, IpsecRemoteError, ValidationError
 from ..model.inventory import load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
-from . import reports
+from . import completion, reports
 from .reports import JunitOpt, ReportOpt
 
 app = typer.Typer(
     name="ipsec-remote",
     help="Roll Windows Server IPsec out across a fleet over WinRM, without locking a server out.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # ours below take the shell by name: --show-completion bash
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -42,10 +42,26 @@ LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remo
 DEFAULT_INVENTORY = Path("inventory.toml")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"ipsec-remote {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global(
     log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning|error")] = "warning",
     log_format: Annotated[str, typer.Option("--log-format", help="console|json (logs go to stderr)")] = "console",
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
+    install_completion: Annotated[bool, typer.Option(
+        "--install-completion", is_eager=True, callback=completion.install_callback,
+        help="Install shell completion for the current shell.")] = False,
+    show_completion: Annotated[str | None, typer.Option(
+        "--show-completion", is_eager=True, metavar="SHELL", callback=completion.show_callback,
+        help="Print the completion script for SHELL: bash, zsh, fish, powershell.")] = None,
 ) -> None:
     if log_level not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter(f"'{log_level}' is not one of debug, info, warning, error",
