@@ -157,13 +157,13 @@ def apply(
     inv, book, targets, journal = _prepare(inventory, playbook, lab)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
                        None if json_out else _progress)
-    reports.write("apply", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
         from ..report.console import print_apply
 
         print_apply(report, _console())
+    reports.write("apply", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -179,13 +179,13 @@ def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
     report = run_status(inv, targets, journal, quick, book.rollout.forks)
-    reports.write("status", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
         from ..report.console import print_status
 
         print_status(report, _console())
+    reports.write("status", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     raise typer.Exit(0 if report.ok else 1)
 
 
@@ -219,13 +219,13 @@ def promote(
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
                          None if json_out else _progress)
-    reports.write("promote", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
         from ..report.console import print_promote
 
         print_promote(report, _console())
+    reports.write("promote", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     raise typer.Exit(0 if report.ok else 1)
 
 
