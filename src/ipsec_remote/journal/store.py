@@ -142,6 +142,30 @@ class Journal:
                 (host, run_id, now_iso(), json.dumps(owned), json.dumps(settings)))
             return cur.rowcount == 1
 
+    def remember_settings(self, run_id: int, host: str, values: dict[str, Any], owned: list[dict[str, Any]]
+                          ) -> dict[str, Any]:
+        """Record host settings (e.g. audit policy) before our first change to each; a key recorded earlier
+        keeps its first value. Creates the host's snapshot with ``owned`` if it has none yet (the caller
+        read ``owned`` before any change). Returns the values recorded now."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO snapshots (host, run_id, taken_at, owned, settings) VALUES (?,?,?,?,?)",
+                       (host, run_id, now_iso(), json.dumps(owned), "{}"))
+            row = db.execute("SELECT settings FROM snapshots WHERE host = ?", (host,)).fetchone()
+            settings = json.loads(row[0])
+            new = {k: v for k, v in values.items() if k not in settings}
+            if new:
+                db.execute("UPDATE snapshots SET settings = ? WHERE host = ?",
+                           (json.dumps({**settings, **new}), host))
+            return new
+
+    def forget_settings(self, host: str, keys: list[str]) -> None:
+        """Drop settings that were restored (a later apply records them afresh)."""
+        with self._tx() as db:
+            row = db.execute("SELECT settings FROM snapshots WHERE host = ?", (host,)).fetchone()
+            if row is not None:
+                settings = {k: v for k, v in json.loads(row[0]).items() if k not in keys}
+                db.execute("UPDATE snapshots SET settings = ? WHERE host = ?", (json.dumps(settings), host))
+
     def snapshot(self, host: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
         rows = self._query("SELECT owned, settings FROM snapshots WHERE host = ?", (host,))
         row = rows[0] if rows else None

@@ -115,6 +115,23 @@ class CommandTable:
                 self._commands[name] = cmd
 
 
+@dataclass
+class NativeCommand:
+    """An executable the host provides (``auditpol.exe``), run the way PowerShell runs native commands
+    (about_Parsing, about_Automatic_Variables): no parameter binding — every argument reaches the program
+    as text, an array as one argument per element —, each line the program writes to stdout is a string
+    in the output, and its exit code lands in ``$LASTEXITCODE``. ``run(argv) -> (stdout lines, exit code)``.
+    """
+
+    name: str
+    run: Callable[[list[str]], tuple[list[str], int]]
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    accepts_pipeline: bool = False
+
+    def invoke(self, ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]) -> Iterable[Any]:
+        raise TypeError(f"{self.name} is a native command: the engine runs it with run(argv)")
+
+
 def binding_error(command: str, message: str, error_id: str, category: str = "InvalidArgument") -> PowerShellError:
     """A parameter-binding failure as Windows PowerShell 5.1 reports it (statement-terminating)."""
     return PowerShellError(

@@ -196,6 +196,9 @@ class Policy(_Model):
     # traffic (remote Any), promoted to Require once every pair of the host is — the exemptions (DCs,
     # DNS, DHCP, the controller's WinRM path) keep precedence over it.
     server_isolation: bool = False
+    # apply turns on failure auditing of IPsec Main Mode and Quick Mode (auditpol, by GUID) so that failed
+    # negotiations leave Security-log events to diagnose from; rollback restores what each host had.
+    enable_ipsec_audit: bool = True
 
     @field_validator("store")
     @classmethod

@@ -24,6 +24,7 @@ from ..plan.planner import Change, ObservedObject, Plan, plan_host, same_value
 from ..remote.hoststate import HostState, parse_state
 from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget
+from . import audit
 from .proof import prove_pairs
 from .verify import PairResult
 
@@ -128,6 +129,7 @@ class ApplyReport:
         return s
     failed_hosts: dict[str, str] = field(default_factory=dict)
     pairs: list[PairResult] = field(default_factory=list)
+    audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # per host: IPsec audit policy, see audit.py
 
     @property
     def ok(self) -> bool:
@@ -144,6 +146,7 @@ class ApplyReport:
                        "inbound_security": self.security.get((p.a, p.b), ("?", "?"))[0],
                        "outbound_security": self.security.get((p.a, p.b), ("?", "?"))[1],
                        "sa": p.sa_summary()} for p in self.pairs],
+            "audit": self.audit,
             "ok": self.ok,
         }
 
@@ -162,8 +165,10 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     report = ApplyReport(run_id, Plan(()))
     try:
         say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
-        states, done = _read_and_exempt_fresh(inv, fleet, journal, run_id)
+        states, done, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id)
         report.fresh_exemptions = done
+        audit_todo = audit.plan_enable(audits, {h: _owned_json(s) for h, s in states.items()}, journal, run_id,
+                                       report.audit) if inv.policy.enable_ipsec_audit else {}
         for host, count in done.items():
             report.sent[host] = count
             say(host, f"exemptions: {count} call(s) applied (fresh host)")
@@ -185,8 +190,15 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 if not todo:
                     return 0
                 journal.snapshot_once(run_id, host, _owned_json(states[host]), {})
-                count = execute_changes(journal, run_id, host, session, phase, todo,
-                                        Guard(inv.policy.group, inv.policy.store, sorted(owned[host])))
+                # Failure auditing (journaled before any change) rides on this host's first batch.
+                plan = audit_todo.pop(host, None)
+                ride = Ride(*audit.enable_step(plan), audit.is_audit_output) if plan else None
+                try:
+                    count = execute_changes(journal, run_id, host, session, phase, todo,
+                                            Guard(inv.policy.group, inv.policy.store, sorted(owned[host])), ride)
+                finally:
+                    if ride is not None:
+                        audit.record_enabled(report.audit, host, ride.params, ride.output)
                 owned[host] |= {c.name for c in todo if c.action in ("create", "replace")}
                 return count
 
@@ -198,6 +210,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         # Exemptions on every host before any host gets a set or a rule (the barrier is the join).
         run_phase("exemptions", first)
         run_phase("rules", rest)
+        audit.enable_alone(fleet, audit_todo, report.audit)  # hosts that had no batch to ride on
         if "verify" in playbook.rollout.phases:
             report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say)
     finally:
@@ -222,30 +235,37 @@ class Guard:
 
 
 def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int
-                           ) -> tuple[dict[str, HostState], dict[str, int]]:
+                           ) -> tuple[dict[str, HostState], dict[str, int], dict[str, audit.AuditState]]:
     """Read every host; in the same round trip, a host with none of our objects gets its exemptions.
 
     The exemptions of a fresh host are known before reading it (planned against an empty state), so they
     ride as a second statement of the read pipeline, guarded by "no owned objects": on a host that has
     some, nothing runs and the normal plan takes over. Saves a round trip per host on a first rollout.
+    With ``policy.enable_ipsec_audit``, the host's IPsec audit policy is read in the same pipeline.
     """
     desired = desired_objects(inv)
     read_params = {"Group": inv.policy.group, "PolicyStore": inv.policy.store}
     done: dict[str, int] = {}
+    audits: dict[str, audit.AuditState] = {}
 
     def read(host: str, session: HostSession) -> HostState:
         exemptions = [o for o in desired[host].objects if o.kind is Kind.EXEMPTION]
         fresh = plan_host(host, inv.host(host).address, exemptions, [], inv.policy.store)
         validate_plan(fresh.calls)
         steps: list[tuple[str, dict[str, Any]]] = [("read_state", read_params)]
+        if inv.policy.enable_ipsec_audit:
+            steps.append(audit.read_step(audit.MANAGED))
         if fresh.calls:
             steps.append(("invoke_batch", {"Calls": [batch_data(c) for c in fresh.calls],
                                            **Guard(inv.policy.group, inv.policy.store, []).params()}))
         out = session.run_statements(steps)
-        if not out.objects or not isinstance(out.objects[0], dict) or "Rules" not in out.objects[0]:
+        objects, audit_state = audit.split_output(out.objects)
+        if audit_state is not None:
+            audits[host] = audit_state
+        if not objects or not isinstance(objects[0], dict) or "Rules" not in objects[0]:
             raise StepFailed(f"{host}: read_state returned no state")
-        state = parse_state(out.objects[0], inv.policy.group)
-        results = [r for r in out.objects[1:] if isinstance(r, dict)]
+        state = parse_state(objects[0], inv.policy.group)
+        results = [r for r in objects[1:] if isinstance(r, dict)]
         if not results or results[0].get("error_id") == "StateMoved":
             return state  # not fresh: planned normally below
         journal.snapshot_once(run_id, host, _owned_json(state), {})
@@ -254,17 +274,34 @@ def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_i
         # Every call succeeded: the host now holds exactly the planned exemptions.
         return HostState([ObservedObject(o.kind, o.name, dict(o.params)) for o in exemptions], state.facts)
 
-    return fleet.each(read), done
+    return fleet.each(read), done, audits
+
+
+@dataclass
+class Ride:
+    """A script sent as a second statement of a batch's pipeline (no round trip of its own); ``output``
+    receives the objects ``mine`` recognises as its own."""
+
+    script: str
+    params: dict[str, Any]
+    mine: Callable[[Any], bool]
+    output: list[Any] = field(default_factory=list)
 
 
 def execute_changes(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
-                    changes: list[Change], guard: Guard | None = None) -> int:
+                    changes: list[Change], guard: Guard | None = None, ride: Ride | None = None) -> int:
     calls = [call for change in changes for call in change.calls]
     params: dict[str, Any] = {"Calls": [batch_data(c) for c in calls]}
     if guard is not None:
         params.update(guard.params())
-    out = session.run("invoke_batch", params, retry=False)
-    _record_results(journal, run_id, host, phase, calls, [r for r in out.objects if isinstance(r, dict)],
+    if ride is None:
+        out = session.run("invoke_batch", params, retry=False)
+        objects = out.objects
+    else:
+        out = session.run_statements([("invoke_batch", params), (ride.script, ride.params)])
+        ride.output = [o for o in out.objects if ride.mine(o)]
+        objects = [o for o in out.objects if not ride.mine(o)]
+    _record_results(journal, run_id, host, phase, calls, [r for r in objects if isinstance(r, dict)],
                     out.errors)
     return len(calls)
 

@@ -19,6 +19,7 @@ from ..plan.planner import plan_host
 from ..remote.hoststate import HostState
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget, probe_fresh_session
+from . import audit
 from .apply import Guard, execute_changes, read_states
 
 
@@ -28,14 +29,16 @@ class RollbackReport:
     remaining: dict[str, list[str]] = field(default_factory=dict)
     failed_hosts: dict[str, str] = field(default_factory=dict)
     unreachable_after: list[str] = field(default_factory=list)
+    audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # per host: restored IPsec audit policy
 
     @property
     def ok(self) -> bool:
-        return not self.failed_hosts and not any(self.remaining.values()) and not self.unreachable_after
+        return (not self.failed_hosts and not any(self.remaining.values()) and not self.unreachable_after
+                and not any("problem" in a for a in self.audit.values()))
 
     def to_json(self) -> dict[str, Any]:
         return {"removed": self.removed, "remaining": self.remaining, "failed_hosts": self.failed_hosts,
-                "unreachable_after": self.unreachable_after, "ok": self.ok}
+                "unreachable_after": self.unreachable_after, "audit": self.audit, "ok": self.ok}
 
 
 def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int) -> RollbackReport:
@@ -46,7 +49,8 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
         states = read_states(fleet, inv)
 
         def undo(host: str, session: HostSession) -> int:
-            session.run("disarm_revert", {}, retry=False)  # a revert task left by an interrupted promote
+            # A revert task left by an interrupted promote; the audit policy apply changed rides along.
+            audit.restore_with(journal, host, session, [("disarm_revert", {})], report.audit)
             plan = plan_host(host, inv.host(host).address, [], states[host].observed, inv.policy.store)
             validate_plan(plan.calls)
             if not plan.changes:

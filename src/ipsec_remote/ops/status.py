@@ -13,6 +13,7 @@ from ..model.playbook import Verify
 from ..remote.hoststate import HostFacts, HostState
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
+from . import audit
 from .apply import live_plan, read_states
 from .proof import prove_pairs
 from .verify import PairResult
@@ -106,14 +107,20 @@ def doctor(inv: Inventory, targets: Mapping[str, HostTarget], forks: int) -> lis
     try:
         states = read_states(fleet, inv)
 
-        def events_on(_h: str, session: HostSession) -> list[dict[str, Any]]:
-            return [e for e in session.run("read_events", {"SinceSeconds": 3600}).objects if isinstance(e, dict)]
+        def events_on(_h: str, session: HostSession) -> tuple[list[dict[str, Any]], audit.AuditState | None]:
+            # The IPsec audit policy is read in the same pipeline as the events.
+            out = session.run_statements([("read_events", {"SinceSeconds": 3600}), audit.read_step()], retry=True)
+            objects, state = audit.split_output(out.objects)
+            return [e for e in objects if isinstance(e, dict)], state
 
-        events = fleet.each(events_on)
+        read = fleet.each(events_on)
+        events = {h: r[0] for h, r in read.items()}
         clocks = {h: s.facts.utc_now for h, s in states.items() if s.facts.utc_now}
         reference_clock = sorted(clocks.values())[len(clocks) // 2] if clocks else None
         for host, state in states.items():
             findings += _host_findings(inv, host, state.facts, events.get(host, []), reference_clock)
+            if host in read:
+                findings += [Finding(host, *f) for f in audit.doctor_findings(host, read[host][1])]
     finally:
         for host, reason in fleet.failed.items():
             findings.append(Finding(host, "error", f"WinRM: {reason}",

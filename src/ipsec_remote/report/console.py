@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
@@ -40,6 +42,7 @@ def print_apply(report: ApplyReport, console: Console) -> None:
                       f"({sum(report.sent.values())} calls sent).")
     for host, reason in sorted(report.failed_hosts.items()):
         console.print(f"[red]{CROSS} {host}: {reason}[/red]")
+    _print_audit(report.audit, console)
     if report.pairs:
         console.print(_pair_table("Pair verification", report.pairs, report.security))
     bad = [p for p in report.pairs if not p.verified]
@@ -89,6 +92,18 @@ def print_promote(report: PromoteReport, console: Console) -> None:
         console.print(f"{CROSS} {host}: {reason}")
 
 
+def _print_audit(audit: dict[str, dict[str, Any]], console: Console) -> None:
+    """One line per host whose IPsec audit policy a command changed, or could not."""
+    for host, entry in sorted(audit.items()):
+        if "problem" in entry:
+            console.print(f"{CROSS} {host}: IPsec audit policy: {entry['problem']}")
+        elif "after" in entry or "restored" in entry:
+            shown = entry.get("after") or entry.get("restored") or {}
+            verb = "now" if "after" in entry else "restored to"
+            console.print(f"{TICK} {host}: IPsec audit policy {verb} "
+                          + ", ".join(f"{k.replace('ipsec_', '').replace('_', ' ')} {v}" for k, v in shown.items()))
+
+
 def print_rollback(report: RollbackReport, console: Console) -> None:
     for host, count in sorted(report.removed.items()):
         left = report.remaining.get(host) or []
@@ -98,3 +113,4 @@ def print_rollback(report: RollbackReport, console: Console) -> None:
         console.print(f"{CROSS} {host}: not reachable through a new session after rollback")
     for host, reason in sorted(report.failed_hosts.items()):
         console.print(f"{CROSS} {host}: {reason} (run rollback again when it is back)")
+    _print_audit(report.audit, console)

@@ -127,7 +127,7 @@ def test_read_state_reports_owned_objects_and_active_facts() -> None:
 
 
 def test_verify_and_events_scripts() -> None:
-    host = new_lab().host
+    host = new_lab(audit={"ipsec_main_mode": "success"}).host
     host.main_mode_sas.append({"Name": "1", "LocalEndpoint": "10.10.1.20", "RemoteEndpoint": "10.10.1.30",
                                "CipherAlgorithm": 65003, "HashAlgorithm": 65001, "GroupId": 19})
     host.add_event(4650, "MM SA established", time=FIXED_NOW - timedelta(minutes=1))

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from host_harness import FIXED_NOW
+from host_harness import FIXED_NOW, new_lab
 
 from ipsec_remote.lab.host import LabHost, ProbeResult
 from ipsec_remote.lab.values import PSHashtable
@@ -54,7 +54,8 @@ def test_file_cmdlets(lab) -> None:
     assert lab.fails("Get-Content", Path=f"{base}\\revert.ps1").error_id.startswith("PathNotFound")
 
 
-def test_get_winevent_filters_and_no_match_error(lab) -> None:
+def test_get_winevent_filters_and_no_match_error() -> None:
+    lab = new_lab(audit={"ipsec_main_mode": "success_and_failure", "ipsec_quick_mode": "success"})
     host: LabHost = lab.host
     host.add_event(4650, "MM SA established", {"LocalAddress": "10.10.1.20"}, time=FIXED_NOW - timedelta(hours=2))
     host.add_event(5451, "QM SA established", time=FIXED_NOW - timedelta(minutes=5))

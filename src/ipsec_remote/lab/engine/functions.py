@@ -6,7 +6,7 @@ import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..commands import binding_error, command_not_found
+from ..commands import NativeCommand, binding_error, command_not_found
 from ..values import CaseInsensitiveDict, ErrorRecord, PowerShellError
 from . import ast as A
 from .binding import COMMON, Named, Positional, Token, bind, convert, resolve
@@ -160,6 +160,8 @@ class CommandRunner:
         command = self.commands.get(name)
         if command is None:
             raise ScriptError(command_not_found(name).record, script_level=False)
+        if isinstance(command, NativeCommand):
+            return self._native(command, tokens, scope)
         try:
             args, common = bind(command, tokens, data)
         except PowerShellError as exc:
@@ -189,6 +191,25 @@ class CommandRunner:
             )
             raise ScriptError(record, script_level=False) from exc
         return out
+
+    @staticmethod
+    def _native(command: NativeCommand, tokens: list[Token], scope: Scope) -> list[Any]:
+        """An executable: arguments as text (arrays one per element, ``-Name`` as written), stdout lines
+        as output, the exit code in the global ``$LASTEXITCODE`` (about_Automatic_Variables)."""
+        argv: list[str] = []
+        for tok in tokens:
+            if isinstance(tok, Named):
+                argv.append(f"-{tok.name}" if tok.value is NOTHING else f"-{tok.name}:{to_str(tok.value)}")
+            elif isinstance(tok.value, list):
+                argv.extend(to_str(v) for v in tok.value)
+            elif tok.value is not None:
+                argv.append(to_str(tok.value))
+        lines, code = command.run(argv)
+        root = scope
+        while root.parent is not None:
+            root = root.parent
+        root.set("lastexitcode", code)
+        return list(lines)
 
     def call_block(
         self,

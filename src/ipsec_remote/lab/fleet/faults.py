@@ -14,11 +14,21 @@ machine_cert = false                          # no machine certificate from the 
 winrm_errors = 3                              # the first 3 WSMan requests get HTTP 500
 drop_after_calls = 20                         # after 20 requests every request is dropped mid-way
 rtt_ms = 50                                   # this endpoint's round trip
+[hosts.sql01.audit]                           # advanced audit policy (default: none, as on a stock server)
+ipsec_main_mode = "success_and_failure"       # none | success | failure | success_and_failure
 [hosts.sql01.preexisting]                     # objects present before we arrive
 rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
            remote_address = ["10.10.1.100"] }]
 quick_mode_crypto_sets = [{ name = "legacy-qm", proposal = [{ encryption = "DES3", esp_hash = "SHA1" }] }]
+[audit]                                       # the same, for every host (a host's own table wins)
+ipsec_driver = "failure"
+[assumptions]                                 # undocumented Windows behaviour, one named choice each
+auditpol_text = "localized"                   # auditpol /r prints its setting words in the host's language
+qm_failure_audit_type = "success"             # event 4654 is a success audit (no page says which)
 ```
+
+Audit keys are the subcategories of ``lab/host/audit.py``: ``ipsec_main_mode``, ``ipsec_quick_mode``,
+``ipsec_extended_mode``, ``ipsec_driver``, ``filtering_platform_packet_drop``.
 
 Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_address`` is
 ``-RemoteAddress``, ``name`` the ``-Name`` alias), checked against the cmdlet reference; a ``proposal``
@@ -33,7 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..host import HostConfig, LabHost
+from ..host import HostAssumptions, HostConfig, LabHost
+from ..host.audit import BY_KEY, SETTINGS, Setting
 from ..host.reference import param_specs
 from .spec import FleetSpec, LabConfigError, read_toml
 
@@ -64,6 +75,7 @@ class HostFaults:
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
+    audit: dict[str, Setting] = field(default_factory=dict)  # subcategory key -> setting (lab/host/audit.py)
 
 
 @dataclass
@@ -71,9 +83,25 @@ class Faults:
     rtt_ms: int = 0
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
+    audit: dict[str, Setting] = field(default_factory=dict)  # every host's audit policy, before its own
+    # HostAssumptions fields the file sets (``[assumptions]``); the rest keep their documented defaults.
+    host_assumptions: dict[str, str] = field(default_factory=dict)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
+
+    def audit_of(self, name: str) -> dict[str, Setting]:
+        return {**self.audit, **self.for_host(name).audit}
+
+    def assumptions(self) -> HostAssumptions:
+        return HostAssumptions(**self.host_assumptions)  # type: ignore[arg-type]  # values checked on parse
+
+
+# [assumptions] keys of HostAssumptions the faults file may set, with their allowed values.
+HOST_ASSUMPTIONS: dict[str, tuple[str, ...]] = {
+    "auditpol_text": ("english", "localized"),
+    "qm_failure_audit_type": ("failure", "success"),
+}
 
 
 def _canonical(cmdlet: str) -> dict[str, str]:
@@ -140,6 +168,33 @@ _SCALARS = {
 }
 
 
+def _audit(table: Any, label: str, where: str) -> dict[str, Setting]:
+    if not isinstance(table, dict):
+        raise LabConfigError(label, where, "must be a table of audit subcategories")
+    out: dict[str, Setting] = {}
+    for key, value in table.items():
+        if key not in BY_KEY:
+            raise LabConfigError(label, f"{where}.{key}", f"unknown audit subcategory (one of {', '.join(BY_KEY)})")
+        if value not in SETTINGS:
+            raise LabConfigError(label, f"{where}.{key}", f"{value!r} is not one of {', '.join(SETTINGS)}")
+        out[key] = value
+    return out
+
+
+def _assumptions(table: Any, label: str) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise LabConfigError(label, "assumptions", "must be a table")
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        allowed = HOST_ASSUMPTIONS.get(key)
+        if allowed is None:
+            raise LabConfigError(label, f"assumptions.{key}", "unknown assumption")
+        if value not in allowed:
+            raise LabConfigError(label, f"assumptions.{key}", f"{value!r} is not one of {', '.join(allowed)}")
+        out[key] = value
+    return out
+
+
 def _preexisting(table: Any, label: str, where: str, hf: HostFaults) -> None:
     if not isinstance(table, dict):
         raise LabConfigError(label, where, "must be a table")
@@ -174,6 +229,10 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.rtt_ms = _count(value, label, key)
         elif key == "sa_idle_s":
             faults.sa_idle_s = _seconds(value, label, key)
+        elif key == "audit":
+            faults.audit = _audit(value, label, key)
+        elif key == "assumptions":
+            faults.host_assumptions = _assumptions(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})
@@ -190,6 +249,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             where = f"hosts.{name}.{key}"
             if key == "preexisting":
                 _preexisting(value, label, where, hf)
+            elif key == "audit":
+                hf.audit = _audit(value, label, where)
             elif key in _SCALARS:
                 setattr(hf, key, _SCALARS[key](value, label, where))
             else:

@@ -83,6 +83,8 @@ class Fleet:
             local_ipsec_merge=faults.local_ipsec_merge,
             gpo_stores=tuple(faults.gpo_stores),
             preexisting=tuple(faults.preexisting),
+            audit=self.faults.audit_of(spec.name),
+            assumptions=self.faults.assumptions(),
         )
 
     # --- lifecycle ----------------------------------------------------------------------------------------

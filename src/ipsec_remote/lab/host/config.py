@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .audit import Setting
+
 
 @dataclass(frozen=True)
 class HostAssumptions:
@@ -33,6 +35,14 @@ class HostAssumptions:
     gpo_default_set_wins: bool = True
     """A GPO's -Default (GUID-named) set beats the local one; the local one applies even with local rule
     merge off (it is a global setting, not a connection security rule). Undocumented either way."""
+
+    auditpol_text: Literal["english", "localized"] = "english"
+    """Whether ``auditpol /get … /r`` prints its "Inclusion Setting" column in the host's language. The
+    GUID column is language-neutral; Microsoft does not say whether the setting words are."""
+
+    qm_failure_audit_type: Literal["failure", "success"] = "failure"
+    """Event 4654 (QM negotiation failed) is an IPsec Quick Mode event (WFP auditing page); no page marks it
+    success or failure. "failure" by analogy with 4652/4653 (F) on the Main Mode page."""
 
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
@@ -71,6 +81,9 @@ class HostConfig:
     disabled_services: tuple[str, ...] = ()
     stopped_services: tuple[str, ...] = ()
     extra_addresses: tuple[str, ...] = field(default_factory=tuple)
+    # Advanced audit policy per subcategory key (lab/host/audit.py); unlisted ones are "none", as on a stock
+    # server.
+    audit: Mapping[str, Setting] = field(default_factory=dict)
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
 
     @property

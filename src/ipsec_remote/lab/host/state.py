@@ -12,7 +12,8 @@ from typing import Any
 from ..commands import CommandTable, InvocationContext
 from ..runtime import PipelineCommand, PipelineResult
 from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
-from . import files, netsec_firewall, netsec_rules, netsec_sets, system, tasks
+from . import audit, files, netsec_firewall, netsec_rules, netsec_sets, system, tasks
+from .audit import AuditPolicy
 from .config import HostConfig
 from .files import LabFileSystem
 from .model import Proposal, proposal_object
@@ -73,6 +74,7 @@ class LabHost:
         self.files = LabFileSystem()
         self.tasks: dict[str, ScheduledTask] = {}
         self.events: list[HostEvent] = []
+        self.audit = AuditPolicy(config.audit)
         self.calls: list[dict[str, Any]] = []
         self.main_mode_sas: list[dict[str, Any]] = []
         self.quick_mode_sas: list[dict[str, Any]] = []
@@ -80,7 +82,7 @@ class LabHost:
         self._proposals: dict[int, tuple[weakref.ref[PSObject], Proposal]] = {}
         self._engine: Any = None
         self.commands = CommandTable()
-        for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks):
+        for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit):
             module.register(self, self.commands)
         for call in config.preexisting:
             self.apply_call(call, log=False)
@@ -111,7 +113,10 @@ class LabHost:
         return self.clock() + timedelta(seconds=self.config.clock_skew_s)
 
     def add_event(self, event_id: int, message: str, data: Mapping[str, Any] | None = None,
-                  time: datetime | None = None) -> HostEvent:
+                  time: datetime | None = None) -> HostEvent | None:
+        """Write a Security-log event — only if the host's audit policy audits it (None otherwise)."""
+        if not self.audit.audits(event_id, self.config.assumptions.qm_failure_audit_type):
+            return None
         event = HostEvent(event_id, time or self.now(), message, dict(data or {}), record_id=len(self.events) + 1)
         self.events.append(event)
         return event
