@@ -160,6 +160,8 @@ class CommandRunner:
         command = self.commands.get(name)
         if command is None:
             raise ScriptError(command_not_found(name).record, script_level=False)
+        if getattr(command, "native", False):
+            return self._run_native(command, tokens, scope, line)
         try:
             args, common = bind(command, tokens, data)
         except PowerShellError as exc:
@@ -189,6 +191,24 @@ class CommandRunner:
             )
             raise ScriptError(record, script_level=False) from exc
         return out
+
+    def _run_native(self, command: Any, tokens: list[Token], scope: Scope, line: int) -> list[Any]:
+        """about_Parsing: a native command gets its arguments as strings (arrays spread, ``-Name`` passed as
+        text); its output lines come back as strings and its exit code lands in the global $LASTEXITCODE."""
+        argv: list[str] = []
+        for tok in tokens:
+            if isinstance(tok, Named):
+                argv.append("-" + tok.name + ("" if tok.value is NOTHING else ":" + to_str(tok.value)))
+            else:
+                values = tok.value if isinstance(tok.value, (list, tuple)) else [tok.value]
+                argv.extend(to_str(v) for v in values)
+        ctx = Context(self, scope, command.name, CaseInsensitiveDict(), line)
+        lines, code = command.run(ctx, argv)
+        root = scope
+        while root.parent is not None:
+            root = root.parent
+        root.set("lastexitcode", code)
+        return list(lines)
 
     def call_block(
         self,

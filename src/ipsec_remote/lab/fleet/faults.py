@@ -14,10 +14,27 @@ machine_cert = false                          # no machine certificate from the 
 winrm_errors = 3                              # the first 3 WSMan requests get HTTP 500
 drop_after_calls = 20                         # after 20 requests every request is dropped mid-way
 rtt_ms = 50                                   # this endpoint's round trip
+execution_policy_gpo = "AllSigned"            # Group Policy sets the MachinePolicy execution policy: script
+                                              # files (-File) are blocked unless signed; commands still run
+tamper_revert_files = true                    # before the first arm a local non-administrator creates
+                                              # C:\\ProgramData\\ipsec-remote, plants a script (writes
+                                              # C:\\ProgramData\\ipsec-remote-pwned.txt if run as SYSTEM) and
+                                              # fake "revert ran" markers, and keeps at it while the ACL lets it
+utc_offset_min = -480                         # the host's time zone (UTC-8): Get-Date and task triggers are
+                                              # host-local time
+task_start_s = 4                              # a started task runs this long (powershell.exe start-up) before
+                                              # its command takes effect; Get-ScheduledTaskInfo says Running
+clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
+                                              # the clock steps forward this far (a time-sync correction)
+on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
 [hosts.sql01.preexisting]                     # objects present before we arrive
 rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
            remote_address = ["10.10.1.100"] }]
 quick_mode_crypto_sets = [{ name = "legacy-qm", proposal = [{ encryption = "DES3", esp_hash = "SHA1" }] }]
+
+[assumptions]                                 # behaviours Windows does not document, for every host
+trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field
+unregister_running_task = "stops"             # there, each value one of its documented choices
 ```
 
 Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_address`` is
@@ -29,11 +46,13 @@ object in a GPO store applied to the host instead of PersistentStore. Any unknow
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..host import HostConfig, LabHost
+from ..host import HostAssumptions, HostConfig, LabHost
 from ..host.reference import param_specs
 from .spec import FleetSpec, LabConfigError, read_toml
 
@@ -61,6 +80,12 @@ class HostFaults:
     winrm_errors: int = 0
     drop_after_calls: int | None = None
     rtt_ms: int | None = None
+    execution_policy_gpo: str | None = None
+    tamper_revert_files: bool = False
+    utc_offset_min: int = 0
+    task_start_s: float = 0.0
+    clock_step_after_task_s: float = 0.0
+    on_battery: bool = False
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
@@ -71,6 +96,7 @@ class Faults:
     rtt_ms: int = 0
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
+    assumptions: HostAssumptions = field(default_factory=HostAssumptions)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
@@ -120,6 +146,21 @@ def _seconds(value: Any, label: str, where: str) -> float:
     return float(value)
 
 
+def _offset(value: Any, label: str, where: str) -> int:
+    # Windows time zones run from UTC-12:00 to UTC+14:00.
+    if isinstance(value, bool) or not isinstance(value, int) or not -720 <= value <= 840:
+        raise LabConfigError(label, where, "must be whole minutes from -720 to 840")
+    return value
+
+
+def _policy(value: Any, label: str, where: str) -> str:
+    allowed = ("AllSigned", "RemoteSigned", "Restricted", "Unrestricted", "Bypass")
+    found = next((p for p in allowed if isinstance(value, str) and p.lower() == value.lower()), None)
+    if found is None:
+        raise LabConfigError(label, where, f"{value!r} is not one of {', '.join(allowed)}")
+    return found
+
+
 def _ikeext(value: Any, label: str, where: str) -> str:
     allowed = ("disabled", "stopped", "running")
     if not isinstance(value, str) or value.lower() not in allowed:
@@ -137,7 +178,40 @@ _SCALARS = {
     "winrm_errors": _count,
     "drop_after_calls": _count,
     "rtt_ms": _count,
+    "execution_policy_gpo": _policy,
+    "tamper_revert_files": _bool,
+    "utc_offset_min": _offset,
+    "task_start_s": _seconds,
+    "clock_step_after_task_s": _seconds,
+    "on_battery": _bool,
 }
+
+
+def parse_assumptions(table: Any, label: str) -> HostAssumptions:
+    """``[assumptions]``: each key a field of HostAssumptions, each value one of its choices (Literal values,
+    a bool, a whole number, or a list for a tuple field)."""
+    if not isinstance(table, dict):
+        raise LabConfigError(label, "assumptions", "must be a table")
+    hints = typing.get_type_hints(HostAssumptions)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"assumptions.{key}"
+        if key not in hints:
+            raise LabConfigError(label, where, "unknown assumption")
+        hint = hints[key]
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        if choices is not None and value not in choices:
+            raise LabConfigError(label, where, f"{value!r} is not one of {', '.join(map(str, choices))}")
+        if hint is bool and not isinstance(value, bool):
+            raise LabConfigError(label, where, "must be true or false")
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise LabConfigError(label, where, "must be a whole number")
+        if typing.get_origin(hint) is tuple:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise LabConfigError(label, where, "must be an array of strings")
+            value = tuple(value)
+        values[key] = value
+    return dataclasses.replace(HostAssumptions(), **values)
 
 
 def _preexisting(table: Any, label: str, where: str, hf: HostFaults) -> None:
@@ -174,6 +248,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.rtt_ms = _count(value, label, key)
         elif key == "sa_idle_s":
             faults.sa_idle_s = _seconds(value, label, key)
+        elif key == "assumptions":
+            faults.assumptions = parse_assumptions(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})
