@@ -27,10 +27,14 @@ task_start_s = 4                              # a started task runs this long (p
 clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
                                               # the clock steps forward this far (a time-sync correction)
 on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
-[hosts.sql01.preexisting]                     # objects present before we arrive
-rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
-           remote_address = ["10.10.1.100"] }]
-quick_mode_crypto_sets = [{ name = "legacy-qm", proposal = [{ encryption = "DES3", esp_hash = "SHA1" }] }]
+[[hosts.sql01.preexisting.rules]]             # objects present before we arrive
+name = "legacy-require"
+inbound_security = "Require"
+outbound_security = "Request"
+remote_address = ["10.10.1.100"]
+[[hosts.sql01.preexisting.quick_mode_crypto_sets]]
+name = "legacy-qm"
+proposal = [{ encryption = "DES3", esp_hash = "SHA1" }]
 
 [assumptions]                                 # behaviours Windows does not document, for every host
 trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ..commands import CommandTable, InvocationContext, NativeCommand
 from .filesystem import normalise
-from .security import ADMINISTRATORS, Ace, account_sid, parse_rights
+from .security import ADMINISTRATORS, Ace, Security, account_sid, parse_rights
 
 if TYPE_CHECKING:
     from .state import LabHost
@@ -58,8 +58,11 @@ def _icacls(host: LabHost, argv: list[str]) -> tuple[list[str], int]:
     done = failed = 0
     for target in targets:
         try:
+            # icacls computes the new security descriptor from every option, then writes it once.
+            security = host.files.security_of(target).copy()
             for op, values in ops:
-                _icacls_op(host, target, op, values)
+                _icacls_op(host, target, security, op, values)
+            host.files.set_security(target, security)
         except PermissionError:
             out.append(f"{target}: Access is denied.")
             failed += 1
@@ -75,8 +78,8 @@ def _icacls(host: LabHost, argv: list[str]) -> tuple[list[str], int]:
     return out, ACCESS_DENIED if failed else 0
 
 
-def _icacls_op(host: LabHost, target: str, op: str, values: list[str]) -> None:
-    security = host.files.security_of(target).copy()
+def _icacls_op(host: LabHost, target: str, security: Security, op: str, values: list[str]) -> None:
+    """Apply one option to ``security`` (the target's descriptor as the options so far left it)."""
     if op == "/setowner":
         sid = account_sid(values[0]) if values else None
         if sid is None:
@@ -85,7 +88,6 @@ def _icacls_op(host: LabHost, target: str, op: str, values: list[str]) -> None:
         if not host.files.rights(target, host.identity) & 0x80000 or sid not in host.identity.sids:
             raise PermissionError(target)
         security.owner = sid
-        host.files.set_security(target, security)
         return
     if not host.files.can_change_dacl(target, host.identity):
         raise PermissionError(target)
@@ -107,17 +109,16 @@ def _icacls_op(host: LabHost, target: str, op: str, values: list[str]) -> None:
             security.aces = [a for a in security.aces if a.sid != sid]
     elif op.startswith("/inheritance:"):
         mode = op.split(":", 1)[1]
+        if mode not in ("e", "d", "r"):
+            raise ValueError(op)
         if mode == "d":
             inherited = [a for a in host.files.effective_aces(target) if a.inherited]
             security.aces += [Ace(a.sid, a.mask, a.flags) for a in inherited]
-        if mode not in ("e", "d", "r"):
-            raise ValueError(op)
         security.protected = mode != "e"
     elif op == "/reset":
         security.aces, security.protected = [], False
     else:
         raise ValueError(op)
-    host.files.set_security(target, security)
 
 
 def _takeown(host: LabHost, argv: list[str]) -> tuple[list[str], int]:

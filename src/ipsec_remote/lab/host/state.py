@@ -238,14 +238,15 @@ class LabHost:
         return tasks.finish(self, instance) if instance is not None else None
 
     def tick_tasks(self) -> None:
-        """The timer: start due tasks, run the actions whose start-up time is over, let the local user act."""
+        """The timer: the tampering local user acts (it has been at it all along), due tasks start, and the
+        actions whose start-up time is over run."""
+        if self.config.tamper_revert_files:
+            tamper.act(self)
         for task in self.due_tasks():
             tasks.start(self, task)
         now = self.now()
         for instance in [i for i in self.task_instances if i.effect_at <= now]:
             tasks.finish(self, instance)
-        if self.config.tamper_revert_files:
-            tamper.act(self)
 
     # --- views ----------------------------------------------------------------------------------------
 

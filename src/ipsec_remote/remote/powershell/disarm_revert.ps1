@@ -34,8 +34,10 @@ try {
             $text = (@(Get-Content -LiteralPath $markerPath) -join "`n")
             $markerSddl = (Get-Acl -LiteralPath $markerPath).Sddl
         }
-        foreach ($f in @($dataPath, $markerPath)) {
-            if (Test-Path -LiteralPath $f -PathType Leaf) { Remove-Item -LiteralPath $f -Force }
+        if ($state -ne 'Running') {  # a running revert still needs its data; the next arm clears both
+            foreach ($f in @($dataPath, $markerPath)) {
+                if (Test-Path -LiteralPath $f -PathType Leaf) { Remove-Item -LiteralPath $f -Force }
+            }
         }
     }
 } catch { }  # the task is gone; leftovers are removed by the next arm
