@@ -184,7 +184,7 @@ def promote(
         report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
                              None if json_out else _progress, skip_drill=skip_drill)
     except PromoteInterrupted as stop:
-        _interrupted(stop.armed)
+        _interrupted(stop.armed, json_out)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
@@ -194,10 +194,12 @@ def promote(
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _interrupted(armed: list[Any]) -> NoReturn:
+def _interrupted(armed: list[Any], json_out: bool) -> NoReturn:
     """Ctrl-C in promote: say which reverts are still armed and when they fire, then exit 130."""
     from ..ops.armed import describe_deadlines
 
+    if json_out:
+        typer.echo(dumps({"interrupted": True, "armed_reverts": [d.to_json() for d in armed], "ok": False}))
     typer.echo("ipsec-remote: promote interrupted.", err=True)
     if armed:
         typer.echo("Reverts still armed — each host restores its previous rules by itself at its deadline "

@@ -102,9 +102,12 @@ class Switch:
 
         def arm_one(host: str, session: HostSession) -> None:
             text, digest = data_file(lines[host])
-            params = {"TaskName": self.task, "Data": text, "Digest": digest,
-                      "EncodedCommand": inline_command(self.task, digest), "DelaySeconds": delay_s,
-                      "TimeLimitMinutes": TIME_LIMIT_MINUTES}
+            try:
+                encoded = inline_command(self.task, digest)
+            except ValueError as exc:
+                raise SwitchError(str(exc)) from None
+            params = {"TaskName": self.task, "Data": text, "Digest": digest, "EncodedCommand": encoded,
+                      "DelaySeconds": delay_s, "TimeLimitMinutes": TIME_LIMIT_MINUTES}
             sent = time.monotonic()
             out = session.run("arm_revert", params, retry=False)
             received = time.monotonic()

@@ -256,3 +256,40 @@ def test_clock_step_lands_on_the_next_pipeline_after_a_task_is_registered() -> N
     host.run_pipeline([PipelineCommand("1", True)], [])  # the next WinRM pipeline: the correction lands
     assert [t.name for t in host.due_tasks()] == [REVERT_TASK]
     assert host.run_script("(Get-Date).ToString('o')").output[0].startswith("2026-11-27T06:15:")
+
+
+SWITCHES = [("trigger_utc_datetime", v) for v in ("converted", "wall_clock")] + \
+    [("system_task_logon_type", v) for v in ("implied", "required")] + \
+    [("unregister_running_task", v) for v in ("keeps_running", "stops")] + \
+    [("long_task_command", v) for v in ("fails_at_launch", "fails_at_register")] + \
+    [("programdata_users_can_create", v) for v in (True, False)]
+
+
+@pytest.mark.parametrize(("switch", "value"), SWITCHES)
+def test_the_switch_works_under_every_assumption(switch: str, value: object) -> None:
+    """Fires on time and reverts — and a confirm removes everything — whichever way Windows behaves where
+    it is undocumented, on a hostile host (UTC-8, GPO AllSigned, a tampering user, slow task start)."""
+    for confirm in (False, True):
+        clock = Clock()
+        host = host_with(clock, utc_offset_min=-480, execution_policy_gpo="AllSigned", tamper_revert_files=True,
+                         task_start_s=2, assumptions=replace(HostAssumptions(), **{switch: value}))
+        armed = arm(host, 30)
+        assert armed.failure is None, armed.failure
+        if confirm:
+            clock.advance(10)
+            disarmed = host.run_script(script_text("disarm_revert"), {})
+            assert disarmed.failure is None and disarmed.output[0].get("TaskRemoved") is True
+            assert host.tasks == {} and host.files.children(FOLDER) == []
+            continue
+        clock.advance(29)
+        host.tick_tasks()
+        assert inbound(host) == "Require"  # not before its deadline
+        clock.advance(1)
+        host.tick_tasks()
+        clock.advance(2)
+        host.tick_tasks()
+        assert inbound(host) == "Request" and host.tasks == {}
+        seen = check(host)
+        marker = marker_of(seen["Marker"], seen["MarkerSddl"], seen["FolderSddl"])
+        assert marker is not None and marker.trusted and marker.ran_as == "S-1-5-18"
+        assert PWNED not in host.files.snapshot()
