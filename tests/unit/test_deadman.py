@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import urllib.parse
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,6 @@ import pytest
 from ipsec_remote.ops.switch import _judge
 from ipsec_remote.remote import deadman
 from ipsec_remote.remote.deadman import (
-    SwitchDataError,
     data_file,
     deadline_of,
     host_time,
@@ -53,11 +53,13 @@ def test_a_marker_is_trusted_only_from_a_protected_folder_and_file() -> None:
 def test_data_and_its_digest_are_the_bytes_the_host_writes() -> None:
     lines = [revert_line("ipsec-remote-pair-a-b", "Request", "Request", "lab.local\\IPsec GPO")]
     text, digest = data_file(lines)
-    assert text == "ipsec-remote-pair-a-b|Request|Request|lab.local\\IPsec GPO\r\n"
+    assert text == "ipsec-remote-pair-a-b|Request|Request|lab.local%5CIPsec%20GPO\r\n"
     assert digest == hashlib.sha256(text.encode("ascii")).hexdigest().upper()
-    for bad in ("a|b", "caf\u00e9", "two\nlines"):
-        with pytest.raises(SwitchDataError):
-            revert_line(bad, "Request", "Request", "PersistentStore")
+    # Any text travels as plain ASCII, one line per rule, four fields: decoding gives it back exactly.
+    hostile = "O'Brien | $(x) `y` \r\nline2 \u2018q\u2019 é 中文 🔐 %41"
+    line = revert_line("r", "Require", "Request", "lab.local\\" + hostile)
+    assert line.isascii() and "\n" not in line and line.count("|") == 3
+    assert urllib.parse.unquote(line.split("|")[3]) == "lab.local\\" + hostile
 
 
 def test_the_inline_command_carries_only_plain_tokens() -> None:

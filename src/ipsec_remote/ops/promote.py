@@ -30,7 +30,7 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
-from ..remote.deadman import Deadline, SwitchDataError, revert_line
+from ..remote.deadman import Deadline, revert_line
 from ..remote.sessions import Fleet, open_fleet
 from ..remote.transport import HostTarget, probe_fresh_session
 from .apply import execute_changes, read_states
@@ -104,7 +104,7 @@ def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pa
     return waves
 
 
-def refuse_undrilled(inv: Inventory, journal: Journal, pairs: list[Pair], report: PromoteReport) -> list[Pair]:
+def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport) -> list[Pair]:
     """Pairs whose hosts all have a successful drill as their latest; the others are skipped and their hosts
     listed with the reason."""
     drills = latest_drills(journal)
@@ -133,7 +133,7 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     report = PromoteReport(target)
     if to == "require" and not skip_drill:
         known = _selected(inv, selected)
-        if not refuse_undrilled(inv, journal, known, report):
+        if not refuse_undrilled(journal, known, report):
             return report  # nothing is contacted when no pair's hosts were drilled
         selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
     run_id = journal.begin_run(f"promote --to {to}")
@@ -255,12 +255,7 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
               states: Mapping[str, Any], say: Callable[[str, str], None], switches: list[Switch]) -> None:
     wave_id = journal.record_wave(run_id, wave.number, wave.pairs, "arming")
     hosts = sorted({h for p in wave.pairs for h in p})
-    try:
-        lines = _revert_lines(inv, wave, journal.pair_security())
-    except SwitchDataError as exc:
-        wave.status, wave.problems = "failed", [str(exc)]
-        journal.update_wave(wave_id, "aborted")
-        return
+    lines = _revert_lines(inv, wave, journal.pair_security())
     change = _rule_calls(inv, wave.pairs, wave.isolated, target)
 
     # a. arm — each host reports its own deadline; the earliest one rules the wave.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,7 +206,7 @@ class Switch:
             return None
         before = marker_of(first.get("MarkerBefore"), first.get("MarkerSddl"), first.get("FolderSddl"))
         if str(first.get("Status")) != "ok":
-            failed = ", ".join(str(f) for f in first.get("Failed") or []) or "?"
+            failed = ", ".join(urllib.parse.unquote(str(f)) for f in first.get("Failed") or []) or "?"
             self.record(host, "revert-failed")
             return Outcome("revert-failed", f"could not restore {failed}; its task stays armed", ok=False)
         if before is not None and before.trusted:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -28,18 +29,14 @@ EXE_SWITCHES = "-NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand "
 SCHED_S_TASK_RUNNING, SCHED_S_TASK_HAS_NOT_RUN = 0x41301, 0x41303
 _TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
 _DIGEST = re.compile(r"^[0-9A-F]{64}$")
-_FIELD = re.compile(r"^[\x20-\x7e]+$")
-
-
-class SwitchDataError(ValueError):
-    """Revert data the switch cannot carry (a field with '|', a line break or non-ASCII text)."""
 
 
 def revert_line(rule: str, inbound: str, outbound: str, store: str) -> str:
-    for value in (rule, inbound, outbound, store):
-        if not _FIELD.match(value) or "|" in value:
-            raise SwitchDataError(f"'{value}' cannot be carried by the on-host revert (printable ASCII, no '|')")
-    return "|".join((rule, inbound, outbound, store))
+    """One rule to restore: its four fields percent-encoded (UTF-8, every byte but letters, digits and
+    ``-_.~``) and joined with '|', so any name or GPO store — quotes, '|', line breaks, any script — travels
+    as plain ASCII data; revert_task.ps1 decodes each field with [uri]::UnescapeDataString."""
+    return "|".join(urllib.parse.quote(value, safe="", encoding="utf-8") for value in (rule, inbound, outbound,
+                                                                                        store))
 
 
 def data_file(lines: list[str]) -> tuple[str, str]:
@@ -163,8 +160,9 @@ class Marker:
         return found.group(0) if found else ""
 
     def describe(self) -> str:
+        failed = ", ".join(urllib.parse.unquote(f) for f in self.fields.get("failed", "").split(",") if f)
         return f"status {self.status or '?'}, {self.fields.get('restored', '?')} rule(s) restored" + (
-            f", failed: {self.fields['failed']}" if self.fields.get("failed") else "")
+            f", failed: {failed}" if failed else "")
 
 
 def marker_of(text: Any, marker_sddl: Any, folder_sddl: Any) -> Marker | None:

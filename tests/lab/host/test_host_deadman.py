@@ -293,3 +293,17 @@ def test_the_switch_works_under_every_assumption(switch: str, value: object) -> 
         marker = marker_of(seen["Marker"], seen["MarkerSddl"], seen["FolderSddl"])
         assert marker is not None and marker.trusted and marker.ran_as == "S-1-5-18"
         assert PWNED not in host.files.snapshot()
+
+
+def test_a_hostile_gpo_store_name_travels_as_data_to_the_task() -> None:
+    store = "lab.local\\O'Brien | $(Remove-NetIPsecRule -All) `x` \r\nline2 \u2018q\u2019 é 中文 🔐 %41"
+    clock = Clock()
+    host = LabHost(HostConfig("sql01", "10.10.1.20", gpo_stores=(store,)), clock=clock)
+    made = host.run_script("param($Store) New-NetIPsecRule -IPsecRuleName r -DisplayName r -InboundSecurity Require "
+                           "-OutboundSecurity Request -PolicyStore $Store | Out-Null", {"Store": store})
+    assert made.failure is None, made.failure
+    assert arm(host, 5, [revert_line("r", "Request", "Request", store)]).failure is None
+    clock.advance(5)
+    host.tick_tasks()
+    (gpo,) = host.stores.gpo_list()
+    assert gpo.name == store and gpo.objects["rules"]["r"].props["InboundSecurity"] == "Request"

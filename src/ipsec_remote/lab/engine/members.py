@@ -8,6 +8,7 @@ Name of each element, nulls dropped. ``.Count``/``.Length`` work on scalars too 
 from __future__ import annotations
 
 import math
+import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -204,6 +205,10 @@ def static_method(type_name: str, name: str, args: list[Any]) -> Any:
         return to_str(args[0]).join(to_str(x) for x in items)
     if type_name == "datetime" and low == "parse":
         return to_datetime(args[0])
+    if type_name == "uri" and low == "unescapedatastring":
+        # Uri.UnescapeDataString: every %XX escape, the bytes read as UTF-8 (learn.microsoft.com/dotnet/api/
+        # system.uri.unescapedatastring).
+        return urllib.parse.unquote(to_str(args[0]), encoding="utf-8", errors="strict")
     if type_name == "math" and low in ("max", "min", "abs", "floor", "ceiling", "round"):
         nums = [to_number(a) for a in args]
         if low in ("max", "min"):

@@ -7,7 +7,8 @@
 # - the controller, when a wave fails and the host still answers: -Lines (the same rule data) restores at
 #   once; the task is removed only if every rule was restored, so it stays armed as a fallback otherwise.
 #   It reports the marker found beforehand: a revert that had already fired.
-# Data lines: IPsecRuleName|InboundSecurity|OutboundSecurity|PolicyStore.
+# Data lines: IPsecRuleName|InboundSecurity|OutboundSecurity|PolicyStore, each field percent-encoded UTF-8
+# (decoded with [uri]::UnescapeDataString), so the file is plain ASCII whatever the names hold.
 param(
     [string]$TaskName = 'ipsec-remote-revert',
     [string]$ExpectedDigest = '',
@@ -50,11 +51,12 @@ if ($status -eq 'ok') {
     foreach ($line in $Lines) {
         $parts = ([string]$line).Split('|')
         if ($parts.Count -ne 4) { continue }
+        $name = [uri]::UnescapeDataString($parts[0])
         try {
-            Set-NetIPsecRule -IPsecRuleName $parts[0] -InboundSecurity $parts[1] -OutboundSecurity $parts[2] -PolicyStore $parts[3] -ErrorAction Stop
+            Set-NetIPsecRule -IPsecRuleName $name -InboundSecurity ([uri]::UnescapeDataString($parts[1])) -OutboundSecurity ([uri]::UnescapeDataString($parts[2])) -PolicyStore ([uri]::UnescapeDataString($parts[3])) -ErrorAction Stop
             $restored = $restored + 1
         } catch {
-            $failed += $parts[0]
+            $failed += $parts[0]  # still encoded: the marker stays one field per line
         }
     }
     if ($failed.Count -gt 0) { $status = 'partial' }
