@@ -198,12 +198,15 @@ def promote(
         "--confirm-timeout", min=5, max=3600,
         help="Seconds before the on-host revert fires (default: the playbook's).")] = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+    skip_drill: Annotated[bool, typer.Option(
+        "--skip-drill", help="Promote hosts without a successful 'doctor --drill' too.")] = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
     junit: JunitOpt = None,
 ) -> None:
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
+    from ..ops.promote import PromoteInterrupted
     from ..ops.promote import promote as run_promote
 
     if to not in ("require", "request"):
@@ -217,8 +220,11 @@ def promote(
             if frozenset((a, b)) not in known:
                 raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
     timeout = confirm_timeout or book.promote.confirm_timeout_s
-    report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
-                         None if json_out else _progress)
+    try:
+        report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
+                             None if json_out else _progress, skip_drill=skip_drill)
+    except PromoteInterrupted as stop:
+        _interrupted(stop.armed, json_out)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
@@ -227,6 +233,23 @@ def promote(
         print_promote(report, _console())
     reports.write("promote", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _interrupted(armed: list[Any], json_out: bool) -> NoReturn:
+    """Ctrl-C in promote: say which reverts are still armed and when they fire, then exit 130."""
+    from ..ops.armed import describe_deadlines
+
+    if json_out:
+        typer.echo(dumps({"interrupted": True, "armed_reverts": [d.to_json() for d in armed], "ok": False}))
+    typer.echo("ipsec-remote: promote interrupted.", err=True)
+    if armed:
+        typer.echo("Reverts still armed — each host restores its previous rules by itself at its deadline "
+                   "unless you run 'ipsec-remote promote' again or 'ipsec-remote rollback' first:", err=True)
+        for line in describe_deadlines(armed):
+            typer.echo(f"  {line}", err=True)
+    else:
+        typer.echo("No revert is armed.", err=True)
+    raise typer.Exit(130)
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -256,20 +279,34 @@ def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = Fa
 
 
 @app.command()
-def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
-    """Read-only preflight: services, firewall, merge setting, clock, overlapping rules, WinRM."""
+def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
+           drill: Annotated[bool, typer.Option(
+               "--drill", help="Also fire a harmless dead-man's switch on every host and check it ran as "
+                               "SYSTEM (needed before promote --to require).")] = False,
+           playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
+    """Preflight: services, firewall, merge setting, clock, overlapping rules, WinRM; --drill tests the switch."""
     from ..ops.status import doctor as run_doctor
 
-    inv, book, targets, _journal = _prepare(inventory, None, lab)
+    inv, book, targets, journal = _prepare(inventory, playbook, lab)
     findings = run_doctor(inv, targets, book.rollout.forks)
+    drills: list[Any] = []
+    if drill:
+        from ..ops.drill import drill as run_drill
+
+        drills = run_drill(inv, targets, journal, book.rollout.forks, book.promote.revert_wait_s)
+    ok = not any(f.severity == "error" for f in findings) and all(d.ok for d in drills)
     if json_out:
-        typer.echo(dumps({"findings": [f.to_json() for f in findings],
-                          "ok": not any(f.severity == "error" for f in findings)}))
+        doc: dict[str, Any] = {"findings": [f.to_json() for f in findings], "ok": ok}
+        if drill:
+            doc["drills"] = {d.host: d.to_json() for d in drills}
+        typer.echo(dumps(doc))
     else:
-        from ..report.console import print_doctor
+        from ..report.console import print_doctor, print_drills
 
         print_doctor(findings, _console())
-    raise typer.Exit(1 if any(f.severity == "error" for f in findings) else 0)
+        if drill:
+            print_drills(drills, _console())
+    raise typer.Exit(0 if ok else 1)
 
 
 @app.command()

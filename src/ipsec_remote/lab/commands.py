@@ -11,10 +11,17 @@ case-insensitively and returned in their canonical spelling; switch parameters; 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from .values import CaseInsensitiveDict, ErrorRecord, PowerShellError
+
+# The clock of the host a script runs on: host-local time, tz-aware (its tzinfo is the host's time zone), for
+# [datetime]::Now and DateTime conversions inside the engine. Set by the lab host around each run; unset (the
+# bare engine's tests) means a host on UTC.
+HOST_CLOCK: ContextVar[Callable[[], datetime] | None] = ContextVar("lab_host_clock", default=None)
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,27 @@ class FunctionCommand:
 
 
 @dataclass
+class NativeCommand:
+    """An external program (``icacls.exe``): about_Parsing — PowerShell passes a native command its arguments
+    as text, a ``-Name`` token as the literal text ``-Name``, and sets ``$LASTEXITCODE`` from its exit code
+    (about_Automatic_Variables). ``fn(ctx, argv) -> (output lines, exit code)``."""
+
+    name: str
+    fn: Callable[[InvocationContext, list[str]], tuple[list[str], int]]
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    accepts_pipeline: bool = False
+    native: bool = True
+
+    def invoke(
+        self, ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]
+    ) -> Iterable[Any]:
+        raise TypeError("a native command runs through run(), not parameter binding")
+
+    def run(self, ctx: InvocationContext, argv: list[str]) -> tuple[list[str], int]:
+        return self.fn(ctx, argv)
+
+
+@dataclass
 class CommandTable:
     """Commands by name and alias, case-insensitive."""
 
@@ -113,23 +141,6 @@ class CommandTable:
             cmd = other.get(name)
             if cmd is not None:
                 self._commands[name] = cmd
-
-
-@dataclass
-class NativeCommand:
-    """An executable the host provides (``auditpol.exe``), run the way PowerShell runs native commands
-    (about_Parsing, about_Automatic_Variables): no parameter binding — every argument reaches the program
-    as text, an array as one argument per element —, each line the program writes to stdout is a string
-    in the output, and its exit code lands in ``$LASTEXITCODE``. ``run(argv) -> (stdout lines, exit code)``.
-    """
-
-    name: str
-    run: Callable[[list[str]], tuple[list[str], int]]
-    params: Mapping[str, ParamSpec] = field(default_factory=dict)
-    accepts_pipeline: bool = False
-
-    def invoke(self, ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]) -> Iterable[Any]:
-        raise TypeError(f"{self.name} is a native command: the engine runs it with run(argv)")
 
 
 def binding_error(command: str, message: str, error_id: str, category: str = "InvalidArgument") -> PowerShellError:

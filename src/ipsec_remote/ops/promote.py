@@ -1,15 +1,17 @@
 """promote: switch proven pairs to Require (or back to Request) in waves, each behind a dead-man's switch.
 
-Per wave (a confirmed commit, as Junos ``commit confirmed`` or ``netplan try``):
+``--to require`` needs a successful ``doctor --drill`` on every host it touches (``--skip-drill`` overrides).
+Per wave (a confirmed commit, as Junos ``commit confirmed`` or ``netplan try``; ops/switch.py):
 
-a. arm — on every host of the wave, write the revert script and the settings to restore, and register a
-   one-time SYSTEM task at now + confirm-timeout that restores them;
+a. arm — on every host of the wave, the settings to restore go to a protected folder and a one-time SYSTEM
+   task, inline and policy-proof, is registered at now + confirm-timeout; each host reports its deadline;
 b. change — ``Set-NetIPsecRule -InboundSecurity Require -OutboundSecurity Request`` (or the playbook's);
 c. prove — traffic and SAs on both ends for every pair of the wave, and a *fresh* WinRM session to
    every host (a new connection through the new policy, not the pool opened before the change);
-d. confirm — remove the task only if all of (c) holds; otherwise revert at once where the host answers,
-   let the task revert where it does not, wait past the deadline, check the revert ran and the host is
-   reachable again, and stop further waves.
+d. confirm — before the earliest host deadline, remove the tasks if all of (c) holds; a host whose task had
+   already fired makes the wave reverted. Otherwise revert at once where the host answers and let the task
+   revert where it does not: after its deadline, poll its last run and result (bounded), then stop further
+   waves. Ctrl-C raises PromoteInterrupted with the reverts still armed and their deadlines.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import IpsecRemoteError
+from ..journal.deadman import latest_drills
 from ..journal.store import Journal
 from ..model.calls import CmdletCall
 from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
@@ -28,14 +30,25 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
+from ..remote.deadman import Deadline, revert_line
 from ..remote.sessions import Fleet, open_fleet
-from ..remote.transport import HostSession, HostTarget, RetryPolicy, probe_fresh_session, script_text
-from .apply import StepFailed, execute_changes, read_states
+from ..remote.transport import HostTarget, probe_fresh_session
+from .apply import execute_changes, read_states
 from .proof import prove_pairs
+from .switch import Switch
 from .verify import PairResult
 
 Pair = tuple[str, str]
 REQUEST_PAIR = ("Request", "Request")
+CONFIRM_MARGIN_S = 2.0  # at least this long before the earliest deadline to send the confirm
+
+
+class PromoteInterrupted(Exception):
+    """Ctrl-C during a promotion: the reverts still armed, with their deadlines."""
+
+    def __init__(self, armed: list[Deadline]) -> None:
+        super().__init__("interrupted")
+        self.armed = armed
 
 
 @dataclass
@@ -47,10 +60,12 @@ class WaveReport:
     status: str = "pending"  # confirmed | reverted | failed
     problems: list[str] = field(default_factory=list)
     proofs: list[PairResult] = field(default_factory=list)
+    deadlines: list[Deadline] = field(default_factory=list)  # the reverts armed, as each host reported them
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "name": self.name, "pairs": [f"{a}:{b}" for a, b in self.pairs],
                 "isolation_hosts": self.isolated, "status": self.status, "problems": self.problems,
+                "deadlines": [d.to_json() for d in self.deadlines],
                 "proofs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems}
                            for p in self.proofs]}
 
@@ -61,14 +76,16 @@ class PromoteReport:
     skipped: dict[str, str] = field(default_factory=dict)  # "a:b" -> why not eligible
     waves: list[WaveReport] = field(default_factory=list)
     failed_hosts: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # host -> why it is not promoted (no drill)
 
     @property
     def ok(self) -> bool:
-        return all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts
+        return all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts and not self.refused
 
     def to_json(self) -> dict[str, Any]:
         return {"target": {"inbound": self.target[0], "outbound": self.target[1]}, "skipped": self.skipped,
-                "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts, "ok": self.ok}
+                "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts,
+                "refused_hosts": self.refused, "ok": self.ok}
 
 
 def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
@@ -87,14 +104,41 @@ def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pa
     return waves
 
 
+def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport) -> list[Pair]:
+    """Pairs whose hosts all have a successful drill as their latest; the others are skipped and their hosts
+    listed with the reason."""
+    drills = latest_drills(journal)
+    for host in sorted({h for p in pairs for h in p}):
+        drill = drills.get(host)
+        if drill is None:
+            report.refused[host] = "no dead-man's switch drill yet: run 'ipsec-remote doctor --drill'"
+        elif not drill.ok:
+            report.refused[host] = (f"its last drill ({drill.at}) failed: {drill.detail.get('problem', '?')}; "
+                                    "fix it and run 'ipsec-remote doctor --drill'")
+    kept = []
+    for a, b in pairs:
+        bad = [h for h in (a, b) if h in report.refused]
+        if bad:
+            report.skipped[f"{a}:{b}"] = "no successful drill on " + ", ".join(bad)
+        else:
+            kept.append((a, b))
+    return kept
+
+
 def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], journal: Journal,
             to: str, selected: list[Pair] | None, confirm_timeout_s: int, forks: int,
-            say: Callable[[str, str], None] | None = None) -> PromoteReport:
+            say: Callable[[str, str], None] | None = None, skip_drill: bool = False) -> PromoteReport:
     say = say or (lambda _h, _m: None)
     target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else ("Request", "Request")
     report = PromoteReport(target)
+    if to == "require" and not skip_drill:
+        known = _selected(inv, selected)
+        if not refuse_undrilled(journal, known, report):
+            return report  # nothing is contacted when no pair's hosts were drilled
+        selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
     run_id = journal.begin_run(f"promote --to {to}")
     fleet = open_fleet(targets, forks)
+    switches: list[Switch] = []
     try:
         states = read_states(fleet, inv)
         current = journal.pair_security()
@@ -119,17 +163,24 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
                 continue
             wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
             report.waves.append(wave)
-            _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s, states, say)
+            _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s, states, say,
+                      switches)
             if wave.status == "confirmed":
                 done |= set(pairs)
             failed_pairs = sum(1 for p in wave.proofs if not p.verified)
             if wave.status != "confirmed" and (playbook.failure.stop_on_failed_wave
                                                or failed_pairs > playbook.failure.max_failed_pairs_per_wave):
                 break
+    except KeyboardInterrupt:
+        armed = [d for s in switches for d in s.pending()]
+        journal.finish_run(run_id, "interrupted", {"waves": len(report.waves), "armed": len(armed)})
+        run_id = 0
+        raise PromoteInterrupted(armed) from None
     finally:
         report.failed_hosts = dict(fleet.failed)
         fleet.close()
-        journal.finish_run(run_id, "ok" if report.ok else "failed", {"waves": len(report.waves)})
+        if run_id:
+            journal.finish_run(run_id, "ok" if report.ok else "failed", {"waves": len(report.waves)})
     return report
 
 
@@ -139,7 +190,7 @@ def _selected(inv: Inventory, selected: list[Pair] | None) -> list[Pair]:
 
 
 def _candidates(inv: Inventory, journal: Journal, selected: list[Pair] | None, report: PromoteReport) -> list[Pair]:
-    out = []
+    out: list[Pair] = []
     for a, b in _selected(inv, selected):
         record = journal.latest_verification(a, b)
         if record is None or not record.verified:
@@ -182,49 +233,49 @@ def _rule_calls(inv: Inventory, pairs: list[Pair], isolated: list[str],
     return calls
 
 
+
+
+def _revert_lines(inv: Inventory, wave: WaveReport, previous: Mapping[Pair, tuple[str, str]]) -> dict[str, list[str]]:
+    """What each host's revert restores: the security each rule had before this wave."""
+    lines: dict[str, list[str]] = {}
+    for a, b in wave.pairs:
+        inbound, outbound = previous.get((a, b), REQUEST_PAIR)
+        for host in (a, b):
+            lines.setdefault(host, []).append(
+                revert_line(pair_rule_name(inv.policy.group, a, b), inbound, outbound, inv.policy.store))
+    for host in wave.isolated:
+        inbound, outbound = previous.get((host, ISOLATION), REQUEST_PAIR)
+        lines.setdefault(host, []).append(
+            revert_line(isolation_rule_name(inv.policy.group), inbound, outbound, inv.policy.store))
+    return lines
+
+
 def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping[str, HostTarget],
               journal: Journal, run_id: int, wave: WaveReport, target: tuple[str, str], timeout_s: int,
-              states: Mapping[str, Any], say: Callable[[str, str], None]) -> None:
+              states: Mapping[str, Any], say: Callable[[str, str], None], switches: list[Switch]) -> None:
     wave_id = journal.record_wave(run_id, wave.number, wave.pairs, "arming")
     hosts = sorted({h for p in wave.pairs for h in p})
-    previous = journal.pair_security()
-    revert_lines: dict[str, list[str]] = {}
-    for a, b in wave.pairs:
-        inbound, outbound = previous.get((a, b), ("Request", "Request"))
-        for host in (a, b):
-            revert_lines.setdefault(host, []).append(
-                "|".join((pair_rule_name(inv.policy.group, a, b), inbound, outbound, inv.policy.store)))
-    for host in wave.isolated:
-        inbound, outbound = previous.get((host, ISOLATION), ("Request", "Request"))
-        revert_lines[host].append("|".join((isolation_rule_name(inv.policy.group), inbound, outbound,
-                                            inv.policy.store)))
+    lines = _revert_lines(inv, wave, journal.pair_security())
     change = _rule_calls(inv, wave.pairs, wave.isolated, target)
-    revert_script = script_text("revert_task")
 
-    # a. arm
-    armed: dict[str, int] = {}
-
-    def arm(host: str, session: Any) -> str:
-        out = session.run("arm_revert", {"RevertScript": revert_script, "Lines": revert_lines[host],
-                                         "DeadlineSeconds": timeout_s}, retry=False)
-        deadline = str(out.objects[0].get("Deadline")) if out.objects and isinstance(out.objects[0], dict) else ""
-        armed[host] = journal.record_revert(run_id, wave_id, host, "ipsec-remote-revert", deadline, "armed")
-        return deadline
-
-    fleet.each(arm, hosts)
-    if any(h not in armed for h in hosts):
+    # a. arm — each host reports its own deadline; the earliest one rules the wave.
+    switch = Switch(fleet, targets, journal, run_id, wave_id, say=say)
+    switches.append(switch)
+    problems = switch.arm(lines, timeout_s)
+    if problems:
         wave.status = "failed"
-        wave.problems = [f"{h}: could not arm the revert ({fleet.failed.get(h, 'unknown')})" for h in hosts
-                         if h not in armed]
-        _disarm(fleet, journal, armed, "aborted")
+        wave.problems = [f"{h}: {p}" for h, p in sorted(problems.items())]
+        for host, outcome in switch.disarm(list(switch.armed)).items():
+            switch.record(host, "aborted" if outcome.ok else outcome.status)
         journal.update_wave(wave_id, "aborted")
         return
-    deadline_at = time.monotonic() + timeout_s
-    say("fleet", f"wave {wave.number} ({wave.name}): armed on {len(hosts)} host(s), deadline {timeout_s} s")
-
-    # b. change
+    earliest = switch.earliest() or time.monotonic()
+    wave.deadlines = switch.pending()
+    for deadline in wave.deadlines:
+        say(deadline.host, f"wave {wave.number}: revert armed, {deadline.describe().split(': ', 1)[1]}")
     journal.update_wave(wave_id, "changing")
 
+    # b. change
     def apply_change(host: str, session: Any) -> int:
         changes = [Change("update", Kind.RULE, str(c.params["IPsecRuleName"]), "promote", (c,))
                    for c in change[host]]
@@ -248,73 +299,54 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
     wave.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items() if not ok]
     wave.problems += [f"{h}: {fleet.failed[h]}" for h in hosts if h in fleet.failed]
 
-    # d. confirm or revert
-    if not wave.problems and time.monotonic() < deadline_at:
-        _disarm(fleet, journal, armed, "confirmed")
-        for a, b in wave.pairs:
-            journal.set_pair_security(a, b, *target)
-        for host in wave.isolated:
-            journal.set_pair_security(host, ISOLATION, *target)
-        wave.status = "confirmed"
-        journal.update_wave(wave_id, "confirmed")
-        say("fleet", f"wave {wave.number}: confirmed")
-        return
+    # d. confirm before the earliest deadline, or revert
+    margin = max(CONFIRM_MARGIN_S, 2 * switch.round_trip_s)
+    if not wave.problems and time.monotonic() + margin >= earliest:
+        wave.problems.append("the earliest revert deadline came before the wave could be confirmed")
+    if not wave.problems:
+        outcomes = switch.disarm(hosts)
+        fired = {h: o for h, o in outcomes.items() if not o.ok}
+        if not fired:
+            for host in hosts:
+                switch.record(host, "confirmed")
+            for a, b in wave.pairs:
+                journal.set_pair_security(a, b, *target)
+            for host in wave.isolated:
+                journal.set_pair_security(host, ISOLATION, *target)
+            wave.status = "confirmed"
+            journal.update_wave(wave_id, "confirmed")
+            say("fleet", f"wave {wave.number}: confirmed")
+            return
+        wave.problems += [f"{h}: {o.detail}" for h, o in sorted(fired.items())]
     journal.update_wave(wave_id, "reverting")
     wave.status = "reverted"
-    _revert(fleet, targets, journal, armed, hosts, fresh, deadline_at, wave)
+    _revert(switch, hosts, fresh, wave, playbook.promote.revert_wait_s)
     journal.update_wave(wave_id, wave.status)
 
 
-def _disarm(fleet: Fleet, journal: Journal, armed: Mapping[str, int], status: str) -> None:
-    def disarm(host: str, session: Any) -> None:
-        session.run("disarm_revert", {}, retry=False)
-        journal.update_revert(armed[host], status)
-
-    fleet.each(disarm, list(armed))
-
-
-def _revert(fleet: Fleet, targets: Mapping[str, HostTarget], journal: Journal, armed: Mapping[str, int],
-            hosts: list[str], fresh: Mapping[str, bool], deadline_at: float, wave: WaveReport) -> None:
+def _revert(switch: Switch, hosts: list[str], fresh: Mapping[str, bool], wave: WaveReport, wait_s: float) -> None:
     """Revert at once through a new session where the host answers; else wait for its own task."""
     waiting = []
     for host in hosts:
-        if fresh.get(host):
-            try:
-                run_fresh(targets[host], "revert_task")
-                journal.update_revert(armed[host], "reverted-by-controller")
-                continue
-            except StepFailed:
-                pass
-        waiting.append(host)
-    if waiting:
-        time.sleep(max(0.0, deadline_at - time.monotonic()) + 3.0)  # the task fires at the deadline
-    for host in waiting:
-        check = run_fresh_or_none(targets[host], "check_revert")
-        if check is None:
-            wave.problems.append(f"{host}: still unreachable after the revert deadline")
-            journal.update_revert(armed[host], "unreachable")
+        outcome = switch.revert_now(host) if fresh.get(host) else None
+        if outcome is None or not outcome.ok:
+            if outcome is not None:
+                wave.problems.append(f"{host}: {outcome.detail}")
+            waiting.append(host)
+        elif outcome.status == "reverted-before-confirm" and not any(p.startswith(f"{host}: the revert fired")
+                                                                     for p in wave.problems):
+            wave.problems.append(f"{host}: {outcome.detail}")
+    lost = [h for h in waiting if h not in switch.armed]
+    for host in lost:  # disarmed for a confirm that did not happen, and now out of reach
+        waiting.remove(host)
+        switch.record(host, "revert-failed")
+        wave.problems.append(f"{host}: its revert task was already removed and the controller could not restore "
+                             "its rules; run 'ipsec-remote rollback' or restore them by hand")
+        wave.status = "failed"
+    if not waiting:
+        return
+    switch.say("fleet", f"wave {wave.number}: waiting for the on-host revert of {', '.join(waiting)}")
+    for host, outcome in switch.wait_for_tasks(waiting, wait_s).items():
+        if not outcome.ok:
+            wave.problems.append(f"{host}: {outcome.detail}")
             wave.status = "failed"
-        elif check.get("RevertRan"):
-            journal.update_revert(armed[host], "reverted-by-task")
-        else:
-            wave.problems.append(f"{host}: reachable again, but the revert task did not run")
-            journal.update_revert(armed[host], "not-run")
-            wave.status = "failed"
-
-
-def run_fresh(target: HostTarget, script: str) -> dict[str, Any]:
-    """Run a script over a brand-new connection (the old pool may be riding a connection made before)."""
-    try:
-        with HostSession(target, RetryPolicy(attempts=2, budget_s=10)) as session:
-            out = session.run(script, {}, retry=False)
-    except IpsecRemoteError as exc:
-        raise StepFailed(str(exc)) from None
-    first = out.objects[0] if out.objects else {}
-    return first if isinstance(first, dict) else {}
-
-
-def run_fresh_or_none(target: HostTarget, script: str) -> dict[str, Any] | None:
-    try:
-        return run_fresh(target, script)
-    except StepFailed:
-        return None

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..journal.deadman import latest_promotion_reverts
 from ..journal.store import Journal
 from ..model.desired import isolation_rule_name
 from ..model.inventory import Inventory
@@ -15,6 +16,7 @@ from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .apply import live_plan, read_states
+from .armed import ArmedRevert, read_armed
 from .proof import prove_pairs
 from .verify import PairResult
 
@@ -27,6 +29,8 @@ class StatusReport:
     drift: dict[str, list[str]] = field(default_factory=dict)
     unreachable_reason: dict[str, str] = field(default_factory=dict)
     isolation: dict[str, tuple[str, str]] = field(default_factory=dict)  # host -> its isolation rule's In/Out
+    armed_reverts: list[ArmedRevert] = field(default_factory=list)  # read from the hosts
+    reverts: list[dict[str, Any]] = field(default_factory=list)  # the latest promotion's reverts (journal)
 
     @property
     def ok(self) -> bool:
@@ -46,7 +50,8 @@ class StatusReport:
                      **({"error": self.unreachable_reason[h]} if h in self.unreachable_reason else {}),
                      **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {})}
                  for h, ok in self.reachable.items()}
-        return {"pairs": pairs, "hosts": hosts, "ok": self.ok}
+        return {"pairs": pairs, "hosts": hosts, "ok": self.ok,
+                "armed_reverts": [a.to_json() for a in self.armed_reverts], "reverts": self.reverts}
 
 
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
@@ -70,6 +75,8 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
                 report.isolation[host] = (str(rule.params.get("InboundSecurity")),
                                           str(rule.params.get("OutboundSecurity")))
         report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
+        report.armed_reverts = read_armed(fleet)
+        report.reverts = latest_promotion_reverts(journal)
     finally:
         report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}
         report.unreachable_reason = dict(fleet.failed)

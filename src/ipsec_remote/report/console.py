@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..ops.apply import ApplyReport
+from ..ops.drill import DrillResult
 from ..ops.promote import PromoteReport
 from ..ops.rollback import RollbackReport
 from ..ops.status import Finding, StatusReport
@@ -62,6 +63,19 @@ def print_status(report: StatusReport, console: Console) -> None:
         table.add_row(host, TICK if ok else f"{CROSS} {report.unreachable_reason.get(host, '')}",
                       "\n".join(drift) if drift else "none")
     console.print(table)
+    print_switches(report, console)
+
+
+def print_switches(report: StatusReport, console: Console) -> None:
+    """Reverts armed on the hosts now, and what became of the latest promotion's reverts."""
+    for armed in report.armed_reverts:
+        console.print(f"  armed revert — {armed.describe()}")
+    for revert in report.reverts:
+        if revert["status"] == "reverted-before-confirm":
+            console.print(f"  wave {revert['wave']} reverted on {revert['host']}: its revert fired before the "
+                          "controller confirmed")
+        elif revert["status"] not in ("armed", "aborted"):
+            console.print(f"  wave {revert['wave']} on {revert['host']}: {revert['status']}")
 
 
 def print_doctor(findings: list[Finding], console: Console) -> None:
@@ -76,8 +90,19 @@ def print_doctor(findings: list[Finding], console: Console) -> None:
     console.print(table)
 
 
+def print_drills(drills: list[DrillResult], console: Console) -> None:
+    table = Table(title="Dead-man's switch drill")
+    for col in ("host", "result", "ran as", "execution policy", "problem"):
+        table.add_column(col)
+    for d in drills:
+        table.add_row(d.host, TICK if d.ok else CROSS, d.ran_as or "-", d.policy or "-", d.problem or "")
+    console.print(table)
+
+
 def print_promote(report: PromoteReport, console: Console) -> None:
     inbound, outbound = report.target
+    for host, why in sorted(report.refused.items()):
+        console.print(f"{CROSS} {host} refused: {why}")
     for pair, why in sorted(report.skipped.items()):
         console.print(f"  skipped {pair}: {why}")
     if not report.waves:

@@ -161,7 +161,7 @@ class CommandRunner:
         if command is None:
             raise ScriptError(command_not_found(name).record, script_level=False)
         if isinstance(command, NativeCommand):
-            return self._native(command, tokens, scope)
+            return self._run_native(command, tokens, scope, line)
         try:
             args, common = bind(command, tokens, data)
         except PowerShellError as exc:
@@ -192,19 +192,18 @@ class CommandRunner:
             raise ScriptError(record, script_level=False) from exc
         return out
 
-    @staticmethod
-    def _native(command: NativeCommand, tokens: list[Token], scope: Scope) -> list[Any]:
-        """An executable: arguments as text (arrays one per element, ``-Name`` as written), stdout lines
-        as output, the exit code in the global ``$LASTEXITCODE`` (about_Automatic_Variables)."""
+    def _run_native(self, command: Any, tokens: list[Token], scope: Scope, line: int) -> list[Any]:
+        """about_Parsing: a native command gets its arguments as strings (arrays spread, ``-Name`` passed as
+        text); its output lines come back as strings and its exit code lands in the global $LASTEXITCODE."""
         argv: list[str] = []
         for tok in tokens:
             if isinstance(tok, Named):
-                argv.append(f"-{tok.name}" if tok.value is NOTHING else f"-{tok.name}:{to_str(tok.value)}")
-            elif isinstance(tok.value, list):
-                argv.extend(to_str(v) for v in tok.value)
-            elif tok.value is not None:
-                argv.append(to_str(tok.value))
-        lines, code = command.run(argv)
+                argv.append("-" + tok.name + ("" if tok.value is NOTHING else ":" + to_str(tok.value)))
+            else:
+                values = tok.value if isinstance(tok.value, (list, tuple)) else [tok.value]
+                argv.extend(to_str(v) for v in values)
+        ctx = Context(self, scope, command.name, CaseInsensitiveDict(), line)
+        lines, code = command.run(ctx, argv)
         root = scope
         while root.parent is not None:
             root = root.parent

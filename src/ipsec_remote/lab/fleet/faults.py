@@ -14,17 +14,37 @@ machine_cert = false                          # no machine certificate from the 
 winrm_errors = 3                              # the first 3 WSMan requests get HTTP 500
 drop_after_calls = 20                         # after 20 requests every request is dropped mid-way
 rtt_ms = 50                                   # this endpoint's round trip
+execution_policy_gpo = "AllSigned"            # Group Policy sets the MachinePolicy execution policy: script
+                                              # files (-File) are blocked unless signed; commands still run
+tamper_revert_files = true                    # before the first arm a local non-administrator creates
+                                              # C:\\ProgramData\\ipsec-remote, plants a script (writes
+                                              # C:\\ProgramData\\ipsec-remote-pwned.txt if run as SYSTEM) and
+                                              # fake "revert ran" markers, and keeps at it while the ACL lets it
+utc_offset_min = -480                         # the host's time zone (UTC-8): Get-Date and task triggers are
+                                              # host-local time
+task_start_s = 4                              # a started task runs this long (powershell.exe start-up) before
+                                              # its command takes effect; Get-ScheduledTaskInfo says Running
+clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
+                                              # the clock steps forward this far (a time-sync correction)
+on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
 [hosts.sql01.audit]                           # advanced audit policy (default: none, as on a stock server)
 ipsec_main_mode = "success_and_failure"       # none | success | failure | success_and_failure
-[hosts.sql01.preexisting]                     # objects present before we arrive
-rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
-           remote_address = ["10.10.1.100"] }]
-quick_mode_crypto_sets = [{ name = "legacy-qm", proposal = [{ encryption = "DES3", esp_hash = "SHA1" }] }]
+[[hosts.sql01.preexisting.rules]]             # objects present before we arrive
+name = "legacy-require"
+inbound_security = "Require"
+outbound_security = "Request"
+remote_address = ["10.10.1.100"]
+[[hosts.sql01.preexisting.quick_mode_crypto_sets]]
+name = "legacy-qm"
+proposal = [{ encryption = "DES3", esp_hash = "SHA1" }]
+
 [audit]                                       # the same, for every host (a host's own table wins)
 ipsec_driver = "failure"
-[assumptions]                                 # undocumented Windows behaviour, one named choice each
+
+[assumptions]                                 # behaviours Windows does not document, for every host
+trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field
+unregister_running_task = "stops"             # there, each value one of its documented choices
 auditpol_text = "localized"                   # auditpol /r prints its setting words in the host's language
-qm_failure_audit_type = "success"             # event 4654 is a success audit (no page says which)
 ```
 
 Audit keys are the subcategories of ``lab/host/audit.py``: ``ipsec_main_mode``, ``ipsec_quick_mode``,
@@ -39,6 +59,8 @@ object in a GPO store applied to the host instead of PersistentStore. Any unknow
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +94,12 @@ class HostFaults:
     winrm_errors: int = 0
     drop_after_calls: int | None = None
     rtt_ms: int | None = None
+    execution_policy_gpo: str | None = None
+    tamper_revert_files: bool = False
+    utc_offset_min: int = 0
+    task_start_s: float = 0.0
+    clock_step_after_task_s: float = 0.0
+    on_battery: bool = False
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
@@ -84,24 +112,14 @@ class Faults:
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
     audit: dict[str, Setting] = field(default_factory=dict)  # every host's audit policy, before its own
-    # HostAssumptions fields the file sets (``[assumptions]``); the rest keep their documented defaults.
-    host_assumptions: dict[str, str] = field(default_factory=dict)
+    # ``[assumptions]``: the file's choices; the fields it does not set keep their documented defaults.
+    assumptions: HostAssumptions = field(default_factory=HostAssumptions)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
 
     def audit_of(self, name: str) -> dict[str, Setting]:
         return {**self.audit, **self.for_host(name).audit}
-
-    def assumptions(self) -> HostAssumptions:
-        return HostAssumptions(**self.host_assumptions)  # type: ignore[arg-type]  # values checked on parse
-
-
-# [assumptions] keys of HostAssumptions the faults file may set, with their allowed values.
-HOST_ASSUMPTIONS: dict[str, tuple[str, ...]] = {
-    "auditpol_text": ("english", "localized"),
-    "qm_failure_audit_type": ("failure", "success"),
-}
 
 
 def _canonical(cmdlet: str) -> dict[str, str]:
@@ -148,6 +166,21 @@ def _seconds(value: Any, label: str, where: str) -> float:
     return float(value)
 
 
+def _offset(value: Any, label: str, where: str) -> int:
+    # Windows time zones run from UTC-12:00 to UTC+14:00.
+    if isinstance(value, bool) or not isinstance(value, int) or not -720 <= value <= 840:
+        raise LabConfigError(label, where, "must be whole minutes from -720 to 840")
+    return value
+
+
+def _policy(value: Any, label: str, where: str) -> str:
+    allowed = ("AllSigned", "RemoteSigned", "Restricted", "Unrestricted", "Bypass")
+    found = next((p for p in allowed if isinstance(value, str) and p.lower() == value.lower()), None)
+    if found is None:
+        raise LabConfigError(label, where, f"{value!r} is not one of {', '.join(allowed)}")
+    return found
+
+
 def _ikeext(value: Any, label: str, where: str) -> str:
     allowed = ("disabled", "stopped", "running")
     if not isinstance(value, str) or value.lower() not in allowed:
@@ -165,6 +198,12 @@ _SCALARS = {
     "winrm_errors": _count,
     "drop_after_calls": _count,
     "rtt_ms": _count,
+    "execution_policy_gpo": _policy,
+    "tamper_revert_files": _bool,
+    "utc_offset_min": _offset,
+    "task_start_s": _seconds,
+    "clock_step_after_task_s": _seconds,
+    "on_battery": _bool,
 }
 
 
@@ -181,18 +220,31 @@ def _audit(table: Any, label: str, where: str) -> dict[str, Setting]:
     return out
 
 
-def _assumptions(table: Any, label: str) -> dict[str, str]:
+def parse_assumptions(table: Any, label: str) -> HostAssumptions:
+    """``[assumptions]``: each key a field of HostAssumptions, each value one of its choices (Literal values,
+    a bool, a whole number, or a list for a tuple field)."""
     if not isinstance(table, dict):
         raise LabConfigError(label, "assumptions", "must be a table")
-    out: dict[str, str] = {}
+    hints = typing.get_type_hints(HostAssumptions)
+    values: dict[str, Any] = {}
     for key, value in table.items():
-        allowed = HOST_ASSUMPTIONS.get(key)
-        if allowed is None:
-            raise LabConfigError(label, f"assumptions.{key}", "unknown assumption")
-        if value not in allowed:
-            raise LabConfigError(label, f"assumptions.{key}", f"{value!r} is not one of {', '.join(allowed)}")
-        out[key] = value
-    return out
+        where = f"assumptions.{key}"
+        if key not in hints:
+            raise LabConfigError(label, where, "unknown assumption")
+        hint = hints[key]
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        if choices is not None and value not in choices:
+            raise LabConfigError(label, where, f"{value!r} is not one of {', '.join(map(str, choices))}")
+        if hint is bool and not isinstance(value, bool):
+            raise LabConfigError(label, where, "must be true or false")
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise LabConfigError(label, where, "must be a whole number")
+        if typing.get_origin(hint) is tuple:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise LabConfigError(label, where, "must be an array of strings")
+            value = tuple(value)
+        values[key] = value
+    return dataclasses.replace(HostAssumptions(), **values)
 
 
 def _preexisting(table: Any, label: str, where: str, hf: HostFaults) -> None:
@@ -232,7 +284,7 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
         elif key == "audit":
             faults.audit = _audit(value, label, key)
         elif key == "assumptions":
-            faults.host_assumptions = _assumptions(value, label)
+            faults.assumptions = parse_assumptions(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})

@@ -157,5 +157,5 @@ def auditpol(host: LabHost, argv: list[str]) -> tuple[list[str], int]:
 
 
 def register(host: LabHost, table: CommandTable) -> None:
-    command = NativeCommand("auditpol.exe", lambda argv: auditpol(host, argv))
+    command = NativeCommand("auditpol.exe", lambda _ctx, argv: auditpol(host, argv))
     table.add(command, "auditpol", "C:\\Windows\\System32\\auditpol.exe")

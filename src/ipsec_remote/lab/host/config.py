@@ -44,6 +44,29 @@ class HostAssumptions:
     """Event 4654 (QM negotiation failed) is an IPsec Quick Mode event (WFP auditing page); no page marks it
     success or failure. "failure" by analogy with 4652/4653 (F) on the Main Mode page."""
 
+    trigger_utc_datetime: Literal["converted", "wall_clock"] = "converted"
+    """New-ScheduledTaskTrigger -At given a DateTime of Kind Utc: the docs do not say how the cmdlet writes
+    it into StartBoundary (which is host-local time without an offset, ITrigger::put_StartBoundary).
+    "converted" fires at that instant; "wall_clock" takes its digits as host-local time (hours off on a
+    host outside UTC). A Local (Get-Date) time fires at its instant either way."""
+
+    system_task_logon_type: Literal["implied", "required"] = "implied"
+    """A SYSTEM principal without -LogonType ServiceAccount: undocumented whether Register-ScheduledTask
+    fills it in ("implied") or refuses the task ("required")."""
+
+    unregister_running_task: Literal["keeps_running", "stops"] = "keeps_running"
+    """Unregister-ScheduledTask while an instance runs: undocumented whether the instance finishes
+    ("keeps_running") or is stopped before its command takes effect ("stops")."""
+
+    long_task_command: Literal["fails_at_launch", "fails_at_register"] = "fails_at_launch"
+    """A task action whose command line exceeds CreateProcess's 32,767 characters (CreateProcessW
+    lpCommandLine): the Task Scheduler schema puts no limit on Arguments, so the failure may come when the
+    task starts (LastTaskResult 0x800700CE, "The filename or extension is too long") or at registration."""
+
+    programdata_users_can_create: bool = True
+    """C:\\ProgramData lets local users create files and folders (community-observed default ACL; not
+    documented by Microsoft). False: a hardened ACL without that right."""
+
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
     address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive:
@@ -84,6 +107,12 @@ class HostConfig:
     # Advanced audit policy per subcategory key (lab/host/audit.py); unlisted ones are "none", as on a stock
     # server.
     audit: Mapping[str, Setting] = field(default_factory=dict)
+    utc_offset_min: int = 0  # the host's time zone: local time = UTC + this (Get-Date, task triggers)
+    execution_policy_gpo: str | None = None  # MachinePolicy execution policy set by Group Policy
+    tamper_revert_files: bool = False  # a local non-administrator plants files in C:\ProgramData\ipsec-remote
+    task_start_s: float = 0.0  # how long a task instance runs before its command takes effect
+    clock_step_after_task_s: float = 0.0  # the clock steps forward this much at the next pipeline after a task
+    on_battery: bool = False
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
 
     @property
