@@ -26,6 +26,7 @@ def test_reports_then_history_of_the_lab_fleet(lab: Lab, tmp_path: Path) -> None
     assert total_requests(lab) == before  # refused before any host was contacted
 
     assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+    assert lab.cli("doctor", "inventory.toml", "--lab", "--drill").returncode == 0  # promote needs a drill
     rc, promoted = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--junit", "p.xml")
     assert rc == 0, promoted
     assert violations((lab.dir / "p.xml").read_text()) == []
@@ -48,9 +49,10 @@ def test_reports_then_history_of_the_lab_fleet(lab: Lab, tmp_path: Path) -> None
     rc, history = lab.json("history", "inventory.toml", "--lab")
     assert rc == 0, history
     runs = history["runs"]
-    assert [(r["command"], r["result"]) for r in runs] == [("apply", "ok"), ("promote --to require", "ok")]
+    assert [(r["command"], r["result"]) for r in runs] == [
+        ("apply", "ok"), ("doctor --drill", "ok"), ("promote --to require", "ok")]
     assert all(r["user"] == getpass.getuser() and r["started_at"] and r["finished_at"] for r in runs)
-    apply_run, promote_run = runs
+    apply_run, _drill_run, promote_run = runs
     assert set(apply_run["hosts"]) == {"app01", "sql01"}
     assert all(h["outcome"] == "ok" and h["steps"] > 0 for h in apply_run["hosts"].values())
     assert apply_run["pairs"] == {"verified": 1, "failed": 0}
