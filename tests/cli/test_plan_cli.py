@@ -56,7 +56,7 @@ def test_export_is_a_standalone_script_with_safe_quoting(tmp_path: Path) -> None
     text = out.read_text()
     assert "$ErrorActionPreference = 'Stop'" in text
     assert "-DisplayName 'ipsec-remote: exempt the controller''s WinRM path'" in text
-    assert "-Proposal (New-NetIPsecAuthProposal -Machine -Kerberos)" in text
+    assert "-Proposal (New-NetIPsecAuthProposal -Machine -Kerberos -ErrorAction Stop)" in text
 
 
 def test_psk_never_appears_in_plan_output(tmp_path: Path) -> None:

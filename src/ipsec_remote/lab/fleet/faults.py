@@ -14,6 +14,10 @@ machine_cert = false                          # no machine certificate from the 
 winrm_errors = 3                              # the first 3 WSMan requests get HTTP 500
 drop_after_calls = 20                         # after 20 requests every request is dropped mid-way
 rtt_ms = 50                                   # this endpoint's round trip
+listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986)
+firewall_allows = [135, 445, 5985, 5986]      # inbound ports the firewall lets in (default: listening_ports);
+                                              # a SYN to an allowed closed port is refused at once, to any
+                                              # other port it is dropped (the sender waits out its timeout)
 [hosts.sql01.preexisting]                     # objects present before we arrive
 rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
            remote_address = ["10.10.1.100"] }]
@@ -25,15 +29,33 @@ Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_ad
 array holds the New-NetIPsec…Proposal parameters. ``policy_store = 'lab.local\\Legacy GPO'`` puts an
 object in a GPO store applied to the host instead of PersistentStore. Any unknown key is an error:
 ``faults.toml: hosts.sql01.ikext: unknown fault key``.
+
+Windows behaviours Microsoft does not document are switches of ``[assumptions]`` (fleet-wide), one per
+field of ``lab.host.config.HostAssumptions`` — its docstrings say what each switch means and why its
+default was picked; a new field there is a new key here, checked against the field's type:
+
+```toml
+[assumptions]
+type_layer = true                 # output objects also carry cmdlet-style names/display strings (default false)
+mm_sa_delete_cascades = true      # Remove-NetIPsecMainModeSA also deletes its quick-mode SAs (default false)
+cdxml_sees_script_preference = true   # a script's $ErrorActionPreference reaches NetSecurity cmdlets
+key_module_default_code = 3       # MSFT_NetConSecRule.KeyModule of "Default" (default 0)
+mm_rule_any_profiles_code = 7     # MSFT_NetMainModeRule.Profiles of "Any" (default 0)
+machine_cert_auth_code = 65005    # AuthenticationMethod of a machine certificate (default 65006)
+qm_sha384 = "never_negotiated"    # an AH/ESP SHA384 proposal: "refused" by the provider (default) or stored
+```
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..host import HostConfig, LabHost
+from ..host.config import HostAssumptions
 from ..host.reference import param_specs
 from .spec import FleetSpec, LabConfigError, read_toml
 
@@ -64,6 +86,8 @@ class HostFaults:
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
+    listening_ports: tuple[int, ...] | None = None  # None: HostConfig's default
+    firewall_allows: tuple[int, ...] | None = None  # None: the listening ports
 
 
 @dataclass
@@ -71,6 +95,7 @@ class Faults:
     rtt_ms: int = 0
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
+    assumptions: HostAssumptions = field(default_factory=HostAssumptions)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
@@ -120,6 +145,48 @@ def _seconds(value: Any, label: str, where: str) -> float:
     return float(value)
 
 
+def _ports(value: Any, label: str, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535
+                                              for p in value):
+        raise LabConfigError(label, where, "must be an array of TCP ports (1-65535)")
+    return tuple(value)
+
+
+def _assumptions(table: Any, label: str) -> HostAssumptions:
+    """``[assumptions]``: each key a field of HostAssumptions, its value checked against the field's type."""
+    if not isinstance(table, dict):
+        raise LabConfigError(label, "assumptions", "must be a table")
+    hints = typing.get_type_hints(HostAssumptions)
+    known = {f.name for f in dataclasses.fields(HostAssumptions)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"assumptions.{key}"
+        if key not in known:
+            raise LabConfigError(label, where, f"unknown assumption (one of {', '.join(sorted(known))})")
+        values[key] = _typed_switch(hints[key], value, label, where)
+    return HostAssumptions(**values)
+
+
+def _typed_switch(hint: Any, value: Any, label: str, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        return _bool(value, label, where)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LabConfigError(label, where, "must be a whole number")
+        return value
+    if origin is typing.Literal:
+        choices = typing.get_args(hint)
+        if value not in choices:
+            raise LabConfigError(label, where, f"{value!r} is not one of {', '.join(map(str, choices))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise LabConfigError(label, where, "must be an array of strings")
+        return tuple(value)
+    raise LabConfigError(label, where, "cannot be set from the faults file")
+
+
 def _ikeext(value: Any, label: str, where: str) -> str:
     allowed = ("disabled", "stopped", "running")
     if not isinstance(value, str) or value.lower() not in allowed:
@@ -137,6 +204,8 @@ _SCALARS = {
     "winrm_errors": _count,
     "drop_after_calls": _count,
     "rtt_ms": _count,
+    "listening_ports": _ports,
+    "firewall_allows": _ports,
 }
 
 
@@ -174,6 +243,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.rtt_ms = _count(value, label, key)
         elif key == "sa_idle_s":
             faults.sa_idle_s = _seconds(value, label, key)
+        elif key == "assumptions":
+            faults.assumptions = _assumptions(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})

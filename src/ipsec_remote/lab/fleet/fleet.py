@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
+from ..host.config import DEFAULT_LISTENING_PORTS
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
 from .faults import Faults, HostFaults
@@ -83,6 +84,9 @@ class Fleet:
             local_ipsec_merge=faults.local_ipsec_merge,
             gpo_stores=tuple(faults.gpo_stores),
             preexisting=tuple(faults.preexisting),
+            assumptions=self.faults.assumptions,
+            listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
+            firewall_allows=faults.firewall_allows,
         )
 
     # --- lifecycle ----------------------------------------------------------------------------------------

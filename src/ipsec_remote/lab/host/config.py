@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# TCP ports a stock Server 2022 answers on: RPC endpoint mapper, SMB, WinRM over HTTP and HTTPS.
+DEFAULT_LISTENING_PORTS = (135, 445, 5985, 5986)
+
 
 @dataclass(frozen=True)
 class HostAssumptions:
@@ -112,9 +115,8 @@ class HostConfig:
     stopped_services: tuple[str, ...] = ()
     extra_addresses: tuple[str, ...] = field(default_factory=tuple)
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
-    # TCP ports a service listens on (RPC endpoint mapper, SMB, WinRM HTTP/HTTPS: what a stock Server 2022
-    # answers on); ``firewall_allows`` None = inbound allowed exactly on the listening ports.
-    listening_ports: tuple[int, ...] = (135, 445, 5985, 5986)
+    # TCP ports a service listens on; ``firewall_allows`` None = inbound allowed exactly on those ports.
+    listening_ports: tuple[int, ...] = DEFAULT_LISTENING_PORTS
     firewall_allows: tuple[int, ...] | None = None
 
     @property

@@ -1,4 +1,5 @@
-"""``New-Object System.Net.Sockets.TcpClient``: the bounded connect the product probes peers with.
+"""``New-Object System.Net.Sockets.TcpClient``: the bounded connect the product probes peers with; and
+``Get-NetIPAddress``, which an exported plan uses to find the section of the host it runs on.
 
 Only what the product's verify.ps1 uses is modelled: ``BeginConnect(host, port, $null, $null)``, the
 result's ``AsyncWaitHandle.WaitOne(ms)``, ``EndConnect``, ``Connected`` and ``Close``/``Dispose``
@@ -12,11 +13,13 @@ records Test-NetConnection's 21 s toward a dropped port.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..commands import CommandTable, FunctionCommand, InvocationContext, ParamSpec
-from ..values import CaseInsensitiveDict, ErrorRecord, NetObject, PowerShellError, method_exception
+from ..values import CaseInsensitiveDict, ErrorRecord, NetObject, PowerShellError, PSObject, method_exception
+from .model import CIM_NAMESPACE, as_list
 from .network import ProbeResult
 
 if TYPE_CHECKING:
@@ -141,6 +144,43 @@ NEW_OBJECT_PARAMS = {p.name: p for p in (
 )}
 
 
+def get_ip_address(host: LabHost, ctx: InvocationContext, args: CaseInsensitiveDict, _in: list[Any]
+                   ) -> Iterable[Any]:
+    """Get-NetIPAddress [-IPAddress <String[]>] (NetTCPIP, learn.microsoft.com/powershell/module/nettcpip):
+    the host's addresses as MSFT_NetIPAddress instances (IPAddress, AddressFamily 2 = IPv4, 23 = IPv6); an
+    address the host does not have is the adapter's not-found error (non-terminating)."""
+    own = [host.address, *host.config.extra_addresses, "127.0.0.1", "::1"]
+    wanted = [str(a) for a in as_list(args.get("IPAddress"))]
+    families = [str(f) for f in as_list(args.get("AddressFamily"))]
+    out = []
+    for address in own:
+        if wanted and not any(address.lower() == w.lower() for w in wanted):
+            continue
+        version = ipaddress.ip_address(address).version
+        if families and f"IPv{version}" not in families:
+            continue
+        family = 2 if version == 4 else 23
+        props = {"IPAddress": address, "AddressFamily": family, "InterfaceAlias": "Ethernet"}
+        out.append(PSObject.cim(f"{CIM_NAMESPACE}/MSFT_NetIPAddress", props))
+    for w in wanted:
+        if not any(w.lower() == a.lower() for a in own):
+            ctx.write_error(ErrorRecord(
+                f"No MSFT_NetIPAddress objects found with property 'IPAddress' equal to '{w}'.  Verify the value "
+                "of the property and retry.", "CmdletizationQuery_NotFound_IPAddress,Get-NetIPAddress",
+                "ObjectNotFound", "Microsoft.Management.Infrastructure.CimException", target=w,
+                command="Get-NetIPAddress"))
+    return out
+
+
+GET_IP_ADDRESS_PARAMS = {p.name: p for p in (
+    ParamSpec("IPAddress", "String[]", array=True, position=0),
+    ParamSpec("AddressFamily", "AddressFamily[]", array=True, values=("IPv4", "IPv6")),
+)}
+
+
 def register(host: LabHost, table: CommandTable) -> None:
     table.add(FunctionCommand("New-Object", NEW_OBJECT_PARAMS,
                               lambda ctx, args, pipe: new_object(host, ctx, args, pipe)))
+    table.add(FunctionCommand("Get-NetIPAddress", GET_IP_ADDRESS_PARAMS,
+                              lambda ctx, args, pipe: get_ip_address(host, ctx, args, pipe),
+                              ignores_caller_preference=True))
