@@ -402,6 +402,8 @@ def index(target: Any, key: Any) -> Any:
             return [index(target, k) for k in key]
         return target.get(to_str(key))
     if isinstance(target, PSObject):
+        if isinstance(key, int) and not isinstance(key, bool):
+            return target if key in (0, -1) else None  # a scalar indexes as a one-element array
         return target.properties.get(to_str(key))
     if isinstance(target, CimPropertyCollection):
         return target.items.get(to_str(key))
