@@ -101,7 +101,7 @@ New-NetIPsecQuickModeCryptoSet -Name 'qm384' -DisplayName 'qm384' -ErrorAction S
 
 
 def test_sha384_in_quick_mode_is_refused_by_default(lab: Lab) -> None:
-    output, errors = lab.run("sql01", QM_SHA384)
+    _output, errors = lab.run("sql01", QM_SHA384)
     assert errors and "SHA384 is not a quick-mode" in str(errors[0])
     assert lab.host("sql01")["stores"]["PersistentStore"]["quick_mode_crypto_sets"] == []
 
