@@ -7,7 +7,6 @@ Name of each element, nulls dropped. ``.Count``/``.Length`` work on scalars too 
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -23,6 +22,7 @@ from ..values import (
     PSHashtable,
     PSObject,
 )
+from .dotnet import cim_member, ip_address
 from .errors import ScriptError, runtime_error
 from .values import NOTHING, collect, custom_object, format_datetime, to_bool, to_datetime, to_int, to_number, to_str
 
@@ -106,22 +106,10 @@ def cast(type_name: str, value: Any) -> Any:
     if t in ("guid", "regex"):
         return to_str(value)
     if t in ("ipaddress", "net.ipaddress"):
-        return _ip_address(value)
+        return ip_address(value)
     if t == "object":
         return value
     raise runtime_error(f"Unable to find type [{type_name}].", "TypeNotFound")
-
-
-def _ip_address(value: Any) -> str:
-    """``[ipaddress]'x'``: the lab keeps an IPAddress as its canonical text (IPAddress.ToString(): IPv6
-    compressed, lower case), so ``[string][ipaddress]$a -eq [string][ipaddress]$b`` compares addresses."""
-    text = to_str(value).strip()
-    try:
-        return ipaddress.ip_address(text).compressed
-    except ValueError:
-        raise runtime_error(
-            f'Cannot convert value "{text}" to type "System.Net.IPAddress". Error: "An invalid IP address was '
-            'specified."', "InvalidCastParseTargetInvocation", "InvalidArgument") from None
 
 
 def get_member(target: Any, name: str) -> Any:
@@ -137,7 +125,7 @@ def get_member(target: Any, name: str) -> Any:
             return CimInstanceBase(target)
         return 1 if low in ("count", "length") else None
     if isinstance(target, (CimInstanceBase, CimPropertyCollection, CimProperty)):
-        return _cim_member(target, low)
+        return cim_member(target, low)
     if isinstance(target, CaseInsensitiveDict):
         if name in target:
             return target[name]
@@ -177,23 +165,6 @@ def get_member(target: Any, name: str) -> Any:
         if low in parts:
             return parts[low]
     return 1 if low in ("count", "length") else None
-
-
-def _cim_member(target: CimInstanceBase | CimPropertyCollection | CimProperty, low: str) -> Any:
-    """The few Microsoft.Management.Infrastructure members the product's scripts read."""
-    if isinstance(target, CimInstanceBase):
-        inst = target.instance
-        if low == "ciminstanceproperties":
-            return CimPropertyCollection(inst.cim_props if inst.cim_props is not None else CaseInsensitiveDict())
-        if low == "cimsystemproperties":
-            namespace, _, cls = (inst.type_names[0].split("#", 1)[-1] if inst.type_names else "").rpartition("/")
-            return PSObject.custom(ClassName=cls, Namespace=namespace, ServerName=None, Path=None)
-        return 1 if low in ("count", "length") else None  # CIM properties are not .NET members of CimInstance
-    if isinstance(target, CimPropertyCollection):
-        return len(target.items) if low in ("count", "length") else None
-    parts = {"name": target.name, "value": target.value, "cimtype": target.cim_type,
-             "isvaluemodified": False, "flags": "Property"}
-    return parts.get(low, 1 if low in ("count", "length") else None)
 
 
 def _timespan_member(span: timedelta, low: str) -> Any:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from ..commands import CommandTable, InvocationContext, ParamSpec
 from ..ike.model import Assumptions as IkeAssumptions
 from ..values import CaseInsensitiveDict, PSObject
-from . import cim, errors
+from . import cim_views as cim
+from . import errors
 from .model import MM_RULE, RULE, PolicyObject, as_list, flag_names
 from .netsec_common import netsec_command, object_id
 from .stores import PROFILES, READ_ONLY_VIEWS
