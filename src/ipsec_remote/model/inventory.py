@@ -137,6 +137,17 @@ class QuickModeProposal(_Model):
         None
     )
 
+    @field_validator("esp_hash", "ah_hash")
+    @classmethod
+    def _ipsec_integrity(cls, v: str | None) -> str | None:
+        # SHA-384 is main mode only: IPsec's integrity algorithms (WFP IPSEC_AUTH_TYPE: MD5, SHA-1, SHA-256,
+        # AES-GMAC) and the quick-mode SA's integrity list (MSFT_NetQuickModeSA) have no SHA-384, although
+        # the cmdlet's HashAlgorithm enum accepts it (netsecurity-notes).
+        if v == "SHA384":
+            raise ValueError("SHA384 is not an IPsec (AH/ESP) integrity algorithm on Windows (main mode only); "
+                             "use SHA256 or AESGMAC128/192/256")
+        return v
+
     @model_validator(mode="after")
     def _coherent(self) -> QuickModeProposal:
         if "AH" in self.encapsulation and self.ah_hash in (None, "None"):

@@ -58,7 +58,7 @@ def read_states(fleet: Fleet, inv: Inventory) -> dict[str, HostState]:
         out = session.run("read_state", params)
         if not out.objects or not isinstance(out.objects[0], dict):
             raise StepFailed(f"{host}: read_state returned no state")
-        return parse_state(out.objects[0], inv.policy.group)
+        return parse_state(out.objects[0], inv.policy.group, inv.auth.psk_env)
 
     return fleet.each(read)
 
@@ -264,7 +264,7 @@ def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_i
             audits[host] = audit_state
         if not objects or not isinstance(objects[0], dict) or "Rules" not in objects[0]:
             raise StepFailed(f"{host}: read_state returned no state")
-        state = parse_state(objects[0], inv.policy.group)
+        state = parse_state(objects[0], inv.policy.group, inv.auth.psk_env)
         results = [r for r in objects[1:] if isinstance(r, dict)]
         if not results or results[0].get("error_id") == "StateMoved":
             return state  # not fresh: planned normally below

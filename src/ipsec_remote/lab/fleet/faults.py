@@ -27,6 +27,10 @@ task_start_s = 4                              # a started task runs this long (p
 clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
                                               # the clock steps forward this far (a time-sync correction)
 on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
+listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986)
+firewall_allows = [135, 445, 5985, 5986]      # inbound ports the firewall lets in (default: listening_ports);
+                                              # a SYN to an allowed closed port is refused at once, to any
+                                              # other port it is dropped (the sender waits out its timeout)
 [hosts.sql01.audit]                           # advanced audit policy (default: none, as on a stock server)
 ipsec_main_mode = "success_and_failure"       # none | success | failure | success_and_failure
 [[hosts.sql01.preexisting.rules]]             # objects present before we arrive
@@ -55,6 +59,21 @@ Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_ad
 array holds the New-NetIPsec…Proposal parameters. ``policy_store = 'lab.local\\Legacy GPO'`` puts an
 object in a GPO store applied to the host instead of PersistentStore. Any unknown key is an error:
 ``faults.toml: hosts.sql01.ikext: unknown fault key``.
+
+Windows behaviours Microsoft does not document are switches of ``[assumptions]`` (fleet-wide), one per
+field of ``lab.host.config.HostAssumptions`` — its docstrings say what each switch means and why its
+default was picked; a new field there is a new key here, checked against the field's type:
+
+```toml
+[assumptions]
+type_layer = true                 # output objects also carry cmdlet-style names/display strings (default false)
+mm_sa_delete_cascades = true      # Remove-NetIPsecMainModeSA also deletes its quick-mode SAs (default false)
+cdxml_sees_script_preference = true   # a script's $ErrorActionPreference reaches NetSecurity cmdlets
+key_module_default_code = 3       # MSFT_NetConSecRule.KeyModule of "Default" (default 0)
+mm_rule_any_profiles_code = 7     # MSFT_NetMainModeRule.Profiles of "Any" (default 0)
+machine_cert_auth_code = 65005    # AuthenticationMethod of a machine certificate (default 65006)
+qm_sha384 = "never_negotiated"    # an AH/ESP SHA384 proposal: "refused" by the provider (default) or stored
+```
 """
 
 from __future__ import annotations
@@ -104,6 +123,8 @@ class HostFaults:
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
     audit: dict[str, Setting] = field(default_factory=dict)  # subcategory key -> setting (lab/host/audit.py)
+    listening_ports: tuple[int, ...] | None = None  # None: HostConfig's default
+    firewall_allows: tuple[int, ...] | None = None  # None: the listening ports
 
 
 @dataclass
@@ -181,6 +202,13 @@ def _policy(value: Any, label: str, where: str) -> str:
     return found
 
 
+def _ports(value: Any, label: str, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535
+                                              for p in value):
+        raise LabConfigError(label, where, "must be an array of TCP ports (1-65535)")
+    return tuple(value)
+
+
 def _ikeext(value: Any, label: str, where: str) -> str:
     allowed = ("disabled", "stopped", "running")
     if not isinstance(value, str) or value.lower() not in allowed:
@@ -204,6 +232,8 @@ _SCALARS = {
     "task_start_s": _seconds,
     "clock_step_after_task_s": _seconds,
     "on_battery": _bool,
+    "listening_ports": _ports,
+    "firewall_allows": _ports,
 }
 
 
@@ -230,7 +260,7 @@ def parse_assumptions(table: Any, label: str) -> HostAssumptions:
     for key, value in table.items():
         where = f"assumptions.{key}"
         if key not in hints:
-            raise LabConfigError(label, where, "unknown assumption")
+            raise LabConfigError(label, where, f"unknown assumption (one of {', '.join(sorted(hints))})")
         hint = hints[key]
         choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
         if choices is not None and value not in choices:

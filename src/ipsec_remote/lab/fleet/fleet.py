@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
+from ..host.config import DEFAULT_LISTENING_PORTS
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
 from .faults import Faults, HostFaults
@@ -91,6 +92,8 @@ class Fleet:
             on_battery=faults.on_battery,
             audit=self.faults.audit_of(spec.name),
             assumptions=self.faults.assumptions,
+            listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
+            firewall_allows=faults.firewall_allows,
         )
 
     # --- lifecycle ----------------------------------------------------------------------------------------
