@@ -14,6 +14,10 @@ machine_cert = false                          # no machine certificate from the 
 winrm_errors = 3                              # the first 3 WSMan requests get HTTP 500
 drop_after_calls = 20                         # after 20 requests every request is dropped mid-way
 rtt_ms = 50                                   # this endpoint's round trip
+spn_registered = false                        # kerberos lab: HTTP/ and WSMAN/sql01.lab.local are not in the KDC
+[kerberos]                                    # the KDC of `lab up --auth kerberos`
+kdc_down = true                               # krb5kdc is not started: no client can reach a KDC
+kdc_clock_skew_s = 600                        # the KDC's clock runs this far ahead (libfaketime)
 [hosts.sql01.preexisting]                     # objects present before we arrive
 rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
            remote_address = ["10.10.1.100"] }]
@@ -61,9 +65,21 @@ class HostFaults:
     winrm_errors: int = 0
     drop_after_calls: int | None = None
     rtt_ms: int | None = None
+    spn_registered: bool = True  # kerberos lab: the host's HTTP/ and WSMAN/ SPNs exist in the KDC
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
+
+
+@dataclass
+class KerberosFaults:
+    kdc_down: bool = False
+    kdc_clock_skew_s: float = 0.0
+
+
+# Kerberos' default "Maximum tolerance for computer clock synchronization" (5 minutes), which MIT's
+# libdefaults clockskew (300 s) matches.
+KERBEROS_MAX_SKEW_S = 300.0
 
 
 @dataclass
@@ -71,6 +87,7 @@ class Faults:
     rtt_ms: int = 0
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
+    kerberos: KerberosFaults = field(default_factory=KerberosFaults)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
@@ -137,6 +154,7 @@ _SCALARS = {
     "winrm_errors": _count,
     "drop_after_calls": _count,
     "rtt_ms": _count,
+    "spn_registered": _bool,
 }
 
 
@@ -174,6 +192,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.rtt_ms = _count(value, label, key)
         elif key == "sa_idle_s":
             faults.sa_idle_s = _seconds(value, label, key)
+        elif key == "kerberos":
+            faults.kerberos = _kerberos(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})
@@ -198,6 +218,37 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             _check_preexisting(hf, label, f"hosts.{name}.preexisting", spec.host(name).address)
         faults.hosts[name] = hf
     return faults
+
+
+def _kerberos(table: Any, label: str) -> KerberosFaults:
+    if not isinstance(table, dict):
+        raise LabConfigError(label, "kerberos", "must be a table")
+    kf = KerberosFaults()
+    for key, value in table.items():
+        if key == "kdc_down":
+            kf.kdc_down = _bool(value, label, f"kerberos.{key}")
+        elif key == "kdc_clock_skew_s":
+            kf.kdc_clock_skew_s = _seconds(value, label, f"kerberos.{key}")
+        else:
+            raise LabConfigError(label, f"kerberos.{key}", "unknown fault key")
+    return kf
+
+
+def check_for_auth(faults: Faults, auth: str, label: str) -> None:
+    """Refuse what the lab cannot model for the chosen listener authentication.
+
+    A Kerberos acceptor checks the authenticator's time against its own clock, but the lab's acceptors all
+    run on this machine's clock: a host whose modelled clock is off by more than Kerberos' tolerance would
+    accept tickets a real one refuses. Such a fleet is refused rather than modelled kindly; the KDC's own
+    clock (``[kerberos] kdc_clock_skew_s``) is the lab's way to rehearse skew.
+    """
+    if auth != "kerberos":
+        return
+    for name, hf in faults.hosts.items():
+        if abs(hf.clock_skew_s) > KERBEROS_MAX_SKEW_S:
+            raise LabConfigError(label, f"hosts.{name}.clock_skew_s",
+                                 "a Kerberos lab cannot model a host clock off by more than 300 s "
+                                 "(use [kerberos] kdc_clock_skew_s)")
 
 
 def load_faults(path: str | Path | None, spec: FleetSpec) -> Faults:
