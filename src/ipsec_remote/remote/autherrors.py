@@ -18,6 +18,7 @@ PREAUTH_FAILED = _BASE + 24  # KRB5KDC_ERR_PREAUTH_FAILED
 C_PRINCIPAL_UNKNOWN = _BASE + 6  # KRB5KDC_ERR_C_PRINCIPAL_UNKNOWN
 S_PRINCIPAL_UNKNOWN = _BASE + 7  # KRB5KDC_ERR_S_PRINCIPAL_UNKNOWN
 AP_ERR_SKEW = _BASE + 37  # KRB5KRB_AP_ERR_SKEW
+TKT_NYV = _BASE + 33  # KRB5KRB_AP_ERR_TKT_NYV: a ticket from a KDC whose clock is ahead of the host's
 KDC_UNREACH = -1765328228  # KRB5_KDC_UNREACH ("Cannot contact any KDC for requested realm")
 REALM_UNKNOWN = -1765328230  # KRB5_REALM_UNKNOWN
 
@@ -26,6 +27,7 @@ _CODES = {
     C_PRINCIPAL_UNKNOWN: "unknown_user",
     S_PRINCIPAL_UNKNOWN: "unknown_spn",
     AP_ERR_SKEW: "skew",
+    TKT_NYV: "skew",
     KDC_UNREACH: "kdc_unreachable",
     REALM_UNKNOWN: "kdc_unreachable",
 }
@@ -35,6 +37,7 @@ _WORDS = (
     ("password incorrect", "wrong_password"),
     ("decrypt integrity check failed", "wrong_password"),
     ("clock skew too great", "skew"),
+    ("ticket not yet valid", "skew"),
     ("client not found in kerberos database", "unknown_user"),
     ("not found in kerberos database", "unknown_spn"),
     ("cannot contact any kdc", "kdc_unreachable"),
@@ -78,7 +81,7 @@ def describe(exc: BaseException, *, user: str | None, spn: str, realm: str | Non
                 "the host's spn_hostname)")
     if kind == "skew":
         return ("Kerberos: clock skew over 5 minutes between this machine, the host and the KDC "
-                "(Clock skew too great); synchronise the clocks")
+                f"({_first_line(exc)}); synchronise the clocks")
     if kind == "kdc_unreachable":
         return f"Kerberos: cannot reach a KDC for realm {realm or 'the default realm'} (KDC unreachable)"
     if kind == "no_credentials":

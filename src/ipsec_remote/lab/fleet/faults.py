@@ -18,6 +18,9 @@ spn_registered = false                        # kerberos lab: HTTP/ and WSMAN/sq
 [kerberos]                                    # the KDC of `lab up --auth kerberos`
 kdc_down = true                               # krb5kdc is not started: no client can reach a KDC
 kdc_clock_skew_s = 600                        # the KDC's clock runs this far ahead (libfaketime)
+[controller]                                  # the controller runs on a managed host (same address)
+own_address_traffic = "policy"                # ASSUMPTION switch: IPsec rules apply to a host's traffic to
+                                              # its own address ("policy") or not ("loopback", default)
 [hosts.sql01.preexisting]                     # objects present before we arrive
 rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
            remote_address = ["10.10.1.100"] }]
@@ -88,6 +91,7 @@ class Faults:
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
     kerberos: KerberosFaults = field(default_factory=KerberosFaults)
+    own_address_traffic: str = "loopback"  # NetworkOptions.own_address_traffic
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
@@ -194,6 +198,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.sa_idle_s = _seconds(value, label, key)
         elif key == "kerberos":
             faults.kerberos = _kerberos(value, label)
+        elif key == "controller":
+            faults.own_address_traffic = _controller(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})
@@ -232,6 +238,19 @@ def _kerberos(table: Any, label: str) -> KerberosFaults:
         else:
             raise LabConfigError(label, f"kerberos.{key}", "unknown fault key")
     return kf
+
+
+def _controller(table: Any, label: str) -> str:
+    if not isinstance(table, dict):
+        raise LabConfigError(label, "controller", "must be a table")
+    value = "loopback"
+    for key, item in table.items():
+        if key != "own_address_traffic":
+            raise LabConfigError(label, f"controller.{key}", "unknown fault key")
+        if item not in ("loopback", "policy"):
+            raise LabConfigError(label, f"controller.{key}", f"{item!r} is not one of loopback, policy")
+        value = item
+    return value
 
 
 def check_for_auth(faults: Faults, auth: str, label: str) -> None:

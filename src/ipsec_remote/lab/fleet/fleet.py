@@ -67,7 +67,9 @@ class Fleet:
         self.lock = threading.RLock()
         self.password = secrets.token_urlsafe(18)  # per fleet; only lab.json (0600) holds it
         sa_idle_s = self.options.sa_idle_s if self.options.sa_idle_s is not None else self.faults.sa_idle_s
-        net_options = self.options.network or NetworkOptions(sa_idle_s=sa_idle_s)
+        net_options = self.options.network or NetworkOptions(
+            sa_idle_s=sa_idle_s,
+            own_address_traffic="policy" if self.faults.own_address_traffic == "policy" else "loopback")
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}

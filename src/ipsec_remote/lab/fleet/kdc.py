@@ -87,8 +87,10 @@ class LabRealm:
 
     @property
     def env(self) -> dict[str, str]:
+        # No replay cache for the lab's acceptors: a refused token is judged a second time to obtain MIT's
+        # error token (winrm/auth.py), which a replay cache would turn into "Request is a replay".
         return {"KRB5_CONFIG": str(self.krb5_conf), "KRB5_KDC_PROFILE": str(self.kdc_conf),
-                "KRB5_KTNAME": f"FILE:{self.keytab}"}
+                "KRB5_KTNAME": f"FILE:{self.keytab}", "KRB5RCACHETYPE": "none"}
 
     # --- lifecycle ------------------------------------------------------------------------------------------
     def create(self) -> None:

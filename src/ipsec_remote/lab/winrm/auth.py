@@ -43,7 +43,12 @@ AUTH_KINDS = ("kerberos", "ntlm", "basic", "certificate")
 
 
 class AuthFailure(Exception):
-    """The credentials or the token were rejected (HTTP 401)."""
+    """The credentials or the token were rejected (HTTP 401), with the acceptor's error token if it made one
+    (a Kerberos KRB-ERROR such as KRB_AP_ERR_SKEW, which tells the client why)."""
+
+    def __init__(self, message: str, token: bytes | None = None) -> None:
+        super().__init__(message)
+        self.token = token
 
 
 @contextmanager
@@ -212,7 +217,27 @@ class Authenticator:
             conn.context = context
             return self._kerberos_only(conn, out)
         conn.context = None
-        raise AuthFailure(last)
+        raise AuthFailure(last, self._kerberos_error_token(token))
+
+    def _kerberos_error_token(self, token: bytes) -> bytes | None:
+        """The KRB-ERROR MIT's acceptor answers a refused AP-REQ with (mutual authentication asks for one).
+
+        pyspnego raises on that answer and drops the token, so it is asked for again from gssapi directly. A
+        refused AP-REQ never reaches the replay cache (time and principal are checked first), so the same
+        token is refused the same way.
+        """
+        import gssapi  # present wherever this endpoint accepted Kerberos at all
+
+        for service in SPN_SERVICES:
+            name = gssapi.Name(f"{service}@{self.spn_host}", gssapi.NameType.hostbased_service)
+            try:
+                creds = gssapi.Credentials(name=name, usage="accept")
+                out = gssapi.SecurityContext(creds=creds, usage="accept").step(token)
+            except Exception:  # not this SPN's ticket, or no token to give: try the next
+                continue
+            if out:
+                return bytes(out)
+        return None
 
     @staticmethod
     def _kerberos_only(conn: ConnectionAuth, out: bytes | None) -> bytes | None:

@@ -123,7 +123,10 @@ class LabEndpoint:
             if authorization:
                 try:
                     token = self.auth.step(state, authorization)
-                except AuthFailure:
+                except AuthFailure as failure:
+                    if failure.token:
+                        header = "Negotiate " + base64.b64encode(failure.token).decode()
+                        return HttpResponse(401, headers=[("WWW-Authenticate", header)])
                     return challenge
                 header = "Negotiate " + base64.b64encode(token).decode() if token else "Negotiate"
                 if not state.authenticated:
