@@ -10,6 +10,7 @@ exception carries it. Anything not recognised keeps MIT's words, shortened to on
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # MIT krb5 error codes (krb5_err.et; krb5.h ERROR_TABLE_BASE_krb5 = -1765328384).
@@ -38,7 +39,6 @@ _WORDS = (
     ("decrypt integrity check failed", "wrong_password"),
     ("clock skew too great", "skew"),
     ("ticket not yet valid", "skew"),
-    ("client not found in kerberos database", "unknown_user"),
     ("not found in kerberos database", "unknown_spn"),
     ("cannot contact any kdc", "kdc_unreachable"),
     ("cannot find kdc", "kdc_unreachable"),
@@ -57,6 +57,8 @@ def kerberos_kind(exc: BaseException) -> str | None:
     if isinstance(code, int) and code in _CODES:
         return _CODES[code]
     text = str(exc).lower()
+    if "not found in kerberos database" in text and re.search(r"\bclient\b[^,]*not found in kerberos", text):
+        return "unknown_user"  # MIT: "Client 'x@REALM' not found in Kerberos database"
     for words, kind in _WORDS:
         if words in text:
             return kind
