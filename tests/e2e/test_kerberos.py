@@ -56,7 +56,30 @@ def test_kerberos_over_http_with_message_encryption(tmp_path: Path, auth: str) -
     with running_lab(tmp_path, inventory("http", auth), up_args=KERBEROS) as lab:
         rc, report = lab.json("apply", "inventory.toml", "--lab")
         assert rc == 0, report
-        only_kerberos(lab.inspect())
+        hosts = lab.inspect()
+        only_kerberos(hosts)
+        assert all(hosts[n]["kerberos_delegated_logons"] == 0 for n in MANAGED)  # no TGT leaves by default
+
+
+def test_delegation_and_spn_service_options_reach_the_host(tmp_path: Path) -> None:
+    text = inventory().replace('password_env = "IPSEC_REMOTE_PASSWORD"',
+                               'password_env = "IPSEC_REMOTE_PASSWORD"\ndelegate = true\nspn_service = "WSMAN"')
+    with running_lab(tmp_path, text, up_args=KERBEROS) as lab:
+        rc, report = lab.json("apply", "inventory.toml", "--lab")
+        assert rc == 0, report
+        hosts = lab.inspect()
+        only_kerberos(hosts)
+        assert all(hosts[n]["kerberos_delegated_logons"] > 0 for n in MANAGED)
+
+
+def test_a_host_without_its_spn_fails_alone_in_one_line(tmp_path: Path) -> None:
+    with running_lab(tmp_path, inventory(), faults="[hosts.sql01]\nspn_registered = false\n",
+                     up_args=KERBEROS) as lab:
+        rc, report = lab.json("apply", "inventory.toml", "--lab")
+        assert rc == 1
+        assert list(report["failed_hosts"]) == ["sql01"]
+        assert "SPN HTTP/sql01.lab.local is not registered" in report["failed_hosts"]["sql01"]
+        assert lab.inspect()["sql01"]["calls"] == []
 
 
 def test_ntlm_is_refused_by_a_kerberos_only_fleet(tmp_path: Path) -> None:

@@ -230,6 +230,7 @@ class Fleet:
                 ep = self.endpoints.get(name)
                 snap["requests"] = ep.counters.as_dict() if ep is not None else {}
                 snap["requests_by_auth"] = ep.auth_counts.as_dict() if ep is not None else {}
+                snap["kerberos_delegated_logons"] = ep.auth_counts.delegated_logons if ep is not None else 0
                 snap["endpoint"] = ep.url if ep is not None else None
                 out[name] = snap
         return {"controller_address": self.spec.controller_address, "hosts": out}

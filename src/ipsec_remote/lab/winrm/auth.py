@@ -83,6 +83,7 @@ class ConnectionAuth:
     authenticated: bool = False
     principal: str = ""
     kind: str = ""  # what authenticated it: one of AUTH_KINDS
+    delegated: bool = False  # the client forwarded its TGT (Kerberos delegation)
 
 
 class AuthCounters:
@@ -91,10 +92,16 @@ class AuthCounters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = dict.fromkeys(AUTH_KINDS, 0)
+        self.delegated_logons = 0  # Kerberos logons that carried a forwarded TGT (``delegate = true``)
 
     def add(self, kind: str) -> None:
         with self._lock:
             self._counts[kind] = self._counts.get(kind, 0) + 1
+
+    def add_logon(self, conn: ConnectionAuth) -> None:
+        if conn.delegated:
+            with self._lock:
+                self.delegated_logons += 1
 
     def as_dict(self) -> dict[str, int]:
         with self._lock:
@@ -245,6 +252,8 @@ class Authenticator:
             conn.context, conn.authenticated = None, False
             raise AuthFailure("NTLM is refused: this endpoint accepts Kerberos only")
         conn.kind = "kerberos"
+        if conn.context.complete:
+            conn.delegated = bool(conn.context.context_attr & spnego.ContextReq.delegate)
         return out
 
 

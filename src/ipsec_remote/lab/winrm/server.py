@@ -131,6 +131,7 @@ class LabEndpoint:
                 header = "Negotiate " + base64.b64encode(token).decode() if token else "Negotiate"
                 if not state.authenticated:
                     return HttpResponse(401, headers=[("WWW-Authenticate", header)])
+                self.auth_counts.add_logon(state)
                 if token:
                     extra.append(("WWW-Authenticate", header))
             elif not state.authenticated:
