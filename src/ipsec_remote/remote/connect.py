@@ -126,6 +126,10 @@ def _lab_targets(inv: Inventory, inventory: Path) -> dict[str, HostTarget]:
         if auth == "kerberos":
             # A Kerberos lab answers as a Kerberos-only domain host would to whatever the inventory uses.
             auth = conn.auth
+        elif auth == "negotiate":
+            # The lab's NTLM listener: ask for NTLM directly, so no Kerberos attempt goes to whatever realm
+            # this machine's krb5.conf names (Negotiate would try it first wherever gssapi is installed).
+            auth = "ntlm"
         _needs_gssapi(auth, str(inventory))
         password = entry.get("password")
         # The lab listens with Basic over HTTPS, validated against its own CA (never unvalidated), or with the
