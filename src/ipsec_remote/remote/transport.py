@@ -249,10 +249,11 @@ class HostSession:
         except WinRMTransportError as exc:
             raise TransportError(f"{name}: HTTP {exc.code} from the WinRM endpoint") from None
         except requests.exceptions.SSLError as exc:
-            alert = tls_alert(exc) if self.target.auth == "certificate" else None
-            if alert is not None:
+            alert = tls_alert(exc) or ("closed during the handshake" if "EOF occurred in violation" in str(exc)
+                                       else None)
+            if self.target.auth == "certificate" and alert is not None:
                 raise HostAuthError(f"{name}: the host refused the client certificate in the TLS handshake "
-                                    f"({alert}: not issued by a CA the host trusts, or expired)") from None
+                                    f"({alert}: is it issued by a CA the host trusts?)") from None
             raise TransportError(f"{name}: TLS certificate of {self.target.endpoint} is not trusted "
                                  "(check connection.ca_bundle)") from None
         except requests.Timeout:
@@ -263,6 +264,12 @@ class HostSession:
                 # run. (Before the pool is open, a closed connection means the host cannot be reached.)
                 raise TransportError(f"{name}: connection to {self.target.endpoint} dropped before the "
                                      "answer") from None
+            if self.target.auth == "certificate" and "RemoteDisconnected" in repr(exc):
+                # The TLS listener asked for our certificate and then closed without a word: what a host
+                # does with a client certificate whose issuer it does not trust (or that it cannot accept).
+                raise HostAuthError(f"{name}: the host refused the client certificate: it closed the TLS "
+                                    f"connection to {self.target.endpoint} without answering (is the "
+                                    "certificate issued by a CA the host trusts?)") from None
             raise TransportError(f"{name}: cannot connect to {self.target.endpoint}") from None
         except WSManFaultError as exc:
             raise TransportError(f"{name}: WSMan fault {exc.code}: {exc.reason}") from None
