@@ -341,12 +341,14 @@ def lab_up(
     faults: Annotated[Path | None, typer.Option("--faults", help="Fault file (TOML).")] = None,
     rtt_ms: Annotated[int, typer.Option("--rtt-ms", min=0, max=10000)] = 0,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
+    auth: Annotated[str, typer.Option("--auth", help="Listener authentication: default (Basic over https, NTLM "
+                                      "over http), basic, ntlm, kerberos (runs a KDC) or certificate.")] = "default",
 ) -> None:
     """Start a simulated fleet from the inventory."""
     from .lab import up
 
     load_inventory(inventory)
-    up(inventory, faults, rtt_ms, detach)
+    up(inventory, faults, rtt_ms, detach, auth)
 
 
 @lab_app.command("inspect")

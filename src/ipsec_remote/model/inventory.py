@@ -51,7 +51,8 @@ IPAddress = Annotated[str, AfterValidator(_ip)]
 
 
 class Controller(_Model):
-    """Where ipsec-remote runs: its address is exempted on every host's WinRM ports."""
+    """Where ipsec-remote runs: its address is exempted on every host's WinRM ports. It may be a managed
+    host's address (an admin working from a management server in the fleet)."""
 
     address: IPAddress
 
@@ -67,9 +68,26 @@ class Connection(_Model):
     cert_validation: bool = True
     operation_timeout_s: Annotated[int, Field(ge=5, le=600)] = 30
     connect_timeout_s: Annotated[int, Field(ge=1, le=300)] = 15
+    # Kerberos (auth kerberos, or negotiate when it picks Kerberos): a user name without a realm gets
+    # "@<realm>"; the SPN asked for is <spn_service>/<the host's spn_hostname or its endpoint's host name>.
+    realm: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$")] | None = None
+    spn_service: Literal["HTTP", "WSMAN"] = "HTTP"
+    # Kerberos delegation (forwardable TGT sent to the host): only for a second hop, off by default.
+    delegate: bool = False
+    # auth certificate: the client certificate mapped to a local account on every host, and its key.
+    client_cert: str | None = None  # PEM paths, relative to the inventory file
+    client_key: str | None = None
 
     @model_validator(mode="after")
     def _safe_transport(self) -> Connection:
+        if self.auth == "credssp":
+            # CredSSP "passes the user's full credentials to the server without any constraint"
+            # (learn.microsoft.com/windows/win32/secauthn/credential-security-support-provider); the product
+            # runs every cmdlet on the host it configures and needs no second hop (README: CredSSP).
+            raise ValueError("credssp is refused: it hands your full credentials to every managed host and "
+                             "ipsec-remote needs no second hop; use kerberos")
+        if self.auth == "certificate" and not (self.client_cert and self.client_key):
+            raise ValueError("auth 'certificate' needs client_cert and client_key (PEM files)")
         if self.auth == "basic" and self.scheme != "https":
             raise ValueError("Basic authentication is only allowed over https (it sends the password in clear)")
         if self.scheme == "http" and self.auth not in ("kerberos", "negotiate", "ntlm"):
@@ -86,6 +104,8 @@ class Host(_Model):
     address: IPAddress
     endpoint: str | None = None  # WinRM URL; default https://<name>:<port>/wsman
     groups: list[Name] = []
+    # Kerberos: the host name in the SPN when it differs from the endpoint's (an IP address or an alias).
+    spn_hostname: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")] | None = None
 
     @field_validator("endpoint")
     @classmethod
@@ -363,9 +383,6 @@ def _check_references(inv: Inventory, label: str) -> None:
             raise InputError(label, f"hosts[{i}].address",
                              f"duplicate address {host.address} (also {addresses[host.address]})")
         addresses[host.address] = f"host '{host.name}'"
-    if inv.controller.address in addresses:
-        raise InputError(label, "controller.address",
-                         f"{inv.controller.address} is also {addresses[inv.controller.address]}")
     seen_ex: set[str] = set()
     for i, ex in enumerate(inv.exemptions):
         if ex.address in addresses:

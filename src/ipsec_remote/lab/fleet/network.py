@@ -40,6 +40,13 @@ class NetworkOptions:
     # transport mode drops matching clear text per packet), so the controller's open WinRM connections die
     # with the rule change as well as new ones. [inference] False: only new connections are refused.
     lockout_drops_established: bool = True
+    # The controller may run on a managed host (its address is that host's). Its WinRM traffic to another
+    # host then leaves under that host's outbound rules and meets the target's inbound rules. Traffic to the
+    # host's own address: WFP classifies it as loopback (FWP_CONDITION_FLAG_IS_LOOPBACK, learn.microsoft.com
+    # windows/win32/fwp/filtering-condition-flags-), but whether connection security rules apply to it is
+    # not documented. ASSUMPTION "loopback": they do not (the lab's probes already treat it so); "policy":
+    # the host's own outbound and inbound rules apply as for a remote peer. The product must hold under both.
+    own_address_traffic: Literal["loopback", "policy"] = "loopback"
 
 
 class FleetNetwork:
@@ -124,17 +131,35 @@ class FleetNetwork:
         return HostPolicy(name=CONTROLLER, addresses=(self.controller_address,), domain_joined=False,
                           domain=None, cs_rules=())
 
-    def controller_blocked_by(self, host: LabHost) -> str | None:
-        """The rule that makes ``host`` Require IPsec for the controller's WinRM flow, or None.
+    def controller_host(self) -> LabHost | None:
+        """The lab host the controller runs on (its address is that host's), or None."""
+        return self._by_address.get(self.controller_address)
 
-        The controller cannot negotiate, so inbound Require drops its clear-text SYN (PS-Set-NetIPsecRule
-        -InboundSecurity: unauthenticated inbound traffic is discarded); an exemption (None/None) or
-        Request rule lets it in (boundary behaviour, windows-behaviour.md §3).
+    def controller_blocked_by(self, host: LabHost) -> str | None:
+        """The rule that makes the controller's WinRM flow to ``host`` be discarded, or None.
+
+        A controller outside the fleet cannot negotiate, so inbound Require drops its clear-text SYN
+        (PS-Set-NetIPsecRule -InboundSecurity: unauthenticated inbound traffic is discarded); an exemption
+        (None/None) or Request rule lets it in (boundary behaviour, windows-behaviour.md §3). A controller on
+        a managed host sends from that host: both hosts' rules decide, as for any flow between two lab hosts.
         """
         with self.lock:
-            flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
-            rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
-            return rule.name if rule is not None and rule.inbound_security == "Require" else None
+            own = self.controller_host()
+            if own is None:
+                flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT,
+                            self.winrm_port)
+                rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
+                return rule.name if rule is not None and rule.inbound_security == "Require" else None
+            if own is host and self.options.own_address_traffic == "loopback":
+                return None
+            flow = Flow(own.name, own.address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
+            # A fresh SA table: this is the check a new connection makes, not traffic that leaves SAs behind.
+            outcome = negotiate(self.policy(own), self.policy(host), flow, self.context(), self.clock())
+            if outcome.delivered:
+                return None
+            if "outbound Require" in outcome.reason:
+                return f"{own.name}:{outcome.initiator_rule}"
+            return outcome.responder_rule or outcome.reason
 
     def _matching_rules(self, view: HostPolicyView, policy: HostPolicy, flow: Flow) -> tuple[str, ...]:
         """Test-NetConnection's MatchingIPsecRules: the display names of every CS rule the flow matches."""

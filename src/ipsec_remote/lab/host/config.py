@@ -110,6 +110,11 @@ class HostAssumptions:
     """C:\\ProgramData lets local users create files and folders (community-observed default ACL; not
     documented by Microsoft). False: a hardened ACL without that right."""
 
+    own_address_traffic: Literal["loopback", "policy"] = "loopback"
+    """The controller runs on a managed host and manages it through that host's own address. Microsoft does
+    not say whether connection security rules apply to a host's traffic to its own address: "loopback"
+    (they do not: the stack short-circuits it) or "policy" (the host's rules are evaluated for it)."""
+
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
     address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive:
