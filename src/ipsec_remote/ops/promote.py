@@ -20,17 +20,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import interrupt
 from ..errors import IpsecRemoteError
-from ..journal.store import Journal
+from ..journal.store import Journal, now_iso
 from ..model.calls import CmdletCall
 from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
+from ..remote.names import promotion_mark
 from ..remote.sessions import Fleet, open_fleet
 from ..remote.transport import HostSession, HostTarget, RetryPolicy, probe_fresh_session, script_text
-from .apply import StepFailed, execute_changes, read_states
+from .apply import StepFailed, execute_changes
+from .hostview import read_fleet, sync_journal
 from .proof import prove_pairs
 from .verify import PairResult
 
@@ -61,14 +64,23 @@ class PromoteReport:
     skipped: dict[str, str] = field(default_factory=dict)  # "a:b" -> why not eligible
     waves: list[WaveReport] = field(default_factory=list)
     failed_hosts: dict[str, str] = field(default_factory=dict)
+    run_id: int = 0
+    nothing_eligible: str | None = None  # why no pair could be promoted (exit 1)
+    journal_notes: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+    armed_reverts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts
+        return (all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts
+                and self.nothing_eligible is None and self.interrupted is None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": {"inbound": self.target[0], "outbound": self.target[1]}, "skipped": self.skipped,
-                "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts, "ok": self.ok}
+        return {"run_id": self.run_id, "target": {"inbound": self.target[0], "outbound": self.target[1]},
+                "skipped": self.skipped, "nothing_eligible": self.nothing_eligible,
+                "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts,
+                "journal_notes": self.journal_notes, "interrupted": self.interrupted is not None,
+                "armed_reverts": self.armed_reverts, "ok": self.ok}
 
 
 def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
@@ -92,11 +104,12 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             say: Callable[[str, str], None] | None = None) -> PromoteReport:
     say = say or (lambda _h, _m: None)
     target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else ("Request", "Request")
-    report = PromoteReport(target)
     run_id = journal.begin_run(f"promote --to {to}")
+    report = PromoteReport(target, run_id=run_id)
     fleet = open_fleet(targets, forks)
     try:
-        states = read_states(fleet, inv)
+        states, names = read_fleet(fleet, inv)
+        report.journal_notes = sync_journal(inv, states, names, journal)
         current = journal.pair_security()
         if to == "require":
             candidates = _candidates(inv, journal, selected, report)
@@ -113,10 +126,14 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             # Demotion lowers the requirement: no proof is needed first, only the management path after.
             eligible = [p for p in _selected(inv, selected) if current.get(p, REQUEST_PAIR) != target]
         done = {p for p, sec in current.items() if sec == target and p[1] != ISOLATION}
+        if not [p for p in eligible if current.get(p, REQUEST_PAIR) != target] and report.skipped:
+            report.nothing_eligible = (f"no pair is eligible for {target[0]}/{target[1]}: "
+                                       + "; ".join(f"{p}: {why}" for p, why in sorted(report.skipped.items())))
         for number, (name, pairs) in enumerate(plan_waves(eligible, playbook), start=1):
             pairs = [p for p in pairs if current.get(p, REQUEST_PAIR) != target]
             if not pairs:
                 continue
+            interrupt.checkpoint(f"wave {number} ({name})")
             wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
             report.waves.append(wave)
             _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s, states, say)
@@ -126,10 +143,16 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             if wave.status != "confirmed" and (playbook.failure.stop_on_failed_wave
                                                or failed_pairs > playbook.failure.max_failed_pairs_per_wave):
                 break
+    except interrupt.Interrupted as exc:
+        report.interrupted = str(exc)
     finally:
         report.failed_hosts = dict(fleet.failed)
         fleet.close()
-        journal.finish_run(run_id, "ok" if report.ok else "failed", {"waves": len(report.waves)})
+        stopped = report.interrupted is not None or interrupt.requested()
+        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed",
+                           {"waves": len(report.waves)})
+        if stopped:
+            report.armed_reverts = journal.armed_reverts()
     return report
 
 
@@ -172,11 +195,14 @@ def _rule_calls(inv: Inventory, pairs: list[Pair], isolated: list[str],
     targets: list[tuple[tuple[str, ...], str]] = [((a, b), pair_rule_name(inv.policy.group, a, b))
                                                   for a, b in pairs]
     targets += [((h,), isolation_rule_name(inv.policy.group)) for h in isolated]
+    # The promotion is recorded on the hosts too (-Description, a String of Set-NetIPsecRule per the
+    # reference), so a lost journal is rebuilt from them (ops/hostview.py).
+    mark = promotion_mark(security[0], security[1], now_iso())
     for hosts, rule in targets:
         for host in hosts:
             calls.setdefault(host, []).append(CmdletCall("Set-NetIPsecRule", {
                 "IPsecRuleName": rule, "InboundSecurity": security[0],
-                "OutboundSecurity": security[1], "PolicyStore": inv.policy.store}))
+                "OutboundSecurity": security[1], "Description": mark, "PolicyStore": inv.policy.store}))
     for host_calls in calls.values():
         validate_plan(host_calls)
     return calls
@@ -211,6 +237,7 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
         armed[host] = journal.record_revert(run_id, wave_id, host, "ipsec-remote-revert", deadline, "armed")
         return deadline
 
+    interrupt.checkpoint(f"arming wave {wave.number}")
     fleet.each(arm, hosts)
     if any(h not in armed for h in hosts):
         wave.status = "failed"
@@ -222,7 +249,12 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
     deadline_at = time.monotonic() + timeout_s
     say("fleet", f"wave {wave.number} ({wave.name}): armed on {len(hosts)} host(s), deadline {timeout_s} s")
 
-    # b. change
+    # b. change (Ctrl-C before it: nothing changed yet, so the switch is removed again)
+    if interrupt.requested():
+        _disarm(fleet, journal, armed, "aborted")
+        wave.status = "aborted"
+        journal.update_wave(wave_id, "aborted")
+        interrupt.checkpoint(f"changing the rules of wave {wave.number}")
     journal.update_wave(wave_id, "changing")
 
     def apply_change(host: str, session: Any) -> int:
@@ -231,6 +263,7 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
         return execute_changes(journal, run_id, host, session, f"promote-wave-{wave.number}", changes)
 
     fleet.each(apply_change, hosts)
+    _stop_armed(journal, wave, wave_id, "proving")
 
     # c. prove — under the new policy: SAs negotiated before the change are dropped first.
     peers: dict[str, list[str]] = {}
@@ -248,6 +281,8 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
     wave.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items() if not ok]
     wave.problems += [f"{h}: {fleet.failed[h]}" for h in hosts if h in fleet.failed]
 
+    _stop_armed(journal, wave, wave_id, "confirming")
+
     # d. confirm or revert
     if not wave.problems and time.monotonic() < deadline_at:
         _disarm(fleet, journal, armed, "confirmed")
@@ -263,6 +298,14 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
     wave.status = "reverted"
     _revert(fleet, targets, journal, armed, hosts, fresh, deadline_at, wave)
     journal.update_wave(wave_id, wave.status)
+
+
+def _stop_armed(journal: Journal, wave: WaveReport, wave_id: int, step: str) -> None:
+    """Ctrl-C once the rules changed: stop without confirming, so the armed switch reverts at its deadline."""
+    if interrupt.requested():
+        wave.status = "interrupted (changed, not confirmed)"
+        journal.update_wave(wave_id, "interrupted")
+        interrupt.checkpoint(f"{step} wave {wave.number} (its revert stays armed and fires at the deadline)")
 
 
 def _disarm(fleet: Fleet, journal: Journal, armed: Mapping[str, int], status: str) -> None:

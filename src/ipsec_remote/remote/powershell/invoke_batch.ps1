@@ -3,13 +3,15 @@
 #   @{ cmdlet = 'New-NetIPsecRule'; params = @{ ... }; nested = @{ Proposal = @( @{ cmdlet = ...; params = @{...} } ) } }
 # Only the cmdlets below may run; nested calls may only build proposals.
 # With -Guard, the calls run only if the owned objects in the store are exactly -ExpectOwned (the names the
-# controller planned from): a plan is refused when the host changed since it was read.
+# controller planned from): a plan is refused when the host changed since it was read; and none of
+# -Absent ('Noun|Name' of objects the calls create) may exist outside our group (a name clash).
 param(
     [object[]]$Calls = @(),
     [switch]$Guard,
     [string]$Group = '',
     [string]$PolicyStore = 'PersistentStore',
-    [string[]]$ExpectOwned = @()
+    [string[]]$ExpectOwned = @(),
+    [string[]]$Absent = @()
 )
 $ErrorActionPreference = 'Stop'
 
@@ -30,6 +32,22 @@ if ($Guard) {
     if ($moved.Count -gt 0) {
         [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('the host changed since it was read: ' + ($moved -join ', ')); error_id = 'StateMoved' }
         return
+    }
+    if ($Absent.Count -gt 0) {
+        $taken = @()
+        foreach ($pair in @(@('NetIPsecRule', 'Get-NetIPsecRule'), @('NetIPsecMainModeRule', 'Get-NetIPsecMainModeRule'),
+                @('NetIPsecMainModeCryptoSet', 'Get-NetIPsecMainModeCryptoSet'), @('NetIPsecQuickModeCryptoSet', 'Get-NetIPsecQuickModeCryptoSet'),
+                @('NetIPsecPhase1AuthSet', 'Get-NetIPsecPhase1AuthSet'))) {
+            $getter = $pair[1]
+            foreach ($o in @(& $getter -PolicyStore $PolicyStore -ErrorAction Stop | Where-Object { $_.Group -ne $Group })) {
+                $key = $pair[0] + '|' + [string]$o.Name
+                if ($Absent -contains $key) { $taken += $key }
+            }
+        }
+        if ($taken.Count -gt 0) {
+            [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('names already used outside the group: ' + ($taken -join ', ')); error_id = 'NameClash' }
+            return
+        }
     }
 }
 
