@@ -23,13 +23,14 @@ lint: install
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
-# Starts a lab fleet from inventory.toml and rolls IPsec out on it (apply → status → promote → status).
+# Starts a lab fleet from inventory.toml and rolls IPsec out on it (apply → status → drill → promote → status).
 demo: install
 	$(BIN)/ipsec-remote plan inventory.toml --offline
 	$(BIN)/ipsec-remote lab up inventory.toml --detach
 	$(BIN)/ipsec-remote apply inventory.toml --lab; \
 	  rc=$$?; $(BIN)/ipsec-remote status inventory.toml --lab; \
-	  [ $$rc -eq 0 ] && $(BIN)/ipsec-remote promote --to require -i inventory.toml --lab; \
+	  [ $$rc -eq 0 ] && $(BIN)/ipsec-remote doctor inventory.toml --lab --drill && \
+	  $(BIN)/ipsec-remote promote --to require -i inventory.toml --lab; \
 	  $(BIN)/ipsec-remote status inventory.toml --lab; \
 	  $(BIN)/ipsec-remote lab down inventory.toml; exit $$rc
 

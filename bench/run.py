@@ -73,7 +73,7 @@ def bench_requests(workdir: Path) -> dict[str, float]:
         steps = [("fresh_apply", ("apply", "inventory.toml", "--lab")),
                  ("noop_apply", ("apply", "inventory.toml", "--lab")),
                  ("status", ("status", "inventory.toml", "--lab")),
-                 ("promote", ("promote", "--to", "require", "-i", "inventory.toml", "--lab")),
+                 ("promote", ("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")),
                  ("rollback", ("rollback", "-i", "inventory.toml", "--lab"))]
         for label, args in steps:
             before = requests(workdir)

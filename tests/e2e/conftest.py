@@ -25,6 +25,7 @@ poll_interval_s = 0.5
 
 [promote]
 confirm_timeout_s = 20
+revert_wait_s = 20
 waves = [{ name = "canary", pairs = 1 }, { name = "rest", percent = 100 }]
 """
 

@@ -45,11 +45,13 @@ def test_each_hosts_own_reason_reaches_the_pair_table(lab: Lab) -> None:
 
 
 def test_promote_with_nothing_eligible_fails_and_says_why(lab: Lab) -> None:
-    rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
+    rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
+                          "--skip-drill")
     assert rc == 1 and report["ok"] is False and report["waves"] == []
     assert report["nothing_eligible"] == ("no pair is eligible for Require/Request: app01:sql01: "
                                           "not verified by apply yet")
-    proc = lab.cli("promote", "--to", "require", "-i", "inventory.toml", "--lab")
+    proc = lab.cli("promote", "--to", "require", "-i", "inventory.toml", "--lab",
+                          "--skip-drill")
     assert proc.returncode == 1 and "Nothing promoted: no pair is eligible" in proc.stdout
     # Already where it should be is not a failure.
     assert lab.cli("promote", "--to", "request", "-i", "inventory.toml", "--lab").returncode == 0

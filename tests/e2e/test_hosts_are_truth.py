@@ -17,7 +17,8 @@ def pair_rule(host: dict[str, Any]) -> dict[str, Any]:
 
 def test_a_deleted_journal_after_promotion_keeps_require(lab: Lab) -> None:
     assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
-    rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
+    rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
+                          "--skip-drill")
     assert rc == 0, report
     hosts = lab.inspect()
     assert all(pair_rule(hosts[n])["Description"].startswith("ipsec-remote: promoted to Require/Request")
@@ -41,7 +42,8 @@ def test_a_deleted_journal_after_promotion_keeps_require(lab: Lab) -> None:
 def test_a_reverted_promotion_is_not_rebuilt_from_its_stale_mark(tmp_path: Path) -> None:
     with running_lab(tmp_path, faults="rtt_ms = 100\n") as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
-        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
+        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
+                          "--skip-drill")
         assert rc == 0, report
         rc, report = lab.json("promote", "--to", "request", "-i", "inventory.toml", "--lab")
         assert rc == 0, report

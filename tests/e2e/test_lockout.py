@@ -27,7 +27,7 @@ def test_missing_controller_exemption_is_reverted_by_the_on_host_task(tmp_path: 
     with running_lab(tmp_path, inventory("controller")) as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0  # Request: nothing is cut yet
         rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
-                              "--confirm-timeout", "6")
+                              "--confirm-timeout", "6", "--skip-drill")
         assert rc == 1, report
         (wave,) = report["waves"]
         assert wave["status"] == "reverted"
@@ -47,7 +47,7 @@ def test_missing_dc_exemption_breaks_kerberos_and_is_reverted(tmp_path: Path) ->
         book = lab.dir / "playbooks" / "server-to-server.toml"
         book.write_text(book.read_text().replace("[promote]", '[promote]\noutbound = "Require"'))
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
-        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
+        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")
         assert rc == 1, report
         (wave,) = report["waves"]
         assert wave["status"] == "reverted", wave

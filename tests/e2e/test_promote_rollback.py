@@ -28,6 +28,14 @@ def pair_rule(host: dict[str, Any]) -> dict[str, Any]:
 
 def test_promote_to_require_then_rollback(lab: Lab) -> None:
     assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+    # No drill yet: promote refuses both hosts, says why, and changes nothing.
+    before = {n: len(changing_calls(h)) for n, h in lab.inspect().items()}
+    rc, refused = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
+    assert rc == 1 and sorted(refused["refused_hosts"]) == ["app01", "sql01"], refused
+    assert all("doctor --drill" in why for why in refused["refused_hosts"].values())
+    assert refused["waves"] == [] and {n: len(changing_calls(h)) for n, h in lab.inspect().items()} == before
+    rc, doctor = lab.json("doctor", "inventory.toml", "--lab", "--drill")
+    assert rc == 0, doctor
     rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
     assert rc == 0, report
     assert [w["status"] for w in report["waves"]] == ["confirmed"]
@@ -61,7 +69,7 @@ def test_killed_controller_is_reverted_by_the_on_host_task(tmp_path: Path) -> No
 def _kill_between_change_and_confirm(lab: Lab) -> None:
     assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
     proc = subprocess.Popen([sys.executable, "-m", "ipsec_remote", "promote", "--to", "require", "-i",
-                             "inventory.toml", "--lab", "--confirm-timeout", "8"],
+                             "inventory.toml", "--lab", "--confirm-timeout", "8", "--skip-drill"],
                             cwd=lab.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # Kill the controller as soon as the wave changed the rules but before it could confirm.
     deadline = time.monotonic() + 30

@@ -24,7 +24,7 @@ COMMANDS: list[tuple[str, ...]] = [
     ("plan", "inventory.toml", "--lab", "--json"),
     ("plan", "inventory.toml", "--offline", "--json"),
     ("plan", "inventory.toml", "--offline", "--show-powershell", "--export", "exported-plan.ps1"),
-    ("doctor", "inventory.toml", "--lab"),
+    ("doctor", "inventory.toml", "--lab", "--drill"),  # promote --to require needs the drill
     ("doctor", "inventory.toml", "--lab", "--json"),
     ("apply", "inventory.toml", "--lab"),
     ("apply", "inventory.toml", "--lab", "--json"),

@@ -38,7 +38,7 @@ from .helpers import (
 SEED = int(os.environ.get("IPSEC_REMOTE_RELIABILITY_SEED", "20261127"))
 RTT_MS = 25
 PROMOTE_POINTS = 14
-PROMOTE = ("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--confirm-timeout", "120")
+PROMOTE = ("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--confirm-timeout", "120", "--skip-drill")
 APPLY = ("apply", "inventory.toml", "--lab")
 Point = tuple[str, str, int, float]  # command, host, n, delay (s)
 

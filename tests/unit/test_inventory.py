@@ -70,7 +70,7 @@ CASES = [
      "'DH99' is not one of"),
     ("crypto.main_mode.proposals", [], "crypto.main_mode.proposals", "at least 1 item"),
     ("crypto.main_mode.max_minutes", 4800, "crypto.main_mode.max_minutes", "less than or equal to 2879"),
-    ("crypto.quick_mode.pfs_group", "DH1", "crypto.quick_mode.pfs_group", "'DH1' is not one of"),
+    ("crypto.quick_mode.pfs_group", "DH1", "crypto.quick_mode.pfs_group", "DH1 is refused"),
     ("auth.method", "psk", "auth", "pre-shared keys are refused"),
     ("auth.method", "certificate", "auth", "certificate authentication needs authority"),
     ("auth.authority_type", "RootCA", "auth.authority_type", "'RootCA' is not one of 'Root' or 'Intermediate'"),

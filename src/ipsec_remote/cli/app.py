@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, NoReturn
@@ -29,17 +30,21 @@ from .. import interrupt, log
 from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
+from . import completion, reports
+from .reports import JunitOpt, ReportOpt
 
 app = typer.Typer(
     name="ipsec-remote",
     help="Roll Windows Server IPsec out across a fleet over WinRM, without locking a server out.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # ours below take the shell by name: --show-completion bash
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 lab_app = typer.Typer(help="A simulated Windows fleet for rehearsal and tests.", no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
+import_app = typer.Typer(help="Turn another tool's inventory into an ipsec-remote inventory.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 InventoryArg = Annotated[Path, typer.Argument(help="Inventory file.", show_default=True)]
 InventoryOpt = Annotated[Path, typer.Option("-i", "--inventory", help="Inventory file.")]
@@ -48,10 +53,26 @@ LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remo
 DEFAULT_INVENTORY = Path("inventory.toml")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"ipsec-remote {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _global(
     log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning|error")] = "warning",
     log_format: Annotated[str, typer.Option("--log-format", help="console|json (logs go to stderr)")] = "console",
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
+    install_completion: Annotated[bool, typer.Option(
+        "--install-completion", is_eager=True, callback=completion.install_callback,
+        help="Install shell completion for the current shell.")] = False,
+    show_completion: Annotated[str | None, typer.Option(
+        "--show-completion", is_eager=True, metavar="SHELL", callback=completion.show_callback,
+        help="Print the completion script for SHELL: bash, zsh, fish, powershell.")] = None,
 ) -> None:
     if log_level not in ("debug", "info", "warning", "error"):
         raise typer.BadParameter(f"'{log_level}' is not one of debug, info, warning, error",
@@ -81,6 +102,7 @@ def plan(
         raise InputError("--export", str(export), f"folder '{export.parent}' does not exist")
     if offline:
         inv = load_inventory(inventory)
+        _warn_weak_crypto(inv, inventory)
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
         result = offline_plan(inv)
     else:
@@ -120,6 +142,7 @@ def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | N
     from ..remote.connect import journal_path, targets_for
 
     inv = load_inventory(inventory)
+    _warn_weak_crypto(inv, inventory)
     book = load_playbook(playbook, inventory)
     check_run(inv, str(inventory), lab=lab, sends_psk=sends_psk)
     targets = targets_for(inv, inventory, lab)
@@ -144,17 +167,34 @@ def _exit_code(report: Any) -> int:
     return 130 if getattr(report, "interrupted", None) else 0 if report.ok else 1
 
 
-def _render(report: Any, json_out: bool, printer: str) -> NoReturn:
-    """Print a command's report (JSON or tables), what a Ctrl-C left, and exit with its code."""
+def _render(report: Any, json_out: bool, printer: str,
+            write_reports: Callable[[dict[str, Any], int], None] | None = None) -> NoReturn:
+    """Print a command's report (JSON or tables), what a Ctrl-C left, then write the report files (after the
+    result is shown, so a failed write never hides it), and exit with its code."""
     from ..report import console
 
+    code = _exit_code(report)
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
         getattr(console, printer)(report, _console())
     for line in console.journal_lines(report) + console.interruption_lines(report):
         typer.echo(f"ipsec-remote: {line}", err=True)
-    raise typer.Exit(_exit_code(report))
+    if write_reports is not None:
+        write_reports(report.to_json(), code)
+    raise typer.Exit(code)
+
+
+def _reports(command: str, inv: Any, inventory: Path, lab: bool, report_file: Path | None,
+             junit: Path | None) -> Callable[[dict[str, Any], int], None]:
+    return lambda result, code: reports.write(command, result, inv, inventory, lab, report_file, junit, code)
+
+
+def _warn_weak_crypto(inv: Any, inventory: Path) -> None:
+    from ..model.crypto_lint import weak_warnings
+
+    for line in weak_warnings(inv, str(inventory)):
+        typer.echo(f"ipsec-remote: {line}", err=True)
 
 
 def _console() -> Any:
@@ -176,28 +216,33 @@ def apply(
                                               help="Hosts worked on at once (default: the playbook's).")] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
+    report_file: ReportOpt = None,
+    junit: JunitOpt = None,
 ) -> None:
     """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
     from ..ops.apply import apply as run_apply
 
+    reports.check(report_file, junit)
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "apply", sends_psk=True)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
                        None if json_out else _progress)
-    _render(report, json_out, "print_apply")
+    _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit))
 
 
 @app.command()
 def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
-           playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
+           playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+           report_file: ReportOpt = None, junit: JunitOpt = None) -> None:
     """Verification matrix per pair and drift per host."""
     from ..ops.status import status as run_status
 
+    reports.check(report_file, junit)
     # status drops and renegotiates the pairs' SAs to prove them: one run at a time, as for changes.
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
     report = run_status(inv, targets, journal, quick, book.rollout.forks)
-    _render(report, json_out, "print_status")
+    _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit))
 
 
 @app.command()
@@ -209,22 +254,27 @@ def promote(
         "--confirm-timeout", min=5, max=3600,
         help="Seconds before the on-host revert fires (default: the playbook's).")] = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+    skip_drill: Annotated[bool, typer.Option(
+        "--skip-drill", help="Promote hosts without a successful 'doctor --drill' too.")] = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
+    report_file: ReportOpt = None,
+    junit: JunitOpt = None,
 ) -> None:
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
     from ..ops.promote import promote as run_promote
 
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
+    reports.check(report_file, junit)
     selected = _parse_pairs(pairs) if pairs else None
     inv = load_inventory(inventory)
     _check_pairs(inv, selected)
     inv, book, targets, journal = _prepare(inventory, playbook, lab, f"promote --to {to}")
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
-                         None if json_out else _progress)
-    _render(report, json_out, "print_promote")
+                         None if json_out else _progress, skip_drill=skip_drill)
+    _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit))
 
 
 @app.command()
@@ -232,6 +282,8 @@ def rekey(
     inventory: InventoryArg = DEFAULT_INVENTORY,
     pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D (default: every pair)")] = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+    skip_drill: Annotated[bool, typer.Option(
+        "--skip-drill", help="Rekey pairs at Require on hosts without a successful 'doctor --drill' too.")] = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
 ) -> None:
@@ -241,7 +293,8 @@ def rekey(
     selected = _parse_pairs(pairs) if pairs else None
     _check_pairs(load_inventory(inventory), selected)
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "rekey")
-    report = run_rekey(inv, book, targets, journal, selected, book.rollout.forks, None if json_out else _progress)
+    report = run_rekey(inv, book, targets, journal, selected, book.rollout.forks, None if json_out else _progress,
+                       skip_drill=skip_drill)
     _render(report, json_out, "print_rekey")
 
 
@@ -273,20 +326,61 @@ def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = Fa
 
 
 @app.command()
-def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
-    """Read-only preflight: services, firewall, merge setting, clock, overlapping rules, WinRM."""
+def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
+           drill: Annotated[bool, typer.Option(
+               "--drill", help="Also fire a harmless dead-man's switch on every host and check it ran as "
+                               "SYSTEM (needed before promote --to require).")] = False,
+           playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
+    """Preflight: services, firewall, merge setting, clock, overlapping rules, WinRM; --drill tests the switch."""
     from ..ops.status import doctor as run_doctor
 
-    inv, book, targets, _journal = _prepare(inventory, None, lab)
+    # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None)
     findings = run_doctor(inv, targets, book.rollout.forks)
+    drills: list[Any] = []
+    if drill:
+        from ..ops.drill import drill as run_drill
+
+        drills = run_drill(inv, targets, journal, book.rollout.forks, book.promote.revert_wait_s)
+    ok = not any(f.severity == "error" for f in findings) and all(d.ok for d in drills)
     if json_out:
-        typer.echo(dumps({"findings": [f.to_json() for f in findings],
-                          "ok": not any(f.severity == "error" for f in findings)}))
+        doc: dict[str, Any] = {"findings": [f.to_json() for f in findings], "ok": ok}
+        if drill:
+            doc["drills"] = {d.host: d.to_json() for d in drills}
+        typer.echo(dumps(doc))
     else:
-        from ..report.console import print_doctor
+        from ..report.console import print_doctor, print_drills
 
         print_doctor(findings, _console())
-    raise typer.Exit(1 if any(f.severity == "error" for f in findings) else 0)
+        if drill:
+            print_drills(drills, _console())
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def history(
+    inventory: InventoryArg = DEFAULT_INVENTORY,
+    json_out: JsonOpt = False,
+    lab: LabOpt = False,
+    run: Annotated[int | None, typer.Option("--run", min=1, help="Show one run in detail.")] = None,
+) -> None:
+    """Runs recorded in the journal: command, who, when, result, hosts, pairs, waves and reverts."""
+    from .history import show
+
+    show(inventory, lab, json_out, run)
+
+
+@import_app.command("ansible")
+def import_ansible(
+    file: Annotated[Path, typer.Argument(help="Ansible inventory: INI or YAML.")],
+    resolve: Annotated[bool, typer.Option("--resolve", help="Look up ansible_host names that are not IP "
+                                                            "addresses (the system resolver).")] = False,
+) -> None:
+    """Print an inventory TOML from an Ansible inventory: hosts, groups, WinRM settings; TODOs for the rest."""
+    from ..importer.ansible import load_ansible
+    from ..importer.to_toml import resolve_name, to_toml
+
+    typer.echo(to_toml(load_ansible(file), resolve_name if resolve else None), nl=False)
 
 
 @lab_app.command("up")
@@ -334,18 +428,6 @@ def _stop_at_boundaries() -> None:
         _state["sigint"] = signal.signal(signal.SIGINT, handler)
 
 
-def _armed_lines() -> list[str]:
-    journal = _state.get("journal")
-    if journal is None:
-        return []
-    try:
-        armed = journal.armed_reverts()
-    except IpsecRemoteError:
-        return []
-    return [f"armed revert on {r['host']} ({r['task_name']}) fires at {r['deadline']} unless confirmed"
-            for r in armed]
-
-
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     interrupt.reset()
@@ -363,8 +445,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         lines.append(f"{where}{exc.format_message()}")
         code = 2
     except (typer.Abort, KeyboardInterrupt):
-        lines.append("ipsec-remote: stopped at once by Ctrl-C")
-        lines += [f"ipsec-remote: {line}" for line in _armed_lines()]
+        lines.append("ipsec-remote: stopped at once by Ctrl-C ('ipsec-remote status' lists the reverts armed on "
+                     "the hosts)")
         code = 130
     except InputError as exc:
         lines.append(str(exc))

@@ -54,6 +54,12 @@ def up(inventory: Path, faults: Path | None, rtt_ms: int, detach: bool) -> None:
         raise InputError(exc.file, exc.key_path, exc.problem) from None
     running = _running(inventory)
     if running is not None:
+        from .labdiff import lab_changes
+
+        changes = lab_changes(spec, running.data)
+        if changes:
+            raise IpsecRemoteError(f"{inventory} changed since its lab started (pid {running.pid}): "
+                                   f"{'; '.join(changes)}; run 'ipsec-remote lab down', then 'lab up' again")
         raise IpsecRemoteError(f"a lab is already running (pid {running.pid}, {running.path}); "
                                "run 'ipsec-remote lab down' first")
     options = FleetOptions(rtt_ms=rtt_ms or None)  # 0 is the option's default: "not given", faults decide

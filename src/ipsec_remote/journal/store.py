@@ -9,6 +9,7 @@ pre-shared key is only a reference to its environment variable.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sqlite3
@@ -48,6 +49,19 @@ CREATE TABLE IF NOT EXISTS reverts (
 """
 
 
+# Columns added after the first release: ALTER TABLE ADD COLUMN on open, never a change to what exists,
+# so an older journal keeps working and an older version still reads a newer journal.
+ADDED_COLUMNS = (("runs", "os_user", "TEXT"),)
+
+
+def os_user() -> str:
+    """Who ran the command (the OS account), for history."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry and no LOGNAME/USER (some containers)
+        return "unknown"
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -63,7 +77,9 @@ class Verification:
 
 SCHEMA_VERSION = 1  # PRAGMA user_version; a journal from a newer ipsec-remote is refused, never rewritten
 APPLICATION_ID = 0x69707372  # PRAGMA application_id: "ipsr" marks the file as an ipsec-remote journal
-TABLES = frozenset({"runs", "snapshots", "steps", "verifications", "pair_security", "waves", "reverts"})
+# An unmarked database is adopted as an earlier release's journal when it has the tables every release wrote
+# first (runs and steps; the others are created if missing); anything else is another program's.
+ADOPTABLE = frozenset({"runs", "steps"})
 
 
 class JournalError(IpsecRemoteError):
@@ -110,7 +126,7 @@ class Journal:
         app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and not tables >= TABLES):
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and not tables >= ADOPTABLE):
             raise JournalError(path, "is not an ipsec-remote journal (another program's database)",
                                "point ipsec-remote at its own state folder or move the file aside")
         if version > SCHEMA_VERSION:
@@ -122,9 +138,20 @@ class Journal:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
+        self._add_columns()
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.created = not tables  # (with WAL, a journal's rows may all still be in its -wal file)
+
+    def _add_columns(self) -> None:
+        for table, column, kind in ADDED_COLUMNS:
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                try:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it in between
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         self._db.close()
@@ -153,7 +180,8 @@ class Journal:
     def begin_run(self, command: str) -> int:
         with self._tx() as db:
             db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
-            cur = db.execute("INSERT INTO runs (command, started_at) VALUES (?, ?)", (command, now_iso()))
+            cur = db.execute("INSERT INTO runs (command, started_at, os_user) VALUES (?, ?, ?)",
+                             (command, now_iso(), os_user()))
             return int(cur.lastrowid or 0)
 
     def close_stale_runs(self) -> int:
@@ -190,6 +218,30 @@ class Journal:
                 "INSERT OR IGNORE INTO snapshots (host, run_id, taken_at, owned, settings) VALUES (?, ?, ?, ?, ?)",
                 (host, run_id, now_iso(), json.dumps(owned), json.dumps(settings)))
             return cur.rowcount == 1
+
+    def remember_settings(self, run_id: int, host: str, values: dict[str, Any], owned: list[dict[str, Any]]
+                          ) -> dict[str, Any]:
+        """Record host settings (e.g. audit policy) before our first change to each; a key recorded earlier
+        keeps its first value. Creates the host's snapshot with ``owned`` if it has none yet (the caller
+        read ``owned`` before any change). Returns the values recorded now."""
+        with self._tx() as db:
+            db.execute("INSERT OR IGNORE INTO snapshots (host, run_id, taken_at, owned, settings) VALUES (?,?,?,?,?)",
+                       (host, run_id, now_iso(), json.dumps(owned), "{}"))
+            row = db.execute("SELECT settings FROM snapshots WHERE host = ?", (host,)).fetchone()
+            settings = json.loads(row[0])
+            new = {k: v for k, v in values.items() if k not in settings}
+            if new:
+                db.execute("UPDATE snapshots SET settings = ? WHERE host = ?",
+                           (json.dumps({**settings, **new}), host))
+            return new
+
+    def forget_settings(self, host: str, keys: list[str]) -> None:
+        """Drop settings that were restored (a later apply records them afresh)."""
+        with self._tx() as db:
+            row = db.execute("SELECT settings FROM snapshots WHERE host = ?", (host,)).fetchone()
+            if row is not None:
+                settings = {k: v for k, v in json.loads(row[0]).items() if k not in keys}
+                db.execute("UPDATE snapshots SET settings = ? WHERE host = ?", (json.dumps(settings), host))
 
     def snapshot(self, host: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
         rows = self._query("SELECT owned, settings FROM snapshots WHERE host = ?", (host,))
@@ -263,11 +315,6 @@ class Journal:
     def update_revert(self, revert_id: int, status: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE reverts SET status = ?, at = ? WHERE id = ?", (status, now_iso(), revert_id))
-
-    def armed_reverts(self, run_id: int | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT id, host, task_name, deadline FROM reverts WHERE status = 'armed'"
-        rows = self._query(sql + (" AND run_id = ?" if run_id else "") + " ORDER BY id", (run_id,) if run_id else ())
-        return [{"id": r[0], "host": r[1], "task_name": r[2], "deadline": r[3]} for r in rows]
 
     def integrity_ok(self) -> bool:
         return bool(self._query("PRAGMA integrity_check")[0][0] == "ok")

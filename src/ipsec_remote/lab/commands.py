@@ -11,10 +11,17 @@ case-insensitively and returned in their canonical spelling; switch parameters; 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 from .values import CaseInsensitiveDict, ErrorRecord, PowerShellError
+
+# The clock of the host a script runs on: host-local time, tz-aware (its tzinfo is the host's time zone), for
+# [datetime]::Now and DateTime conversions inside the engine. Set by the lab host around each run; unset (the
+# bare engine's tests) means a host on UTC.
+HOST_CLOCK: ContextVar[Callable[[], datetime] | None] = ContextVar("lab_host_clock", default=None)
 
 
 @dataclass(frozen=True)
@@ -77,17 +84,43 @@ class Command(Protocol):
 
 @dataclass
 class FunctionCommand:
-    """A command implemented by a Python callable ``fn(ctx, args, pipeline_input) -> Iterable``."""
+    """A command implemented by a Python callable ``fn(ctx, args, pipeline_input) -> Iterable``.
+
+    ``ignores_caller_preference``: a module function (the NetSecurity cmdlets are CDXML functions) that does
+    not see the calling script's ``$ErrorActionPreference``, only its own ``-ErrorAction``.
+    """
 
     name: str
     params: Mapping[str, ParamSpec]
     fn: Callable[[InvocationContext, CaseInsensitiveDict, list[Any]], Iterable[Any]]
     accepts_pipeline: bool = False
+    ignores_caller_preference: bool = False
 
     def invoke(
         self, ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]
     ) -> Iterable[Any]:
         return self.fn(ctx, args, pipeline_input)
+
+
+@dataclass
+class NativeCommand:
+    """An external program (``icacls.exe``): about_Parsing — PowerShell passes a native command its arguments
+    as text, a ``-Name`` token as the literal text ``-Name``, and sets ``$LASTEXITCODE`` from its exit code
+    (about_Automatic_Variables). ``fn(ctx, argv) -> (output lines, exit code)``."""
+
+    name: str
+    fn: Callable[[InvocationContext, list[str]], tuple[list[str], int]]
+    params: Mapping[str, ParamSpec] = field(default_factory=dict)
+    accepts_pipeline: bool = False
+    native: bool = True
+
+    def invoke(
+        self, ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]
+    ) -> Iterable[Any]:
+        raise TypeError("a native command runs through run(), not parameter binding")
+
+    def run(self, ctx: InvocationContext, argv: list[str]) -> tuple[list[str], int]:
+        return self.fn(ctx, argv)
 
 
 @dataclass

@@ -117,7 +117,9 @@ def _common(inv: Inventory, name: str, display: str) -> dict[str, ParamValue]:
 
 def _rule_params(inv: Inventory, name: str, display: str) -> dict[str, ParamValue]:
     # Rules are selected by -IPsecRuleName (its alias -Name is not used: plans spell canonical names).
-    return {"IPsecRuleName": name, "DisplayName": f"{inv.policy.group}: {display}", "Group": inv.policy.group}
+    # -Enabled has no documented default on New-NetIPsecRule: it is always passed.
+    return {"IPsecRuleName": name, "DisplayName": f"{inv.policy.group}: {display}", "Group": inv.policy.group,
+            "Enabled": "True"}
 
 
 def _exemptions(inv: Inventory) -> list[DesiredObject]:
@@ -198,7 +200,8 @@ def _mm_rule(inv: Inventory, host: Host, peer_addresses: list[str]) -> DesiredOb
     group = inv.policy.group
     params = _common(inv, f"{group}-mm-peers", "main mode toward peers")
     addresses = sorted(set(peer_addresses), key=_addr_key)
-    params.update({"RemoteAddress": addresses, "MainModeCryptoSet": f"{group}-mm",
+    # -Enabled has no documented default on New-NetIPsecMainModeRule: it is always passed.
+    params.update({"Enabled": "True", "RemoteAddress": addresses, "MainModeCryptoSet": f"{group}-mm",
                    "Phase1AuthSet": f"{group}-p1", "Profile": inv.policy.profile})
     return DesiredObject(Kind.MM_RULE, f"{group}-mm-peers", params, f"main mode rule toward {', '.join(addresses)}")
 

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, fi
 from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import InputError
+from .crypto_lint import WeakName, refuse_weak
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -120,18 +121,33 @@ class Pair(_Model):
 
 
 class MainModeProposal(_Model):
-    encryption: Literal["DES3", "AES128", "AES192", "AES256"] = "AES256"
-    hash: Literal["SHA1", "SHA256", "SHA384"] = "SHA256"
-    key_exchange: Literal["DH2", "DH14", "DH19", "DH20", "DH24"] = "DH19"
+    # DES, MD5, DH1 (and DES3, DH2) are accepted here so that crypto_lint can refuse them with a reason.
+    encryption: Literal["DES", "DES3", "AES128", "AES192", "AES256"] = "AES256"
+    hash: Literal["MD5", "SHA1", "SHA256", "SHA384"] = "SHA256"
+    key_exchange: Literal["DH1", "DH2", "DH14", "DH19", "DH20", "DH24"] = "DH19"
 
 
 class QuickModeProposal(_Model):
     encapsulation: Literal["ESP", "AH", "AH,ESP"] = "ESP"
-    encryption: Literal["None", "DES3", "AES128", "AES192", "AES256", "AESGCM128", "AESGCM192", "AESGCM256"] = (
-        "AES256"
+    encryption: Literal["None", "DES", "DES3", "AES128", "AES192", "AES256", "AESGCM128", "AESGCM192",
+                        "AESGCM256"] = "AES256"
+    esp_hash: Literal["None", "MD5", "SHA1", "SHA256", "SHA384", "AESGMAC128", "AESGMAC192", "AESGMAC256"] = (
+        "SHA256"
     )
-    esp_hash: Literal["None", "SHA1", "SHA256", "SHA384", "AESGMAC128", "AESGMAC192", "AESGMAC256"] = "SHA256"
-    ah_hash: Literal["None", "SHA1", "SHA256", "SHA384", "AESGMAC128", "AESGMAC192", "AESGMAC256"] | None = None
+    ah_hash: Literal["None", "MD5", "SHA1", "SHA256", "SHA384", "AESGMAC128", "AESGMAC192", "AESGMAC256"] | None = (
+        None
+    )
+
+    @field_validator("esp_hash", "ah_hash")
+    @classmethod
+    def _ipsec_integrity(cls, v: str | None) -> str | None:
+        # SHA-384 is main mode only: IPsec's integrity algorithms (WFP IPSEC_AUTH_TYPE: MD5, SHA-1, SHA-256,
+        # AES-GMAC) and the quick-mode SA's integrity list (MSFT_NetQuickModeSA) have no SHA-384, although
+        # the cmdlet's HashAlgorithm enum accepts it (netsecurity-notes).
+        if v == "SHA384":
+            raise ValueError("SHA384 is not an IPsec (AH/ESP) integrity algorithm on Windows (main mode only); "
+                             "use SHA256 or AESGMAC128/192/256")
+        return v
 
     @model_validator(mode="after")
     def _coherent(self) -> QuickModeProposal:
@@ -149,12 +165,14 @@ class MainMode(_Model):
 
 class QuickMode(_Model):
     proposals: Annotated[list[QuickModeProposal], Field(min_length=1)] = [QuickModeProposal()]
-    pfs_group: Literal["None", "DH14", "DH19", "DH20", "DH24", "SameAsMainMode"] = "None"
+    pfs_group: Literal["None", "DH1", "DH2", "DH14", "DH19", "DH20", "DH24", "SameAsMainMode"] = "None"
 
 
 class Crypto(_Model):
     main_mode: MainMode = MainMode()
     quick_mode: QuickMode = QuickMode()
+    # Weak choices crypto_lint refuses unless named here (accepting the risk knowingly), e.g. ["DH2"].
+    allow_weak: list[WeakName] = []
 
 
 class Auth(_Model):
@@ -190,6 +208,9 @@ class Policy(_Model):
     # traffic (remote Any), promoted to Require once every pair of the host is — the exemptions (DCs,
     # DNS, DHCP, the controller's WinRM path) keep precedence over it.
     server_isolation: bool = False
+    # apply turns on failure auditing of IPsec Main Mode and Quick Mode (auditpol, by GUID) so that failed
+    # negotiations leave Security-log events to diagnose from; rollback restores what each host had.
+    enable_ipsec_audit: bool = True
 
     @field_validator("store")
     @classmethod
@@ -274,6 +295,7 @@ def parse_inventory(data: Mapping[str, Any], label: str = "inventory.toml") -> I
     except PydanticValidationError as exc:
         raise locate(exc, label) from None
     _check_references(inv, label)
+    refuse_weak(inv, label)
     return inv
 
 

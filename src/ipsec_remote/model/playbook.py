@@ -57,6 +57,9 @@ class Promote(_Model):
     inbound: Literal["Require"] = "Require"
     outbound: Literal["Request", "Require"] = "Request"  # Microsoft's usual target: Require in, Request out
     confirm_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 120
+    # After a revert deadline, how long to keep polling a host's task (its last run and result) before
+    # judging it; powershell.exe start-up and NetSecurity's first load can take a while on a busy server.
+    revert_wait_s: Annotated[float, Field(gt=0, le=3600)] = 120
     waves: Annotated[list[Wave], Field(min_length=1)] = [
         Wave(name="canary", pairs=1), Wave(name="quarter", percent=25), Wave(name="rest", percent=100)]
 

@@ -26,6 +26,8 @@ from ..remote.hoststate import HostState
 from ..remote.names import HostNames, absent_keys
 from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget
+from . import audit
+from .confirmed import SwitchedRun, armed_json
 from .hostview import (
     kept_security,
     name_clashes,
@@ -37,6 +39,8 @@ from .hostview import (
     without_marks,
 )
 from .proof import prove_pairs
+from .rekey import rekey_pairs
+from .switch import Switch
 from .verify import PairResult
 
 Progress = Callable[[str, str], None]  # (host or "fleet", message)
@@ -112,7 +116,8 @@ class ApplyReport:
     rekeyed: list[str] = field(default_factory=list)  # "a:b" whose stale SAs were dropped and proven again
     journal_notes: list[str] = field(default_factory=list)
     interrupted: str | None = None
-    armed_reverts: list[dict[str, Any]] = field(default_factory=list)
+    armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
+    audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # per host: IPsec audit policy, see audit.py
 
     @property
     def summary(self) -> dict[str, int]:
@@ -136,6 +141,7 @@ class ApplyReport:
                 out[h.host] = left
         return out
 
+
     @property
     def ok(self) -> bool:
         return not self.failed_hosts and not self.interrupted and all(p.verified for p in self.pairs)
@@ -155,6 +161,7 @@ class ApplyReport:
             "interrupted": self.interrupted is not None,
             "not_done": self.not_done(),
             "armed_reverts": self.armed_reverts,
+            "audit": self.audit,
             "ok": self.ok,
         }
 
@@ -171,16 +178,22 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
 
     fleet = open_fleet(targets, forks)
     report = ApplyReport(run_id, Plan(()))
+    switches: list[Switch] = []  # armed by the rekey of stale pairs at Require, if any
     try:
         say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
         found: dict[str, HostState] = {}  # as read, before the fresh hosts' exemptions
-        states, names = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found)
+        states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found)
         for host, count in report.fresh_exemptions.items():
             say(host, f"exemptions: {count} call(s) applied (fresh host)")
         report.journal_notes = sync_journal(inv, found, names, journal)  # printed by the CLI
         for host, reason in name_clashes(inv, names).items():
             fleet.fail(host, reason)
             states.pop(host, None)
+        # Failure auditing: each host's setting is journaled before anything changes it (not on a host
+        # refused for a name clash: nothing is sent there).
+        audit_todo = audit.plan_enable({h: a for h, a in audits.items() if h in states},
+                                       {h: snapshot_objects(s, inv.policy.group) for h, s in found.items()},
+                                       journal, run_id, report.audit) if inv.policy.enable_ipsec_audit else {}
         report.plan = live_plan(inv, states, journal)
         kept = kept_security(inv, states, journal)
         report.security = {(a, b): (kept.get((a, b), REQUEST).inbound, kept.get((a, b), REQUEST).outbound)
@@ -200,8 +213,15 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                     return 0
                 journal.snapshot_once(run_id, host, snapshot_objects(states[host], inv.policy.group), {})
                 guard = Guard(inv.policy.group, inv.policy.store, tuple(sorted(owned[host])), _creates(todo))
-                count = execute_changes(journal, run_id, host, session, phase, todo, guard,
-                                        report.done.setdefault(host, []))
+                # Failure auditing (journaled before any change) rides on this host's first batch.
+                plan = audit_todo.pop(host, None)
+                ride = Ride(*audit.enable_step(plan), audit.is_audit_output) if plan else None
+                try:
+                    count = execute_changes(journal, run_id, host, session, phase, todo, guard,
+                                            report.done.setdefault(host, []), ride)
+                finally:
+                    if ride is not None:
+                        audit.record_enabled(report.audit, host, ride.params, ride.output)
                 owned[host] |= {c.name for c in todo if c.action in ("create", "replace")}
                 owned[host] -= {c.name for c in todo if c.action == "destroy"}
                 return count
@@ -216,39 +236,47 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         run_phase("exemptions", first)
         interrupt.checkpoint("the sets and rules")
         run_phase("rules", rest)
+        audit.enable_alone(fleet, audit_todo, report.audit)  # hosts that had no batch to ride on
         if "verify" in playbook.rollout.phases:
             interrupt.checkpoint("the verification")
             report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say)
             interrupt.checkpoint("the end of the verification")
-            _rekey_stale(inv, playbook, fleet, targets, journal, run_id, states, report, say)
+            _rekey_stale(inv, playbook, fleet, targets, journal, run_id, states, report, say, switches)
     except interrupt.Interrupted as exc:
         report.interrupted = str(exc)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, wherever it was
+        report.interrupted = "stopped at once by Ctrl-C"
     finally:
         report.failed_hosts = dict(fleet.failed)
         for host, reason in report.failed_hosts.items():
             log.error("host failed", host=host, reason=reason)
         fleet.close()
         stopped = report.interrupted is not None or interrupt.requested()
-        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.summary)
         if stopped:
-            report.armed_reverts = journal.armed_reverts()
+            report.interrupted = report.interrupted or "stopped by Ctrl-C"
+            report.armed_reverts = armed_json(switches)
+        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.summary)
     return report
 
 
 def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping[str, HostTarget],
                  journal: Journal, run_id: int, states: Mapping[str, HostState], report: ApplyReport,
-                 say: Progress) -> None:
-    """Pairs whose SAs still use proposals the inventory no longer has: drop them and prove again."""
+                 say: Progress, switches: list[Switch]) -> None:
+    """Pairs whose SAs still use proposals the inventory no longer has: drop them and prove again (at
+    Require behind the dead-man's switch, on drilled hosts only — see ops/rekey.py)."""
     stale = [(p.a, p.b) for p in report.pairs if p.stale]
     if not stale:
         return
-    from .rekey import rekey_pairs
-
     interrupt.checkpoint("rekeying the pairs whose SAs use old proposals")
     say("fleet", f"{len(stale)} pair(s) negotiated with proposals the inventory no longer has: rekeying")
-    outcome = rekey_pairs(inv, playbook, fleet, targets, journal, run_id, stale, states, say)
+    run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say, switches)
+    outcome = rekey_pairs(run, stale)
     again = {(p.a, p.b): p for p in outcome.pairs}
     report.pairs = [again.get((p.a, p.b), p) for p in report.pairs]
+    for problem in outcome.problems:  # e.g. a pair at Require on a host without a drill: left as it was
+        for p in report.pairs:
+            if problem.startswith(f"{p.a}:{p.b} ") and problem not in p.problems:
+                p.problems.append(problem)
     report.rekeyed = [f"{a}:{b}" for a, b in stale if (a, b) in again and again[(a, b)].verified]
     for key in outcome.reverted:
         report.security[key] = ("Request", "Request")
@@ -276,27 +304,35 @@ def _creates(changes: list[Change]) -> tuple[str, ...]:
 
 
 def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int, report: ApplyReport,
-                           found: dict[str, HostState]) -> tuple[dict[str, HostState], dict[str, HostNames]]:
+                           found: dict[str, HostState]
+                           ) -> tuple[dict[str, HostState], dict[str, HostNames], dict[str, audit.AuditState]]:
     """Read every host; in the same round trip, a host with none of our objects gets its exemptions.
 
     The exemptions of a fresh host are known before reading it (planned against an empty state), so they
     ride as the last statement of the read pipeline, guarded by "no owned objects, and none of the names
     this host needs taken outside our group": on a host that has some, or a name clash, nothing runs and
     the normal plan (or the clash report) takes over. Saves a round trip per host on a first rollout.
+    With ``policy.enable_ipsec_audit``, the host's IPsec audit policy is read in the same pipeline.
     """
     desired = desired_objects(inv)
     names: dict[str, HostNames] = {}
+    audits: dict[str, audit.AuditState] = {}
 
     def read(host: str, session: HostSession) -> HostState:
         exemptions = [o for o in desired[host].objects if o.kind is Kind.EXEMPTION]
         fresh = plan_host(host, inv.host(host).address, exemptions, [], inv.policy.store)
         validate_plan(fresh.calls)
         steps = read_steps(inv)
+        if inv.policy.enable_ipsec_audit:
+            steps.append(audit.read_step(audit.MANAGED))
         if fresh.calls:
             guard = Guard(inv.policy.group, inv.policy.store, (), tuple(absent_keys(desired[host].objects)))
             steps.append(("invoke_batch", {"Calls": [batch_data(c) for c in fresh.calls], **guard.params()}))
         out = session.run_statements(steps)
-        state, names[host], results = split_read(host, out.objects, inv.policy.group)
+        objects, audit_state = audit.split_output(out.objects)
+        if audit_state is not None:
+            audits[host] = audit_state
+        state, names[host], results = split_read(host, objects, inv)
         found[host] = state
         if not results or results[0].get("error_id") in ("StateMoved", "NameClash"):
             return state  # not fresh (planned normally below), or a clash (reported below)
@@ -312,18 +348,36 @@ def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_i
         return HostState([ObservedObject(o.kind, o.name, dict(o.params)) for o in exemptions], state.facts)
 
     states = fleet.each(read)
-    return states, {h: names[h] for h in states}
+    return states, {h: names[h] for h in states}, audits
+
+
+@dataclass
+class Ride:
+    """A script sent as a second statement of a batch's pipeline (no round trip of its own); ``output``
+    receives the objects ``mine`` recognises as its own."""
+
+    script: str
+    params: dict[str, Any]
+    mine: Callable[[Any], bool]
+    output: list[Any] = field(default_factory=list)
 
 
 def execute_changes(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
-                    changes: list[Change], guard: Guard | None = None, done: list[str] | None = None) -> int:
+                    changes: list[Change], guard: Guard | None = None, done: list[str] | None = None,
+                    ride: Ride | None = None) -> int:
     """Send the changes' calls as one batch; ``done`` gets the action of each change that completed."""
     calls = [call for change in changes for call in change.calls]
     params: dict[str, Any] = {"Calls": [batch_data(c) for c in calls]}
     if guard is not None:
         params.update(guard.params())
-    out = session.run("invoke_batch", params, retry=False)
-    results = [r for r in out.objects if isinstance(r, dict)]
+    if ride is None:
+        out = session.run("invoke_batch", params, retry=False)
+        objects = out.objects
+    else:
+        out = session.run_statements([("invoke_batch", params), (ride.script, ride.params)])
+        ride.output = [o for o in out.objects if ride.mine(o)]
+        objects = [o for o in out.objects if not ride.mine(o)]
+    results = [r for r in objects if isinstance(r, dict)]
     try:
         _record_results(journal, run_id, host, phase, calls, results, out.errors)
     finally:

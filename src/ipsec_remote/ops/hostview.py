@@ -16,7 +16,7 @@ from ..model.desired import ISOLATION, Security, desired_objects, isolation_rule
 from ..model.inventory import Inventory
 from ..plan.planner import ObservedObject, same_value
 from ..remote.hoststate import HostState, parse_state
-from ..remote.names import HostNames, clashes, parse_names
+from ..remote.names import HostNames, clashes, parse_mark, parse_names
 from ..remote.sessions import Fleet
 from ..remote.transport import HostSession
 
@@ -33,7 +33,7 @@ def read_steps(inv: Inventory) -> Steps:
     return [("read_state", params), ("read_names", params)]
 
 
-def split_read(host: str, objects: list[Any], group: str) -> tuple[HostState, HostNames, list[dict[str, Any]]]:
+def split_read(host: str, objects: list[Any], inv: Inventory) -> tuple[HostState, HostNames, list[dict[str, Any]]]:
     """The read pipeline's output: the state, the names, and what later statements returned."""
     records = [o for o in objects if isinstance(o, dict)]
     state = next((o for o in records if "Rules" in o), None)
@@ -41,7 +41,7 @@ def split_read(host: str, objects: list[Any], group: str) -> tuple[HostState, Ho
         raise ReadFailed(f"{host}: read_state returned no state")
     names = next((o for o in records if "Unowned" in o), {})
     rest = [o for o in records if o is not state and o is not names]
-    return parse_state(state, group), parse_names(names), rest
+    return parse_state(state, inv.policy.group, inv.auth.psk_env), parse_names(names), rest
 
 
 def read_fleet(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | None = None
@@ -51,7 +51,7 @@ def read_fleet(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | Non
 
     def read(host: str, session: HostSession) -> HostState:
         out = session.run_statements(read_steps(inv) + (extra(host) if extra else []))
-        state, names[host], _ = split_read(host, out.objects, inv.policy.group)
+        state, names[host], _ = split_read(host, out.objects, inv)
         return state
 
     states = fleet.each(read)
@@ -59,9 +59,10 @@ def read_fleet(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | Non
 
 
 def without_marks(state: HostState) -> HostState:
-    """The state as the planner sees it: a rule's Description carries promote's mark, which only promote
-    manages — it is never drift."""
-    observed = [ObservedObject(o.kind, o.name, {k: v for k, v in o.params.items() if k != "Description"})
+    """The state as the planner sees it: a rule's Description that carries promote's mark is managed by
+    promote only — never drift. Any other Description is compared like every other parameter."""
+    observed = [ObservedObject(o.kind, o.name, {k: v for k, v in o.params.items()
+                                                if not (k == "Description" and parse_mark(str(v)) is not None)})
                 for o in state.observed]
     return HostState(observed, state.facts)
 

@@ -1,27 +1,24 @@
 """promote: switch proven pairs to Require (or back to Request) in waves, each behind a dead-man's switch.
 
-Per wave (a confirmed commit, as Junos ``commit confirmed`` or ``netplan try``):
+``--to require`` needs a successful ``doctor --drill`` on every host it touches (``--skip-drill`` overrides).
+Each wave is a change behind the switch (ops/confirmed.py: arm → change → prove → confirm or revert); its
+change is ``Set-NetIPsecRule -InboundSecurity Require -OutboundSecurity Request`` (or the playbook's), with the
+promotion marked in each rule's Description so a lost journal is rebuilt from the hosts (ops/hostview.py).
+A wave that is not confirmed stops further waves (per the playbook's failure settings).
 
-a. arm — on every host of the wave, write the revert script and the settings to restore, and register a
-   one-time SYSTEM task at now + confirm-timeout that restores them;
-b. change — ``Set-NetIPsecRule -InboundSecurity Require -OutboundSecurity Request`` (or the playbook's);
-c. prove — traffic and SAs on both ends for every pair of the wave, and a *fresh* WinRM session to
-   every host (a new connection through the new policy, not the pool opened before the change);
-d. confirm — remove the task only if all of (c) holds; otherwise revert at once where the host answers,
-   let the task revert where it does not, wait past the deadline, check the revert ran and the host is
-   reachable again, and stop further waves.
+Ctrl-C stops at the next step boundary (interrupt.py); a second one stops at once. Either way the run is
+marked interrupted in the journal and the report lists the reverts still armed, with the deadlines the hosts
+reported (host time and UTC).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import interrupt
-from ..errors import IpsecRemoteError
 from ..journal.store import Journal, now_iso
 from ..model.calls import CmdletCall
 from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
@@ -29,10 +26,12 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
+from ..remote.deadman import Deadline, revert_line
 from ..remote.names import promotion_mark
-from ..remote.sessions import Fleet, open_fleet
-from ..remote.transport import HostSession, HostTarget, RetryPolicy, probe_fresh_session, script_text
-from .apply import StepFailed, execute_changes
+from ..remote.sessions import open_fleet
+from ..remote.transport import HostSession, HostTarget
+from .apply import execute_changes
+from .confirmed import Confirmed, SwitchedRun, behind_switch, undrilled
 from .hostview import read_fleet, sync_journal
 from .proof import prove_pairs
 from .verify import PairResult
@@ -47,13 +46,15 @@ class WaveReport:
     name: str
     pairs: list[Pair]
     isolated: list[str] = field(default_factory=list)  # hosts whose server-isolation rule changes too
-    status: str = "pending"  # confirmed | reverted | failed
+    status: str = "pending"  # confirmed | reverted | failed | aborted | interrupted (changed, not confirmed)
     problems: list[str] = field(default_factory=list)
     proofs: list[PairResult] = field(default_factory=list)
+    deadlines: list[Deadline] = field(default_factory=list)  # the reverts armed, as each host reported them
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "name": self.name, "pairs": [f"{a}:{b}" for a, b in self.pairs],
                 "isolation_hosts": self.isolated, "status": self.status, "problems": self.problems,
+                "deadlines": [d.to_json() for d in self.deadlines],
                 "proofs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems}
                            for p in self.proofs]}
 
@@ -64,23 +65,24 @@ class PromoteReport:
     skipped: dict[str, str] = field(default_factory=dict)  # "a:b" -> why not eligible
     waves: list[WaveReport] = field(default_factory=list)
     failed_hosts: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # host -> why it is not promoted (no drill)
     run_id: int = 0
     nothing_eligible: str | None = None  # why no pair could be promoted (exit 1)
     journal_notes: list[str] = field(default_factory=list)
     interrupted: str | None = None
-    armed_reverts: list[dict[str, Any]] = field(default_factory=list)
+    armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
 
     @property
     def ok(self) -> bool:
-        return (all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts
+        return (all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts and not self.refused
                 and self.nothing_eligible is None and self.interrupted is None)
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "target": {"inbound": self.target[0], "outbound": self.target[1]},
                 "skipped": self.skipped, "nothing_eligible": self.nothing_eligible,
                 "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts,
-                "journal_notes": self.journal_notes, "interrupted": self.interrupted is not None,
-                "armed_reverts": self.armed_reverts, "ok": self.ok}
+                "refused_hosts": self.refused, "journal_notes": self.journal_notes,
+                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
 
 
 def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
@@ -99,16 +101,37 @@ def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pa
     return waves
 
 
+def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport) -> list[Pair]:
+    """Pairs whose hosts all have a successful drill as their latest; the others are skipped and their hosts
+    listed with the reason."""
+    report.refused.update(undrilled(journal, [h for p in pairs for h in p]))
+    kept = []
+    for a, b in pairs:
+        bad = [h for h in (a, b) if h in report.refused]
+        if bad:
+            report.skipped[f"{a}:{b}"] = "no successful drill on " + ", ".join(bad)
+        else:
+            kept.append((a, b))
+    return kept
+
+
 def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], journal: Journal,
             to: str, selected: list[Pair] | None, confirm_timeout_s: int, forks: int,
-            say: Callable[[str, str], None] | None = None) -> PromoteReport:
+            say: Callable[[str, str], None] | None = None, skip_drill: bool = False) -> PromoteReport:
     say = say or (lambda _h, _m: None)
-    target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else ("Request", "Request")
-    run_id = journal.begin_run(f"promote --to {to}")
-    report = PromoteReport(target, run_id=run_id)
+    target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else REQUEST_PAIR
+    report = PromoteReport(target)
+    if to == "require" and not skip_drill:
+        known = _selected(inv, selected)
+        if not refuse_undrilled(journal, known, report):
+            return report  # nothing is contacted when no pair's hosts were drilled
+        selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+    run_id = report.run_id = journal.begin_run(f"promote --to {to}")
     fleet = open_fleet(targets, forks)
+    run: SwitchedRun | None = None
     try:
         states, names = read_fleet(fleet, inv)
+        run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
         report.journal_notes = sync_journal(inv, states, names, journal)
         current = journal.pair_security()
         if to == "require":
@@ -136,7 +159,7 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             interrupt.checkpoint(f"wave {number} ({name})")
             wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
             report.waves.append(wave)
-            _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s, states, say)
+            _run_wave(run, wave, target, confirm_timeout_s)
             if wave.status == "confirmed":
                 done |= set(pairs)
             failed_pairs = sum(1 for p in wave.proofs if not p.verified)
@@ -145,14 +168,17 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
                 break
     except interrupt.Interrupted as exc:
         report.interrupted = str(exc)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, wherever it was
+        report.interrupted = "stopped at once by Ctrl-C"
     finally:
         report.failed_hosts = dict(fleet.failed)
         fleet.close()
         stopped = report.interrupted is not None or interrupt.requested()
-        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed",
-                           {"waves": len(report.waves)})
         if stopped:
-            report.armed_reverts = journal.armed_reverts()
+            report.interrupted = report.interrupted or "stopped by Ctrl-C"
+            report.armed_reverts = run.armed_now() if run is not None else []
+        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed",
+                           {"waves": len(report.waves), **({"armed": len(report.armed_reverts)} if stopped else {})})
     return report
 
 
@@ -162,7 +188,7 @@ def _selected(inv: Inventory, selected: list[Pair] | None) -> list[Pair]:
 
 
 def _candidates(inv: Inventory, journal: Journal, selected: list[Pair] | None, report: PromoteReport) -> list[Pair]:
-    out = []
+    out: list[Pair] = []
     for a, b in _selected(inv, selected):
         record = journal.latest_verification(a, b)
         if record is None or not record.verified:
@@ -208,156 +234,43 @@ def _rule_calls(inv: Inventory, pairs: list[Pair], isolated: list[str],
     return calls
 
 
-def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping[str, HostTarget],
-              journal: Journal, run_id: int, wave: WaveReport, target: tuple[str, str], timeout_s: int,
-              states: Mapping[str, Any], say: Callable[[str, str], None]) -> None:
-    wave_id = journal.record_wave(run_id, wave.number, wave.pairs, "arming")
-    hosts = sorted({h for p in wave.pairs for h in p})
-    previous = journal.pair_security()
-    revert_lines: dict[str, list[str]] = {}
-    for a, b in wave.pairs:
-        inbound, outbound = previous.get((a, b), ("Request", "Request"))
+def revert_lines(inv: Inventory, pairs: list[Pair], isolated: list[str],
+                 previous: Mapping[Pair, tuple[str, str]]) -> dict[str, list[str]]:
+    """What each host's revert restores: the security each rule had before (Request/Request if unrecorded)."""
+    lines: dict[str, list[str]] = {}
+    for a, b in pairs:
+        inbound, outbound = previous.get((a, b), REQUEST_PAIR)
         for host in (a, b):
-            revert_lines.setdefault(host, []).append(
-                "|".join((pair_rule_name(inv.policy.group, a, b), inbound, outbound, inv.policy.store)))
-    for host in wave.isolated:
-        inbound, outbound = previous.get((host, ISOLATION), ("Request", "Request"))
-        revert_lines[host].append("|".join((isolation_rule_name(inv.policy.group), inbound, outbound,
-                                            inv.policy.store)))
-    change = _rule_calls(inv, wave.pairs, wave.isolated, target)
-    revert_script = script_text("revert_task")
+            lines.setdefault(host, []).append(
+                revert_line(pair_rule_name(inv.policy.group, a, b), inbound, outbound, inv.policy.store))
+    for host in isolated:
+        inbound, outbound = previous.get((host, ISOLATION), REQUEST_PAIR)
+        lines.setdefault(host, []).append(
+            revert_line(isolation_rule_name(inv.policy.group), inbound, outbound, inv.policy.store))
+    return lines
 
-    # a. arm
-    armed: dict[str, int] = {}
 
-    def arm(host: str, session: Any) -> str:
-        out = session.run("arm_revert", {"RevertScript": revert_script, "Lines": revert_lines[host],
-                                         "DeadlineSeconds": timeout_s}, retry=False)
-        deadline = str(out.objects[0].get("Deadline")) if out.objects and isinstance(out.objects[0], dict) else ""
-        armed[host] = journal.record_revert(run_id, wave_id, host, "ipsec-remote-revert", deadline, "armed")
-        return deadline
+def _run_wave(run: SwitchedRun, wave: WaveReport, target: tuple[str, str], timeout_s: int) -> None:
+    change = _rule_calls(run.inv, wave.pairs, wave.isolated, target)
 
-    interrupt.checkpoint(f"arming wave {wave.number}")
-    fleet.each(arm, hosts)
-    if any(h not in armed for h in hosts):
-        wave.status = "failed"
-        wave.problems = [f"{h}: could not arm the revert ({fleet.failed.get(h, 'unknown')})" for h in hosts
-                         if h not in armed]
-        _disarm(fleet, journal, armed, "aborted")
-        journal.update_wave(wave_id, "aborted")
-        return
-    deadline_at = time.monotonic() + timeout_s
-    say("fleet", f"wave {wave.number} ({wave.name}): armed on {len(hosts)} host(s), deadline {timeout_s} s")
+    def apply_change(hosts: list[str]) -> None:
+        def one(host: str, session: HostSession) -> int:
+            changes = [Change("update", Kind.RULE, str(c.params["IPsecRuleName"]), "promote", (c,))
+                       for c in change[host]]
+            return execute_changes(run.journal, run.run_id, host, session, f"promote-wave-{wave.number}", changes)
 
-    # b. change (Ctrl-C before it: nothing changed yet, so the switch is removed again)
-    if interrupt.requested():
-        _disarm(fleet, journal, armed, "aborted")
-        wave.status = "aborted"
-        journal.update_wave(wave_id, "aborted")
-        interrupt.checkpoint(f"changing the rules of wave {wave.number}")
-    journal.update_wave(wave_id, "changing")
+        run.fleet.each(one, hosts)
 
-    def apply_change(host: str, session: Any) -> int:
-        changes = [Change("update", Kind.RULE, str(c.params["IPsecRuleName"]), "promote", (c,))
-                   for c in change[host]]
-        return execute_changes(journal, run_id, host, session, f"promote-wave-{wave.number}", changes)
-
-    fleet.each(apply_change, hosts)
-    _stop_armed(journal, wave, wave_id, "proving")
-
-    # c. prove — under the new policy: SAs negotiated before the change are dropped first.
-    peers: dict[str, list[str]] = {}
-    for a, b in wave.pairs:
-        peers.setdefault(a, []).append(inv.host(b).address)
-        peers.setdefault(b, []).append(inv.host(a).address)
-    fleet.each(lambda host, session: session.run("reset_sas", {"Peers": peers.get(host, [])}, retry=False), hosts)
-    # ... then SAs on both ends, and a fresh management session to every host.
-    wave.proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                              only={frozenset(p) for p in wave.pairs})
-    fresh = {h: probe_fresh_session(targets[h]) for h in hosts}
-    lowering = target == REQUEST_PAIR  # a demotion is kept even if a pair does not prove: it only loosens
-    wave.problems = [] if lowering else [f"{p.a} <-> {p.b}: " + "; ".join(p.problems)
-                                         for p in wave.proofs if not p.verified]
-    wave.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items() if not ok]
-    wave.problems += [f"{h}: {fleet.failed[h]}" for h in hosts if h in fleet.failed]
-
-    _stop_armed(journal, wave, wave_id, "confirming")
-
-    # d. confirm or revert
-    if not wave.problems and time.monotonic() < deadline_at:
-        _disarm(fleet, journal, armed, "confirmed")
+    lines = revert_lines(run.inv, wave.pairs, wave.isolated, run.journal.pair_security())
+    outcome = Confirmed()
+    try:
+        behind_switch(run, outcome, wave.number, f"wave {wave.number}", wave.pairs, lines, timeout_s, apply_change,
+                      lowering=target == REQUEST_PAIR)
+    finally:  # also when a Ctrl-C stopped the wave: the report shows how far it got
+        wave.status, wave.problems, wave.proofs, wave.deadlines = (outcome.status, outcome.problems,
+                                                                   outcome.proofs, outcome.deadlines)
+    if wave.status == "confirmed":
         for a, b in wave.pairs:
-            journal.set_pair_security(a, b, *target)
+            run.journal.set_pair_security(a, b, *target)
         for host in wave.isolated:
-            journal.set_pair_security(host, ISOLATION, *target)
-        wave.status = "confirmed"
-        journal.update_wave(wave_id, "confirmed")
-        say("fleet", f"wave {wave.number}: confirmed")
-        return
-    journal.update_wave(wave_id, "reverting")
-    wave.status = "reverted"
-    _revert(fleet, targets, journal, armed, hosts, fresh, deadline_at, wave)
-    journal.update_wave(wave_id, wave.status)
-
-
-def _stop_armed(journal: Journal, wave: WaveReport, wave_id: int, step: str) -> None:
-    """Ctrl-C once the rules changed: stop without confirming, so the armed switch reverts at its deadline."""
-    if interrupt.requested():
-        wave.status = "interrupted (changed, not confirmed)"
-        journal.update_wave(wave_id, "interrupted")
-        interrupt.checkpoint(f"{step} wave {wave.number} (its revert stays armed and fires at the deadline)")
-
-
-def _disarm(fleet: Fleet, journal: Journal, armed: Mapping[str, int], status: str) -> None:
-    def disarm(host: str, session: Any) -> None:
-        session.run("disarm_revert", {}, retry=False)
-        journal.update_revert(armed[host], status)
-
-    fleet.each(disarm, list(armed))
-
-
-def _revert(fleet: Fleet, targets: Mapping[str, HostTarget], journal: Journal, armed: Mapping[str, int],
-            hosts: list[str], fresh: Mapping[str, bool], deadline_at: float, wave: WaveReport) -> None:
-    """Revert at once through a new session where the host answers; else wait for its own task."""
-    waiting = []
-    for host in hosts:
-        if fresh.get(host):
-            try:
-                run_fresh(targets[host], "revert_task")
-                journal.update_revert(armed[host], "reverted-by-controller")
-                continue
-            except StepFailed:
-                pass
-        waiting.append(host)
-    if waiting:
-        time.sleep(max(0.0, deadline_at - time.monotonic()) + 3.0)  # the task fires at the deadline
-    for host in waiting:
-        check = run_fresh_or_none(targets[host], "check_revert")
-        if check is None:
-            wave.problems.append(f"{host}: still unreachable after the revert deadline")
-            journal.update_revert(armed[host], "unreachable")
-            wave.status = "failed"
-        elif check.get("RevertRan"):
-            journal.update_revert(armed[host], "reverted-by-task")
-        else:
-            wave.problems.append(f"{host}: reachable again, but the revert task did not run")
-            journal.update_revert(armed[host], "not-run")
-            wave.status = "failed"
-
-
-def run_fresh(target: HostTarget, script: str) -> dict[str, Any]:
-    """Run a script over a brand-new connection (the old pool may be riding a connection made before)."""
-    try:
-        with HostSession(target, RetryPolicy(attempts=2, budget_s=10)) as session:
-            out = session.run(script, {}, retry=False)
-    except IpsecRemoteError as exc:
-        raise StepFailed(str(exc)) from None
-    first = out.objects[0] if out.objects else {}
-    return first if isinstance(first, dict) else {}
-
-
-def run_fresh_or_none(target: HostTarget, script: str) -> dict[str, Any] | None:
-    try:
-        return run_fresh(target, script)
-    except StepFailed:
-        return None
+            run.journal.set_pair_security(host, ISOLATION, *target)

@@ -19,6 +19,7 @@ from ..model.playbook import Verify
 from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet
 from ..remote.transport import HostSession
+from . import audit
 from .verify import PairResult, check_pair, diagnose, end_view, expected
 
 
@@ -90,16 +91,23 @@ def _add_diagnosis(inv: Inventory, fleet: Fleet, states: Mapping[str, HostState]
                    unproven: list[PairResult]) -> None:
     hosts = sorted({h for r in unproven for h in (r.a, r.b) if h in fleet.sessions})
 
-    def events_on(_host: str, session: HostSession) -> list[dict[str, Any]]:
-        return [e for e in session.run("read_events", {"SinceSeconds": 900}).objects if isinstance(e, dict)]
+    def events_on(_host: str, session: HostSession) -> tuple[list[dict[str, Any]], audit.AuditState | None]:
+        # The IPsec audit policy rides with the events: no events from a host that audits nothing is no news.
+        out = session.run_statements([("read_events", {"SinceSeconds": 900}), audit.read_step(audit.MANAGED)],
+                                   retry=True)
+        objects, state = audit.split_output(out.objects)
+        return [e for e in objects if isinstance(e, dict)], state
 
-    events = fleet.each(events_on, hosts)
+    read = fleet.each(events_on, hosts)
+    events = {h: r[0] for h, r in read.items()}
     for r in unproven:
         found: list[str] = []
         for host, peer in ((r.a, r.b), (r.b, r.a)):
             facts = states[host].facts if host in states else None
             peer_facts = states[peer].facts if peer in states else None
-            for line in diagnose(host, facts, events.get(host, []), inv.policy.store, peer_facts):
+            off = audit.diagnosis_line(host, read[host][1] if host in read else None)
+            for line in [*diagnose(host, facts, events.get(host, []), inv.policy.store, peer_facts),
+                         *([off] if off else [])]:
                 if line not in found:
                     found.append(line)
         r.problems = found + r.problems

@@ -10,6 +10,7 @@ session must reach it. A host that is down is reported and rolled back by the ne
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,38 +25,62 @@ from ..plan.planner import HostPlan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget, probe_fresh_session
+from . import audit
 from .apply import Guard, execute_changes, read_states
 from .hostview import without_marks
 
-# Restores a host's settings from its snapshot's ``settings``; returns how many it restored. Features that
-# change host settings (audit policy, …) append theirs; rollback runs them after the objects are back.
-SettingsRestorer = Callable[[str, HostSession, Mapping[str, Any]], int]
-SETTINGS_RESTORERS: list[SettingsRestorer] = []
+Step = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SettingsRestorer:
+    """Puts back host settings a feature changed, from the snapshot's ``settings``. ``steps`` ride in rollback's
+    first round trip to each host (with the removal of a leftover switch), so restoring costs no round trip;
+    ``settle`` reads that pipeline's output, forgets in the journal what is back, and returns the host's entry
+    for the report (None: nothing of this feature was recorded). An entry with a "problem" fails the rollback."""
+
+    key: str  # the report's key (JSON) for this feature's per-host entries
+    steps: Callable[[Mapping[str, Any]], list[Step]]
+    settle: Callable[[Journal, str, Mapping[str, Any], list[Any]], dict[str, Any] | None]
+
+
+# Features that change host settings register theirs here (one mechanism for every setting).
+SETTINGS_RESTORERS: list[SettingsRestorer] = [
+    SettingsRestorer("audit", audit.restore_steps, audit.settle_restore),
+]
 
 
 @dataclass
 class RollbackReport:
     run_id: int = 0
     removed: dict[str, int] = field(default_factory=dict)  # objects removed per host
-    restored: dict[str, int] = field(default_factory=dict)  # objects (and settings) brought back per host
+    restored: dict[str, int] = field(default_factory=dict)  # objects brought back per host (settings: below)
     calls: dict[str, int] = field(default_factory=dict)  # calls sent per host
     remaining: dict[str, list[str]] = field(default_factory=dict)  # what still differs from the snapshot
     failed_hosts: dict[str, str] = field(default_factory=dict)
     unreachable_after: list[str] = field(default_factory=list)
+    settings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # restorer key -> host -> entry
     interrupted: str | None = None
-    armed_reverts: list[dict[str, Any]] = field(default_factory=list)
+    armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # rollback arms none: always empty
+
+    @property
+    def audit(self) -> dict[str, dict[str, Any]]:
+        """Per host: the IPsec audit policy restored (or why not)."""
+        return self.settings.get("audit", {})
 
     @property
     def ok(self) -> bool:
         return (not self.failed_hosts and not any(self.remaining.values()) and not self.unreachable_after
-                and not self.interrupted)
+                and not self.interrupted
+                and not any("problem" in e for entries in self.settings.values() for e in entries.values()))
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "removed": self.removed, "restored": self.restored, "calls": self.calls,
                 "summary": {"destroy": sum(self.removed.values()), "restore": sum(self.restored.values())},
                 "remaining": self.remaining, "failed_hosts": self.failed_hosts,
-                "unreachable_after": self.unreachable_after, "interrupted": self.interrupted is not None,
-                "armed_reverts": self.armed_reverts, "ok": self.ok}
+                "unreachable_after": self.unreachable_after,
+                **{r.key: self.settings.get(r.key, {}) for r in SETTINGS_RESTORERS},
+                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
 
 
 def snapshot_desired(journal: Journal, host: str) -> tuple[list[DesiredObject], Mapping[str, Any]]:
@@ -87,9 +112,20 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
         states = read_states(fleet, inv)
         interrupt.checkpoint("the rollback")
 
+        lock = threading.Lock()
+
         def undo(host: str, session: HostSession) -> int:
-            session.run("disarm_revert", {}, retry=False)  # a revert task left by an interrupted promote
             objects, settings = snapshot_desired(journal, host)
+            # A revert task left by an interrupted promote is removed first; the settings to restore ride in
+            # the same pipeline.
+            riders = [(r, r.steps(settings)) for r in SETTINGS_RESTORERS]
+            out = session.run_statements([("disarm_revert", {}), *(step for _, steps in riders for step in steps)],
+                                         retry=False)
+            for restorer, steps in riders:
+                entry = restorer.settle(journal, host, settings, out.objects) if steps else None
+                if entry is not None:
+                    with lock:
+                        report.settings.setdefault(restorer.key, {})[host] = entry
             plan = _restore_plan(inv, host, states[host], objects)
             done: list[str] = []
             sent = 0
@@ -103,8 +139,6 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
                 report.removed[host] = done.count("destroy")
                 report.restored[host] = len(done) - done.count("destroy")
                 report.calls[host] = sent
-            for restore in SETTINGS_RESTORERS:
-                report.restored[host] += restore(host, session, settings)
             return sent
 
         fleet.each(undo, list(states))
@@ -123,7 +157,7 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
         report.failed_hosts = dict(fleet.failed)
         fleet.close()
         stopped = report.interrupted is not None or interrupt.requested()
-        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.to_json())
         if stopped:
-            report.armed_reverts = journal.armed_reverts()
+            report.interrupted = report.interrupted or "stopped by Ctrl-C"
+        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.to_json())
     return report

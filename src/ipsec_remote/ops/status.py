@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..journal.deadman import latest_promotion_reverts
 from ..journal.store import Journal
 from ..model.desired import Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
@@ -14,7 +15,9 @@ from ..plan.planner import Change, same_value
 from ..remote.hoststate import HostFacts, HostState
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
+from . import audit
 from .apply import live_plan, read_states
+from .armed import ArmedRevert, read_armed
 from .hostview import name_clashes, read_fleet, sync_journal
 from .proof import prove_pairs
 from .verify import PairResult
@@ -31,6 +34,8 @@ class StatusReport:
     unreachable_reason: dict[str, str] = field(default_factory=dict)
     isolation: dict[str, tuple[str, str]] = field(default_factory=dict)  # host -> its isolation rule's In/Out
     journal_notes: list[str] = field(default_factory=list)
+    armed_reverts: list[ArmedRevert] = field(default_factory=list)  # read from the hosts
+    reverts: list[dict[str, Any]] = field(default_factory=list)  # the latest promotion's reverts (journal)
 
     @property
     def ok(self) -> bool:
@@ -45,7 +50,8 @@ class StatusReport:
                      **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {})}
                  for h, ok in self.reachable.items()}
         return {"pairs": pairs, "hosts": hosts, "failed_hosts": dict(self.unreachable_reason),
-                "journal_notes": self.journal_notes, "ok": self.ok}
+                "journal_notes": self.journal_notes, "ok": self.ok,
+                "armed_reverts": [a.to_json() for a in self.armed_reverts], "reverts": self.reverts}
 
 
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
@@ -79,6 +85,8 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
         expected = journal.pair_security()
         for pair in report.pairs:
             _hold_to_inventory(inv, pair, states, changes, expected)
+        report.armed_reverts = read_armed(fleet)
+        report.reverts = latest_promotion_reverts(journal)
     finally:
         report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}
         report.unreachable_reason = dict(fleet.failed)
@@ -150,14 +158,20 @@ def doctor(inv: Inventory, targets: Mapping[str, HostTarget], forks: int) -> lis
     try:
         states = read_states(fleet, inv)
 
-        def events_on(_h: str, session: HostSession) -> list[dict[str, Any]]:
-            return [e for e in session.run("read_events", {"SinceSeconds": 3600}).objects if isinstance(e, dict)]
+        def events_on(_h: str, session: HostSession) -> tuple[list[dict[str, Any]], audit.AuditState | None]:
+            # The IPsec audit policy is read in the same pipeline as the events.
+            out = session.run_statements([("read_events", {"SinceSeconds": 3600}), audit.read_step()], retry=True)
+            objects, state = audit.split_output(out.objects)
+            return [e for e in objects if isinstance(e, dict)], state
 
-        events = fleet.each(events_on)
+        read = fleet.each(events_on)
+        events = {h: r[0] for h, r in read.items()}
         clocks = {h: s.facts.utc_now for h, s in states.items() if s.facts.utc_now}
         reference_clock = sorted(clocks.values())[len(clocks) // 2] if clocks else None
         for host, state in states.items():
             findings += _host_findings(inv, host, state.facts, events.get(host, []), reference_clock)
+            if host in read:
+                findings += [Finding(host, *f) for f in audit.doctor_findings(host, read[host][1])]
     finally:
         for host, reason in fleet.failed.items():
             findings.append(Finding(host, "error", f"WinRM: {reason}",

@@ -34,11 +34,13 @@ class Fleet:
         if session is not None:
             session.close()
 
-    def each(self, fn: Callable[[str, HostSession], T], hosts: Iterable[str] | None = None) -> dict[str, T]:
+    def each(self, fn: Callable[[str, HostSession], T], hosts: Iterable[str] | None = None,
+             cleanup: bool = False) -> dict[str, T]:
         """``fn`` on every live host (or the given ones) concurrently; a failing host is recorded, not fatal.
 
         Once a stop is requested (Ctrl-C), hosts whose turn has not come yet are left out — they are not
-        failed, just not done; the caller's next checkpoint ends the command.
+        failed, just not done; the caller's next checkpoint ends the command. ``cleanup`` work (removing a
+        dead-man's switch nothing needs any more) runs all the same.
         """
         names = [h for h in (hosts if hosts is not None else list(self.sessions)) if h in self.sessions]
         results: dict[str, T] = {}
@@ -46,7 +48,7 @@ class Fleet:
             return results
 
         def guarded(host: str, session: HostSession) -> T:
-            if interrupt.requested():
+            if interrupt.requested() and not cleanup:
                 raise _NotStarted()
             return fn(host, session)
 

@@ -183,10 +183,10 @@ class HostSession:
         result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
         return result
 
-    def run_statements(self, steps: list[tuple[str, dict[str, Any]]]) -> ScriptOutput:
+    def run_statements(self, steps: list[tuple[str, dict[str, Any]]], *, retry: bool = False) -> ScriptOutput:
         """Several scripts as consecutive statements of ONE pipeline (one round trip), outputs in order.
 
-        Never retried: a later statement may change state.
+        Not retried unless the caller says every statement only reads (``retry=True``).
         """
         if self._pool is None:
             raise TransportError(f"{self.target.name}: session is not open")
@@ -207,7 +207,7 @@ class HostSession:
                 raise RemoteScriptError(f"{self.target.name}: {names} failed: {errors[-1] if errors else ''}", errors)
             return ScriptOutput([plain(o) for o in output], errors)
 
-        result: ScriptOutput = self._translate(once)
+        result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
         return result
 
     def _retrying(self, fn: Any) -> Any:

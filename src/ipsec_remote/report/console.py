@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..ops.apply import ApplyReport
+from ..ops.drill import DrillResult
 from ..ops.promote import PromoteReport
 from ..ops.proof import host_failure
 from ..ops.rekey import RekeyReport
@@ -55,6 +56,7 @@ def print_apply(report: ApplyReport, console: Console) -> None:
             console.print(f"[red]{CROSS} {escape(host_failure(host, reason))}[/red]")
     if report.rekeyed:
         console.print(f"Rekeyed (SAs used proposals the inventory no longer has): {', '.join(report.rekeyed)}")
+    _print_audit(report.audit, console)
     if report.pairs:
         console.print(_pair_table("Pair verification", report.pairs, report.security))
     bad = [p for p in report.pairs if not p.verified]
@@ -80,6 +82,19 @@ def print_status(report: StatusReport, console: Console) -> None:
     down = sum(1 for ok in report.reachable.values() if not ok)
     console.print(f"{TICK if report.ok else CROSS} {verified} of {len(report.pairs)} pair(s) verified, "
                   f"{drifted} host(s) with drift, {down} host(s) not reachable.")
+    print_switches(report, console)
+
+
+def print_switches(report: StatusReport, console: Console) -> None:
+    """Reverts armed on the hosts now, and what became of the latest promotion's reverts."""
+    for armed in report.armed_reverts:
+        console.print(f"  armed revert — {escape(armed.describe())}")
+    for revert in report.reverts:
+        if revert["status"] == "reverted-before-confirm":
+            console.print(f"  wave {revert['wave']} reverted on {revert['host']}: its revert fired before the "
+                          "controller confirmed")
+        elif revert["status"] not in ("armed", "aborted"):
+            console.print(f"  wave {revert['wave']} on {revert['host']}: {revert['status']}")
 
 
 def print_doctor(findings: list[Finding], console: Console) -> None:
@@ -94,8 +109,19 @@ def print_doctor(findings: list[Finding], console: Console) -> None:
     console.print(table)
 
 
+def print_drills(drills: list[DrillResult], console: Console) -> None:
+    table = Table(title="Dead-man's switch drill")
+    for col in ("host", "result", "ran as", "execution policy", "problem"):
+        table.add_column(col)
+    for d in drills:
+        table.add_row(d.host, TICK if d.ok else CROSS, d.ran_as or "-", d.policy or "-", d.problem or "")
+    console.print(table)
+
+
 def print_promote(report: PromoteReport, console: Console) -> None:
     inbound, outbound = report.target
+    for host, why in sorted(report.refused.items()):
+        console.print(f"{CROSS} {host} refused: {why}")
     for pair, why in sorted(report.skipped.items()):
         console.print(f"  skipped {pair}: {escape(why)}")
     if report.nothing_eligible:
@@ -112,6 +138,18 @@ def print_promote(report: PromoteReport, console: Console) -> None:
         console.print(f"{CROSS} {escape(host_failure(host, reason))}")
 
 
+def _print_audit(audit: dict[str, dict[str, Any]], console: Console) -> None:
+    """One line per host whose IPsec audit policy a command changed, or could not."""
+    for host, entry in sorted(audit.items()):
+        if "problem" in entry:
+            console.print(f"{CROSS} {host}: IPsec audit policy: {entry['problem']}")
+        elif "after" in entry or "restored" in entry:
+            shown = entry.get("after") or entry.get("restored") or {}
+            verb = "now" if "after" in entry else "restored to"
+            console.print(f"{TICK} {host}: IPsec audit policy {verb} "
+                          + ", ".join(f"{k.replace('ipsec_', '').replace('_', ' ')} {v}" for k, v in shown.items()))
+
+
 def print_rollback(report: RollbackReport, console: Console) -> None:
     for host in sorted(set(report.removed) | set(report.remaining)):
         left = report.remaining.get(host) or []
@@ -123,6 +161,7 @@ def print_rollback(report: RollbackReport, console: Console) -> None:
         console.print(f"{CROSS} {host}: not reachable through a new session after rollback")
     for host, reason in sorted(report.failed_hosts.items()):
         console.print(f"{CROSS} {escape(host_failure(host, reason))} (run rollback again when it is back)")
+    _print_audit(report.audit, console)
 
 
 def print_rekey(report: RekeyReport, console: Console) -> None:
@@ -164,8 +203,9 @@ def interruption_lines(report: Any) -> list[str]:
         lines.append(f"done: {len(report.pairs)} pair(s) rekeyed; not done: the others (run rekey again)")
     armed = getattr(report, "armed_reverts", []) or []
     for r in armed:
-        lines.append(f"armed revert on {r['host']} ({r['task_name']}) fires at {r['deadline']} unless confirmed "
-                     "— the host then puts its rules back by itself")
+        lines.append(f"armed revert on {r.get('text') or r.get('host')} — the host then restores its previous "
+                     "rules by itself, unless 'ipsec-remote rollback' removes the revert first")
     if not armed:
-        lines.append("no revert is armed")
+        lines.append("no revert is armed by this run ('ipsec-remote status' lists the reverts armed on the hosts)")
     return lines
+

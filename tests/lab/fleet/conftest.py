@@ -77,19 +77,29 @@ class Lab:
 
 LabFactory = Callable[..., Lab]
 
+# Hosts whose administrator audits the IPsec subcategories. A stock host audits none of them, and the lab
+# (like Windows) writes an IPsec event only for an audited subcategory: tests that read events ask for this.
+AUDITED = """
+[audit]
+ipsec_main_mode = "success_and_failure"
+ipsec_quick_mode = "success_and_failure"
+ipsec_extended_mode = "success_and_failure"
+ipsec_driver = "success_and_failure"
+"""
+
 
 @pytest.fixture
 def make_lab(tmp_path: Path) -> Iterator[LabFactory]:
     fleets: list[Fleet] = []
 
-    def start(faults: str | None = None, inventory: str = INVENTORY, **options: Any) -> Lab:
+    def start(faults: str | None = None, inventory: str = INVENTORY, audited: bool = False, **options: Any) -> Lab:
         inv = tmp_path / f"lab{len(fleets)}" / "inventory.toml"
         inv.parent.mkdir()
         inv.write_text(inventory)
         faults_path = None
-        if faults is not None:
+        if faults is not None or audited:
             faults_path = inv.parent / "faults.toml"
-            faults_path.write_text(textwrap.dedent(faults))
+            faults_path.write_text(textwrap.dedent(faults or "") + (AUDITED if audited else ""))
         spec = load_fleet_spec(inv)
         fleet = Fleet(spec, load_faults(faults_path, spec), FleetOptions(**options))
         fleets.append(fleet)
@@ -104,6 +114,12 @@ def make_lab(tmp_path: Path) -> Iterator[LabFactory]:
 @pytest.fixture
 def lab(make_lab: LabFactory) -> Lab:
     return make_lab()
+
+
+@pytest.fixture
+def audited_lab(make_lab: LabFactory) -> Lab:
+    """A lab whose hosts audit the IPsec subcategories (AUDITED), for tests that read events."""
+    return make_lab(audited=True)
 
 
 def prop(obj: Any, name: str) -> Any:

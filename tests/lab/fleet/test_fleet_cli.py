@@ -83,6 +83,9 @@ def test_up_detach_inspect_down(tmp_path: Path) -> None:
         ("[hosts.sql01.preexisting]\nfirewall = []\n", "faults.toml: hosts.sql01.preexisting.firewall: unknown"),
         ("[[hosts.sql01.preexisting.rules]]\nname = 'x'\ninbound_security = 'Require'\noutbound_security = 'None'\n",
          "faults.toml: hosts.sql01.preexisting: New-NetIPsecRule: The parameter is incorrect."),
+        ("[hosts.sql01.audit]\nipsec_main = 'failure'\n", "faults.toml: hosts.sql01.audit.ipsec_main: unknown audit"),
+        ("[audit]\nipsec_driver = 'on'\n", "faults.toml: audit.ipsec_driver: 'on' is not one of none, success,"),
+        ("[assumptions]\nauditpol_text = 'german'\n", "faults.toml: assumptions.auditpol_text: 'german' is not"),
     ],
 )
 def test_bad_fault_file_is_one_line_and_exit_2(tmp_path: Path, faults: str, message: str) -> None:

@@ -66,7 +66,7 @@ def test_rtt_per_host_overrides_the_global_one(make_lab: LabFactory) -> None:
     ("[hosts.app01]\ndomain_joined = false\n", "domain"),
 ])
 def test_kerberos_faults_leave_request_pairs_in_clear_text(make_lab: LabFactory, faults: str, why: str) -> None:
-    lab = make_lab(faults)
+    lab = make_lab(faults, audited=True)
     pair(lab, "sql01", "app01")
     assert tnc(lab, "app01", "sql01")  # Request: clear text after the failed negotiation
     assert sas(lab, "sql01") == ([], [])
@@ -76,11 +76,11 @@ def test_kerberos_faults_leave_request_pairs_in_clear_text(make_lab: LabFactory,
 
 def test_missing_machine_certificate_fails_certificate_auth(make_lab: LabFactory) -> None:
     healthy = CERT_HOST.format(name="sql01", peer="10.10.1.30") + CERT_HOST.format(name="app01", peer="10.10.1.20")
-    lab = make_lab(healthy)
+    lab = make_lab(healthy, audited=True)
     assert tnc(lab, "app01", "sql01") and sas(lab, "sql01")[0] == ["10.10.1.30"]
     assert 4651 in event_ids(lab, "sql01")  # MM SA established with a certificate
 
-    broken = make_lab("[hosts.app01]\nmachine_cert = false\n" + healthy)
+    broken = make_lab("[hosts.app01]\nmachine_cert = false\n" + healthy, audited=True)
     assert tnc(broken, "app01", "sql01")
     assert sas(broken, "sql01") == ([], [])
     assert 4653 in event_ids(broken, "app01")
@@ -88,6 +88,29 @@ def test_missing_machine_certificate_fails_certificate_auth(make_lab: LabFactory
 
 def test_preexisting_objects_are_visible_but_not_in_the_call_log(make_lab: LabFactory) -> None:
     lab: Lab = make_lab(CERT_HOST.format(name="sql01", peer="10.10.1.30"))
-    names = lab.ok("sql01", "Get-NetIPsecRule | ForEach-Object { $_.Name }")
+    names = lab.ok("sql01", "Get-NetIPsecRule | ForEach-Object { $_.InstanceID }")
     assert names == ["cert-pair"]
     assert lab.host("sql01")["calls"] == [{"cmdlet": "Get-NetIPsecRule", "params": {}}]
+
+
+AUDITPOL = """
+param($Guid)
+$set = @(auditpol.exe /set ('/subcategory:' + $Guid) /failure:enable)
+$get = @(auditpol.exe /get ('/subcategory:' + $Guid) /r)
+[pscustomobject]@{ Set = $set[0]; Code = $LASTEXITCODE; Row = $get[1] }
+"""
+
+
+def test_audit_policy_gates_events_and_auditpol_changes_it_over_winrm(make_lab: LabFactory) -> None:
+    lab = make_lab("[hosts.app01.audit]\nipsec_driver = 'failure'\n[assumptions]\nauditpol_text = 'localized'\n")
+    assert set(lab.host("sql01")["audit"].values()) == {"none"}  # a stock host
+    assert lab.host("app01")["audit"]["ipsec_driver"] == "failure"
+    pair(lab, "sql01", "app01")
+    assert tnc(lab, "app01", "sql01")
+    assert sas(lab, "sql01")[0] == ["10.10.1.30"]
+    assert event_ids(lab, "sql01") == [] and event_ids(lab, "app01") == []  # SAs built, nothing audited
+    (out,) = lab.ok("sql01", AUDITPOL, Guid="{0CCE9218-69AE-11D9-BED3-505054503030}")
+    assert (out.extended_properties["Set"], out.extended_properties["Code"]) == \
+        ("The command was successfully executed.", 0)
+    assert out.extended_properties["Row"].split(",")[3:5] == ["{0CCE9218-69AE-11D9-BED3-505054503030}", "Fehler"]
+    assert lab.host("sql01")["audit"]["ipsec_main_mode"] == "failure"

@@ -31,7 +31,7 @@ def open_pool(lab: Lab, host: str) -> None:
 
 
 def test_preexisting_require_rule_locks_the_controller_out(make_lab: LabFactory) -> None:
-    lab = make_lab(LEGACY_REQUIRE)
+    lab = make_lab(LEGACY_REQUIRE, audited=True)
     assert lab.host("sql01")["reachable_from_controller"] is False
     assert lab.host("sql01")["controller_blocked_by"] == "legacy-require"
     with pytest.raises(requests.exceptions.ConnectionError):

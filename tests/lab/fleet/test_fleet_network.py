@@ -20,7 +20,7 @@ def pair(lab: Lab, a: str, b: str, security: tuple[str, str] = ("Request", "Requ
                QmSet=qm_set)
 
 
-def tnc(lab: Lab, src: str, dst: str, port: int = 1433) -> bool:
+def tnc(lab: Lab, src: str, dst: str, port: int = 445) -> bool:
     (result,) = lab.ok(src, TNC, Target=dst, Port=port)
     return bool(prop(result, "TcpTestSucceeded"))
 
@@ -34,7 +34,8 @@ def event_ids(lab: Lab, host: str) -> list[int]:
     return [e["id"] for e in lab.host(host)["events"]]
 
 
-def test_matching_request_rules_build_sas_on_both_ends(lab: Lab) -> None:
+def test_matching_request_rules_build_sas_on_both_ends(audited_lab: Lab) -> None:
+    lab = audited_lab
     pair(lab, "sql01", "app01")
     assert tnc(lab, "app01", "sql01")
     assert sas(lab, "app01") == (["10.10.1.20"], ["10.10.1.20"])
@@ -51,7 +52,8 @@ def test_matching_request_rules_build_sas_on_both_ends(lab: Lab) -> None:
     assert sas(lab, "web01") == ([], [])
 
 
-def test_mismatched_quick_mode_request_falls_back_to_clear_text(lab: Lab) -> None:
+def test_mismatched_quick_mode_request_falls_back_to_clear_text(audited_lab: Lab) -> None:
+    lab = audited_lab
     pair(lab, "sql01", "app01")
     lab.ok("sql01", NEW_QM_SET, Name="qm-aes", Encryption="AES256", Hash="SHA256")
     lab.ok("app01", NEW_QM_SET, Name="qm-3des", Encryption="DES3", Hash="SHA1")
@@ -62,7 +64,8 @@ def test_mismatched_quick_mode_request_falls_back_to_clear_text(lab: Lab) -> Non
     assert 4654 in event_ids(lab, "app01") and 4654 in event_ids(lab, "sql01")
 
 
-def test_mismatched_quick_mode_require_drops_with_4654(lab: Lab) -> None:
+def test_mismatched_quick_mode_require_drops_with_4654(audited_lab: Lab) -> None:
+    lab = audited_lab
     lab.ok("sql01", NEW_QM_SET, Name="qm", Encryption="AES256", Hash="SHA256")
     lab.ok("app01", NEW_QM_SET, Name="qm", Encryption="DES3", Hash="SHA1")
     pair(lab, "sql01", "app01", ("Require", "Require"), qm_set="qm")
@@ -71,7 +74,8 @@ def test_mismatched_quick_mode_require_drops_with_4654(lab: Lab) -> None:
     assert 4654 in event_ids(lab, "app01") and 4654 in event_ids(lab, "sql01")
 
 
-def test_require_toward_the_dc_breaks_kerberos_for_every_require_pair(lab: Lab) -> None:
+def test_require_toward_the_dc_breaks_kerberos_for_every_require_pair(audited_lab: Lab) -> None:
+    lab = audited_lab
     # sql01 Requires IPsec for 10.10.1.0/26 — its DC (.5) included, with no exemption; the controller
     # (.100) stays outside so the test keeps its management path.
     lab.ok("sql01", NEW_RULE, Name="isolate", Remote=["10.10.1.0/26"], In="Require", Out="Require")
@@ -91,7 +95,7 @@ def test_require_toward_the_dc_breaks_kerberos_for_every_require_pair(lab: Lab) 
 
 
 def test_ikeext_disabled_logs_5453(make_lab: LabFactory) -> None:
-    lab = make_lab('[hosts.app01]\nikeext = "disabled"\n')
+    lab = make_lab('[hosts.app01]\nikeext = "disabled"\n', audited=True)
     pair(lab, "sql01", "app01", ("Require", "Request"))
     assert tnc(lab, "app01", "sql01") is False  # app01 cannot negotiate; sql01 drops clear text
     assert 5453 in event_ids(lab, "app01")
@@ -112,15 +116,15 @@ def test_local_merge_off_keeps_persistent_rules_out_of_the_active_store(make_lab
     remote_address = ["10.10.1.0/24"]
     """)
     pair(lab, "sql01", "app01")
-    names = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore ActiveStore | ForEach-Object { $_.Name }")
+    names = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore ActiveStore | ForEach-Object { $_.InstanceID }")
     assert "gpo-request" in names and "pair-sql01-app01" not in names
-    local = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore PersistentStore | ForEach-Object { $_.Name }")
+    local = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore PersistentStore | ForEach-Object { $_.InstanceID }")
     assert "pair-sql01-app01" in local
     assert lab.host("sql01")["local_ipsec_merge"] is False
 
 
 def test_idle_sas_expire(make_lab: LabFactory) -> None:
-    lab = make_lab("sa_idle_s = 0.5\n")  # the lab knob; hosts default to MaxSAIdleTimeSeconds = 300
+    lab = make_lab("sa_idle_s = 0.5\n", audited=True)  # the lab knob; hosts default to MaxSAIdleTimeSeconds = 300
     pair(lab, "sql01", "app01")
     assert tnc(lab, "app01", "sql01")
     assert sas(lab, "sql01")[0]
@@ -149,7 +153,8 @@ def test_main_mode_rules_pick_the_proposals_and_a_mismatch_fails_main_mode(make_
     (mm,) = same.host("sql01")["main_mode_sas"]
     assert (mm["CipherAlgorithm"], mm["HashAlgorithm"], mm["GroupId"]) == (65003, 65001, 14)  # AES256/SHA256/DH14
 
-    apart = make_lab(MM_SET.format(name="sql01", enc="AES256") + MM_SET.format(name="app01", enc="AES128"))
+    apart = make_lab(MM_SET.format(name="sql01", enc="AES256") + MM_SET.format(name="app01", enc="AES128"),
+                     audited=True)
     pair(apart, "sql01", "app01")
     assert tnc(apart, "app01", "sql01")  # Request: clear text
     assert sas(apart, "sql01") == ([], [])

@@ -46,7 +46,7 @@ def test_call_log_orders_nested_proposals_first_and_links_them() -> None:
 
 
 def test_snapshot_shape_is_json() -> None:
-    lab = new_lab(preexisting=PRE, gpo_stores=("lab.local\\Iso",))
+    lab = new_lab(preexisting=PRE, gpo_stores=("lab.local\\Iso",), audit={"ipsec_main_mode": "success"})
     lab.call("New-NetIPsecRule", IPsecRuleName="mine", DisplayName="Mine", Group="ipsec-remote")
     lab.host.add_event(4650, "MM SA established")
     lab.host.main_mode_sas.append({"LocalEndpoint": "10.10.1.20", "RemoteEndpoint": "10.10.1.30"})

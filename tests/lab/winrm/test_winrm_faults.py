@@ -116,7 +116,7 @@ def test_unknown_action_and_unknown_shell_are_wsman_faults(
     pool.close()
     with pytest.raises(WSManFaultError) as info:
         pool.shell.receive("stdout", timeout=1)
-    assert info.value.code == 2150858843 and "shell was not found" in str(info.value.reason)
+    assert info.value.code == 2150858843 and "invalid selectors" in str(info.value.reason)
 
 
 def test_garbage_psrp_data_is_a_fault_not_a_crash(endpoint: EndpointFactory,

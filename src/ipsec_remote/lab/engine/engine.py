@@ -64,11 +64,12 @@ def _parse_failure(exc: UnsupportedConstruct) -> ErrorRecord:
 
 
 class Engine:
-    def __init__(self, commands: CommandTable) -> None:
+    def __init__(self, commands: CommandTable, environment: Mapping[str, str] | None = None) -> None:
         self.commands = _Commands(commands)
+        self.environment = dict(environment or {})  # the process environment ($env:)
 
     def _start(self, variables: Mapping[str, Any] | None) -> tuple[Interpreter, Scope]:
-        env = CaseInsensitiveDict()
+        env = CaseInsensitiveDict(self.environment)
         interp = Interpreter(self.commands, env)  # type: ignore[arg-type]
         scope = Scope()
         # about_Preference_Variables / about_Automatic_Variables defaults of Windows PowerShell 5.1.

@@ -6,7 +6,7 @@ import contextlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..commands import binding_error, command_not_found
+from ..commands import NativeCommand, binding_error, command_not_found
 from ..values import CaseInsensitiveDict, ErrorRecord, PowerShellError
 from . import ast as A
 from .binding import COMMON, Named, Positional, Token, bind, convert, resolve
@@ -35,17 +35,25 @@ class Context:
     """The ``InvocationContext`` a command sees; also carries the engine's side streams for built-ins."""
 
     def __init__(
-        self, interp: CommandRunner, scope: Scope, command: str, common: CaseInsensitiveDict, line: int
+        self, interp: CommandRunner, scope: Scope, command: str, common: CaseInsensitiveDict, line: int,
+        ignores_caller_preference: bool = False,
     ) -> None:
         self.interp = interp
         self.scope = scope
         self.command = command
         self.common = common
         self.line = line
+        self.ignores_caller_preference = ignores_caller_preference
 
     def error_action(self) -> str:
         given = self.common.get("ErrorAction")
-        return (to_str(given) if given is not None else to_str(self.scope.get("erroractionpreference"))).lower()
+        if given is not None:
+            return to_str(given).lower()
+        if self.ignores_caller_preference:
+            # A module function (CDXML cmdlet) reads $ErrorActionPreference in its module's scope chain, not
+            # the calling script's (PowerShell issues 4568, 24389): the default Continue, unless -ErrorAction.
+            return "continue"
+        return to_str(self.scope.get("erroractionpreference")).lower()
 
     def write_error(self, record: ErrorRecord) -> None:
         if record.command is None:
@@ -160,11 +168,14 @@ class CommandRunner:
         command = self.commands.get(name)
         if command is None:
             raise ScriptError(command_not_found(name).record, script_level=False)
+        if isinstance(command, NativeCommand):
+            return self._run_native(command, tokens, scope, line)
         try:
             args, common = bind(command, tokens, data)
         except PowerShellError as exc:
             raise ScriptError(exc.record, script_level=False) from exc
-        ctx = Context(self, scope, command.name, common, line)
+        ctx = Context(self, scope, command.name, common, line,
+                      bool(getattr(command, "ignores_caller_preference", False)))
         out: list[Any] = []
         try:
             for item in command.invoke(ctx, args, data):
@@ -189,6 +200,24 @@ class CommandRunner:
             )
             raise ScriptError(record, script_level=False) from exc
         return out
+
+    def _run_native(self, command: Any, tokens: list[Token], scope: Scope, line: int) -> list[Any]:
+        """about_Parsing: a native command gets its arguments as strings (arrays spread, ``-Name`` passed as
+        text); its output lines come back as strings and its exit code lands in the global $LASTEXITCODE."""
+        argv: list[str] = []
+        for tok in tokens:
+            if isinstance(tok, Named):
+                argv.append("-" + tok.name + ("" if tok.value is NOTHING else ":" + to_str(tok.value)))
+            else:
+                values = tok.value if isinstance(tok.value, (list, tuple)) else [tok.value]
+                argv.extend(to_str(v) for v in values)
+        ctx = Context(self, scope, command.name, CaseInsensitiveDict(), line)
+        lines, code = command.run(ctx, argv)
+        root = scope
+        while root.parent is not None:
+            root = root.parent
+        root.set("lastexitcode", code)
+        return list(lines)
 
     def call_block(
         self,

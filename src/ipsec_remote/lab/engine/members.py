@@ -8,13 +8,36 @@ Name of each element, nulls dropped. ``.Count``/``.Length`` work on scalars too 
 from __future__ import annotations
 
 import math
+import urllib.parse
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..values import CaseInsensitiveDict, PSHashtable, PSObject
-from .errors import runtime_error
-from .values import NOTHING, collect, custom_object, format_datetime, to_bool, to_datetime, to_int, to_number, to_str
+from ..values import (
+    CaseInsensitiveDict,
+    CimInstanceBase,
+    CimProperty,
+    CimPropertyCollection,
+    NetObject,
+    PowerShellError,
+    PSHashtable,
+    PSObject,
+)
+from .dotnet import cim_member, ip_address
+from .errors import ScriptError, runtime_error
+from .values import (
+    NOTHING,
+    collect,
+    custom_object,
+    date_kind,
+    format_datetime,
+    host_now,
+    to_bool,
+    to_datetime,
+    to_int,
+    to_number,
+    to_str,
+)
 
 _INT_TYPES = {
     "int": "System.Int32",
@@ -49,6 +72,8 @@ SUPPORTED_TYPES = frozenset(
         "regex",
         "collections.hashtable",
         "management.automation.pscustomobject",
+        "ipaddress",
+        "net.ipaddress",
     ]
 )
 
@@ -93,6 +118,8 @@ def cast(type_name: str, value: Any) -> Any:
         return NOTHING
     if t in ("guid", "regex"):
         return to_str(value)
+    if t in ("ipaddress", "net.ipaddress"):
+        return ip_address(value)
     if t == "object":
         return value
     raise runtime_error(f"Unable to find type [{type_name}].", "TypeNotFound")
@@ -100,12 +127,18 @@ def cast(type_name: str, value: Any) -> Any:
 
 def get_member(target: Any, name: str) -> Any:
     low = name.lower()
+    if isinstance(target, NetObject):
+        return target.member(low)
     if target is None or target is NOTHING:
         return 0 if low in ("count", "length") else None  # $null.Count is 0 (PS 3.0+)
     if isinstance(target, PSObject):
         if name in target.properties:
             return target.properties[name]
+        if low == "psbase" and target.cim_props is not None:
+            return CimInstanceBase(target)
         return 1 if low in ("count", "length") else None
+    if isinstance(target, (CimInstanceBase, CimPropertyCollection, CimProperty)):
+        return cim_member(target, low)
     if isinstance(target, CaseInsensitiveDict):
         if name in target:
             return target[name]
@@ -140,7 +173,7 @@ def get_member(target: Any, name: str) -> Any:
             "millisecond": target.microsecond // 1000,
             "date": target.replace(hour=0, minute=0, second=0, microsecond=0),
             "dayofweek": target.strftime("%A"),
-            "kind": "Utc" if target.tzinfo is not None else "Unspecified",
+            "kind": date_kind(target),
         }
         if low in parts:
             return parts[low]
@@ -166,8 +199,10 @@ def _timespan_member(span: timedelta, low: str) -> Any:
 
 def static_member(type_name: str, name: str) -> Any:
     low = name.lower()
-    if type_name == "datetime" and low in ("utcnow", "now"):
-        return datetime.now(timezone.utc)
+    if type_name == "datetime" and low == "now":
+        return host_now()  # Kind Local: the host's clock in its time zone
+    if type_name == "datetime" and low == "utcnow":
+        return host_now().astimezone(timezone.utc)
     if type_name in _INT_TYPES and low in ("maxvalue", "minvalue"):
         bits = {"int": 31, "int32": 31, "long": 63, "int64": 63, "int16": 15}.get(type_name)
         if bits is None:
@@ -190,6 +225,10 @@ def static_method(type_name: str, name: str, args: list[Any]) -> Any:
         return to_str(args[0]).join(to_str(x) for x in items)
     if type_name == "datetime" and low == "parse":
         return to_datetime(args[0])
+    if type_name == "uri" and low == "unescapedatastring":
+        # Uri.UnescapeDataString: every %XX escape, the bytes read as UTF-8 (learn.microsoft.com/dotnet/api/
+        # system.uri.unescapedatastring).
+        return urllib.parse.unquote(to_str(args[0]), encoding="utf-8", errors="strict")
     if type_name == "math" and low in ("max", "min", "abs", "floor", "ceiling", "round"):
         nums = [to_number(a) for a in args]
         if low in ("max", "min"):
@@ -278,6 +317,12 @@ def call_method(target: Any, name: str, args: list[Any]) -> Any:
     low = name.lower()
     if target is None or target is NOTHING:
         raise runtime_error("You cannot call a method on a null-valued expression.", "InvokeMethodOnNull")
+    if isinstance(target, NetObject):
+        try:
+            result = target.invoke(low, args)
+            return NOTHING if result is None else result  # None: a void method writes nothing
+        except PowerShellError as exc:  # a .NET exception: statement-terminating, catchable (about_Try_Catch)
+            raise ScriptError(exc.record, script_level=False) from None
     if low == "tostring" and not (isinstance(target, datetime) and args):
         if args and isinstance(target, (int, float)) and not isinstance(target, bool):
             from .operators import arithmetic
@@ -323,8 +368,12 @@ def call_method(target: Any, name: str, args: list[Any]) -> Any:
         if low in units:
             return target + timedelta(**{units[low]: float(to_number(args[0]))})
         if low == "touniversaltime":
-            # The lab's clock is UTC: a naive (local) time is already UTC.
-            return target.astimezone(timezone.utc) if target.tzinfo else target.replace(tzinfo=timezone.utc)
+            # An Unspecified time converts as if it were local (DateTime.ToUniversalTime).
+            zone = target.tzinfo or host_now().tzinfo
+            return target.replace(tzinfo=zone).astimezone(timezone.utc)
+        if low == "tolocaltime":
+            zone = host_now().tzinfo
+            return (target if target.tzinfo else target.replace(tzinfo=timezone.utc)).astimezone(zone)
         if low == "tostring":
             return format_datetime(target, to_str(args[0]))
         return _missing(target, name)
@@ -347,7 +396,11 @@ def index(target: Any, key: Any) -> Any:
             return [index(target, k) for k in key]
         return target.get(to_str(key))
     if isinstance(target, PSObject):
+        if isinstance(key, int) and not isinstance(key, bool):
+            return target if key in (0, -1) else None  # a scalar indexes as a one-element array
         return target.properties.get(to_str(key))
+    if isinstance(target, CimPropertyCollection):
+        return target.items.get(to_str(key))
     if isinstance(key, list):
         return [v for v in (index(target, k) for k in key) if v is not None]
     seq = target if isinstance(target, (list, tuple, str)) else [target]

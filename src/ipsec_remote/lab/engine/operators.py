@@ -11,12 +11,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..values import CaseInsensitiveDict, PSHashtable, PSObject
 from .errors import runtime_error
-from .values import NOTHING, to_bool, to_datetime, to_number, to_str
+from .values import NOTHING, ticks, to_bool, to_datetime, to_number, to_str
 
 # The comparison operators by their base name (about_Comparison_Operators); each also has a 'c'
 # (case-sensitive) and an 'i' (explicitly case-insensitive) spelling.
@@ -227,8 +227,8 @@ def _format(fmt: str, args: Any) -> str:
 
 
 def _aware(value: datetime) -> datetime:
-    # The lab clock is UTC: an unspecified-kind time is taken as UTC so the two kinds can be subtracted.
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    # .NET compares and subtracts DateTime ticks whatever their Kind (values.ticks).
+    return ticks(value)
 
 
 _NUMBERS = (int, float)

@@ -19,7 +19,7 @@ _OPERATOR_ALIASES = {"-i" + op: "-" + op for op in (*COMPARISON_NAMES, "replace"
 _UNARY_OPS = frozenset(["-not", "!", "-", "+", "-join", "-split", ",", "-bnot"])
 _UNSUPPORTED_OPS = frozenset(["-is", "-isnot", "-as", "-shl", "-shr"])
 _STATIC_TYPES = frozenset(
-    ["datetime", "guid", "string", "int", "int32", "int64", "long", "uint32", "uint16", "uint64", "math"]
+    ["datetime", "guid", "string", "int", "int32", "int64", "long", "uint32", "uint16", "uint64", "math", "uri"]
 )
 _MULTIPLIERS = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4, "pb": 1024**5}
 _CONSTANTS = {"true": True, "false": False, "null": None}

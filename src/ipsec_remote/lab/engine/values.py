@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..commands import HOST_CLOCK
 from ..values import PSCUSTOMOBJECT_TYPES, CaseInsensitiveDict, ErrorRecord, PSHashtable, PSObject
 from . import ast as A
 from .errors import runtime_error
@@ -24,6 +25,23 @@ class _Nothing:
 
 
 NOTHING = _Nothing()
+
+def host_now() -> datetime:
+    clock = HOST_CLOCK.get()
+    return clock() if clock is not None else datetime.now(timezone.utc)
+
+
+def date_kind(value: datetime) -> str:
+    """DateTime.Kind: the lab keeps Utc as tzinfo=timezone.utc, Local as the host's zone, Unspecified naive."""
+    if value.tzinfo is None:
+        return "Unspecified"
+    return "Utc" if value.tzinfo is timezone.utc else "Local"
+
+
+def ticks(value: datetime) -> datetime:
+    """The wall-clock value .NET compares and subtracts: DateTime.Compare and DateTime.Subtract ignore Kind
+    (learn.microsoft.com/dotnet/api/system.datetime.subtract), so a Local and a Utc time are not converted."""
+    return value.replace(tzinfo=None)
 
 
 @dataclass(eq=False)

@@ -14,26 +14,78 @@ machine_cert = false                          # no machine certificate from the 
 winrm_errors = 3                              # the first 3 WSMan requests get HTTP 500
 drop_after_calls = 20                         # after 20 requests every request is dropped mid-way
 rtt_ms = 50                                   # this endpoint's round trip
-[hosts.sql01.preexisting]                     # objects present before we arrive
-rules = [{ name = "legacy-require", inbound_security = "Require", outbound_security = "Request",
-           remote_address = ["10.10.1.100"] }]
-quick_mode_crypto_sets = [{ name = "legacy-qm", proposal = [{ encryption = "DES3", esp_hash = "SHA1" }] }]
+execution_policy_gpo = "AllSigned"            # Group Policy sets the MachinePolicy execution policy: script
+                                              # files (-File) are blocked unless signed; commands still run
+tamper_revert_files = true                    # before the first arm a local non-administrator creates
+                                              # C:\\ProgramData\\ipsec-remote, plants a script (writes
+                                              # C:\\ProgramData\\ipsec-remote-pwned.txt if run as SYSTEM) and
+                                              # fake "revert ran" markers, and keeps at it while the ACL lets it
+utc_offset_min = -480                         # the host's time zone (UTC-8): Get-Date and task triggers are
+                                              # host-local time
+task_start_s = 4                              # a started task runs this long (powershell.exe start-up) before
+                                              # its command takes effect; Get-ScheduledTaskInfo says Running
+clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
+                                              # the clock steps forward this far (a time-sync correction)
+on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
+listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986)
+firewall_allows = [135, 445, 5985, 5986]      # inbound ports the firewall lets in (default: listening_ports);
+                                              # a SYN to an allowed closed port is refused at once, to any
+                                              # other port it is dropped (the sender waits out its timeout)
+[hosts.sql01.audit]                           # advanced audit policy (default: none, as on a stock server)
+ipsec_main_mode = "success_and_failure"       # none | success | failure | success_and_failure
+[[hosts.sql01.preexisting.rules]]             # objects present before we arrive
+name = "legacy-require"
+inbound_security = "Require"
+outbound_security = "Request"
+remote_address = ["10.10.1.100"]
+[[hosts.sql01.preexisting.quick_mode_crypto_sets]]
+name = "legacy-qm"
+proposal = [{ encryption = "DES3", esp_hash = "SHA1" }]
+
+[audit]                                       # the same, for every host (a host's own table wins)
+ipsec_driver = "failure"
+
+[assumptions]                                 # behaviours Windows does not document, for every host
+trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field
+unregister_running_task = "stops"             # there, each value one of its documented choices
+auditpol_text = "localized"                   # auditpol /r prints its setting words in the host's language
 ```
+
+Audit keys are the subcategories of ``lab/host/audit.py``: ``ipsec_main_mode``, ``ipsec_quick_mode``,
+``ipsec_extended_mode``, ``ipsec_driver``, ``filtering_platform_packet_drop``.
 
 Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_address`` is
 ``-RemoteAddress``, ``name`` the ``-Name`` alias), checked against the cmdlet reference; a ``proposal``
 array holds the New-NetIPsec…Proposal parameters. ``policy_store = 'lab.local\\Legacy GPO'`` puts an
 object in a GPO store applied to the host instead of PersistentStore. Any unknown key is an error:
 ``faults.toml: hosts.sql01.ikext: unknown fault key``.
+
+Windows behaviours Microsoft does not document are switches of ``[assumptions]`` (fleet-wide), one per
+field of ``lab.host.config.HostAssumptions`` — its docstrings say what each switch means and why its
+default was picked; a new field there is a new key here, checked against the field's type:
+
+```toml
+[assumptions]
+type_layer = true                 # output objects also carry cmdlet-style names/display strings (default false)
+mm_sa_delete_cascades = true      # Remove-NetIPsecMainModeSA also deletes its quick-mode SAs (default false)
+cdxml_sees_script_preference = true   # a script's $ErrorActionPreference reaches NetSecurity cmdlets
+key_module_default_code = 3       # MSFT_NetConSecRule.KeyModule of "Default" (default 0)
+mm_rule_any_profiles_code = 7     # MSFT_NetMainModeRule.Profiles of "Any" (default 0)
+machine_cert_auth_code = 65005    # AuthenticationMethod of a machine certificate (default 65006)
+qm_sha384 = "never_negotiated"    # an AH/ESP SHA384 proposal: "refused" by the provider (default) or stored
+```
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..host import HostConfig, LabHost
+from ..host import HostAssumptions, HostConfig, LabHost
+from ..host.audit import BY_KEY, SETTINGS, Setting
 from ..host.reference import param_specs
 from .spec import FleetSpec, LabConfigError, read_toml
 
@@ -61,9 +113,18 @@ class HostFaults:
     winrm_errors: int = 0
     drop_after_calls: int | None = None
     rtt_ms: int | None = None
+    execution_policy_gpo: str | None = None
+    tamper_revert_files: bool = False
+    utc_offset_min: int = 0
+    task_start_s: float = 0.0
+    clock_step_after_task_s: float = 0.0
+    on_battery: bool = False
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
+    audit: dict[str, Setting] = field(default_factory=dict)  # subcategory key -> setting (lab/host/audit.py)
+    listening_ports: tuple[int, ...] | None = None  # None: HostConfig's default
+    firewall_allows: tuple[int, ...] | None = None  # None: the listening ports
 
 
 @dataclass
@@ -71,9 +132,15 @@ class Faults:
     rtt_ms: int = 0
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
     hosts: dict[str, HostFaults] = field(default_factory=dict)
+    audit: dict[str, Setting] = field(default_factory=dict)  # every host's audit policy, before its own
+    # ``[assumptions]``: the file's choices; the fields it does not set keep their documented defaults.
+    assumptions: HostAssumptions = field(default_factory=HostAssumptions)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
+
+    def audit_of(self, name: str) -> dict[str, Setting]:
+        return {**self.audit, **self.for_host(name).audit}
 
 
 def _canonical(cmdlet: str) -> dict[str, str]:
@@ -120,6 +187,28 @@ def _seconds(value: Any, label: str, where: str) -> float:
     return float(value)
 
 
+def _offset(value: Any, label: str, where: str) -> int:
+    # Windows time zones run from UTC-12:00 to UTC+14:00.
+    if isinstance(value, bool) or not isinstance(value, int) or not -720 <= value <= 840:
+        raise LabConfigError(label, where, "must be whole minutes from -720 to 840")
+    return value
+
+
+def _policy(value: Any, label: str, where: str) -> str:
+    allowed = ("AllSigned", "RemoteSigned", "Restricted", "Unrestricted", "Bypass")
+    found = next((p for p in allowed if isinstance(value, str) and p.lower() == value.lower()), None)
+    if found is None:
+        raise LabConfigError(label, where, f"{value!r} is not one of {', '.join(allowed)}")
+    return found
+
+
+def _ports(value: Any, label: str, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535
+                                              for p in value):
+        raise LabConfigError(label, where, "must be an array of TCP ports (1-65535)")
+    return tuple(value)
+
+
 def _ikeext(value: Any, label: str, where: str) -> str:
     allowed = ("disabled", "stopped", "running")
     if not isinstance(value, str) or value.lower() not in allowed:
@@ -137,7 +226,55 @@ _SCALARS = {
     "winrm_errors": _count,
     "drop_after_calls": _count,
     "rtt_ms": _count,
+    "execution_policy_gpo": _policy,
+    "tamper_revert_files": _bool,
+    "utc_offset_min": _offset,
+    "task_start_s": _seconds,
+    "clock_step_after_task_s": _seconds,
+    "on_battery": _bool,
+    "listening_ports": _ports,
+    "firewall_allows": _ports,
 }
+
+
+def _audit(table: Any, label: str, where: str) -> dict[str, Setting]:
+    if not isinstance(table, dict):
+        raise LabConfigError(label, where, "must be a table of audit subcategories")
+    out: dict[str, Setting] = {}
+    for key, value in table.items():
+        if key not in BY_KEY:
+            raise LabConfigError(label, f"{where}.{key}", f"unknown audit subcategory (one of {', '.join(BY_KEY)})")
+        if value not in SETTINGS:
+            raise LabConfigError(label, f"{where}.{key}", f"{value!r} is not one of {', '.join(SETTINGS)}")
+        out[key] = value
+    return out
+
+
+def parse_assumptions(table: Any, label: str) -> HostAssumptions:
+    """``[assumptions]``: each key a field of HostAssumptions, each value one of its choices (Literal values,
+    a bool, a whole number, or a list for a tuple field)."""
+    if not isinstance(table, dict):
+        raise LabConfigError(label, "assumptions", "must be a table")
+    hints = typing.get_type_hints(HostAssumptions)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = f"assumptions.{key}"
+        if key not in hints:
+            raise LabConfigError(label, where, f"unknown assumption (one of {', '.join(sorted(hints))})")
+        hint = hints[key]
+        choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+        if choices is not None and value not in choices:
+            raise LabConfigError(label, where, f"{value!r} is not one of {', '.join(map(str, choices))}")
+        if hint is bool and not isinstance(value, bool):
+            raise LabConfigError(label, where, "must be true or false")
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise LabConfigError(label, where, "must be a whole number")
+        if typing.get_origin(hint) is tuple:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise LabConfigError(label, where, "must be an array of strings")
+            value = tuple(value)
+        values[key] = value
+    return dataclasses.replace(HostAssumptions(), **values)
 
 
 def _preexisting(table: Any, label: str, where: str, hf: HostFaults) -> None:
@@ -174,6 +311,10 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.rtt_ms = _count(value, label, key)
         elif key == "sa_idle_s":
             faults.sa_idle_s = _seconds(value, label, key)
+        elif key == "audit":
+            faults.audit = _audit(value, label, key)
+        elif key == "assumptions":
+            faults.assumptions = parse_assumptions(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})
@@ -190,6 +331,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             where = f"hosts.{name}.{key}"
             if key == "preexisting":
                 _preexisting(value, label, where, hf)
+            elif key == "audit":
+                hf.audit = _audit(value, label, where)
             elif key in _SCALARS:
                 setattr(hf, key, _SCALARS[key](value, label, where))
             else:

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
+from ..host.config import DEFAULT_LISTENING_PORTS
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
 from .faults import Faults, HostFaults
@@ -83,6 +84,16 @@ class Fleet:
             local_ipsec_merge=faults.local_ipsec_merge,
             gpo_stores=tuple(faults.gpo_stores),
             preexisting=tuple(faults.preexisting),
+            utc_offset_min=faults.utc_offset_min,
+            execution_policy_gpo=faults.execution_policy_gpo,
+            tamper_revert_files=faults.tamper_revert_files,
+            task_start_s=faults.task_start_s,
+            clock_step_after_task_s=faults.clock_step_after_task_s,
+            on_battery=faults.on_battery,
+            audit=self.faults.audit_of(spec.name),
+            assumptions=self.faults.assumptions,
+            listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
+            firewall_allows=faults.firewall_allows,
         )
 
     # --- lifecycle ----------------------------------------------------------------------------------------
@@ -127,7 +138,8 @@ class Fleet:
         return not self.faults.for_host(name).down and self.network.controller_blocked_by(self.hosts[name]) is None
 
     def tick(self) -> None:
-        """Run due scheduled tasks (real wall-clock time, each host's clock); now and then expire idle SAs.
+        """Start due scheduled tasks and finish started ones (real wall-clock time, each host's clock; the
+        tampering local user acts here too); now and then expire idle SAs.
 
         Expiry scans the whole fleet's SA table, so it runs every quarter of the idle time (at most every
         5 s): an SA outlives its idle limit by that much at worst. ASSUMPTION: Windows' own check interval
@@ -135,8 +147,7 @@ class Fleet:
         """
         for host in self.hosts.values():
             with self.lock:  # per host, so the WinRM loop never waits for the whole fleet
-                for task in host.due_tasks():
-                    host.run_task(task)
+                host.tick_tasks()
         now = time.monotonic()
         if now >= self._next_expiry:
             idle = self.network.options.sa_idle_s or 300.0

@@ -6,11 +6,56 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .audit import Setting
+
+# TCP ports a stock Server 2022 answers on: RPC endpoint mapper, SMB, WinRM over HTTP and HTTPS.
+DEFAULT_LISTENING_PORTS = (135, 445, 5985, 5986)
+
 
 @dataclass(frozen=True)
 class HostAssumptions:
     """Host behaviours Windows does not document, as named choices (sources: windows-behaviour.md,
-    netsecurity-notes; each default says why it was picked)."""
+    netsecurity-notes, wfascim-classes.md; each default says why it was picked).
+
+    These are the switches of the faults TOML's ``[assumptions]`` table (lab/fleet/faults.py reads every
+    field below by name and type; add a field with its docstring and it is configurable). The product must
+    be correct under every setting of every switch.
+    """
+
+    type_layer: bool = False
+    """Whether NetSecurity output objects carry cmdlet-style alias/script properties (``Name``, ``Group``,
+    ``Proposal``, ``Encryption``, display-string ``Enabled``/``InboundSecurity`` shadowing the CIM numbers)
+    next to their CIM properties. NetSecurity's types file is not public; transcripts show such members on
+    firewall rules only (wfascim-classes.md "Evidence from real use"). False: CIM properties only."""
+
+    mm_sa_delete_cascades: bool = False
+    """Whether Remove-NetIPsecMainModeSA also deletes the quick-mode SAs negotiated inside it. Not
+    documented: QM SAs are negotiated inside an MM SA (PS-Get-NetIPsecQuickModeSA), but nothing says
+    deleting the MM SA removes them. False: they stay until removed or idle."""
+
+    cdxml_sees_script_preference: bool = False
+    """Whether a script's ``$ErrorActionPreference = 'Stop'`` reaches the NetSecurity (CDXML) cmdlets it calls.
+    They are module functions, which read preferences in their module's scope chain (PowerShell issues 4568
+    and 24389): a script run from a file keeps its preference in its script scope; whether a PSRP
+    ``AddScript`` runs at global scope (where modules would see it) is not documented. False: only
+    ``-ErrorAction`` counts."""
+
+    key_module_default_code: int = 0
+    """MSFT_NetConSecRule.KeyModule for the cmdlet value ``Default``: the page lists IKEv1 0x1, AuthIP 0x2,
+    IKEv2 0x4 only ("0 is a guess", reference open question). Plausible: 0, 3 (IKEv1|AuthIP), 7."""
+
+    mm_rule_any_profiles_code: int = 0
+    """MSFT_NetMainModeRule.Profiles for ``-Profile Any``: that page lists 0 "None" and 0x7 "All", unlike the
+    ConSecRule page (0 "Any"). Plausible: 0 or 7."""
+
+    machine_cert_auth_code: int = 65006
+    """AuthenticationMethod of a machine-certificate auth proposal: the pages list 65005 twice (user NTLM and
+    machine certificate) and never 65006; public code (OneMMC) uses 65006. Plausible: 65006 or 65005."""
+
+    qm_sha384: Literal["refused", "never_negotiated"] = "refused"
+    """A quick-mode proposal with AH/ESP hash SHA384: the cmdlet enum accepts it, but IPsec has no SHA-384
+    integrity (WFP IPSEC_AUTH_TYPE; MSFT_NetQuickModeSA integrity list; netsecurity-notes). "refused": the
+    provider rejects the set (invalid parameter); "never_negotiated": stored, but IKE never picks it."""
 
     inbound_security_default: Literal["None", "Require"] = "None"
     """New-NetIPsecRule without -InboundSecurity: the PS docs say None, the WFAS PowerShell guide treats a
@@ -33,6 +78,37 @@ class HostAssumptions:
     gpo_default_set_wins: bool = True
     """A GPO's -Default (GUID-named) set beats the local one; the local one applies even with local rule
     merge off (it is a global setting, not a connection security rule). Undocumented either way."""
+
+    auditpol_text: Literal["english", "localized"] = "english"
+    """Whether ``auditpol /get … /r`` prints its "Inclusion Setting" column in the host's language. The
+    GUID column is language-neutral; Microsoft does not say whether the setting words are."""
+
+    qm_failure_audit_type: Literal["failure", "success"] = "failure"
+    """Event 4654 (QM negotiation failed) is an IPsec Quick Mode event (WFP auditing page); no page marks it
+    success or failure. "failure" by analogy with 4652/4653 (F) on the Main Mode page."""
+
+    trigger_utc_datetime: Literal["converted", "wall_clock"] = "converted"
+    """New-ScheduledTaskTrigger -At given a DateTime of Kind Utc: the docs do not say how the cmdlet writes
+    it into StartBoundary (which is host-local time without an offset, ITrigger::put_StartBoundary).
+    "converted" fires at that instant; "wall_clock" takes its digits as host-local time (hours off on a
+    host outside UTC). A Local (Get-Date) time fires at its instant either way."""
+
+    system_task_logon_type: Literal["implied", "required"] = "implied"
+    """A SYSTEM principal without -LogonType ServiceAccount: undocumented whether Register-ScheduledTask
+    fills it in ("implied") or refuses the task ("required")."""
+
+    unregister_running_task: Literal["keeps_running", "stops"] = "keeps_running"
+    """Unregister-ScheduledTask while an instance runs: undocumented whether the instance finishes
+    ("keeps_running") or is stopped before its command takes effect ("stops")."""
+
+    long_task_command: Literal["fails_at_launch", "fails_at_register"] = "fails_at_launch"
+    """A task action whose command line exceeds CreateProcess's 32,767 characters (CreateProcessW
+    lpCommandLine): the Task Scheduler schema puts no limit on Arguments, so the failure may come when the
+    task starts (LastTaskResult 0x800700CE, "The filename or extension is too long") or at registration."""
+
+    programdata_users_can_create: bool = True
+    """C:\\ProgramData lets local users create files and folders (community-observed default ACL; not
+    documented by Microsoft). False: a hardened ACL without that right."""
 
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
@@ -71,7 +147,23 @@ class HostConfig:
     disabled_services: tuple[str, ...] = ()
     stopped_services: tuple[str, ...] = ()
     extra_addresses: tuple[str, ...] = field(default_factory=tuple)
+    # Advanced audit policy per subcategory key (lab/host/audit.py); unlisted ones are "none", as on a stock
+    # server.
+    audit: Mapping[str, Setting] = field(default_factory=dict)
+    utc_offset_min: int = 0  # the host's time zone: local time = UTC + this (Get-Date, task triggers)
+    execution_policy_gpo: str | None = None  # MachinePolicy execution policy set by Group Policy
+    tamper_revert_files: bool = False  # a local non-administrator plants files in C:\ProgramData\ipsec-remote
+    task_start_s: float = 0.0  # how long a task instance runs before its command takes effect
+    clock_step_after_task_s: float = 0.0  # the clock steps forward this much at the next pipeline after a task
+    on_battery: bool = False
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
+    # TCP ports a service listens on; ``firewall_allows`` None = inbound allowed exactly on those ports.
+    listening_ports: tuple[int, ...] = DEFAULT_LISTENING_PORTS
+    firewall_allows: tuple[int, ...] | None = None
+
+    @property
+    def allowed_ports(self) -> tuple[int, ...]:
+        return self.listening_ports if self.firewall_allows is None else self.firewall_allows
 
     @property
     def current_profile(self) -> str:

@@ -65,8 +65,12 @@ def build_snapshot(host: LabHost) -> dict[str, Any]:
         "main_mode_sas": jsonable(host.main_mode_sas),
         "quick_mode_sas": jsonable(host.quick_mode_sas),
         "scheduled_tasks": [t.to_json() for t in host.tasks.values()],
+        "audit": host.audit.snapshot(),
         "events": [{"id": e.id, "time": e.time.isoformat(), "message": e.message, "data": jsonable(e.data)}
                    for e in host.events],
         "calls": jsonable(host.calls),
         "files": sorted(host.files.snapshot()),
+        "probes": jsonable(host.probes),
+        "listening_ports": list(host.config.listening_ports),
+        "firewall_allows": list(host.config.allowed_ports),
     }

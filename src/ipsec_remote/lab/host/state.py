@@ -3,26 +3,40 @@
 from __future__ import annotations
 
 import importlib
-import shlex
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..commands import CommandTable, InvocationContext
+from ..commands import HOST_CLOCK, CommandTable, InvocationContext
 from ..runtime import PipelineCommand, PipelineResult
 from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
-from . import files, netsec_firewall, netsec_rules, netsec_sets, system, tasks
+from . import (
+    audit,
+    files,
+    native,
+    netsec_firewall,
+    netsec_rules,
+    netsec_sets,
+    powershell_exe,
+    sockets,
+    system,
+    tamper,
+    tasks,
+)
+from .audit import AuditPolicy
+from .cim import proposal_values, render_proposal
 from .config import HostConfig
-from .files import LabFileSystem
-from .model import Proposal, proposal_object
-from .netsec_sets import PROPOSAL_CMDLETS
+from .filesystem import LabFileSystem
+from .model import Proposal
 from .network import Network, NoNetwork
 from .policy import HostPolicyView, build_policy
+from .security import ADMIN, LOCAL_SYSTEM, SYSTEM, Identity, account_sid, local_user
 from .snapshot import build_snapshot
 from .stores import PROFILES, PolicyStores
 from .system import HostEvent
-from .tasks import ScheduledTask
+from .tasks import ScheduledTask, TaskInstance
 
 SaListener = Callable[[str, dict[str, Any]], None]
 
@@ -70,20 +84,32 @@ class LabHost:
             for profile in PROFILES:
                 gpo.profiles[profile]["AllowLocalIPsecRules"] = "False"
         self.services = system.default_services(config)
-        self.files = LabFileSystem()
+        self.zone = timezone(timedelta(minutes=config.utc_offset_min), "Local")  # its time zone (Kind Local)
+        self.identity: Identity = ADMIN  # who runs the current pipeline: the WinRM admin unless a task runs
+        self.files = LabFileSystem(config.assumptions.programdata_users_can_create)
         self.tasks: dict[str, ScheduledTask] = {}
+        self.task_instances: list[TaskInstance] = []
+        self._clock_step = 0.0  # a time-sync correction that happened (clock_step_after_task_s)
+        self._step_pending = False
+        self._stepped = False
         self.events: list[HostEvent] = []
+        self.audit = AuditPolicy(config.audit)
         self.calls: list[dict[str, Any]] = []
         self.main_mode_sas: list[dict[str, Any]] = []
         self.quick_mode_sas: list[dict[str, Any]] = []
+        # Every TCP connect a script attempted: via, target, port, outcome, waited_s (modelled seconds).
+        self.probes: list[dict[str, Any]] = []
         self.sa_listener: SaListener | None = None
         self._proposals: dict[int, tuple[weakref.ref[PSObject], Proposal]] = {}
         self._engine: Any = None
         self.commands = CommandTable()
-        for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks):
+        for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit, native,
+                       powershell_exe, sockets):
             module.register(self, self.commands)
         for call in config.preexisting:
             self.apply_call(call, log=False)
+        if config.tamper_revert_files:
+            tamper.plant(self)
 
     # --- ScriptHost ---------------------------------------------------------------------------------
 
@@ -92,26 +118,63 @@ class LabHost:
         if self._engine is None:
             # Imported on first use so the host model works (and type-checks) without the engine package.
             engine_module = importlib.import_module("ipsec_remote.lab.engine")
-            self._engine = engine_module.Engine(self.commands)
+            self._engine = engine_module.Engine(self.commands, {
+                "SystemRoot": "C:\\Windows", "windir": "C:\\Windows", "ProgramData": "C:\\ProgramData",
+                "COMPUTERNAME": self.name.upper()})
         return self._engine
 
     def run_pipeline(self, commands: list[PipelineCommand], pipeline_input: list[Any]) -> PipelineResult:
-        result: PipelineResult = self.engine.run_pipeline(commands, pipeline_input)
+        if self._step_pending:  # the time-sync correction lands as the next pipeline starts
+            self._step_pending, self._clock_step = False, self._clock_step + self.config.clock_step_after_task_s
+        token = HOST_CLOCK.set(self.now)
+        try:
+            result: PipelineResult = self.engine.run_pipeline(commands, pipeline_input)
+        finally:
+            HOST_CLOCK.reset(token)
         return result
 
     def run_script(self, text: str, parameters: Mapping[str, Any] | None = None,
                    variables: Mapping[str, Any] | None = None) -> Any:
         """Run script text through the engine (returns the engine's ScriptResult)."""
-        return self.engine.run(text, dict(parameters or {}), variables=dict(variables or {}))
+        token = HOST_CLOCK.set(self.now)
+        try:
+            return self.engine.run(text, dict(parameters or {}), variables=dict(variables or {}))
+        finally:
+            HOST_CLOCK.reset(token)
+
+    # --- identity -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def running_as(self, identity: Identity) -> Iterator[None]:
+        saved, self.identity = self.identity, identity
+        try:
+            yield
+        finally:
+            self.identity = saved
+
+    def identity_for(self, user_id: str) -> Identity:
+        """A task principal's token: SYSTEM for S-1-5-18 (any spelling), the admin for its own account, else
+        a local non-administrator."""
+        if account_sid(user_id) == SYSTEM:
+            return LOCAL_SYSTEM
+        if user_id.lower() in (ADMIN.name.lower(), "admin"):
+            return ADMIN
+        return local_user(self.name)
 
     # --- clock, events, SAs ---------------------------------------------------------------------------
 
     def now(self) -> datetime:
-        """The host clock: true UTC time plus the configured skew."""
-        return self.clock() + timedelta(seconds=self.config.clock_skew_s)
+        """The host clock in its time zone: true time plus the configured skew (and any clock step)."""
+        return self._host_time(self.clock())
+
+    def _host_time(self, true_now: datetime) -> datetime:
+        return (true_now + timedelta(seconds=self.config.clock_skew_s + self._clock_step)).astimezone(self.zone)
 
     def add_event(self, event_id: int, message: str, data: Mapping[str, Any] | None = None,
-                  time: datetime | None = None) -> HostEvent:
+                  time: datetime | None = None) -> HostEvent | None:
+        """Write a Security-log event — only if the host's audit policy audits it (None otherwise)."""
+        if not self.audit.audits(event_id, self.config.assumptions.qm_failure_audit_type):
+            return None
         event = HostEvent(event_id, time or self.now(), message, dict(data or {}), record_id=len(self.events) + 1)
         self.events.append(event)
         return event
@@ -127,8 +190,12 @@ class LabHost:
 
     def new_proposal(self, cmdlet: str, values: dict[str, Any], given: dict[str, Any]) -> PSObject:
         """A proposal object; the host remembers (weakly) how it was built, for the call log."""
-        proposal = Proposal(cmdlet, values, given)
-        obj = proposal_object(proposal, str(PROPOSAL_CMDLETS[cmdlet]))
+        return self.proposal_instance(Proposal(cmdlet, values, given))
+
+    def proposal_instance(self, proposal: Proposal) -> PSObject:
+        """The CIM instance of a proposal (MSFT_NetIKE…Proposal), remembered weakly so the object can be
+        passed back to -Proposal (and logged as the call that built it)."""
+        obj = render_proposal(self.config.assumptions, proposal)
         if len(self._proposals) > 1024:
             self._proposals = {k: v for k, v in self._proposals.items() if v[0]() is not None}
         self._proposals[id(obj)] = (weakref.ref(obj), proposal)
@@ -139,11 +206,14 @@ class LabHost:
         hit = self._proposals.get(id(obj))
         if hit is not None and hit[0]() is obj:
             return hit[1]
-        for cmdlet, cim in PROPOSAL_CMDLETS.items():
-            if obj.type_names and obj.type_names[0].endswith(f"/{cim}"):
-                values = dict(obj.properties.items())
-                return Proposal(cmdlet, values, values)
-        return None
+        cls = obj.type_names[0].rsplit("/", 1)[-1] if obj.type_names else ""
+        props = {k: obj.cim_value(k, v) for k, v in obj.properties.items()}
+        found = proposal_values(cls, props)
+        if found is None:
+            return None
+        cmdlet, values = found
+        given = {k: v for k, v in values.items() if v not in (None, False)}
+        return Proposal(cmdlet, {**values}, given)
 
     # --- direct calls ---------------------------------------------------------------------------------
 
@@ -181,28 +251,29 @@ class LabHost:
 
     # --- scheduled tasks ----------------------------------------------------------------------------
 
+    def on_task_registered(self) -> None:
+        if self.config.clock_step_after_task_s and not self._stepped:
+            self._step_pending, self._stepped = True, True
+
     def due_tasks(self, now: datetime | None = None) -> list[ScheduledTask]:
         """Ready one-shot tasks whose trigger time has come on the host clock (``now`` = true UTC time)."""
-        host_now = (now or self.clock()) + timedelta(seconds=self.config.clock_skew_s)
-        return [t for t in self.tasks.values()
-                if t.state == "Ready" and t.last_run is None and t.at is not None and t.at <= host_now]
+        return tasks.due(self, self._host_time(now or self.clock()))
 
     def run_task(self, task: ScheduledTask) -> Any:
-        """Run the task's ``-File`` script (the lab has one security context, so "as SYSTEM" changes nothing);
-        records LastRunTime and LastTaskResult (0 = success, 1 = the script failed) on the task."""
-        task.last_run = self.now()
-        script, params = parse_powershell_arguments(task.argument)
-        text = self.files.read(script) if script else None
-        if text is None:
-            task.last_result = 0x80070002  # ERROR_FILE_NOT_FOUND as Task Scheduler records it
-            return None
-        task.state = "Running"
-        try:
-            result = self.run_script(text, params)
-        finally:
-            task.state = "Ready"
-        task.last_result = 1 if getattr(result, "failure", None) is not None else 0
-        return result
+        """Start a task and let its action take effect at once (tests; the fleet uses ``tick_tasks``)."""
+        instance = tasks.start(self, task)
+        return tasks.finish(self, instance) if instance is not None else None
+
+    def tick_tasks(self) -> None:
+        """The timer: the tampering local user acts (it has been at it all along), due tasks start, and the
+        actions whose start-up time is over run."""
+        if self.config.tamper_revert_files:
+            tamper.act(self)
+        for task in self.due_tasks():
+            tasks.start(self, task)
+        now = self.now()
+        for instance in [i for i in self.task_instances if i.effect_at <= now]:
+            tasks.finish(self, instance)
 
     # --- views ----------------------------------------------------------------------------------------
 
@@ -211,23 +282,3 @@ class LabHost:
 
     def snapshot(self) -> dict[str, Any]:
         return build_snapshot(self)
-
-
-def parse_powershell_arguments(argument: str) -> tuple[str | None, dict[str, Any]]:
-    """``-NoProfile -ExecutionPolicy Bypass -File "C:\\x.ps1" -Name v -Switch`` -> (path, {Name: v, Switch: True})."""
-    tokens = [t[1:-1] if len(t) > 1 and t[0] == t[-1] and t[0] in "'\"" else t
-              for t in shlex.split(argument, posix=False)]
-    for i, token in enumerate(tokens):
-        if token.lower() in ("-file", "-f") and i + 1 < len(tokens):
-            params: dict[str, Any] = {}
-            rest = tokens[i + 2:]
-            j = 0
-            while j < len(rest):
-                if rest[j].startswith("-") and j + 1 < len(rest) and not rest[j + 1].startswith("-"):
-                    params[rest[j][1:]] = rest[j + 1]
-                    j += 2
-                else:
-                    params[rest[j].lstrip("-")] = True
-                    j += 1
-            return tokens[i + 1], params
-    return None, {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..commands import CommandTable, InvocationContext, ParamSpec
@@ -118,11 +118,16 @@ def control_service(verb: str) -> Any:
 
 
 def get_date(host: LabHost, ctx: InvocationContext, args: CaseInsensitiveDict, _in: list[Any]) -> Iterable[Any]:
-    # The lab's hosts run on UTC: Get-Date is the host clock (true time + configured skew), tz-aware.
+    # Get-Date is the host clock (true time + configured skew) as a Local DateTime in the host's time zone.
     value = args.get("Date")
     if isinstance(value, datetime):
-        return [value if value.tzinfo else value.replace(tzinfo=timezone.utc)]
+        return [value if value.tzinfo else value.replace(tzinfo=host.zone)]
     return [host.now()]
+
+
+def new_timespan(host: LabHost, ctx: InvocationContext, args: CaseInsensitiveDict, _in: list[Any]) -> Iterable[Any]:
+    parts = {unit: float(args.get(unit) or 0) for unit in ("Days", "Hours", "Minutes", "Seconds")}
+    return [timedelta(days=parts["Days"], hours=parts["Hours"], minutes=parts["Minutes"], seconds=parts["Seconds"])]
 
 
 def _event_object(ev: HostEvent) -> PSObject:
@@ -183,6 +188,8 @@ def register(host: LabHost, table: CommandTable) -> None:
             ParamSpec("Force", SWITCH), ParamSpec("WhatIf", SWITCH), ParamSpec("Confirm", SWITCH)],
             control_service(verb)))
     table.add(builtin_command(host, "Get-Date", [ParamSpec("Date", "DateTime", position=0)], get_date))
+    table.add(builtin_command(host, "New-TimeSpan", [ParamSpec(u, "Int32") for u in ("Days", "Hours", "Minutes",
+                                                                                   "Seconds")], new_timespan))
     table.add(builtin_command(host, "Get-WinEvent", [
         ParamSpec("FilterHashtable", "Hashtable[]"), ParamSpec("LogName", "String[]", array=True, position=0),
         ParamSpec("MaxEvents", "Int64"), ParamSpec("Oldest", SWITCH)], get_winevent))

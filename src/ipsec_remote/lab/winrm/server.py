@@ -66,7 +66,7 @@ class LabEndpoint:
         self.counters = RequestCounters()
         self.hooks = EndpointHooks()
         self.service = WsmanService(host, self.counters, str(config.machine or getattr(host, "name", "localhost")),
-                                    config.max_shells_per_user)
+                                    config.max_shells_per_user, basic_auth=config.auth == "basic")
         self.auth = Authenticator(config.auth, config.username, config.password, user_file)
         self.user_file = user_file
         self.connections: set[Connection] = set()

@@ -62,6 +62,8 @@ class Fault:
     subcode: str  # qualified, e.g. "w:TimedOut"
     message: str
     sender: bool = True  # s:Sender (the client's fault) or s:Receiver
+    detail: str = ""  # w:FaultDetail URI, when Windows sends one
+    provider: bool = False  # raised by the shell provider: its WSManFault nests inside the service's
 
 
 def timed_out() -> Fault:
@@ -74,15 +76,32 @@ def timed_out() -> Fault:
     )
 
 
-def shell_not_found(shell_id: str) -> Fault:
-    # ERROR_WSMAN_UNEXPECTED_SELECTORS, as Windows answers for a ShellId it does not know; pypsrp's
-    # RunspacePool.is_alive() reads this code as "the pool is gone".
+UNEXPECTED_SELECTORS = "http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors"
+
+
+def shell_not_found(provider: bool = False) -> Fault:
+    # ERROR_WSMAN_UNEXPECTED_SELECTORS, as Windows answers for a ShellId it does not know (text, FaultDetail
+    # and, for a Get on the shell resource, the provider's nested fault: the recorded Windows exchanges);
+    # pypsrp's RunspacePool.is_alive() reads this code as "the pool is gone".
     return Fault(
         2150858843,
         "w:InvalidSelectors",
-        f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not "
-        "found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer "
-        "exists on the server. Provide the correct ShellId or create a new shell and retry the operation.",
+        "The WS-Management service cannot process the request because the request contained invalid selectors "
+        "for the resource. ",
+        detail=UNEXPECTED_SELECTORS,
+        provider=provider,
+    )
+
+
+def command_not_found() -> Fault:
+    # The same code for a CommandId the shell does not hold (recorded Windows exchange of a Receive).
+    return Fault(
+        2150858843,
+        "w:InvalidSelectors",
+        "The Windows Remote Shell received a request to perform an operation on a command identifier that does "
+        "not exist. Either the command has completed execution or the client specified an invalid command "
+        "identifier. ",
+        detail=UNEXPECTED_SELECTORS,
     )
 
 
@@ -174,29 +193,44 @@ def response(req: Request, body: str = "") -> bytes:
 
 
 def fault_envelope(fault: Fault, relates_to: str, machine: str) -> bytes:
+    """A SOAP fault with the Detail Windows sends: ``w:FaultDetail`` first when the fault has one, then the
+    WSManFault, whose Message wraps the shell provider's own WSManFault when the provider raised it."""
     role = "s:Sender" if fault.sender else "s:Receiver"
+    inner = escape(fault.message)
+    if fault.provider:
+        inner = (f'<f:ProviderFault provider="Shell provider" path="%systemroot%\\system32\\WsmSvc.dll">'
+                 f'<f:WSManFault xmlns:f="{NS["wsmanfault"]}" Code="{fault.code}" Machine={quoteattr(machine)}>'
+                 f"<f:Message>{inner}</f:Message></f:WSManFault></f:ProviderFault>")
+    detail = f"<w:FaultDetail>{escape(fault.detail)}</w:FaultDetail>" if fault.detail else ""
     body = (
         f"<s:Fault><s:Code><s:Value>{role}</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value></s:Subcode>"
         f'</s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.message)}</s:Text></s:Reason>'
-        f'<s:Detail><f:WSManFault xmlns:f="{NS["wsmanfault"]}" Code="{fault.code}" '
-        f"Machine={quoteattr(machine)}><f:Message>{escape(fault.message)}</f:Message></f:WSManFault>"
+        f'<s:Detail>{detail}<f:WSManFault xmlns:f="{NS["wsmanfault"]}" Code="{fault.code}" '
+        f"Machine={quoteattr(machine)}><f:Message>{inner}</f:Message></f:WSManFault>"
         "</s:Detail></s:Fault>"
     )
     return envelope(FAULT_ACTION, relates_to, body)
 
 
 def shell_xml(shell_id: str, resource_uri: str, owner: str, client_ip: str, input_streams: str,
-              output_streams: str, idle_timeout_s: float, state: str | None = None) -> str:
-    state_xml = f"<rsp:State>{escape(state)}</rsp:State>" if state else ""
+              output_streams: str, idle_timeout_s: float, state: str = "Connected", usage: bool = False) -> str:
+    """The ``rsp:Shell`` Windows returns on Create and Get: its children, in this order, are those of the
+    recorded Windows exchanges (tests/lab/winrm/windows_wsman_shapes.json); Get adds the shell's usage.
+    MaxIdleTimeOut is the winrs default 2147483647 ms; locales are the en-US of the lab's hosts."""
+    usage_xml = "<rsp:MemoryUsed>46MB</rsp:MemoryUsed><rsp:ChildProcesses>0</rsp:ChildProcesses>" if usage else ""
     return (
-        f"<rsp:Shell><rsp:ShellId>{escape(shell_id)}</rsp:ShellId><rsp:Name>WinRM1</rsp:Name>"
+        f"<rsp:Shell><rsp:ShellId>{escape(shell_id)}</rsp:ShellId>"
         f"<rsp:ResourceUri>{escape(resource_uri)}</rsp:ResourceUri><rsp:Owner>{escape(owner)}</rsp:Owner>"
         f"<rsp:ClientIP>{escape(client_ip)}</rsp:ClientIP><rsp:ProcessId>4412</rsp:ProcessId>"
         f"<rsp:IdleTimeOut>PT{idle_timeout_s:.3f}S</rsp:IdleTimeOut>"
         f"<rsp:InputStreams>{escape(input_streams)}</rsp:InputStreams>"
-        f"<rsp:OutputStreams>{escape(output_streams)}</rsp:OutputStreams>{state_xml}"
+        f"<rsp:OutputStreams>{escape(output_streams)}</rsp:OutputStreams>"
+        "<rsp:MaxIdleTimeOut>PT2147483.647S</rsp:MaxIdleTimeOut><rsp:Locale>en-US</rsp:Locale>"
+        "<rsp:DataLocale>en-US</rsp:DataLocale><rsp:CompressionMode>NoCompression</rsp:CompressionMode>"
+        "<rsp:ProfileLoaded>Yes</rsp:ProfileLoaded><rsp:Encoding>UTF8</rsp:Encoding>"
+        f"<rsp:BufferMode>Block</rsp:BufferMode><rsp:State>{escape(state)}</rsp:State>"
         "<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity>"
-        "</rsp:Shell>"
+        f"{usage_xml}</rsp:Shell>"
     )
 
 
@@ -214,18 +248,49 @@ def command_body(command_id: str) -> str:
     return f"<rsp:CommandResponse><rsp:CommandId>{escape(command_id)}</rsp:CommandId></rsp:CommandResponse>"
 
 
-def receive_body(streams: list[str], command_id: str | None, state: str | None) -> str:
-    """``streams`` are base64 chunks of the stdout stream; ``state`` Done/Running for a command."""
+def receive_body(streams: list[str], command_id: str | None, done: bool) -> str:
+    """``streams`` are base64 chunks of the stdout stream. As in the recorded Windows exchanges, a command's
+    last Receive ends with ``CommandState Done`` and its ``ExitCode``; earlier ones carry only streams (no
+    ``Running`` state), and ``rsp:ReceiveResponse`` has no attributes."""
     cid = f" CommandId={quoteattr(command_id)}" if command_id else ""
     parts = [f'<rsp:Stream Name="stdout"{cid}>{chunk}</rsp:Stream>' for chunk in streams]
-    if state and command_id:
-        parts.append(f'<rsp:CommandState{cid} State="{RSP}/CommandState/{state}"/>')
-    return f'<rsp:ReceiveResponse SequenceID="0">{"".join(parts)}</rsp:ReceiveResponse>'
+    if done and command_id:
+        parts.append(f'<rsp:CommandState{cid} State="{RSP}/CommandState/Done"><rsp:ExitCode>0</rsp:ExitCode>'
+                     "</rsp:CommandState>")
+    return f'<rsp:ReceiveResponse>{"".join(parts)}</rsp:ReceiveResponse>'
 
 
-def config_body(max_envelope_kb: int) -> str:
+def config_body(max_envelope_kb: int, max_shells_per_user: int, idle_timeout_ms: int, basic: bool) -> str:
+    """``winrm/config`` with the elements, nesting and order Windows sends (the recorded exchanges); values
+    are the MS-WSMV 2.2.4 schema defaults except where the lab's own settings (envelope size, shells per
+    user, idle timeout, Basic on the HTTPS listener) say otherwise."""
+    b = "true" if basic else "false"
     return (
         f'<cfg:Config xmlns:cfg="{NS["cfg"]}"><cfg:MaxEnvelopeSizekb>{max_envelope_kb}</cfg:MaxEnvelopeSizekb>'
         "<cfg:MaxTimeoutms>60000</cfg:MaxTimeoutms><cfg:MaxBatchItems>32000</cfg:MaxBatchItems>"
-        "</cfg:Config>"
+        "<cfg:MaxProviderRequests>4294967295</cfg:MaxProviderRequests>"
+        "<cfg:Client><cfg:NetworkDelayms>5000</cfg:NetworkDelayms><cfg:URLPrefix>wsman</cfg:URLPrefix>"
+        "<cfg:AllowUnencrypted>false</cfg:AllowUnencrypted><cfg:Auth><cfg:Basic>true</cfg:Basic>"
+        "<cfg:Digest>true</cfg:Digest><cfg:Kerberos>true</cfg:Kerberos><cfg:Negotiate>true</cfg:Negotiate>"
+        "<cfg:Certificate>true</cfg:Certificate><cfg:CredSSP>false</cfg:CredSSP></cfg:Auth>"
+        "<cfg:DefaultPorts><cfg:HTTP>5985</cfg:HTTP><cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts>"
+        "<cfg:TrustedHosts></cfg:TrustedHosts></cfg:Client>"
+        "<cfg:Service><cfg:RootSDDL>O:NSG:BAD:P(A;;GA;;;BA)(A;;GR;;;IU)S:P(AU;FA;GA;;;WD)(AU;SA;GXGW;;;WD)"
+        "</cfg:RootSDDL><cfg:MaxConcurrentOperations>4294967295</cfg:MaxConcurrentOperations>"
+        "<cfg:MaxConcurrentOperationsPerUser>1500</cfg:MaxConcurrentOperationsPerUser>"
+        "<cfg:EnumerationTimeoutms>240000</cfg:EnumerationTimeoutms><cfg:MaxConnections>300</cfg:MaxConnections>"
+        "<cfg:MaxPacketRetrievalTimeSeconds>120</cfg:MaxPacketRetrievalTimeSeconds>"
+        f"<cfg:AllowUnencrypted>false</cfg:AllowUnencrypted><cfg:Auth><cfg:Basic>{b}</cfg:Basic>"
+        "<cfg:Kerberos>true</cfg:Kerberos><cfg:Negotiate>true</cfg:Negotiate><cfg:Certificate>false</cfg:Certificate>"
+        "<cfg:CredSSP>false</cfg:CredSSP><cfg:CbtHardeningLevel>Relaxed</cfg:CbtHardeningLevel></cfg:Auth>"
+        "<cfg:DefaultPorts><cfg:HTTP>5985</cfg:HTTP><cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts>"
+        "<cfg:IPv4Filter>*</cfg:IPv4Filter><cfg:IPv6Filter>*</cfg:IPv6Filter>"
+        "<cfg:EnableCompatibilityHttpListener>false</cfg:EnableCompatibilityHttpListener>"
+        "<cfg:EnableCompatibilityHttpsListener>false</cfg:EnableCompatibilityHttpsListener>"
+        "<cfg:CertificateThumbprint></cfg:CertificateThumbprint><cfg:AllowRemoteAccess>true</cfg:AllowRemoteAccess>"
+        "</cfg:Service><cfg:Winrs><cfg:AllowRemoteShellAccess>true</cfg:AllowRemoteShellAccess>"
+        f"<cfg:IdleTimeout>{idle_timeout_ms}</cfg:IdleTimeout><cfg:MaxConcurrentUsers>10</cfg:MaxConcurrentUsers>"
+        "<cfg:MaxShellRunTime>2147483647</cfg:MaxShellRunTime><cfg:MaxProcessesPerShell>25</cfg:MaxProcessesPerShell>"
+        "<cfg:MaxMemoryPerShellMB>1024</cfg:MaxMemoryPerShellMB>"
+        f"<cfg:MaxShellsPerUser>{max_shells_per_user}</cfg:MaxShellsPerUser></cfg:Winrs></cfg:Config>"
     )

@@ -52,8 +52,9 @@ class WsmanService:
     """The shells of one lab host and the WSMan operations on them."""
 
     def __init__(self, host: ScriptHost, counters: RequestCounters, machine: str,
-                 max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER) -> None:
+                 max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER, basic_auth: bool = False) -> None:
         self.host = host
+        self.basic_auth = basic_auth  # shown in winrm/config (Service/Auth/Basic)
         self.counters = counters
         self.machine = machine
         self.max_shells_per_user = max_shells_per_user
@@ -104,7 +105,7 @@ class WsmanService:
     def _shell(self, req: soap.Request) -> PsrpShell:
         shell = self.shells.get(req.shell_id.upper())
         if shell is None or shell.closed:
-            raise soap.SoapError(soap.shell_not_found(req.shell_id))
+            raise soap.SoapError(soap.shell_not_found(provider=req.kind == "Get"))
         shell.last_used = time.monotonic()
         return shell
 
@@ -140,9 +141,9 @@ class WsmanService:
         return soap.create_body(address, req.resource_uri, shell_id, self._shell_xml(shell))
 
     @staticmethod
-    def _shell_xml(shell: PsrpShell, state: str | None = None) -> str:
+    def _shell_xml(shell: PsrpShell, usage: bool = False) -> str:
         return soap.shell_xml(shell.shell_id, shell.resource_uri, shell.owner, shell.client_ip,
-                              shell.input_streams, shell.output_streams, shell.idle_timeout_s, state)
+                              shell.input_streams, shell.output_streams, shell.idle_timeout_s, usage=usage)
 
     @staticmethod
     def _command_args(req: soap.Request) -> tuple[str | None, bytes]:
@@ -161,7 +162,7 @@ class WsmanService:
         for stream in req.body.iterfind("rsp:Stream", soap.NS):
             command_id = stream.attrib.get("CommandId")
             if command_id and not shell.has_command(command_id):
-                raise soap.SoapError(soap.invalid_body(f"no command {command_id} in shell {shell.shell_id}"))
+                raise soap.SoapError(soap.command_not_found())
             shell.feed(_b64(stream.text), command_id)
         return "<rsp:SendResponse/>"
 
@@ -170,19 +171,18 @@ class WsmanService:
         desired = req.body.find("rsp:DesiredStream", soap.NS) if req.body is not None else None
         command_id = desired.attrib.get("CommandId") if desired is not None else None
         if command_id and not shell.has_command(command_id):
-            raise soap.SoapError(soap.invalid_body(f"no command {command_id} in shell {shell.shell_id}"))
+            raise soap.SoapError(soap.command_not_found())
         budget = max(4096, (req.max_envelope - _SLACK) * 3 // 4)
         chunks, done = shell.take(command_id, budget)
         if not chunks and not done:
             # Nothing yet: hold the request until output arrives or the client's OperationTimeout passes.
             if not await shell.wait(command_id, max(0.0, req.timeout_s - 0.5)):
                 if shell.closed:
-                    raise soap.SoapError(soap.shell_not_found(req.shell_id))
+                    raise soap.SoapError(soap.shell_not_found())
                 raise soap.SoapError(soap.timed_out())
             chunks, done = shell.take(command_id, budget)
         streams = [base64.b64encode(c).decode("ascii") for c in chunks]
-        state = None if command_id is None else ("Done" if done else "Running")
-        return soap.receive_body(streams, command_id, state)
+        return soap.receive_body(streams, command_id, done)
 
     def _signal(self, req: soap.Request) -> str:
         shell = self._shell(req)
@@ -194,8 +194,9 @@ class WsmanService:
 
     def _get(self, req: soap.Request) -> str:
         if req.resource_uri.rstrip("/") == CONFIG_URI:
-            return soap.config_body(MAX_ENVELOPE_KB)
+            return soap.config_body(MAX_ENVELOPE_KB, self.max_shells_per_user, int(DEFAULT_IDLE_TIMEOUT_S * 1000),
+                                    self.basic_auth)
         if req.resource_uri.startswith(SHELL_URI) or req.resource_uri.startswith(PWSH_URI):
-            return self._shell_xml(self._shell(req), state="Connected")
+            return self._shell_xml(self._shell(req), usage=True)
         raise soap.SoapError(soap.Fault(2150858752, "a:DestinationUnreachable",
                                         f"The resource URI {req.resource_uri} was not found."))

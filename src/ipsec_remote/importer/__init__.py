@@ -1,0 +1,1 @@
+"""Importers: inventories from other tools as an ipsec-remote inventory TOML."""
