@@ -4,8 +4,8 @@
 # Only the cmdlets below may run; nested calls may only build proposals.
 # With -Guard, the calls run only if the owned objects in the store are exactly -ExpectOwned (the names the
 # controller planned from): a plan is refused when the host changed since it was read; and none of
-# -Absent ('Noun|Name' of objects the calls create) may exist outside our group (a name clash). Owned objects
-# are found through their CIM properties RuleGroup and InstanceID (wfascimprov class pages), not the
+# -Absent ('Noun|Name' of objects the calls create) may exist outside our group (a name clash). Objects are
+# told apart through their CIM properties RuleGroup and InstanceID (wfascimprov class pages), not the
 # undocumented cmdlet-style aliases Group/Name.
 # NetSecurity cmdlets are CDXML functions: they ignore a script-scope $ErrorActionPreference (PowerShell
 # issues 4568, 24389), so every call gets -ErrorAction Stop or a provider error would pass as success.
@@ -40,8 +40,10 @@ if ($Guard) {
                 @('NetIPsecMainModeCryptoSet', 'Get-NetIPsecMainModeCryptoSet'), @('NetIPsecQuickModeCryptoSet', 'Get-NetIPsecQuickModeCryptoSet'),
                 @('NetIPsecPhase1AuthSet', 'Get-NetIPsecPhase1AuthSet'))) {
             $getter = $pair[1]
-            foreach ($o in @(& $getter -PolicyStore $PolicyStore -ErrorAction Stop | Where-Object { $_.Group -ne $Group })) {
-                $key = $pair[0] + '|' + [string]$o.Name
+            foreach ($o in @(& $getter -PolicyStore $PolicyStore -ErrorAction Stop)) {
+                $props = $o.PSBase.CimInstanceProperties
+                if ([string]$props['RuleGroup'].Value -eq $Group) { continue }
+                $key = $pair[0] + '|' + [string]$props['InstanceID'].Value
                 if ($Absent -contains $key) { $taken += $key }
             }
         }
