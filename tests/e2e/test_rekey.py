@@ -1,5 +1,6 @@
 """Rekey (issue 12): after a promotion, changed quick-mode proposals are proven — apply drops the SAs
-that use old proposals on both ends behind the dead-man's switch; ``rekey`` does it on demand."""
+that use old proposals on both ends behind the dead-man's switch; ``rekey`` does it on demand. At Require the
+switch is promote's (ops/confirmed.py): a drilled host is needed, as for promote."""
 
 from __future__ import annotations
 
@@ -65,3 +66,29 @@ def test_rekey_on_demand(lab: Lab) -> None:
     assert sum(after.values()) > sum(before.values())
     proc = lab.cli("rekey", "inventory.toml", "--lab", "--pairs", "app01:dc01")
     assert proc.returncode == 2 and "--pairs: app01:dc01: is not a pair of the inventory" in proc.stderr
+
+
+def test_rekey_at_require_needs_a_drill_like_promote(lab: Lab) -> None:
+    assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+    rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")
+    assert rc == 0, report
+    marks = {n: _cmdlets(h).count("Remove-NetIPsecMainModeSA") for n, h in lab.inspect().items()}
+    rc, report = lab.json("rekey", "inventory.toml", "--lab")
+    assert rc == 1 and report["pairs"] == [], report
+    assert any(p.startswith("app01:sql01 at Require was not rekeyed: ") and "doctor --drill" in p
+               for p in report["problems"]), report["problems"]
+    assert {n: _cmdlets(h).count("Remove-NetIPsecMainModeSA") for n, h in lab.inspect().items()} == marks
+
+    rc, report = lab.json("rekey", "inventory.toml", "--lab", "--skip-drill")
+    assert rc == 0, report
+    (pair,) = report["pairs"]
+    assert pair["verified"] and pair["inbound_security"] == "Require"
+    hosts = lab.inspect()
+    assert all(not hosts[n]["scheduled_tasks"] for n in ("sql01", "app01"))
+    (db,) = (lab.dir / ".ipsec-remote").glob("lab-state-*.db")
+    with sqlite3.connect(db) as conn:
+        waves = conn.execute("SELECT status FROM waves WHERE run_id = ?", (report["run_id"],)).fetchall()
+        reverts = conn.execute("SELECT host, deadline, status FROM reverts WHERE run_id = ?",
+                               (report["run_id"],)).fetchall()
+    assert waves == [("confirmed",)]
+    assert sorted(r[0] for r in reverts) == ["app01", "sql01"] and all(r[1] and r[2] == "confirmed" for r in reverts)

@@ -106,3 +106,24 @@ def test_ctrl_c_during_apply_says_what_was_done_and_what_was_not(tmp_path: Path)
         assert runs(lab)[-1] == ("apply", "interrupted")
         again = lab.cli("apply", "inventory.toml", "--lab")
         assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_ctrl_c_before_the_change_removes_the_switch_again(tmp_path: Path) -> None:
+    """app01 answers slowly: sql01's revert task is registered while the controller still waits for app01's
+    arm. A Ctrl-C then stops before any rule changes, and the tasks are removed again (the stop does not
+    skip the removal)."""
+    with running_lab(tmp_path, faults="rtt_ms = 20\n[hosts.app01]\nrtt_ms = 1500\n") as lab:
+        assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+        proc = popen(lab, "promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill", "--json")
+        wait_for(lab, lambda hosts: bool(hosts["sql01"]["scheduled_tasks"]))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out + err
+        report = json.loads(out)
+        (wave,) = report["waves"]
+        assert wave["status"] == "aborted" and report["armed_reverts"] == [], report
+        assert "no revert is armed by this run" in err, err
+        hosts = lab.inspect()
+        assert all(_pair_rule(hosts[n])["InboundSecurity"] == "Request" and not hosts[n]["scheduled_tasks"]
+                   for n in ("sql01", "app01")), hosts
+        assert runs(lab)[-1] == ("promote --to require", "interrupted")
