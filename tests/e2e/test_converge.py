@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from ipsec_remote.model.inventory import parse_inventory
+from ipsec_remote.model.crypto_lint import find_weaknesses
+from ipsec_remote.model.inventory import Inventory, parse_inventory
 
 from .conftest import Lab, running_lab
 
@@ -95,6 +96,10 @@ def inventories(draw: st.DrawFn) -> dict[str, Any]:
         "exemptions": BASE["exemptions"] + draw(extra_exemption),
         "pairs": draw(st.lists(pair, min_size=1, max_size=2, unique_by=lambda p: (p["a"], p["b"]))),
     }
+    # Weak choices converge too: the inventory accepts the ones it draws, as an operator would.
+    weak = sorted({w.name for w in find_weaknesses(Inventory.model_validate(inv)) if w.rule.refused})
+    if weak:
+        inv["crypto"]["allow_weak"] = weak
     parse_inventory(inv)  # every generated inventory is valid (else the strategy is wrong)
     return inv
 

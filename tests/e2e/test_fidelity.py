@@ -38,8 +38,9 @@ def test_rollout_under_each_assumption(tmp_path: Path, type_layer: bool, cascade
 
         rc, status = lab.json("status", "inventory.toml", "--lab")
         assert rc == 0 and all(_verified_pairs(status)), status
-        # The switch itself is drilled elsewhere (test_deadman.py); here it is the read/write path under test.
-        rc, promoted = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")
+        rc, drill = lab.json("doctor", "inventory.toml", "--lab", "--drill")  # the switch works on these hosts
+        assert rc == 0, drill
+        rc, promoted = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
         assert rc == 0 and [w["status"] for w in promoted["waves"]] == ["confirmed"], promoted
         rc, status = lab.json("status", "inventory.toml", "--lab")
         assert rc == 0 and all(_verified_pairs(status)), status

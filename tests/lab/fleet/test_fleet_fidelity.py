@@ -107,7 +107,7 @@ def test_sha384_in_quick_mode_is_refused_by_default(lab: Lab) -> None:
 
 
 def test_sha384_in_quick_mode_never_negotiates_when_stored(make_lab: LabFactory) -> None:
-    lab = make_lab('[assumptions]\nqm_sha384 = "never_negotiated"\n')
+    lab = make_lab('[audit]\nipsec_quick_mode = "failure"\n[assumptions]\nqm_sha384 = "never_negotiated"\n')
     for host in ("sql01", "app01"):
         lab.ok(host, QM_SHA384)
     pair(lab, "sql01", "app01", qm_set="qm384")
