@@ -92,3 +92,13 @@ def test_rekey_at_require_needs_a_drill_like_promote(lab: Lab) -> None:
                                (report["run_id"],)).fetchall()
     assert waves == [("confirmed",)]
     assert sorted(r[0] for r in reverts) == ["app01", "sql01"] and all(r[1] and r[2] == "confirmed" for r in reverts)
+
+    # apply never skips the drill: the stale pair at Require is left as it was, and the pair says why.
+    lab.inventory.write_text(lab.inventory.read_text().replace(OLD, NEW))
+    rc, report = lab.json("apply", "inventory.toml", "--lab")
+    assert rc == 1 and report["rekeyed"] == [], report
+    (pair,) = report["pairs"]
+    assert not pair["verified"] and pair["stale_sa"], pair
+    assert any("was not rekeyed" in p and "doctor --drill" in p for p in pair["problems"]), pair["problems"]
+    hosts = lab.inspect()
+    assert all(not hosts[n]["scheduled_tasks"] for n in ("sql01", "app01"))

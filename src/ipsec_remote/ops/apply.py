@@ -273,9 +273,13 @@ def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapp
     outcome = rekey_pairs(run, stale)
     again = {(p.a, p.b): p for p in outcome.pairs}
     report.pairs = [again.get((p.a, p.b), p) for p in report.pairs]
-    for problem in outcome.problems:  # e.g. a pair at Require on a host without a drill: left as it was
-        for p in report.pairs:
-            if problem.startswith(f"{p.a}:{p.b} ") and problem not in p.problems:
+    # Why a stale pair was not rekeyed (a host without a drill, a switch that could not be armed) goes to the
+    # pair it names, or else to every stale pair left unproven.
+    left = [p for p in report.pairs if (p.a, p.b) in stale and (p.a, p.b) not in again]
+    for problem in outcome.problems:
+        named = [p for p in report.pairs if problem.startswith(f"{p.a}:{p.b} ")]
+        for p in named or left:
+            if problem not in p.problems:
                 p.problems.append(problem)
     report.rekeyed = [f"{a}:{b}" for a, b in stale if (a, b) in again and again[(a, b)].verified]
     for key in outcome.reverted:
