@@ -40,7 +40,7 @@ def test_each_hosts_own_reason_reaches_the_pair_table(lab: Lab) -> None:
     rc, report = lab.json("apply", "inventory.toml", "--lab")
     assert rc == 1
     (pair,) = report["pairs"]
-    assert "app01: the host refused the credentials" in pair["problems"], pair["problems"]
+    assert "app01: the host refused the credentials (auth basic)" in pair["problems"], pair["problems"]
     assert not any("not reachable" in p for p in pair["problems"]), pair["problems"]
 
 
