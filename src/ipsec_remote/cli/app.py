@@ -28,6 +28,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from .. import interrupt, log
 from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
+from ..model.gpo import refuse_gpo_store
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
 from . import completion, reports
@@ -104,9 +105,10 @@ def plan(
         inv = load_inventory(inventory)
         _warn_weak_crypto(inv, inventory)
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
+        refuse_gpo_store(inv, str(inventory), "plan")
         result = offline_plan(inv)
     else:
-        inv, book, targets, journal = _prepare(inventory, None, lab)
+        inv, book, targets, journal = _prepare(inventory, None, lab, gpo_command="plan")
         result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
         for host, reason in sorted(failed.items()):
             typer.echo(f"ipsec-remote: {host}: not planned: {_without_host(host, reason)}", err=True)
@@ -133,9 +135,10 @@ _state: dict[str, Any] = {}  # the journal and run lock of this command, for Ctr
 
 
 def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | None = None,
-             sends_psk: bool = False) -> tuple[Any, Any, Any, Any]:
+             sends_psk: bool = False, gpo_command: str | None = None) -> tuple[Any, Any, Any, Any]:
     """Everything that can be wrong with the input is checked here, before any host is contacted; a
-    command that changes hosts (``command``) also takes the journal's run lock."""
+    command that changes hosts (``command``) also takes the journal's run lock. ``gpo_command`` names the
+    command for the GPO-store check when it differs from ``command``."""
     from ..journal.lock import RunLock
     from ..journal.store import Journal
     from ..model.playbook import load_playbook
@@ -145,6 +148,7 @@ def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | N
     _warn_weak_crypto(inv, inventory)
     book = load_playbook(playbook, inventory)
     check_run(inv, str(inventory), lab=lab, sends_psk=sends_psk)
+    refuse_gpo_store(inv, str(inventory), gpo_command or command or "plan")
     targets = targets_for(inv, inventory, lab)
     path = journal_path(inventory, lab)
     if command is not None:
@@ -335,7 +339,8 @@ def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     from ..ops.status import doctor as run_doctor
 
     # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None)
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None,
+                                           gpo_command="doctor --drill" if drill else "doctor")
     findings = run_doctor(inv, targets, book.rollout.forks)
     drills: list[Any] = []
     if drill:
