@@ -39,7 +39,12 @@ def test_commands_not_built_for_a_gpo_refuse_it_before_contacting_anyone(tmp_pat
             assert len(lines) == 1 and "Traceback" not in proc.stderr, (name, proc.stderr)
             assert lines[0].startswith("inventory.toml: policy.store: "), (name, lines[0])
             assert f"'{name.split(' --offline')[0]}' does not support a GPO store" in lines[0], (name, lines[0])
-        hosts = lab.inspect()
+        rc, doc = lab.json("lab", "inspect", "inventory.toml")
+        assert rc == 0, doc
+        # The lab's domain holds the inventory's GPO once, linked to the managed hosts; nothing wrote to it.
+        assert doc["gpos"][GPO]["linked_to"] == ["web01", "web02", "web03", "sql01", "sql02"]
+        assert doc["gpos"][GPO]["objects"] == []
+        hosts = doc["hosts"]
         assert hosts
         assert {n: h["requests"].get("total", 0) for n, h in hosts.items()} == dict.fromkeys(hosts, 0)
         assert not (tmp_path / ".ipsec-remote" / "state.db").exists()
