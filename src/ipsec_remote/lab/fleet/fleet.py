@@ -19,6 +19,7 @@ from typing import Any, Literal
 from ..host import HostConfig, LabHost
 from ..host.config import DEFAULT_LISTENING_PORTS
 from ..host.gpupdate import due_refresh
+from ..ike.model import Assumptions as IkeAssumptions
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
 from ..winrm.clientcert import make_client_certificate
@@ -72,7 +73,8 @@ class Fleet:
         sa_idle_s = self.options.sa_idle_s if self.options.sa_idle_s is not None else self.faults.sa_idle_s
         net_options = self.options.network or NetworkOptions(
             sa_idle_s=sa_idle_s,
-            own_address_traffic=self.faults.assumptions.own_address_traffic)
+            own_address_traffic=self.faults.assumptions.own_address_traffic,
+            assumptions=IkeAssumptions(cs_rule_endpoints=self.faults.assumptions.cs_rule_endpoints))
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}
