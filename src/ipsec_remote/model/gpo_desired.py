@@ -17,6 +17,7 @@ host would make a host get more (or other) than the inventory asks; they are ref
 
 from __future__ import annotations
 
+from .calls import ParamValue
 from .desired import DesiredObject, Kind, Security, _addr_key, _exemptions, _rule_params, _sets
 from .inventory import Inventory, Pair
 
@@ -63,9 +64,10 @@ def gpo_objects(inv: Inventory, security: dict[int, Security] | None = None) -> 
     objects += _sets(inv)
     paired = sorted({inv.host(n).address for p in inv.pairs for ref in (p.a, p.b) for n in inv.expand(ref)},
                     key=_addr_key)
-    mm = {"Name": f"{group}-mm-pairs", "DisplayName": f"{group}: main mode between paired hosts", "Group": group,
-          "Enabled": "True", "LocalAddress": paired, "RemoteAddress": paired, "MainModeCryptoSet": f"{group}-mm",
-          "Phase1AuthSet": f"{group}-p1", "Profile": inv.policy.profile}
+    mm: dict[str, ParamValue] = {
+        "Name": f"{group}-mm-pairs", "DisplayName": f"{group}: main mode between paired hosts", "Group": group,
+        "Enabled": "True", "LocalAddress": paired, "RemoteAddress": paired, "MainModeCryptoSet": f"{group}-mm",
+        "Phase1AuthSet": f"{group}-p1", "Profile": inv.policy.profile}
     objects.append(DesiredObject(Kind.MM_RULE, f"{group}-mm-pairs", mm,
                                  f"main mode rule between {', '.join(paired)}"))
     for i, pair in enumerate(inv.pairs):
