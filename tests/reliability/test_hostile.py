@@ -149,15 +149,25 @@ def read_single_quoted(text: str, i: int) -> tuple[str, int]:
         i += 1
 
 
-def test_a_hostile_gpo_name_is_refused_in_one_line(lab: Lab) -> None:
+def test_a_hostile_gpo_name_is_refused_in_one_line_or_quoted_in_the_plan(lab: Lab, tmp_path: Path) -> None:
     before = {n: h["requests"]["total"] for n, h in control_inspect(lab).items()}
     path = lab.dir / "hostile-gpo.toml"
-    path.write_text(INVENTORY.replace('store = "PersistentStore"', f"store = {toml_str(STORE)}"), encoding="utf-8")
-    for args in (["apply", str(path), "--lab"], ["plan", str(path), "--offline"]):
-        rc, out, err = run_in_process(args)
-        assert_one_line(args[0], rc, out, err, str(path), "policy.store")
-        assert "line2" in err and "\\n" in err  # the newline shows escaped
+    path.write_text(INVENTORY.replace('store = "PersistentStore"', f"store = {toml_str(STORE)}\ngpo_writer = \"dc01\""),
+                    encoding="utf-8")
+    rc, out, err = run_in_process(["apply", str(path), "--lab"])
+    assert_one_line("apply", rc, out, err, str(path), "policy.store")
+    assert "line2" in err and "\\n" in err  # the newline shows escaped
     assert {n: h["requests"]["total"] for n, h in control_inspect(lab).items()} == before
+    # GPO mode's offline plan writes the GPO on the DC: the name is one quoted literal in the export.
+    export = tmp_path / "gpo.ps1"
+    rc, out, err = run_in_process(["plan", str(path), "--offline", "--export", str(export)])
+    assert rc == 0, err
+    script = export.read_text(encoding="utf-8")
+    starts = [i for i in range(len(script)) if script.startswith("-PolicyStore ", i)]
+    assert starts
+    for start in starts:
+        value, end = read_single_quoted(script, start + len("-PolicyStore "))
+        assert value == STORE and script[end] in (" ", "\n"), script[end:end + 20]
 
 
 VALIDATED = [

@@ -85,3 +85,20 @@ def test_inventories_a_gpo_cannot_express_are_found(change: str, where: str | No
     inv = load_inventory(path)
     problem = gpo_problem(inv)
     assert (problem[0] if problem else None) == where, problem
+
+
+@pytest.mark.parametrize("policy,where,words", [
+    ("store = 'corp\\GPO'", "policy.gpo_writer", "needs the domain controller"),
+    ("store = 'corp\\GPO'\ngpo_writer = \"dns01\"", "policy.gpo_writer", "second hop"),
+    ("store = 'corp\\GPO'\ngpo_writer = \"web01\"", "policy.gpo_writer", "not a domain controller"),
+    ('store = "PersistentStore"\ngpo_writer = "dc01"', "policy.gpo_writer", "only used with a GPO store"),
+])
+def test_the_gpo_writer_must_be_a_domain_controller(policy: str, where: str, words: str, tmp_path: Path) -> None:
+    from ipsec_remote.errors import InputError
+    from ipsec_remote.model.gpo import check_gpo
+
+    path = tmp_path / "inventory.toml"
+    path.write_text((ROOT / "examples" / "three-tier.toml").read_text().replace('store = "PersistentStore"', policy))
+    with pytest.raises(InputError) as err:
+        check_gpo(load_inventory(path), str(path))
+    assert err.value.key_path == where and words in err.value.problem, str(err.value)

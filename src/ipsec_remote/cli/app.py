@@ -28,7 +28,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from .. import interrupt, log
 from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
-from ..model.gpo import refuse_gpo_store
+from ..model.gpo import is_gpo_store, refuse_gpo_store
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
 from . import completion, reports
@@ -105,7 +105,9 @@ def plan(
         inv = load_inventory(inventory)
         _warn_weak_crypto(inv, inventory)
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
-        refuse_gpo_store(inv, str(inventory), "plan")
+        refuse_gpo_store(inv, str(inventory), "plan --offline")
+        if is_gpo_store(inv.policy.store):
+            _gpo_plan(inv, json_out, show_powershell, export, detailed_exitcode)
         result = offline_plan(inv)
     else:
         inv, book, targets, journal = _prepare(inventory, None, lab, gpo_command="plan")
@@ -125,6 +127,19 @@ def plan(
         raise typer.Exit(1)
     if detailed_exitcode and not result.empty:
         raise typer.Exit(3)
+
+
+def _gpo_plan(inv: Any, json_out: bool, show_powershell: bool, export: Path | None, detailed: bool) -> NoReturn:
+    from ..plan.gpo_plan import gpo_offline_plan, gpo_plan_json, gpo_plan_text
+
+    plan = gpo_offline_plan(inv)
+    if export is not None:
+        try:
+            export.write_text(plan_powershell(plan.as_plan()), encoding="utf-8")
+        except OSError as exc:
+            raise InputError("--export", str(export), f"cannot write: {exc.strerror or exc}") from None
+    typer.echo(dumps(gpo_plan_json(plan)) if json_out else gpo_plan_text(plan, show_powershell))
+    raise typer.Exit(3 if detailed and plan.writes.changes else 0)
 
 
 def _without_host(host: str, reason: str) -> str:
