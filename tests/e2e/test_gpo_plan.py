@@ -1,6 +1,7 @@
 """GPO mode's plan, carried out on the lab's domain: the exported plan run on the writer (a DC) fills the one
-shared GPO, each host applies it at gpupdate, and every inventory pair then negotiates — under both
-readings of a rule's endpoints (``[assumptions] cs_rule_endpoints``)."""
+shared GPO, each host applies it at gpupdate, and status (GPO + RSOP + proof) verifies every inventory pair
+only once both ends have refreshed — under both readings of a rule's endpoints
+(``[assumptions] cs_rule_endpoints``)."""
 
 from __future__ import annotations
 
@@ -53,24 +54,39 @@ def test_the_gpo_plan_gives_every_host_its_pairs_through_group_policy(tmp_path: 
         objects = [o["name"] for o in doc["gpos"][GPO]["objects"]]
         assert sorted(objects) == sorted(planned) and len(objects) == len(set(objects))
         rules = sorted(n for n in planned if "-exempt-" in n or "-gpair-" in n)
+        late = "sql02"
         for host in plan["hosts"]:
             assert run_on(lab, host, NAMES)[0] == [], host  # nothing arrives before a refresh
+            if host == late:
+                continue
             out, errors = run_on(lab, host, "gpupdate /target:computer /force")
             assert not errors and "Computer Policy update has completed successfully." in out, (host, out)
             assert sorted(run_on(lab, host, NAMES)[0]) == rules, host
-        inv_pairs = [("web01", "sql01", 1433), ("web03", "sql02", 1433), ("sql01", "sql02", 5022)]
-        for a, b, port in inv_pairs:
-            address = doc["hosts"][b]["address"]
-            out, errors = run_on(lab, a, f"Test-NetConnection -ComputerName {address} -Port {port} "
-                                         "-InformationLevel Quiet")
-            assert not errors and out == [True], (a, b, out, errors)
-        hosts = lab.inspect()
-        for a, b, _port in inv_pairs:
-            for me, peer in ((a, b), (b, a)):
-                sas = [s for s in hosts[me]["quick_mode_sas"] if s.get("RemoteEndpoint") == hosts[peer]["address"]]
-                assert sas, (me, peer)
+        # status reads the GPO on the writer and each host's RSOP: sql02 has not refreshed.
+        rc, status = lab.json("status", "inventory.toml", "--lab")
+        assert rc == 1, status
+        assert status["hosts"]["dc01"]["drift"] == []  # the GPO is as the inventory wants
+        assert any("not applied yet" in d for d in status["hosts"][late]["drift"]), status["hosts"][late]
+        pairs = status["pairs"]
+        assert pairs and all(p["verified"] == (late not in (p["a"], p["b"])) for p in pairs), pairs
+        run_on(lab, late, "gpupdate /target:computer /force")
+        rc, status = lab.json("status", "inventory.toml", "--lab")
+        assert rc == 0, status
+        assert status["pairs"] and all(p["verified"] for p in status["pairs"]), status["pairs"]
+        assert all(h["drift"] == [] for h in status["hosts"].values())
+        assert len(status["pairs"]) == 7 and all(p["inbound_security"] == "Request" for p in status["pairs"])
+        # An edit to the GPO after the hosts refreshed: their RSOP holds an older version of that rule.
+        rule = next(n for n in planned if n.endswith("-gpair-sql01-sql02-ab"))
+        _out, errors = run_on(lab, "dc01", f"Set-NetIPsecRule -IPsecRuleName '{rule}' -PolicyStore '{GPO}' "
+                                           "-Description 'edited by hand' -ErrorAction Stop")
+        assert not errors, errors
+        rc, status = lab.json("status", "inventory.toml", "--lab")
+        assert rc == 1, status
+        for host in plan["hosts"]:
+            assert any("applied as an older version" in d and rule in d for d in status["hosts"][host]["drift"]), host
         # Not a pair of the inventory: web01 <-> web02 stays in clear, no SA either side.
-        out, _ = run_on(lab, "web01", f"Test-NetConnection -ComputerName {hosts['web02']['address']} -Port 445 "
-                                      "-InformationLevel Quiet")
+        web02 = doc["hosts"]["web02"]["address"]
+        run_on(lab, "web01", f"Test-NetConnection -ComputerName {web02} -Port 445 -InformationLevel Quiet")
         hosts = lab.inspect()
-        assert not [s for s in hosts["web01"]["quick_mode_sas"] if s.get("RemoteEndpoint") == hosts["web02"]["address"]]
+        assert hosts["web01"]["quick_mode_sas"]  # web01 has SAs with its SQL peers, none with web02
+        assert not [s for s in hosts["web01"]["quick_mode_sas"] if s.get("RemoteEndpoint") == web02]

@@ -260,7 +260,12 @@ def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
-    report = run_status(inv, targets, journal, quick, book.rollout.forks)
+    if is_gpo_store(inv.policy.store):
+        from ..ops.gpo_status import gpo_status, writer_target
+
+        report = gpo_status(inv, targets, writer_target(inv, inventory, lab), quick, book.rollout.forks)
+    else:
+        report = run_status(inv, targets, journal, quick, book.rollout.forks)
     _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit))
 
 
