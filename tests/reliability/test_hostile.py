@@ -1,8 +1,8 @@
 """Hostile strings in the inventory's free-text fields reach a host only as parameter values.
 
 Free text that reaches a host: ``auth.authority`` (the certificate authority of the phase 1 auth proposal).
-The GPO name of ``policy.store`` is free text too; a GPO store is refused for now (model/gpo.py), so a
-hostile one must come back as the one-line refusal, escaped, with nothing sent. Everything
+The GPO name of ``policy.store`` is free text too: where a command refuses a GPO store (model/gpo.py) a
+hostile one comes back in the one-line refusal, escaped, with nothing sent; GPO mode's plan quotes it. Everything
 else sent to a host is built from names the inventory validator restricts to ``[A-Za-z0-9_.-]`` (host,
 exemption and group names, ``policy.group``, pair ends); for those the hostile string is refused with the
 usual one-line error. Then: the lab's call log shows each value arrived byte for byte as a parameter and no
@@ -154,8 +154,8 @@ def test_a_hostile_gpo_name_is_refused_in_one_line_or_quoted_in_the_plan(lab: La
     path = lab.dir / "hostile-gpo.toml"
     path.write_text(INVENTORY.replace('store = "PersistentStore"', f"store = {toml_str(STORE)}\ngpo_writer = \"dc01\""),
                     encoding="utf-8")
-    rc, out, err = run_in_process(["apply", str(path), "--lab"])
-    assert_one_line("apply", rc, out, err, str(path), "policy.store")
+    rc, out, err = run_in_process(["promote", "--to", "require", "-i", str(path), "--lab"])
+    assert_one_line("promote", rc, out, err, str(path), "policy.store")
     assert "line2" in err and "\\n" in err  # the newline shows escaped
     assert {n: h["requests"]["total"] for n, h in control_inspect(lab).items()} == before
     # GPO mode's offline plan writes the GPO on the DC: the name is one quoted literal in the export.

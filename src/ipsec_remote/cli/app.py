@@ -243,8 +243,15 @@ def apply(
 
     reports.check(report_file, junit)
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "apply", sends_psk=True)
-    report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
-                       None if json_out else _progress)
+    if is_gpo_store(inv.policy.store):
+        from ..ops.gpo_apply import gpo_apply
+        from ..ops.gpo_status import writer_target
+
+        report = gpo_apply(inv, book, targets, writer_target(inv, inventory, lab), journal,
+                           forks or book.rollout.forks, _progress if not json_out else (lambda _h, _m: None))
+    else:
+        report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
+                           None if json_out else _progress)
     _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit))
 
 
@@ -345,7 +352,13 @@ def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = Fa
     from ..ops.rollback import rollback as run_rollback
 
     inv, book, targets, journal = _prepare(inventory, None, lab, "rollback")
-    report = run_rollback(inv, targets, journal, book.rollout.forks)
+    if is_gpo_store(inv.policy.store):
+        from ..ops.gpo_apply import gpo_rollback
+        from ..ops.gpo_status import writer_target
+
+        report = gpo_rollback(inv, targets, writer_target(inv, inventory, lab), journal, book.rollout.forks)
+    else:
+        report = run_rollback(inv, targets, journal, book.rollout.forks)
     _render(report, json_out, "print_rollback")
 
 

@@ -62,10 +62,7 @@ def gpo_status(inv: Inventory, targets: Mapping[str, HostTarget], writer_target:
         if gpo is not None:
             writes = plan_host(writer, gpo_writer_address(inv), gpo_objects(inv), gpo.observed, inv.policy.store)
             report.drift[writer] = [f"GPO: {_drift_line(c)}" for c in writes.changes]
-            current = [DesiredObject(o.kind, o.name, o.params, "") for o in gpo.observed]
-            for host, state in rsop.items():
-                behind = plan_host(host, inv.host(host).address, current, state.observed, RSOP).changes
-                report.drift[host] = [f"RSOP: {_rsop_line(c)}" for c in behind]
+            report.drift.update(rsop_behind(inv, gpo, rsop))
             report.security = _pair_security(inv, gpo)
         report.pairs = prove_pairs(inv, fleet, verify, rsop, None, None)
         for pair in report.pairs:
@@ -82,6 +79,14 @@ def gpo_status(inv: Inventory, targets: Mapping[str, HostTarget], writer_target:
         fleet.close()
         gpo_fleet.close()
     return report
+
+
+def rsop_behind(inv: Inventory, gpo: HostState, rsop: Mapping[str, HostState]) -> dict[str, list[str]]:
+    """Per host, how its RSOP differs from the objects the GPO holds now (empty: up to date)."""
+    current = [DesiredObject(o.kind, o.name, o.params, "") for o in gpo.observed]
+    return {host: [f"RSOP: {_rsop_line(c)}"
+                   for c in plan_host(host, inv.host(host).address, current, state.observed, RSOP).changes]
+            for host, state in rsop.items()}
 
 
 def _rsop_line(c: Change) -> str:
