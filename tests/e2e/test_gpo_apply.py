@@ -30,6 +30,9 @@ def gpo_doc(lab: Lab) -> dict[str, Any]:
 def test_apply_status_rollback_through_the_gpo(tmp_path: Path) -> None:
     assert f"store = '{GPO}'" in INVENTORY
     with running_lab(tmp_path, INVENTORY, faults=LISTENERS) as lab:
+        rc, plan = lab.json("plan", "inventory.toml", "--lab")  # the GPO read on the writer: all to add
+        assert rc == 0 and plan["summary"]["add"] == 12 and plan["gpo"]["writer"] == "dc01", plan
+        assert sorted(plan["hosts"]) == sorted(MANAGED) and all(h["calls"] == [] for h in plan["hosts"].values())
         rc, report = lab.json("apply", "inventory.toml", "--lab")
         assert rc == 0, report
         assert len(report["pairs"]) == 7 and all(p["verified"] for p in report["pairs"]), report["pairs"]
@@ -49,6 +52,8 @@ def test_apply_status_rollback_through_the_gpo(tmp_path: Path) -> None:
         assert rc == 0, status
         assert status["pairs"] and all(p["verified"] for p in status["pairs"])
 
+        proc = lab.cli("plan", "inventory.toml", "--lab", "--detailed-exitcode")
+        assert proc.returncode == 0 and "No changes. The GPO matches the inventory." in proc.stdout, proc.stdout
         rc, again = lab.json("apply", "inventory.toml", "--lab")  # converged: no GPO edit, pairs proven
         assert rc == 0 and again["summary"] == {"add": 0, "change": 0, "destroy": 0}, again
         assert gpo_doc(lab)["gpos"][GPO]["version"] == 1

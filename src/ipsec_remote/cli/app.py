@@ -32,6 +32,7 @@ from ..model.gpo import is_gpo_store, refuse_gpo_store
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
 from . import completion, reports
+from .gpo import gpo_plan_exit
 from .reports import JunitOpt, ReportOpt
 
 app = typer.Typer(
@@ -107,10 +108,16 @@ def plan(
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
         refuse_gpo_store(inv, str(inventory), "plan --offline")
         if is_gpo_store(inv.policy.store):
-            _gpo_plan(inv, json_out, show_powershell, export, detailed_exitcode)
+            gpo_plan_exit(inv, json_out, show_powershell, export, detailed_exitcode)
         result = offline_plan(inv)
     else:
         inv, book, targets, journal = _prepare(inventory, None, lab, gpo_command="plan")
+        if is_gpo_store(inv.policy.store):
+            from ..ops.gpo_apply import gpo_live_plan
+            from ..ops.gpo_status import writer_target
+
+            gpo_plan_exit(inv, json_out, show_powershell, export, detailed_exitcode,
+                      gpo_live_plan(inv, writer_target(inv, inventory, lab)))
         result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
         for host, reason in sorted(failed.items()):
             typer.echo(f"ipsec-remote: {host}: not planned: {_without_host(host, reason)}", err=True)
@@ -127,19 +134,6 @@ def plan(
         raise typer.Exit(1)
     if detailed_exitcode and not result.empty:
         raise typer.Exit(3)
-
-
-def _gpo_plan(inv: Any, json_out: bool, show_powershell: bool, export: Path | None, detailed: bool) -> NoReturn:
-    from ..plan.gpo_plan import gpo_offline_plan, gpo_plan_json, gpo_plan_text
-
-    plan = gpo_offline_plan(inv)
-    if export is not None:
-        try:
-            export.write_text(plan_powershell(plan.as_plan()), encoding="utf-8")
-        except OSError as exc:
-            raise InputError("--export", str(export), f"cannot write: {exc.strerror or exc}") from None
-    typer.echo(dumps(gpo_plan_json(plan)) if json_out else gpo_plan_text(plan, show_powershell))
-    raise typer.Exit(3 if detailed and plan.writes.changes else 0)
 
 
 def _without_host(host: str, reason: str) -> str:

@@ -20,7 +20,7 @@ from .inventory import Inventory
 LOCAL_STORE = "PersistentStore"
 
 # Commands that are correct with a GPO store.
-GPO_READY: frozenset[str] = frozenset({"plan --offline", "status", "apply", "rollback"})
+GPO_READY: frozenset[str] = frozenset({"plan", "plan --offline", "status", "apply", "rollback"})
 
 
 def is_gpo_store(store: str) -> bool:
@@ -58,5 +58,5 @@ def refuse_gpo_store(inv: Inventory, label: str, command: str) -> None:
     if is_gpo_store(inv.policy.store) and command not in GPO_READY:
         raise InputError(label, "policy.store",
                          f"'{inv.policy.store}' is a GPO: '{command}' does not support a GPO store yet "
-                         "(GPO mode has plan --offline, apply, status and rollback so far); "
+                         "(GPO mode has plan, apply, status and rollback so far); "
                          f"use store = \"{LOCAL_STORE}\"")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import IpsecRemoteError
 from ..journal.store import Journal
 from ..log import get_logger
 from ..model.desired import Kind
@@ -24,6 +25,7 @@ from ..model.gpo_desired import gpo_objects
 from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
+from ..plan.gpo_plan import GpoPlan
 from ..plan.planner import Change, HostPlan, Plan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet, batch_data, open_fleet
@@ -102,6 +104,19 @@ def refresh_hosts(inv: Inventory, fleet: Fleet, writer_fleet: Fleet, say: Say) -
                              + "; ".join(lines))
             rsop.pop(host, None)
     return rsop
+
+
+def gpo_live_plan(inv: Inventory, writer: HostTarget) -> GpoPlan:
+    """``plan`` in GPO mode: the GPO as the writer reads it now, diffed against the inventory."""
+    writer_fleet = open_fleet({writer.name: writer}, 1)
+    try:
+        gpo = _read_gpo(inv, writer_fleet)
+        if gpo is None:
+            raise IpsecRemoteError(writer_fleet.failed.get(writer.name) or f"{writer.name}: the GPO could not be read")
+        refresh = tuple((h.name, h.address) for h in inv.hosts)
+        return GpoPlan(inv.policy.store, _plan(inv, gpo_objects(inv), gpo), refresh)
+    finally:
+        writer_fleet.close()
 
 
 def gpo_apply(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], writer: HostTarget,

@@ -54,5 +54,5 @@ def gpo_plan_text(plan: GpoPlan, show_powershell: bool = False) -> str:
              "(Open-NetGPO, the changes, one Save-NetGPO)", *body[1:-2], "",
              f"Then each linked host refreshes computer policy and its RSOP is checked ({REFRESH}):"]
     lines += [f"  ~ {host} ({address})" for host, address in plan.refresh]
-    lines += ["", body[-1]]
+    lines += ["", "No changes. The GPO matches the inventory." if plan.as_plan().empty else body[-1]]
     return "\n".join(lines)
