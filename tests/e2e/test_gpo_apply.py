@@ -80,3 +80,22 @@ def test_without_edit_rights_on_the_gpo_nothing_changes(tmp_path: Path) -> None:
         for host in MANAGED:
             h = doc["hosts"][host]
             assert not [c for c in h["calls"] if c["cmdlet"].startswith(("New-", "Set-", "Remove-"))], host
+
+
+def test_rollback_restores_the_gpo_as_it_was_before_the_first_apply(tmp_path: Path) -> None:
+    # One of our objects was in the GPO before (an older rollout): apply replaces it, rollback brings it back.
+    legacy = (f"[[hosts.web01.preexisting.rules]]\nname = \"ipsec-remote-legacy\"\ndisplay_name = \"legacy\"\n"
+              f"group = \"ipsec-remote\"\npolicy_store = '{GPO}'\ninbound_security = \"Request\"\n"
+              "outbound_security = \"Request\"\nremote_address = [\"10.20.9.9\"]\n")
+    with running_lab(tmp_path, INVENTORY, faults=LISTENERS + legacy) as lab:
+        assert [o["name"] for o in gpo_doc(lab)["gpos"][GPO]["objects"]] == ["ipsec-remote-legacy"]
+        rc, report = lab.json("apply", "inventory.toml", "--lab")
+        assert rc == 0, report
+        names = [o["name"] for o in gpo_doc(lab)["gpos"][GPO]["objects"]]
+        assert "ipsec-remote-legacy" not in names and len(names) == 12, names
+        rc, rolled = lab.json("rollback", "-i", "inventory.toml", "--lab")
+        assert rc == 0, rolled
+        doc = gpo_doc(lab)
+        assert [o["name"] for o in doc["gpos"][GPO]["objects"]] == ["ipsec-remote-legacy"]
+        for host in MANAGED:
+            assert ours(doc["hosts"][host]["stores"][GPO]) == ["ipsec-remote-legacy"], host
