@@ -50,6 +50,9 @@ kdc_clock_skew_s = 600                        # the KDC's clock runs this far ah
 [audit]                                       # the same, for every host (a host's own table wins)
 ipsec_driver = "failure"
 
+[domain]                                      # the lab's AD domain (lab/fleet/domain.py)
+deny_gpo_edit = ['lab.local\\IPsec Isolation']  # the admin may not edit these GPOs
+
 [assumptions]                                 # behaviours Windows does not document, for every host
 trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field
 unregister_running_task = "stops"             # there, each value one of its documented choices
@@ -94,6 +97,7 @@ from typing import Any
 from ..host import HostAssumptions, HostConfig, LabHost
 from ..host.audit import BY_KEY, SETTINGS, Setting
 from ..host.reference import param_specs
+from .domain import DomainFaults, parse_domain
 from .spec import FleetSpec, LabConfigError, read_toml
 
 # Object kinds a host can hold before we arrive: the New-* cmdlet whose parameters their keys name, and
@@ -155,6 +159,7 @@ class Faults:
     # ``[assumptions]``: the file's choices; the fields it does not set keep their documented defaults.
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
     kerberos: KerberosFaults = field(default_factory=KerberosFaults)
+    domain: DomainFaults = field(default_factory=DomainFaults)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
@@ -338,6 +343,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.assumptions = parse_assumptions(value, label)
         elif key == "kerberos":
             faults.kerberos = _kerberos(value, label)
+        elif key == "domain":
+            faults.domain = parse_domain(value, label)
         elif key != "hosts":
             raise LabConfigError(label, key, "unknown fault key")
     hosts = data.get("hosts", {})

@@ -18,10 +18,13 @@ from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
 from ..host.config import DEFAULT_LISTENING_PORTS
+from ..host.gpupdate import due_refresh
+from ..ike.model import Assumptions as IkeAssumptions
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
 from ..winrm.clientcert import make_client_certificate
 from ..winrm.server import AuthMode
+from .domain import build_domain
 from .faults import Faults, HostFaults
 from .hooks import FaultState
 from .kdc import LabRealm
@@ -70,7 +73,8 @@ class Fleet:
         sa_idle_s = self.options.sa_idle_s if self.options.sa_idle_s is not None else self.faults.sa_idle_s
         net_options = self.options.network or NetworkOptions(
             sa_idle_s=sa_idle_s,
-            own_address_traffic=self.faults.assumptions.own_address_traffic)
+            own_address_traffic=self.faults.assumptions.own_address_traffic,
+            assumptions=IkeAssumptions(cs_rule_endpoints=self.faults.assumptions.cs_rule_endpoints))
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}
@@ -79,6 +83,7 @@ class Fleet:
             host = LabHost(self._config(host_spec, self.faults.for_host(host_spec.name)))
             self.network.attach(host, host_spec)
             self.hosts[host_spec.name] = host
+        self.domain = build_domain(DOMAIN, spec, self.hosts, self.faults.domain)
         self.server: LabServer | None = None
         self.realm: LabRealm | None = None
         self.client_cert: tuple[Path, Path] | None = None
@@ -188,6 +193,7 @@ class Fleet:
         for host in self.hosts.values():
             with self.lock:  # per host, so the WinRM loop never waits for the whole fleet
                 host.tick_tasks()
+                due_refresh(host)  # Group Policy: background and Invoke-GPUpdate refreshes
         now = time.monotonic()
         if now >= self._next_expiry:
             idle = self.network.options.sa_idle_s or 300.0
@@ -244,4 +250,6 @@ class Fleet:
                 snap["kerberos_delegated_logons"] = ep.auth_counts.delegated_logons if ep is not None else 0
                 snap["endpoint"] = ep.url if ep is not None else None
                 out[name] = snap
-        return {"controller_address": self.spec.controller_address, "hosts": out}
+        with self.lock:
+            gpos = self.domain.inspect()
+        return {"controller_address": self.spec.controller_address, "hosts": out, "gpos": gpos}

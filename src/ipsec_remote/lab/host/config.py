@@ -115,6 +115,11 @@ class HostAssumptions:
     not say whether connection security rules apply to a host's traffic to its own address: "loopback"
     (they do not: the stack short-circuits it) or "policy" (the host's rules are evaluated for it)."""
 
+    cs_rule_endpoints: Literal["local_remote", "mirrored"] = "local_remote"
+    """Whether a connection security or main-mode rule also matches a host found in its -RemoteAddress
+    (Endpoint 2) with the roles swapped — "mirrored" — or only as written — "local_remote". The fleet's
+    IKE model reads it (lab/ike/model.py Assumptions.cs_rule_endpoints has the sources)."""
+
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
     address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive:

@@ -15,6 +15,7 @@ from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
 from . import (
     audit,
     files,
+    gpupdate,
     native,
     netsec_firewall,
     netsec_rules,
@@ -104,7 +105,7 @@ class LabHost:
         self._engine: Any = None
         self.commands = CommandTable()
         for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit, native,
-                       powershell_exe, sockets):
+                       powershell_exe, sockets, gpupdate):
             module.register(self, self.commands)
         for call in config.preexisting:
             self.apply_call(call, log=False)
