@@ -41,6 +41,16 @@ proposal = [{ encryption = "DES3", esp_hash = "SHA1" }]
 [audit]                                       # the same, for every host (a host's own table wins)
 ipsec_driver = "failure"
 
+[[clients]]                                   # machines outside the inventory that talk to lab hosts
+name = "reporting"                            # (every key: lab/fleet/traffic_spec.py, docs/traffic.md)
+address = "10.10.1.50"
+ipsec = false                                 # a non-member: no IPsec policy at all
+talks_to = ["sql01:1433/TCP"]
+interval_ms = 500
+
+[traffic]
+between_members_interval_ms = 100             # continuous traffic along every inventory pair
+
 [assumptions]                                 # behaviours Windows does not document, for every host
 trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field
 unregister_running_task = "stops"             # there, each value one of its documented choices
@@ -48,7 +58,7 @@ auditpol_text = "localized"                   # auditpol /r prints its setting w
 ```
 
 Audit keys are the subcategories of ``lab/host/audit.py``: ``ipsec_main_mode``, ``ipsec_quick_mode``,
-``ipsec_extended_mode``, ``ipsec_driver``, ``filtering_platform_packet_drop``.
+``ipsec_extended_mode``, ``ipsec_driver``, ``filtering_platform_packet_drop``, ``filtering_platform_connection``.
 
 Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_address`` is
 ``-RemoteAddress``, ``name`` the ``-Name`` alias), checked against the cmdlet reference; a ``proposal``
@@ -69,6 +79,7 @@ from ..host import HostAssumptions, HostConfig, LabHost
 from ..host.audit import BY_KEY, SETTINGS, Setting
 from ..host.reference import param_specs
 from .spec import FleetSpec, LabConfigError, read_toml
+from .traffic_spec import TrafficConfig, parse_traffic
 
 # Object kinds a host can hold before we arrive: the New-* cmdlet whose parameters their keys name, and
 # the proposal cmdlet a nested ``proposal`` table stands for.
@@ -114,6 +125,8 @@ class Faults:
     audit: dict[str, Setting] = field(default_factory=dict)  # every host's audit policy, before its own
     # ``[assumptions]``: the file's choices; the fields it does not set keep their documented defaults.
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
+    # ``[[clients]]`` and ``[traffic]``: flows through the network model (lab/fleet/traffic_spec.py).
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
@@ -285,8 +298,9 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.audit = _audit(value, label, key)
         elif key == "assumptions":
             faults.assumptions = parse_assumptions(value, label)
-        elif key != "hosts":
+        elif key not in ("hosts", "clients", "traffic"):
             raise LabConfigError(label, key, "unknown fault key")
+    faults.traffic = parse_traffic(data.get("clients"), data.get("traffic"), label, spec)
     hosts = data.get("hosts", {})
     if not isinstance(hosts, dict):
         raise LabConfigError(label, "hosts", "must be a table of host names")

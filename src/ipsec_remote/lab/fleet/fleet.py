@@ -22,6 +22,7 @@ from .hooks import FaultState
 from .network import FleetNetwork, NetworkOptions
 from .spec import FleetSpec, HostSpec
 from .timers import Ticker
+from .traffic import TrafficModel
 
 USERNAME = "LAB\\admin"
 DOMAIN = "lab.local"
@@ -65,6 +66,13 @@ class Fleet:
             host = LabHost(self._config(host_spec, self.faults.for_host(host_spec.name)))
             self.network.attach(host, host_spec)
             self.hosts[host_spec.name] = host
+        self.traffic = TrafficModel(self.faults.traffic, spec, self.network, self.hosts, time.monotonic)
+        self._sleeping = threading.Condition(self.lock)
+        for host in self.hosts.values():
+            host.connections = self.traffic
+            host.sleep = self._sleep
+            if self.traffic.flows:
+                host.change_listener = self.traffic.on_change
         self.server: LabServer | None = None
         self.ticker = Ticker(self, self.options.tick_s)
         self._next_expiry = 0.0
@@ -130,6 +138,15 @@ class Fleet:
                                 "Rule": rule})
             return rule is not None
 
+    def _sleep(self, seconds: float) -> None:
+        """Start-Sleep in a pipeline (which holds the fleet lock): wait with the lock released, so the
+        network, the timers and other hosts' pipelines go on meanwhile (Condition.wait releases an RLock
+        however deeply it is held, and takes it back)."""
+        deadline = time.monotonic() + seconds
+        with self._sleeping:
+            while (left := deadline - time.monotonic()) > 0:
+                self._sleeping.wait(left)
+
     def reachable_from_controller(self, name: str) -> bool:
         """A new WinRM connection from the controller would be accepted (not down, not locked out)."""
         return not self.faults.for_host(name).down and self.network.controller_blocked_by(self.hosts[name]) is None
@@ -145,6 +162,9 @@ class Fleet:
         for host in self.hosts.values():
             with self.lock:  # per host, so the WinRM loop never waits for the whole fleet
                 host.tick_tasks()
+        if self.traffic.flows:
+            with self.lock:
+                self.traffic.tick()
         now = time.monotonic()
         if now >= self._next_expiry:
             idle = self.network.options.sa_idle_s or 300.0
@@ -192,4 +212,6 @@ class Fleet:
                 snap["requests"] = ep.counters.as_dict() if ep is not None else {}
                 snap["endpoint"] = ep.url if ep is not None else None
                 out[name] = snap
-        return {"controller_address": self.spec.controller_address, "hosts": out}
+        with self.lock:
+            traffic = self.traffic.to_json()
+        return {"controller_address": self.spec.controller_address, "hosts": out, "traffic": traffic}
