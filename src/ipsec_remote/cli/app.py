@@ -200,6 +200,9 @@ def promote(
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     skip_drill: Annotated[bool, typer.Option(
         "--skip-drill", help="Promote hosts without a successful 'doctor --drill' too.")] = False,
+    accept_breaking: Annotated[str | None, typer.Option(
+        "--accept-breaking", help="ADDRESS[,…]: clear-text peers the last observe saw that Require may cut off.")
+    ] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -213,6 +216,7 @@ def promote(
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
     reports.check(report_file, junit)
     selected = _parse_pairs(pairs) if pairs else None
+    accepted = _parse_addresses(accept_breaking) if accept_breaking is not None else None
     inv, book, targets, journal = _prepare(inventory, playbook, lab)
     if selected:
         known = {frozenset((a, b)) for a, b, _ in inv.expanded_pairs()}
@@ -222,7 +226,7 @@ def promote(
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     try:
         report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
-                             None if json_out else _progress, skip_drill=skip_drill)
+                             None if json_out else _progress, skip_drill=skip_drill, accept_breaking=accepted)
     except PromoteInterrupted as stop:
         _interrupted(stop.armed, json_out)
     if json_out:
@@ -250,6 +254,18 @@ def _interrupted(armed: list[Any], json_out: bool) -> NoReturn:
     else:
         typer.echo("No revert is armed.", err=True)
     raise typer.Exit(130)
+
+
+def _parse_addresses(text: str) -> list[str]:
+    import ipaddress
+
+    out = []
+    for i, item in enumerate(text.split(",")):
+        try:
+            out.append(str(ipaddress.ip_address(item.strip())))
+        except ValueError:
+            raise InputError("--accept-breaking", f"[{i}]", f"'{item}' is not an IP address") from None
+    return out
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -363,6 +379,12 @@ def lab_down(inventory: InventoryArg = DEFAULT_INVENTORY) -> None:
     from .lab import down
 
     down(inventory)
+
+
+# Commands kept in modules of their own (they import the helpers above).
+from .observe import observe_command  # noqa: E402
+
+app.command("observe")(observe_command)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..journal.store import Journal
 from ..remote.sessions import Fleet
-from ..remote.transport import HostSession
+from ..remote.transport import HostSession, ScriptOutput
 
 SCRIPT = "ipsec_audit"
 
@@ -43,9 +43,15 @@ QUICK_MODE = Subcategory("ipsec_quick_mode", "IPsec Quick Mode", "{0CCE9219-69AE
 DRIVER = Subcategory("ipsec_driver", "IPsec Driver", "{0CCE9213-69AE-11D9-BED3-505054503030}")
 PACKET_DROP = Subcategory("filtering_platform_packet_drop", "Filtering Platform Packet Drop",
                           "{0CCE9225-69AE-11D9-BED3-505054503030}")
+# Audit_ObjectAccess_FirewallConnection (win32 "Auditing Constants"): events 5156 (S) / 5157 (F), what observe
+# reads; turned on by observe only with policy.enable_connection_audit (its success events are "very high
+# volume", audit-filtering-platform-connection.md).
+CONNECTION = Subcategory("filtering_platform_connection", "Filtering Platform Connection",
+                         "{0CCE9226-69AE-11D9-BED3-505054503030}")
 REPORTED = (MAIN_MODE, QUICK_MODE, DRIVER, PACKET_DROP)  # what doctor reports
 MANAGED = (MAIN_MODE, QUICK_MODE)  # what apply turns failure auditing on for
-BY_GUID = {s.guid: s for s in REPORTED}
+RESTORED = (*MANAGED, CONNECTION)  # what rollback puts back when the journal recorded it
+BY_GUID = {s.guid: s for s in (*REPORTED, CONNECTION)}
 
 # "Inclusion Setting" words of an en-US host -> (success, failure).
 INCLUSION = {"no auditing": (False, False), "success": (True, False), "failure": (False, True),
@@ -149,9 +155,15 @@ def enable_step(plan: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
                     "Read": [s.guid for s in subs]}
 
 
+def enable_all_step(subs: tuple[Subcategory, ...]) -> tuple[str, dict[str, Any]]:
+    """Success and failure auditing on for ``subs`` (observe's Filtering Platform Connection), read back."""
+    return SCRIPT, {"Set": [{"Guid": s.guid, "Success": "enable", "Failure": "enable"} for s in subs],
+                    "Read": [s.guid for s in subs]}
+
+
 def restore_step(previous: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """Both flags back to exactly what the journal recorded."""
-    subs = [s for s in MANAGED if previous.get(s.key) in SETTINGS]
+    subs = [s for s in RESTORED if previous.get(s.key) in SETTINGS]
     items = []
     for s in subs:
         success, failure = flags_of(previous[s.key])
@@ -276,18 +288,17 @@ def enable_alone(fleet: Fleet, todo: Mapping[str, Mapping[str, str]], report: di
 
 # -- rollback ---------------------------------------------------------------------------------------------
 def restore_with(journal: Journal, host: str, session: HostSession, steps: list[tuple[str, dict[str, Any]]],
-                 report: dict[str, dict[str, Any]]) -> None:
-    """Run ``steps`` (never retried) with, in the same pipeline, the audit settings the journal recorded put
-    back exactly; once read back equal, the journal forgets them."""
+                 report: dict[str, dict[str, Any]]) -> ScriptOutput:
+    """Run ``steps`` (never retried, one pipeline) with, in the same pipeline, the audit settings the journal
+    recorded put back exactly; once read back equal, the journal forgets them. Returns the pipeline's output."""
     snap = journal.snapshot(host)
     previous = recorded(snap[1]) if snap else {}
     if not previous:
-        for script, params in steps:
-            session.run(script, params, retry=False)
-        return
+        return session.run_statements(steps)
     out = session.run_statements([*steps, restore_step(previous)])
     _, state = split_output(out.objects)
     problems = differs(previous, state)
     report[host] = {"restored": dict(previous), **({"problem": "; ".join(problems)} if problems else {})}
     if not problems:
         journal.forget_settings(host, list(journal_values(previous)))
+    return out

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..journal.deadman import latest_drills
+from ..journal.observations import Observation, latest_observations
 from ..journal.store import Journal
 from ..model.calls import CmdletCall
 from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
@@ -34,9 +35,10 @@ from ..remote.deadman import Deadline, revert_line
 from ..remote.sessions import Fleet, open_fleet
 from ..remote.transport import HostTarget, probe_fresh_session
 from .apply import execute_changes, read_states
-from .proof import prove_pairs
+from .proof import check_dependencies, kdc_probes, prove_pairs
 from .switch import Switch
 from .verify import PairResult
+from .wouldbreak import ISOLATION_RULE, Breaking, breaking, stale
 
 Pair = tuple[str, str]
 REQUEST_PAIR = ("Request", "Request")
@@ -61,10 +63,16 @@ class WaveReport:
     problems: list[str] = field(default_factory=list)
     proofs: list[PairResult] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)  # the reverts armed, as each host reported them
+    would_break: list[Breaking] = field(default_factory=list)  # clear-text flows that held a rule back
+
+    @property
+    def hosts(self) -> list[str]:
+        return sorted({h for p in self.pairs for h in p} | set(self.isolated))
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "name": self.name, "pairs": [f"{a}:{b}" for a, b in self.pairs],
                 "isolation_hosts": self.isolated, "status": self.status, "problems": self.problems,
+                "would_break": [b.to_json() for b in self.would_break],
                 "deadlines": [d.to_json() for d in self.deadlines],
                 "proofs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems}
                            for p in self.proofs]}
@@ -77,15 +85,19 @@ class PromoteReport:
     waves: list[WaveReport] = field(default_factory=list)
     failed_hosts: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # host -> why it is not promoted (no drill)
+    would_break: list[Breaking] = field(default_factory=list)  # rules held back: what they would cut off
+    accepted_breaking: list[Breaking] = field(default_factory=list)  # cut off knowingly (--accept-breaking)
 
     @property
     def ok(self) -> bool:
-        return all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts and not self.refused
+        return (all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts and not self.refused
+                and not self.would_break)
 
     def to_json(self) -> dict[str, Any]:
         return {"target": {"inbound": self.target[0], "outbound": self.target[1]}, "skipped": self.skipped,
                 "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts,
-                "refused_hosts": self.refused, "ok": self.ok}
+                "refused_hosts": self.refused, "would_break": [b.to_json() for b in self.would_break],
+                "accepted_breaking": [b.to_json() for b in self.accepted_breaking], "ok": self.ok}
 
 
 def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
@@ -125,17 +137,42 @@ def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport)
     return kept
 
 
+def refuse_unobserved(inv: Inventory, playbook: Playbook, observations: Mapping[str, Observation],
+                      pairs: list[Pair], report: PromoteReport) -> list[Pair]:
+    """With server isolation, pairs whose hosts all have a recent enough observation; the others are skipped
+    and their hosts listed with the reason."""
+    hosts = sorted({h for p in pairs for h in p})
+    for host, why in stale(observations, hosts, playbook.promote.observation_max_age_s).items():
+        report.refused[host] = why
+    kept = []
+    for a, b in pairs:
+        bad = [h for h in (a, b) if h in report.refused]
+        if bad:
+            report.skipped.setdefault(f"{a}:{b}", "no recent observation on " + ", ".join(bad))
+        else:
+            kept.append((a, b))
+    return kept
+
+
 def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], journal: Journal,
             to: str, selected: list[Pair] | None, confirm_timeout_s: int, forks: int,
-            say: Callable[[str, str], None] | None = None, skip_drill: bool = False) -> PromoteReport:
+            say: Callable[[str, str], None] | None = None, skip_drill: bool = False,
+            accept_breaking: list[str] | None = None) -> PromoteReport:
     say = say or (lambda _h, _m: None)
     target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else ("Request", "Request")
     report = PromoteReport(target)
+    observations = latest_observations(journal)
     if to == "require" and not skip_drill:
         known = _selected(inv, selected)
         if not refuse_undrilled(journal, known, report):
             return report  # nothing is contacted when no pair's hosts were drilled
         selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+    if to == "require" and inv.policy.server_isolation:
+        known = _selected(inv, selected)
+        if not refuse_unobserved(inv, playbook, observations, known, report):
+            return report  # nothing is contacted when no pair's hosts were observed recently
+        selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+    accepted = list(accept_breaking or [])
     run_id = journal.begin_run(f"promote --to {to}")
     fleet = open_fleet(targets, forks)
     switches: list[Switch] = []
@@ -157,11 +194,16 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             # Demotion lowers the requirement: no proof is needed first, only the management path after.
             eligible = [p for p in _selected(inv, selected) if current.get(p, REQUEST_PAIR) != target]
         done = {p for p, sec in current.items() if sec == target and p[1] != ISOLATION}
-        for number, (name, pairs) in enumerate(plan_waves(eligible, playbook), start=1):
-            pairs = [p for p in pairs if current.get(p, REQUEST_PAIR) != target]
-            if not pairs:
-                continue
-            wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
+        proven = {frozenset(p) for p in [*eligible, *done]}
+        handled: set[str] = set()  # hosts whose isolation rule a wave took up (or held back)
+        stopped = False
+        waves = [(name, [p for p in pairs if current.get(p, REQUEST_PAIR) != target])
+                 for name, pairs in plan_waves(eligible, playbook)]
+        for name, pairs in [w for w in waves if w[1]]:
+            wave = WaveReport(len(report.waves) + 1, name, pairs,
+                              _isolation_hosts(inv, pairs, done, current, target, to))
+            handled |= set(wave.isolated)
+            _hold_breaking(inv, wave, observations, proven, accepted, target, report)
             report.waves.append(wave)
             _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s, states, say,
                       switches)
@@ -170,7 +212,19 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             failed_pairs = sum(1 for p in wave.proofs if not p.verified)
             if wave.status != "confirmed" and (playbook.failure.stop_on_failed_wave
                                                or failed_pairs > playbook.failure.max_failed_pairs_per_wave):
+                stopped = True
                 break
+        # Isolation rules left behind: every pair of the host is promoted, the rule is not (a rule a clear-text
+        # peer held back before, now exempted, made a member or accepted).
+        left = [] if stopped else _isolation_left(inv, _selected(inv, selected), done, current, target, to,
+                                                  handled | set(fleet.failed))
+        if left:
+            wave = WaveReport(len(report.waves) + 1, "isolation", [], left)
+            _hold_breaking(inv, wave, observations, proven, accepted, target, report)
+            if wave.isolated:
+                report.waves.append(wave)
+                _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s,
+                          states, say, switches)
     except KeyboardInterrupt:
         armed = [d for s in switches for d in s.pending()]
         journal.finish_run(run_id, "interrupted", {"waves": len(report.waves), "armed": len(armed)})
@@ -217,6 +271,38 @@ def _isolation_hosts(inv: Inventory, pairs: list[Pair], done: set[Pair],
     return out
 
 
+def _isolation_left(inv: Inventory, selected: list[Pair], done: set[Pair], current: Mapping[Pair, tuple[str, str]],
+                    target: tuple[str, str], to: str, skip: set[str]) -> list[str]:
+    """Hosts of the selected pairs whose isolation rule is not at ``target`` although every pair of the host is
+    (toward Require) — or whatever its pairs (back to Request)."""
+    if not inv.policy.server_isolation:
+        return []
+    out = []
+    for host in sorted({h for p in selected for h in p} - skip):
+        if current.get((host, ISOLATION), REQUEST_PAIR) == target:
+            continue
+        mine = [(a, b) for a, b, _ in inv.expanded_pairs() if host in (a, b)]
+        if to == "request" or all(p in done for p in mine):
+            out.append(host)
+    return out
+
+
+def _hold_breaking(inv: Inventory, wave: WaveReport, observations: Mapping[str, Observation],
+                   proven: set[frozenset[str]], accepted: list[str], target: tuple[str, str],
+                   report: PromoteReport) -> None:
+    """Take out of the wave every isolation rule that would cut off a clear-text peer of the last observation
+    (listing the flows); flows the operator accepted (--accept-breaking) do not hold a rule back."""
+    if target == REQUEST_PAIR:
+        return  # lowering a rule cuts nobody off
+    for host in list(wave.isolated):
+        held, taken = breaking(inv, host, ISOLATION_RULE, target, observations.get(host), proven, accepted)
+        report.accepted_breaking += taken
+        if held:
+            wave.isolated.remove(host)
+            wave.would_break += held
+            report.would_break += held
+
+
 def _rule_calls(inv: Inventory, pairs: list[Pair], isolated: list[str],
                 security: tuple[str, str]) -> dict[str, list[CmdletCall]]:
     calls: dict[str, list[CmdletCall]] = {}
@@ -254,7 +340,7 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
               journal: Journal, run_id: int, wave: WaveReport, target: tuple[str, str], timeout_s: int,
               states: Mapping[str, Any], say: Callable[[str, str], None], switches: list[Switch]) -> None:
     wave_id = journal.record_wave(run_id, wave.number, wave.pairs, "arming")
-    hosts = sorted({h for p in wave.pairs for h in p})
+    hosts = wave.hosts
     lines = _revert_lines(inv, wave, journal.pair_security())
     change = _rule_calls(inv, wave.pairs, wave.isolated, target)
 
@@ -283,19 +369,19 @@ def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping
 
     fleet.each(apply_change, hosts)
 
-    # c. prove — under the new policy: SAs negotiated before the change are dropped first.
-    peers: dict[str, list[str]] = {}
-    for a, b in wave.pairs:
-        peers.setdefault(a, []).append(inv.host(b).address)
-        peers.setdefault(b, []).append(inv.host(a).address)
-    fleet.each(lambda host, session: session.run("reset_sas", {"Peers": peers.get(host, [])}, retry=False), hosts)
-    # ... then SAs on both ends, and a fresh management session to every host.
+    # c. prove — the SAs on both ends and traffic, a KDC through the new policy from every host (what the
+    # next renegotiation needs), and a fresh management session to every host. The SAs that carry the
+    # pair's traffic are kept: deleting them under Require would drop that traffic until IKE renegotiates
+    # (negotiation discovery sends in clear meanwhile, and the peer's Require inbound discards it).
+    deps = kdc_probes(inv, hosts)
     wave.proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                              only={frozenset(p) for p in wave.pairs})
+                              only={frozenset(p) for p in wave.pairs}, dependencies=deps)
+    unreached = check_dependencies(fleet, deps, [h for h in hosts if not any(h in p for p in wave.pairs)])
     fresh = {h: probe_fresh_session(targets[h]) for h in hosts}
     lowering = target == REQUEST_PAIR  # a demotion is kept even if a pair does not prove: it only loosens
     wave.problems = [] if lowering else [f"{p.a} <-> {p.b}: " + "; ".join(p.problems)
                                          for p in wave.proofs if not p.verified]
+    wave.problems += [] if lowering else unreached
     wave.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items() if not ok]
     wave.problems += [f"{h}: {fleet.failed[h]}" for h in hosts if h in fleet.failed]
 

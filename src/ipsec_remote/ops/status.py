@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..journal.deadman import latest_promotion_reverts
+from ..journal.observations import Observation, latest_observations
 from ..journal.store import Journal
 from ..model.desired import isolation_rule_name
 from ..model.inventory import Inventory
@@ -31,6 +32,7 @@ class StatusReport:
     isolation: dict[str, tuple[str, str]] = field(default_factory=dict)  # host -> its isolation rule's In/Out
     armed_reverts: list[ArmedRevert] = field(default_factory=list)  # read from the hosts
     reverts: list[dict[str, Any]] = field(default_factory=list)  # the latest promotion's reverts (journal)
+    observations: dict[str, Observation] = field(default_factory=dict)  # each host's latest observe (journal)
 
     @property
     def ok(self) -> bool:
@@ -48,10 +50,18 @@ class StatusReport:
                           "sa": p.sa_summary(), "problems": p.problems})
         hosts = {h: {"reachable": ok, "drift": self.drift.get(h, []),
                      **({"error": self.unreachable_reason[h]} if h in self.unreachable_reason else {}),
-                     **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {})}
+                     **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {}),
+                     **_observed(self.observations.get(h))}
                  for h, ok in self.reachable.items()}
         return {"pairs": pairs, "hosts": hosts, "ok": self.ok,
                 "armed_reverts": [a.to_json() for a in self.armed_reverts], "reverts": self.reverts}
+
+
+def _observed(obs: Observation | None) -> dict[str, Any]:
+    """A host's clear-text peers from its latest observation (none observed yet: no keys)."""
+    if obs is None:
+        return {}
+    return {"clear_text_peers": [f.to_json() for f in obs.flows], "observed_at": obs.finished_at}
 
 
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
@@ -77,6 +87,7 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
         report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
         report.armed_reverts = read_armed(fleet)
         report.reverts = latest_promotion_reverts(journal)
+        report.observations = latest_observations(journal)
     finally:
         report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}
         report.unreachable_reason = dict(fleet.failed)

@@ -13,6 +13,7 @@ from ..ops.promote import PromoteReport
 from ..ops.rollback import RollbackReport
 from ..ops.status import Finding, StatusReport
 from ..ops.verify import PairResult
+from .traffic import breaking_lines, clear_text_lines
 
 TICK, CROSS = "✓", "✗"
 
@@ -56,12 +57,12 @@ def print_apply(report: ApplyReport, console: Console) -> None:
 def print_status(report: StatusReport, console: Console) -> None:
     console.print(_pair_table("IPsec status", report.pairs, report.security))
     table = Table(title="Hosts")
-    for col in ("host", "reachable", "drift"):
+    for col in ("host", "reachable", "drift", "clear-text peers (last observe)"):
         table.add_column(col)
     for host, ok in report.reachable.items():
         drift = report.drift.get(host) or []
         table.add_row(host, TICK if ok else f"{CROSS} {report.unreachable_reason.get(host, '')}",
-                      "\n".join(drift) if drift else "none")
+                      "\n".join(drift) if drift else "none", clear_text_lines(report.observations.get(host)))
     console.print(table)
     print_switches(report, console)
 
@@ -113,6 +114,13 @@ def print_promote(report: PromoteReport, console: Console) -> None:
                       f"→ {inbound}/{outbound}: {wave.status}")
         for problem in wave.problems:
             console.print(f"    {problem}")
+        for line in breaking_lines(wave.would_break):
+            console.print(f"    {CROSS} not promoted: {line}")
+    for line in breaking_lines(report.accepted_breaking):
+        console.print(f"  accepted (--accept-breaking): {line}")
+    if report.would_break:
+        console.print("  A rule held back is promoted once each peer above is exempted, made a member with a proven "
+                      "pair, or named in --accept-breaking ADDRESS[,…].")
     for host, reason in sorted(report.failed_hosts.items()):
         console.print(f"{CROSS} {host}: {reason}")
 

@@ -118,6 +118,10 @@ def get_member(target: Any, name: str) -> Any:
     if isinstance(target, PSObject):
         if name in target.properties:
             return target.properties[name]
+        if low == "psbase" and target.adapted and target.type_names[0].startswith("Microsoft.Management."):
+            # $cim.PSBase.CimInstanceProperties[name].Value: the instance's own properties (CimInstance).
+            return PSObject.custom(CimInstanceProperties=CaseInsensitiveDict(
+                {k: PSObject.custom(Name=k, Value=v) for k, v in target.properties.items()}))
         return 1 if low in ("count", "length") else None
     if isinstance(target, CaseInsensitiveDict):
         if name in target:
