@@ -113,7 +113,7 @@ def test_member_traffic_loses_no_packet_through_promote_and_rollback(tmp_path: P
 
 
 def test_connection_auditing_shows_short_and_udp_flows_and_is_restored(tmp_path: Path) -> None:
-    faults = f"""
+    faults = """
 [[clients]]
 name = "poller"
 address = "10.10.1.60"

@@ -10,7 +10,11 @@ import typer
 
 from ..errors import InputError
 from ..plan.render import dumps
-from .app import InventoryArg, JsonOpt, LabOpt, _console, _prepare, _progress
+
+# The same options as the other commands' (cli/app.py imports this module, not the other way round).
+InventoryArg = Annotated[Path, typer.Argument(help="Inventory file.", show_default=True)]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remote/lab.json (lab endpoints).")]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -38,6 +42,7 @@ def observe_command(
 ) -> None:
     """Sample each host's flows that IPsec does not protect (connections, SAs, 5156/5157) into the journal."""
     from ..ops.observe import observe
+    from .app import _console, _prepare, _progress
 
     window_s = duration(window, "--window", 1, MAX_WINDOW_S)
     interval_s = duration(interval, "--interval", 0.1, 60)
