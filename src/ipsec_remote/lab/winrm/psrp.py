@@ -72,6 +72,7 @@ class _Command:
     pipeline: ServerPipeline
     input: list[Any] = field(default_factory=list)
     ran: bool = False
+    stop_asked: bool = False  # Ctrl-C arrived while the script ran on its worker thread
 
 
 class PsrpShell:
@@ -142,7 +143,6 @@ class PsrpShell:
             return
         cmd.ran = True
         metadata: Any = cmd.pipeline.metadata  # psrpcore's PowerShell (commands with end_of_statement marks)
-        cmd.pipeline.start()
         statements = _statements(metadata.commands)
         pipeline_input, cmd.input = cmd.input, []
         try:
@@ -180,8 +180,15 @@ class PsrpShell:
         if self.closed or self._commands.get(cmd.command_id) is not cmd:
             return  # the client stopped or dropped the pipeline meanwhile: nobody reads this output
         pipeline = cmd.pipeline
-        if pipeline.state != PSInvocationState.Running:
+        if pipeline.state != PSInvocationState.NotStarted:
             return  # stopped by a signal while the script ran
+        # Started only now: psrpcore's Running state message then leaves with the output and the final state in
+        # one Receive, as when the script ran inline (a Receive for it alone would be a request Windows saves).
+        pipeline.start()
+        if cmd.stop_asked:
+            pipeline.stop()
+            self._drain()
+            return
         failure: ErrorRecord | None = None
         for result in results:
             for value in result.output:
@@ -209,6 +216,8 @@ class PsrpShell:
             self._outbox.pop(cmd.command_id, None)
         elif code.lower().endswith("ctrl_c") and cmd.pipeline.state == PSInvocationState.Running:
             cmd.pipeline.stop()
+        elif code.lower().endswith("ctrl_c") and cmd.ran:
+            cmd.stop_asked = True  # the script cannot be interrupted; its output is dropped when it ends
         self._drain()
 
     def close(self) -> None:
