@@ -1,13 +1,17 @@
 """promote: switch proven pairs to Require (or back to Request) in waves, each behind a dead-man's switch.
 
-``--to require`` needs a successful ``doctor --drill`` on every host it touches (``--skip-drill`` overrides).
+``--to require`` needs a successful ``doctor --drill`` on every host it touches (``--skip-drill`` overrides)
+and, with server isolation, an ``observe`` newer than the playbook's limit; an isolation rule that would cut
+off a clear-text peer of that observation is held back (ops/wouldbreak.py) unless ``--accept-breaking``.
 Per wave (a confirmed commit, as Junos ``commit confirmed`` or ``netplan try``; ops/switch.py):
 
 a. arm — on every host of the wave, the settings to restore go to a protected folder and a one-time SYSTEM
    task, inline and policy-proof, is registered at now + confirm-timeout; each host reports its deadline;
 b. change — ``Set-NetIPsecRule -InboundSecurity Require -OutboundSecurity Request`` (or the playbook's);
-c. prove — traffic and SAs on both ends for every pair of the wave, and a *fresh* WinRM session to
-   every host (a new connection through the new policy, not the pool opened before the change);
+c. prove — traffic and SAs on both ends for every pair of the wave, a KDC answering through the new policy
+   (Kerberos), and a *fresh* WinRM session to every host (a new connection through the new policy, not the
+   pool opened before the change). The SAs carrying traffic are not deleted: under Require that drops the
+   pair's packets until IKE renegotiates (docs/traffic.md);
 d. confirm — before the earliest host deadline, remove the tasks if all of (c) holds; a host whose task had
    already fired makes the wave reverted. Otherwise revert at once where the host answers and let the task
    revert where it does not: after its deadline, poll its last run and result (bounded), then stop further

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ipsec_remote.lab.fleet import LabConfigError, load_faults, load_fleet_spec
+from ipsec_remote.lab.fleet import LabConfigError, load_faults, load_fleet_spec, traffic_spec
 
 from .conftest import INVENTORY, NEW_RULE, Lab, LabFactory, prop
 
@@ -53,6 +54,25 @@ def settle(lab: Lab, owner: str, more_than: int = 0) -> dict[str, Any]:
             return t
         time.sleep(0.05)
     raise AssertionError(traffic(lab))
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("doc", [(ROOT / "docs" / "traffic.md").read_text(), traffic_spec.__doc__ or ""],
+                         ids=["docs/traffic.md", "traffic_spec.py"])
+def test_the_documented_example_is_valid_and_sets_every_key(tmp_path: Path, doc: str) -> None:
+    example = re.search(r"```toml\n(.*?)```", doc, re.S)
+    assert example is not None
+    (tmp_path / "inventory.toml").write_text(PAIRED)
+    (tmp_path / "faults.toml").write_text(example.group(1))
+    traffic = load_faults(tmp_path / "faults.toml", load_fleet_spec(tmp_path / "inventory.toml")).traffic
+    (client,) = traffic.clients
+    assert (client.name, client.address, client.ipsec, client.talks_to[0].port) == ("reporting", "10.10.1.50", False,
+                                                                                    1433)
+    assert client.interval_ms == 500 and client.connection == "persistent"
+    assert traffic.between_members_interval_ms == 100 and traffic.negotiation_ms == 0
+    assert [(m.a, m.b, m.port) for m in traffic.members] == [("app01", "sql01", 1433)]
 
 
 @pytest.mark.parametrize(("text", "where", "problem"), [
