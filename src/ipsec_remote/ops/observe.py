@@ -16,10 +16,8 @@ before observe turns success and failure auditing on (riding in the first chunk)
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from ..errors import IpsecRemoteError
@@ -157,7 +155,7 @@ def observe(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
         enable = _plan_connection_audit(inv, fleet, journal, run_id, report) \
             if inv.policy.enable_connection_audit else set()
         parts = chunks(window_s, inv.connection.operation_timeout_s)
-        since: dict[str, datetime | None] = {}
+        since: dict[str, str] = {}  # the first chunk's start, in the host's own words (its clock, 'o' format)
         for number, seconds in enumerate(parts):
             last = number == len(parts) - 1
 
@@ -170,24 +168,29 @@ def observe(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
                                           "IntervalMilliseconds": max(100, round(interval_s * 1000))}
                 if last:
                     params["ReadEvents"] = True
-                    if since.get(host) is not None:
+                    if since.get(host):
                         params["EventsSince"] = since[host]
                     steps.append(audit.read_step((audit.CONNECTION,)))
                 steps.insert(1 if first and host in enable else 0, (SCRIPT, params))
                 out = session.run_statements(steps, retry=False)
                 objects, state = audit.split_output(out.objects)
                 if first and host in enable:
-                    audit.record_enabled(report.audit, host, steps[0][1], [o for o in out.objects
-                                                                           if audit.is_audit_output(o)][:1])
+                    enabled = state.of(audit.CONNECTION) if state is not None and not state.error else "unknown"
+                    report.audit[host]["after"] = {audit.CONNECTION.key: enabled}
+                    if enabled != "success_and_failure":
+                        report.audit[host]["problem"] = (f"Filtering Platform Connection auditing is {enabled} "
+                                                         "after enabling it: no events from this host")
                 result = next((o for o in objects if isinstance(o, Mapping) and "Samples" in o), None)
                 if result is None:
                     raise IpsecRemoteError(f"{host}: observe returned nothing"
                                                  + (f" ({out.errors[-1]})" if out.errors else ""))
                 merged.setdefault(host, _Merged()).add(result)
                 if first:
-                    since[host] = _parse_time(merged[host].started)
-                if last and state is not None:
-                    report.audit.setdefault(host, {})["filtering_platform_connection"] = state.of(audit.CONNECTION)
+                    since[host] = merged[host].started
+                if last:  # the last audit read of the pipeline: the setting while the events were written
+                    final = audit.split_output([o for o in out.objects if audit.is_audit_output(o)][-1:])[1]
+                    if final is not None:
+                        report.audit.setdefault(host, {})["during"] = final.of(audit.CONNECTION)
 
             hosts = [h for h in targets if h in fleet.sessions]
             fleet.each(run_chunk, hosts)
@@ -196,7 +199,7 @@ def observe(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
             if host in fleet.failed:
                 continue
             flows, protected = classify(inv.host(host).address, m)
-            setting = report.audit.get(host, {}).get("filtering_platform_connection")
+            setting = report.audit.get(host, {}).get("during")
             events = ("read" if setting in ("success", "success_and_failure") else
                       f"not audited ({setting}): 5156 needs Filtering Platform Connection success auditing"
                       if setting else "unknown") if m.events_read else "not read"
@@ -237,13 +240,3 @@ def _plan_connection_audit(inv: Inventory, fleet: Fleet, journal: Journal, run_i
             journal.remember_settings(run_id, host, audit.journal_values({audit.CONNECTION.key: current}), owned)
             todo.add(host)
     return todo
-
-
-def _parse_time(text: str) -> datetime | None:
-    """The host's 'o' format (7 fractional digits, Z) as an aware datetime."""
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text.strip()).replace("Z", "+00:00")
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,8 +1,8 @@
 # One chunk of an observation, looped on the host so it costs one round trip: every IntervalMilliseconds
 # until WindowSeconds pass, read the TCP connections, the UDP endpoints and the quick-mode SAs; aggregate the
 # connections per peer and service port, each sample counted protected or clear. With -EventsSince, also read
-# the Filtering Platform Connection events (5156 permitted, 5157 blocked) since then, or since this chunk's
-# start when -ReadEvents comes without it.
+# the Filtering Platform Connection events (5156 permitted, 5157 blocked) since -EventsSince (the first chunk's
+# Started, as this host wrote it), else since this chunk's start.
 # What each source sees and misses (docs/traffic.md):
 # - Get-NetTCPConnection: current TCP connections (MSFT_NetTCPConnection: LocalAddress/Port,
 #   RemoteAddress/Port, State 2 = Listen); a connection opened and closed between two samples is missed.
@@ -17,7 +17,7 @@ param(
     [int]$WindowSeconds = 10,
     [int]$IntervalMilliseconds = 1000,
     [switch]$ReadEvents,
-    [object]$EventsSince = $null,
+    [string]$EventsSince = '',
     [int]$MaxEvents = 10000
 )
 $ErrorActionPreference = 'Stop'
@@ -110,8 +110,8 @@ while ($true) {
 $events = @()
 $eventsRead = $false
 if ($ReadEvents) {
-    $since = $EventsSince
-    if ($null -eq $since) { $since = $startedAt }
+    $since = $startedAt
+    if ($EventsSince -ne '') { $since = [datetime]$EventsSince }
     $found = @()
     try {
         $filter = @{ LogName = 'Security'; Id = @(5156, 5157); StartTime = $since }
