@@ -4,7 +4,12 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 export IPSEC_REMOTE_USER ?= LAB\admin
 
-.PHONY: install test lint demo bench bench-quick clean
+.PHONY: install test lint demo bench bench-quick clean kerberos kerberos-python
+
+# Kerberos: Debian's MIT KDC and tools (the lab's realm), libkrb5-dev (to build the gssapi and krb5 Python
+# packages) and faketime (the lab's skewed-KDC fault). Needs root or sudo for apt-get.
+KRB5_DEBS = krb5-kdc krb5-admin-server krb5-user libkrb5-dev faketime
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(BIN)/ipsec-remote: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +19,18 @@ $(BIN)/ipsec-remote: pyproject.toml
 
 install: $(BIN)/ipsec-remote
 
-test: install
+# Installs the Debian packages if any is missing, then the project's kerberos extra.
+kerberos: install
+	@if ! [ -x /usr/sbin/krb5kdc ] || ! command -v krb5-config >/dev/null || ! command -v faketime >/dev/null; then \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(KRB5_DEBS); fi
+	$(BIN)/pip install --quiet -e ".[dev,kerberos]"
+
+# Where the KDC is installed, the Kerberos tests run: make sure the Python side is there too.
+kerberos-python: install
+	@if [ -x /usr/sbin/krb5kdc ] && ! $(BIN)/python -c "import gssapi, krb5" 2>/dev/null; then \
+	  $(BIN)/pip install --quiet -e ".[dev,kerberos]" || { echo "make kerberos first (libkrb5-dev)"; exit 1; }; fi
+
+test: install kerberos-python
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q

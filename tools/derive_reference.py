@@ -1,6 +1,8 @@
-"""Derive the project's cmdlet reference (src/ipsec_remote/data/netsecurity.json) from the shared one.
+"""Derive the project's references from the shared ones: the cmdlet reference
+(src/ipsec_remote/data/netsecurity.json) and the WFAS CIM classes behind the cmdlets
+(src/ipsec_remote/data/wfascim.json).
 
-Usage: python tools/derive_reference.py ../shared/reference/netsecurity.json
+Usage: python tools/derive_reference.py ../shared/reference/netsecurity.json [../shared/reference/wfascim-classes.json]
 
 Keeps the machine-checkable facts (cmdlets, parameter names, types, enum values, arrays, flags, aliases,
 mandatory flags per parameter set, positions, output properties with numeric codes, default set names,
@@ -93,12 +95,58 @@ def security_pairs(shared: dict[str, Any]) -> dict[str, Any]:
             "source": "-OutboundSecurity text of New/Set-NetIPsecRule (shared JSON parameter notes)"}
 
 
+# The CIM classes the product reads and the lab renders (MicrosoftDocs/win32 wfascimprov pages).
+CIM_CLASSES = (
+    "MSFT_NetConSecRule", "MSFT_NetMainModeRule", "MSFT_NetIKEMMCryptoSet", "MSFT_NetIKEQMCryptoSet",
+    "MSFT_NetIKEP1AuthSet", "MSFT_NetIKEP2AuthSet", "MSFT_NetIKEMMCryptoProposal", "MSFT_NetIKEQMCryptoProposal",
+    "MSFT_NetIKEBasicAuthProposal", "MSFT_NetIKECertAuthProposal", "MSFT_NetIKEKerbAuthProposal",
+    "MSFT_NetIKEPSKAuthProposal", "MSFT_NetMainModeSA", "MSFT_NetQuickModeSA", "MSFT_NetIPsecIdentity",
+    "MSFT_NetAddressFilter", "MSFT_NetProtocolPortFilter", "MSFT_NetSecuritySettingData", "MSFT_NetFirewallProfile",
+)
+
+
+def derive_cim(shared: dict[str, Any]) -> dict[str, Any]:
+    """Per class: every property (live spelling) with its CIM type, documentation status and value list.
+
+    ``type`` is the page's type, except where the live schema embeds instances (``Proposals`` is
+    ``instance[]`` of ``embedded``; MainModeSA identities are ``instance``), which the reference's notes
+    say to trust over the pages. Value-list keys are decimal; a code the page lists twice keeps both names.
+    """
+    classes: dict[str, Any] = {}
+    for name in CIM_CLASSES:
+        entry = shared["classes"][name]
+        props: dict[str, Any] = {}
+        for pname, p in entry["properties"].items():
+            out: dict[str, Any] = {"type": p["type"].lower(), "doc_status": p.get("doc_status", "documented")}
+            live = p.get("live_type") or ""
+            if live.startswith("embedded "):
+                embedded = live[len("embedded "):]
+                out["type"] = "instance[]" if embedded.endswith("[]") else "instance"
+                out["embedded"] = embedded.removesuffix("[]")
+            values = p.get("values_decimal") or p.get("values")
+            if values:
+                out["values"] = {k: v for k, v in values.items() if k.isdigit()}
+            props[p.get("live_name") or pname] = out
+        classes[name] = {"parent": entry["parent"], "url": entry["url"], "properties": props}
+    return {
+        "derived_from": "shared/reference/wfascim-classes.json (" + str(shared["source"]) + ")",
+        "classes": classes,
+        "cmdlet_to_cim": shared["cmdlet_to_cim"],
+    }
+
+
 def main() -> None:
     src = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/reference/netsecurity.json")
-    dest = Path(__file__).resolve().parent.parent / "src" / "ipsec_remote" / "data" / "netsecurity.json"
+    cim_src = Path(sys.argv[2] if len(sys.argv) > 2 else src.parent / "wfascim-classes.json")
+    data_dir = Path(__file__).resolve().parent.parent / "src" / "ipsec_remote" / "data"
+    dest = data_dir / "netsecurity.json"
     data = derive(json.loads(src.read_text()))
     dest.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
     print(f"wrote {dest} ({dest.stat().st_size} bytes, {len(data['cmdlets'])} cmdlets)")
+    cim_dest = data_dir / "wfascim.json"
+    cim = derive_cim(json.loads(cim_src.read_text()))
+    cim_dest.write_text(json.dumps(cim, indent=1, sort_keys=False) + "\n")
+    print(f"wrote {cim_dest} ({cim_dest.stat().st_size} bytes, {len(cim['classes'])} classes)")
 
 
 if __name__ == "__main__":

@@ -56,7 +56,7 @@ def test_export_is_a_standalone_script_with_safe_quoting(tmp_path: Path) -> None
     text = out.read_text()
     assert "$ErrorActionPreference = 'Stop'" in text
     assert "-DisplayName 'ipsec-remote: exempt the controller''s WinRM path'" in text
-    assert "-Proposal (New-NetIPsecAuthProposal -Machine -Kerberos)" in text
+    assert "-Proposal (New-NetIPsecAuthProposal -Machine -Kerberos -ErrorAction Stop)" in text
 
 
 def test_psk_never_appears_in_plan_output(tmp_path: Path) -> None:
@@ -101,3 +101,19 @@ def test_help_lists_the_whole_contract() -> None:
     proc = run("--help")
     for command in ("plan", "apply", "status", "promote", "rollback", "doctor", "lab"):
         assert f"  {command} " in proc.stdout
+
+
+@pytest.mark.parametrize(("proposal", "key"), [
+    ('{ encapsulation = "ESP", encryption = "AES256", esp_hash = "SHA384" }', "esp_hash"),
+    ('{ encapsulation = "AH", ah_hash = "SHA384" }', "ah_hash"),
+])
+def test_sha384_quick_mode_integrity_is_one_located_line(tmp_path: Path, proposal: str, key: str) -> None:
+    inv = (ROOT / "inventory.toml").read_text().replace(
+        '{ encapsulation = "ESP", encryption = "AES256", esp_hash = "SHA256" }', proposal)
+    assert proposal in inv
+    (tmp_path / "inventory.toml").write_text(inv)
+    proc = run("plan", "inventory.toml", "--offline", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"crypto.quick_mode.proposals[0].{key}" in lines[0], proc.stderr
+    assert "SHA384 is not an IPsec (AH/ESP) integrity algorithm" in lines[0] and "Traceback" not in proc.stderr

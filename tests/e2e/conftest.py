@@ -38,8 +38,10 @@ class Lab:
     def inventory(self) -> Path:
         return self.dir / "inventory.toml"
 
-    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, timeout: float = 180, env_extra: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IPSEC_REMOTE_LIVE")}
+        env.update(env_extra or {})
         return subprocess.run([sys.executable, "-m", "ipsec_remote", *args], cwd=self.dir, text=True,
                               capture_output=True, timeout=timeout, env=env)
 
@@ -60,13 +62,14 @@ class Lab:
 
 
 @contextmanager
-def running_lab(tmp_path: Path, inventory_text: str | None = None, faults: str | None = None) -> Iterator[Lab]:
+def running_lab(tmp_path: Path, inventory_text: str | None = None, faults: str | None = None,
+                up_args: tuple[str, ...] = (), playbook: str | None = None) -> Iterator[Lab]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     lab = Lab(tmp_path)
     lab.inventory.write_text(inventory_text or (ROOT / "inventory.toml").read_text())
     (tmp_path / "playbooks").mkdir()
-    (tmp_path / "playbooks" / "server-to-server.toml").write_text(FAST_PLAYBOOK)
-    args = ["lab", "up", "inventory.toml", "--detach"]
+    (tmp_path / "playbooks" / "server-to-server.toml").write_text(playbook or FAST_PLAYBOOK)
+    args = ["lab", "up", "inventory.toml", "--detach", *up_args]
     if faults is not None:
         (tmp_path / "faults.toml").write_text(faults)
         args += ["--faults", "faults.toml"]

@@ -17,6 +17,7 @@ from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
 
 from ipsec_remote.lab.host import HostConfig, LabHost
+from ipsec_remote.lab.host.cim import class_properties
 from ipsec_remote.lab.winrm import EndpointConfig, LabServer, make_lab_ca
 
 USER, PASSWORD = "LAB\\admin", "lab-Passw0rd!"
@@ -29,10 +30,13 @@ $qm = New-NetIPsecQuickModeCryptoSet -Name 'qm' -DisplayName 'qm' -Group $Group 
 $p1 = New-NetIPsecPhase1AuthSet -Name 'p1' -DisplayName 'p1' -Group $Group `
     -Proposal (New-NetIPsecAuthProposal -Machine -Kerberos)
 New-NetIPsecRule -IPsecRuleName 'r1' -DisplayName 'r1' -Group $Group -RemoteAddress $Peer `
-    -InboundSecurity Request -OutboundSecurity Request -QuickModeCryptoSet $qm.Name -Phase1AuthSet $p1.Name | Out-Null
+    -InboundSecurity Request -OutboundSecurity Request -QuickModeCryptoSet $qm.InstanceID `
+    -Phase1AuthSet $p1.InstanceID | Out-Null
 foreach ($r in @(Get-NetIPsecRule -Group $Group)) {
-    [pscustomobject]@{ Name = $r.Name; Mode = [string]$r.Mode; InboundSecurity = [string]$r.InboundSecurity;
-                       QuickModeCryptoSet = $r.QuickModeCryptoSet; Phase1AuthSet = $r.Phase1AuthSet }
+    $c = $r.PSBase.CimInstanceProperties
+    [pscustomobject]@{ Name = $c['InstanceID'].Value; Mode = $c['Mode'].Value;
+                       InboundSecurity = $c['InboundSecurity'].Value;
+                       QuickModeCryptoSet = $c['QuickModeCryptoSet'].Value; Phase1AuthSet = $c['Phase1AuthSet'].Value }
 }
 """
 
@@ -80,8 +84,36 @@ def test_create_and_read_back_as_pscustomobjects(endpoints: dict[str, Any], tran
         output = ps.invoke()
     assert not ps.had_errors, [str(e) for e in ps.streams.error]
     (rule,) = output
-    assert rule.extended_properties == {"Name": "r1", "Mode": "Transport", "InboundSecurity": "Request",
+    # MSFT_NetConSecRule codes: Mode 1 = Transport, InboundSecurity 1 = Request.
+    assert rule.extended_properties == {"Name": "r1", "Mode": 1, "InboundSecurity": 1,
                                         "QuickModeCryptoSet": "qm", "Phase1AuthSet": "p1"}
+
+
+QM_SET_PROPOSALS = """
+$ErrorActionPreference = 'Stop'
+New-NetIPsecQuickModeCryptoSet -Name 'qm-cim' -DisplayName 'qm-cim' -ErrorAction Stop `
+    -Proposal (New-NetIPsecQuickModeCryptoProposal -Encapsulation ESP -ESPHash SHA256 -Encryption AES256) | Out-Null
+(Get-NetIPsecQuickModeCryptoSet -Name 'qm-cim').PSBase.CimInstanceProperties['Proposals'].Value
+"""
+
+
+def test_qm_set_proposals_are_cim_instances_over_plain_pypsrp(endpoints: dict[str, Any]) -> None:
+    endpoint, ca = endpoints["https"]
+    with wsman(endpoint, ca) as conn, RunspacePool(conn) as pool:
+        ps = PowerShell(pool)
+        ps.add_script(QM_SET_PROPOSALS)
+        output = ps.invoke()
+    assert not ps.had_errors, [str(e) for e in ps.streams.error]
+    (proposal,) = output
+    assert proposal.types[0].endswith("Microsoft.Management.Infrastructure.CimInstance#root/StandardCimv2/"
+                                      "MSFT_NetIKEQMCryptoProposal")
+    props = proposal.adapted_properties
+    # Exactly the documented properties of MSFT_NetIKEQMCryptoProposal, with its codes (2 = ESP, 65001 =
+    # SHA-256, 65003 = AES-256) and no cmdlet-style names (the lab's default: type_layer = false).
+    documented = set(class_properties("MSFT_NetIKEQMCryptoProposal"))
+    assert set(props) == documented
+    assert (props["Encapsulation"], props["HashAlgorithmESP"], props["CipherAlgorithm"]) == (2, 65001, 65003)
+    assert "ESPHash" not in props and "Encryption" not in props
 
 
 @pytest.mark.parametrize(("line", "fragment"), BLOG_ERRORS)

@@ -102,10 +102,10 @@ def test_hostile_values_arrive_only_as_parameter_values(lab: Lab) -> None:
     for name in ("sql01", "app01"):
         sets = [c for c in hosts[name]["calls"] if c["cmdlet"].startswith("Set-")]
         assert sets and all(c["params"].get("PolicyStore") == STORE for c in sets), sets
-        # Only the SA reset before proving a wave removes anything: SAs, by name.
+        # Only the SA reset before proving a wave removes anything: SAs, each given as the object read.
         removed = [c for c in hosts[name]["calls"] if c["cmdlet"].startswith("Remove-")]
         assert all(c["cmdlet"] in ("Remove-NetIPsecMainModeSA", "Remove-NetIPsecQuickModeSA")
-                   and set(c["params"]) == {"Name"} for c in removed), removed
+                   and set(c["params"]) == {"InputObject"} for c in removed), removed
         assert hosts[name]["scheduled_tasks"] == []
 
 

@@ -10,49 +10,85 @@ import pytest
 
 from ipsec_remote.model.calls import CmdletCall
 from ipsec_remote.model.desired import DesiredObject, Kind, desired_objects
-from ipsec_remote.model.inventory import load_inventory
+from ipsec_remote.model.inventory import load_toml, parse_inventory
 from ipsec_remote.ops.verify import EndView, check_pair, diagnose, end_view, expected
 from ipsec_remote.plan.planner import plan_host
+from ipsec_remote.remote import cimcodes as C
 from ipsec_remote.remote.hoststate import HostFacts, parse_state
 
 ROOT = Path(__file__).resolve().parents[2]
-INV = load_inventory(ROOT / "inventory.toml")
+INV_DATA = load_toml(ROOT / "inventory.toml")
+INV = parse_inventory(INV_DATA)
+
+
+def _codes(table: dict[int, str]) -> dict[str, int]:
+    return {name.lower(): number for number, name in table.items()}
+
+
+def _proposal_record(c: CmdletCall) -> dict[str, Any]:
+    """A proposal as read_state.ps1 reports it: its CIM class and properties (codes), defaults filled."""
+    p = {k: v for k, v in c.params.items()}
+    if c.cmdlet == "New-NetIPsecMainModeCryptoProposal":
+        return {"Class": "MSFT_NetIKEMMCryptoProposal",
+                "CipherAlgorithm": _codes(C.CIPHER)[str(p["Encryption"]).lower()],
+                "HashAlgorithm": _codes(C.HASH)[str(p["Hash"]).lower()],
+                "GroupId": _codes(C.DH)[str(p["KeyExchange"]).lower()]}
+    if c.cmdlet == "New-NetIPsecQuickModeCryptoProposal":
+        return {"Class": "MSFT_NetIKEQMCryptoProposal",
+                "Encapsulation": _codes(C.ENCAPSULATION)[str(p["Encapsulation"]).lower()],
+                "CipherAlgorithm": _codes(C.CIPHER)[str(p.get("Encryption", "None")).lower()],
+                "HashAlgorithmESP": _codes(C.HASH)[str(p.get("ESPHash", "None")).lower()],
+                "HashAlgorithmAH": _codes(C.HASH)[str(p.get("AHHash", "None")).lower()]}
+    if p.get("Kerberos"):
+        return {"Class": "MSFT_NetIKEKerbAuthProposal", "AuthenticationMethod": 65002}
+    if p.get("Cert"):
+        # Windows stores -Signing's documented default (RSA) when none was given.
+        return {"Class": "MSFT_NetIKECertAuthProposal", "AuthenticationMethod": 65006, "TrustedCA": p["Authority"],
+                "TrustedCAType": 1 if p.get("AuthorityType", "Root") == "Root" else 2,
+                "SigningAlgorithm": {"RSA": 1, "ECDSA256": 2, "ECDSA384": 3}[str(p.get("Signing", "RSA"))]}
+    return {"Class": "MSFT_NetIKEPSKAuthProposal", "AuthenticationMethod": 2, "HasPreSharedKey": True}
 
 
 def windows_report(objs: list[DesiredObject]) -> dict[str, Any]:
-    """What read_state.ps1 prints for these objects on Windows: enums as strings, filters as lists, the
-    defaults Windows fills in for what we did not set."""
+    """What read_state.ps1 prints for these objects on Windows: CIM properties with their codes, filters as
+    lists, the defaults Windows fills in for what we did not set."""
     rules, mm_rules, sets = [], [], []
     for o in objs:
         p = o.params
         if o.kind in (Kind.EXEMPTION, Kind.RULE):
-            rules.append({"Name": o.name, "DisplayName": p["DisplayName"], "Group": p["Group"], "Enabled": "True",
-                          "Mode": p.get("Mode", "Transport"), "InboundSecurity": p["InboundSecurity"],
-                          "OutboundSecurity": p["OutboundSecurity"], "KeyModule": p.get("KeyModule", "Default"),
+            key_module = {"IKEv1": 1, "AuthIP": 2, "IKEv2": 4}.get(str(p.get("KeyModule", "Default")), 0)
+            rules.append({"InstanceID": o.name, "DisplayName": p["DisplayName"], "RuleGroup": p["Group"],
+                          "Enabled": 1, "Mode": 1,
+                          "InboundSecurity": _codes(C.SECURITY)[str(p["InboundSecurity"]).lower()],
+                          "OutboundSecurity": _codes(C.SECURITY)[str(p["OutboundSecurity"]).lower()],
+                          "KeyModule": key_module,
                           "QuickModeCryptoSet": p.get("QuickModeCryptoSet", "{E5A5D32A-4BCE-4e4d-B07F-4AB1BA7E5FE2}"),
                           "Phase1AuthSet": p.get("Phase1AuthSet", "{E5A5D32A-4BCE-4e4d-B07F-4AB1BA7E5FE3}"),
-                          "Phase2AuthSet": "", "Profile": p.get("Profile", "Any"), "LocalAddress": ["Any"],
-                          "RemoteAddress": p.get("RemoteAddress", ["Any"]), "Protocol": p.get("Protocol", "Any"),
-                          "LocalPort": p.get("LocalPort", ["Any"]), "RemotePort": p.get("RemotePort", ["Any"])})
+                          "Phase2AuthSet": "", "Profiles": PROFILES[str(p.get("Profile", "Any"))],
+                          "LocalAddress": ["Any"], "RemoteAddress": p.get("RemoteAddress", ["Any"]),
+                          "Protocol": p.get("Protocol", "Any"), "LocalPort": p.get("LocalPort", ["Any"]),
+                          "RemotePort": p.get("RemotePort", ["Any"])})
         elif o.kind is Kind.MM_RULE:
-            mm_rules.append({"Name": o.name, "DisplayName": p["DisplayName"], "Group": p["Group"], "Enabled": "True",
-                             "MainModeCryptoSet": p["MainModeCryptoSet"], "Phase1AuthSet": p["Phase1AuthSet"],
-                             "Profile": p["Profile"], "LocalAddress": "Any", "RemoteAddress": p["RemoteAddress"]})
+            mm_rules.append({"InstanceID": o.name, "DisplayName": p["DisplayName"], "RuleGroup": p["Group"],
+                             "Enabled": 1, "MainModeCryptoSet": p["MainModeCryptoSet"],
+                             "Phase1AuthSet": p["Phase1AuthSet"], "Profiles": PROFILES[str(p["Profile"])],
+                             "LocalAddress": "Any", "RemoteAddress": p["RemoteAddress"]})
         else:
             kind = {Kind.MM_CRYPTO_SET: "mm_crypto_set", Kind.QM_CRYPTO_SET: "qm_crypto_set",
                     Kind.P1_AUTH_SET: "p1_auth_set"}[o.kind]
-            proposals = []
-            for c in p["Proposal"]:  # type: ignore[union-attr]
-                assert isinstance(c, CmdletCall)
-                proposals.append({k: ("True" if v is True else v) for k, v in c.params.items()} | {
-                    "Machine": c.params.get("Machine", False), "Kerberos": c.params.get("Kerberos", False)})
-            sets.append({"Kind": kind, "Name": o.name, "DisplayName": p["DisplayName"], "Group": p["Group"],
-                         "MaxMinutes": p.get("MaxMinutes"), "PerfectForwardSecrecyGroup":
-                         p.get("PerfectForwardSecrecyGroup", ""), "Proposal": proposals})
+            proposals = [_proposal_record(c) for c in p["Proposal"]]  # type: ignore[union-attr]
+            pfs = p.get("PerfectForwardSecrecyGroup")
+            sets.append({"Kind": kind, "InstanceID": o.name, "DisplayName": p["DisplayName"], "RuleGroup": p["Group"],
+                         "MaxLifetimeMinutes": p.get("MaxMinutes"),
+                         "PfsGroupID": None if pfs is None else _codes(C.PFS)[str(pfs).lower()],
+                         "Proposals": proposals})
     return {"Rules": rules, "MainModeRules": mm_rules, "Sets": sets, "UnownedActiveRules": [],
             "Services": [{"Name": "IKEEXT", "Status": "Running", "StartType": "Manual"}],
-            "Profiles": [{"Name": "Domain", "Enabled": "True", "AllowLocalIPsecRules": "NotConfigured"}],
-            "UtcNow": "2026-11-27T06:00:00.0000000Z"}
+            "Profiles": [{"Name": "Domain", "Enabled": 1, "AllowLocalIPsecRules": 2}], "Exemptions": 9,
+            "MaxSAIdleTimeSeconds": 300, "UtcNow": "2026-11-27T06:00:00.0000000Z"}
+
+
+PROFILES = {"Any": 0, "Domain": 1, "Private": 2, "Public": 4}
 
 
 def test_windows_report_of_converged_host_plans_nothing() -> None:
@@ -65,7 +101,7 @@ def test_windows_report_of_converged_host_plans_nothing() -> None:
 def test_objects_of_other_groups_are_never_observed() -> None:
     want = desired_objects(INV)["sql01"].objects
     report = windows_report(want)
-    report["Rules"].append(dict(report["Rules"][0], Name="legacy", Group="Contoso Isolation"))
+    report["Rules"].append(dict(report["Rules"][0], InstanceID="legacy", RuleGroup="Contoso Isolation"))
     state = parse_state(report, "ipsec-remote")
     assert "legacy" not in {o.name for o in state.observed}
 
@@ -74,11 +110,14 @@ def test_facts_are_parsed() -> None:
     facts = parse_state(windows_report([]), "ipsec-remote").facts
     assert facts.services["IKEEXT"] == ("Running", "Manual")
     assert facts.profiles["Domain"] == (True, "NotConfigured")
+    assert facts.exemptions == "NeighborDiscovery, Dhcp" and facts.max_sa_idle_s == 300
     assert facts.utc_now == datetime(2026, 11, 27, 6, 0, tzinfo=timezone.utc)
 
 
 GOOD_MM = {"RemoteEndpoint": "10.10.1.30", "CipherAlgorithm": 65003, "HashAlgorithm": 65001, "GroupId": 19}
-GOOD_QM = {"RemoteEndpoint": "10.10.1.30", "FirstCipherAlgorithm": 65003, "FirstIntegrityAlgorithm": 65001}
+# An ESP SA with cipher and integrity: IPSEC_TRANSFORM_ESP_AUTH_AND_CIPHER (4), no second transform.
+GOOD_QM = {"RemoteEndpoint": "10.10.1.30", "FirstTransformType": 4, "FirstCipherAlgorithm": 65003,
+           "FirstIntegrityAlgorithm": 65001, "SecondTransformType": 0}
 
 PAIR_CASES = [
     ("both ends secured", GOOD_MM, GOOD_QM, True, []),
@@ -87,7 +126,9 @@ PAIR_CASES = [
     ("weaker MM", dict(GOOD_MM, CipherAlgorithm=65001, HashAlgorithm=3, GroupId=2), GOOD_QM, False,
      ["main-mode SA uses AES128/SHA1/DH2, not an inventory proposal"]),
     ("weaker QM", GOOD_MM, dict(GOOD_QM, FirstCipherAlgorithm=6), False,
-     ["quick-mode SA uses DES3/SHA256, not an inventory proposal"]),
+     ["quick-mode SA uses ESP DES3/SHA256, not an inventory proposal"]),
+    ("AH transform where ESP is wanted", GOOD_MM, dict(GOOD_QM, FirstTransformType=1), False,
+     ["quick-mode SA uses AH SHA256, not an inventory proposal"]),
 ]
 
 
@@ -100,15 +141,44 @@ def test_check_pair(label: str, mm: dict[str, Any] | None, qm: dict[str, Any] | 
     for fragment in fragments:
         assert any(fragment in p and p.startswith("app01: ") for p in result.problems), result.problems
     if verified:
-        assert result.sa_summary() == {"mm": {"cipher": "AES256", "hash": "SHA256", "group": "DH19"},
-                                        "qm": {"cipher": "AES256", "integrity": "SHA256"}}
+        assert result.sa_summary() == {
+            "mm": {"cipher": "AES256", "hash": "SHA256", "group": "DH19", "key_module": None},
+            "qm": {"cipher": "AES256", "integrity": "SHA256", "transforms": ["ESP AES256/SHA256"], "pfs_group": None}}
 
 
-def test_end_view_picks_the_peer() -> None:
+AH_ESP = parse_inventory({**INV_DATA, "crypto": {"quick_mode": {"proposals": [
+    {"encapsulation": "AH,ESP", "ah_hash": "SHA256", "encryption": "AES256", "esp_hash": "SHA256"}]}}})
+# An AH+ESP bundle: AH first (integrity only), ESP second (WFP IPSEC_TRANSFORM_TYPE 1 and 4).
+AH_ESP_QM = {"RemoteEndpoint": "10.10.1.30", "FirstTransformType": 1, "FirstCipherAlgorithm": 0,
+             "FirstIntegrityAlgorithm": 65001, "SecondTransformType": 4, "SecondCipherAlgorithm": 65003,
+             "SecondIntegrityAlgorithm": 65001}
+
+
+@pytest.mark.parametrize(("qm", "verified"), [
+    (AH_ESP_QM, True),
+    # The same transforms listed ESP first: the order of an SA's transforms is not documented.
+    (dict(AH_ESP_QM, FirstTransformType=4, FirstCipherAlgorithm=65003, SecondTransformType=1,
+          SecondCipherAlgorithm=0), True),
+    (dict(AH_ESP_QM, SecondTransformType=0), False),  # AH alone
+    (GOOD_QM, False),  # ESP alone
+])
+def test_ah_esp_proposals_are_judged_by_both_transforms(qm: dict[str, Any], verified: bool) -> None:
+    end = EndView(GOOD_MM, qm)
+    assert check_pair("app01", "sql01", {"app01": end, "sql01": end}, expected(AH_ESP)).verified is verified
+
+
+def test_end_view_picks_the_peer_by_address() -> None:
     report = {"MainModeSAs": [dict(GOOD_MM, RemoteEndpoint="10.9.9.9"), GOOD_MM], "QuickModeSAs": [],
-              "Probes": [{"Target": "10.10.1.30", "TcpTestSucceeded": True}]}
+              "Probes": [{"Target": "10.10.1.30", "Outcome": "refused", "Connected": False}]}
     view = end_view(report, "10.10.1.30")
-    assert view.mm == GOOD_MM and view.qm is None and view.probe_ok is True
+    assert view.mm == GOOD_MM and view.qm is None and view.probe_ok is False and view.probe == "refused"
+    six = {"MainModeSAs": [dict(GOOD_MM, RemoteEndpoint="2001:DB8:0:0::1E")], "QuickModeSAs": []}
+    assert end_view(six, "2001:db8::1e").mm is not None  # the same peer written differently
+
+
+def test_sa_codes_that_arrive_as_strings_are_read_as_numbers() -> None:
+    end = EndView({k: str(v) for k, v in GOOD_MM.items()}, {k: str(v) for k, v in GOOD_QM.items()})
+    assert check_pair("app01", "sql01", {"app01": end, "sql01": end}, expected(INV)).verified
 
 
 def at(minute: int) -> datetime:

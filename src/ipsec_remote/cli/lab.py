@@ -43,15 +43,21 @@ def _running(inventory: Path) -> LabFile | None:
     return found
 
 
-def up(inventory: Path, faults: Path | None, rtt_ms: int, detach: bool) -> None:
+LAB_AUTHS = ("default", "basic", "ntlm", "kerberos", "certificate")
+
+
+def up(inventory: Path, faults: Path | None, rtt_ms: int, detach: bool, auth: str = "default") -> None:
+    if auth not in LAB_AUTHS:
+        raise InputError("--auth", "", f"{auth!r} is not one of {', '.join(LAB_AUTHS)}")
     try:
         spec = load_fleet_spec(inventory)
         if faults is not None:
-            from ..lab.fleet.faults import load_faults
+            from ..lab.fleet.faults import check_for_auth, load_faults
 
-            load_faults(faults, spec)  # refuse a bad fault file here, before anything starts
+            check_for_auth(load_faults(faults, spec), auth, str(faults))  # refuse a bad fault file now
     except LabConfigError as exc:
         raise InputError(exc.file, exc.key_path, exc.problem) from None
+    _check_auth_possible(auth, spec.scheme, inventory)
     running = _running(inventory)
     if running is not None:
         from .labdiff import lab_changes
@@ -62,7 +68,8 @@ def up(inventory: Path, faults: Path | None, rtt_ms: int, detach: bool) -> None:
                                    f"{'; '.join(changes)}; run 'ipsec-remote lab down', then 'lab up' again")
         raise IpsecRemoteError(f"a lab is already running (pid {running.pid}, {running.path}); "
                                "run 'ipsec-remote lab down' first")
-    options = FleetOptions(rtt_ms=rtt_ms or None)  # 0 is the option's default: "not given", faults decide
+    options = FleetOptions(rtt_ms=rtt_ms or None, auth=auth)  # type: ignore[arg-type] # checked above
+    # rtt_ms 0 is the option's default: "not given", faults decide
     if detach:
         _start_detached(inventory, faults, options)
         return
@@ -70,7 +77,24 @@ def up(inventory: Path, faults: Path | None, rtt_ms: int, detach: bool) -> None:
     def ready(fleet: Fleet, path: Path) -> None:
         typer.echo(f"lab up: {len(fleet.hosts)} hosts, state in {path}; Ctrl-C stops it", err=True)
 
-    serve(inventory, faults, options, on_ready=ready)
+    from ..lab.fleet.kdc import KdcError
+
+    try:
+        serve(inventory, faults, options, on_ready=ready)
+    except KdcError as exc:
+        raise IpsecRemoteError(f"lab up: {exc}") from None
+
+
+def _check_auth_possible(auth: str, scheme: str, inventory: Path) -> None:
+    if auth in ("basic", "certificate") and scheme != "https":
+        raise InputError(str(inventory), "connection.scheme", f"a lab with --auth {auth} needs https")
+    if auth == "kerberos":
+        from ..lab.fleet.kdc import missing_binaries
+
+        missing = missing_binaries()
+        if missing:
+            raise IpsecRemoteError(f"lab up --auth kerberos: MIT Kerberos KDC tools not installed "
+                                   f"({', '.join(missing)}); run 'make kerberos'")
 
 
 def _start_detached(inventory: Path, faults: Path | None, options: FleetOptions) -> None:
@@ -81,6 +105,8 @@ def _start_detached(inventory: Path, faults: Path | None, options: FleetOptions)
         args += ["--faults", str(faults.resolve())]
     if options.rtt_ms is not None:
         args += ["--rtt-ms", str(options.rtt_ms)]
+    if options.auth != "default":
+        args += ["--auth", options.auth]
     started = time.monotonic()
     log_path = state_dir / "lab.log"
     with open(log_path, "wb") as log:

@@ -46,7 +46,8 @@ def observe_command(
 
     window_s = duration(window, "--window", 1, MAX_WINDOW_S)
     interval_s = duration(interval, "--interval", 0.1, 60)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab)
+    # observe turns auditing on and back off on the hosts and writes the journal: it takes the run lock.
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "observe")
     report = observe(inv, targets, journal, window_s, interval_s, book.rollout.forks,
                      None if json_out else _progress)
     if json_out:

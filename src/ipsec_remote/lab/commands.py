@@ -84,12 +84,17 @@ class Command(Protocol):
 
 @dataclass
 class FunctionCommand:
-    """A command implemented by a Python callable ``fn(ctx, args, pipeline_input) -> Iterable``."""
+    """A command implemented by a Python callable ``fn(ctx, args, pipeline_input) -> Iterable``.
+
+    ``ignores_caller_preference``: a module function (the NetSecurity cmdlets are CDXML functions) that does
+    not see the calling script's ``$ErrorActionPreference``, only its own ``-ErrorAction``.
+    """
 
     name: str
     params: Mapping[str, ParamSpec]
     fn: Callable[[InvocationContext, CaseInsensitiveDict, list[Any]], Iterable[Any]]
     accepts_pipeline: bool = False
+    ignores_caller_preference: bool = False
 
     def invoke(
         self, ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]

@@ -7,7 +7,10 @@ The lab never imports the controller's core; these types are the one vocabulary 
 * ``PSHashtable`` is ``@{}`` (ordered here for stable output, case-insensitive keys as in PowerShell);
 * ``PSObject`` is anything with named properties: ``[pscustomobject]`` (extended properties, as
   Select-Object and pscustomobject emit them) or a CIM-like cmdlet result (adapted properties);
-* ``ErrorRecord`` is what a non-terminating error writes to the error stream.
+* ``ErrorRecord`` is what a non-terminating error writes to the error stream;
+* ``UInt8``/``UInt16``/``UInt32``/``UInt64`` are ints that keep their CIM type (they travel as ``<By>``,
+  ``<U16>``, ``<U32>``, ``<U64>`` in CLIXML); a CIM instance's own properties (``$o.PSBase.
+  CimInstanceProperties``) are ``CimProperty`` values in ``PSObject.cim_props``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 PSCUSTOMOBJECT_TYPES = ("System.Management.Automation.PSCustomObject", "System.Object")
+
+
+class UInt8(int):
+    __slots__ = ()
+    cim_type = "uint8"
+
+
+class UInt16(int):
+    __slots__ = ()
+    cim_type = "uint16"
+
+
+class UInt32(int):
+    __slots__ = ()
+    cim_type = "uint32"
+
+
+class UInt64(int):
+    __slots__ = ()
+    cim_type = "uint64"
 
 
 class CaseInsensitiveDict(MutableMapping[str, Any]):
@@ -76,12 +99,16 @@ class PSObject:
 
     ``adapted`` is False for ``[pscustomobject]``/Select-Object output (properties travel as *extended*
     properties in CLIXML) and True for CIM-like cmdlet results (properties travel as *adapted* ones).
+    ``cim_props`` holds a CIM instance's own properties (name -> ``CimProperty``), what
+    ``$o.PSBase.CimInstanceProperties`` reads; ``properties`` is what ``$o.Name`` sees (the same values, plus
+    whatever a type layer adds or shadows).
     """
 
     properties: CaseInsensitiveDict = field(default_factory=CaseInsensitiveDict)
     type_names: list[str] = field(default_factory=lambda: list(PSCUSTOMOBJECT_TYPES))
     adapted: bool = False
     to_string: str | None = None
+    cim_props: CaseInsensitiveDict | None = None
 
     @classmethod
     def custom(cls, props: Mapping[str, Any] | None = None, **kwargs: Any) -> PSObject:
@@ -105,6 +132,70 @@ class PSObject:
 
     def get(self, name: str, default: Any = None) -> Any:
         return self.properties.get(name, default)
+
+    def cim_value(self, name: str, default: Any = None) -> Any:
+        """A CIM property's value (``$o.PSBase.CimInstanceProperties[name].Value``), else ``default``."""
+        prop = self.cim_props.get(name) if self.cim_props is not None else None
+        return prop.value if isinstance(prop, CimProperty) else default
+
+    @property
+    def cim_class(self) -> str | None:
+        """``MSFT_NetConSecRule`` for a CIM instance, else None."""
+        if self.cim_props is None or not self.type_names:
+            return None
+        return self.type_names[0].rsplit("/", 1)[-1]
+
+
+class NetObject:
+    """A .NET object a host command hands to a script (``New-Object System.Net.Sockets.TcpClient``).
+
+    The engine reaches it only through ``member`` (properties) and ``invoke`` (methods); names arrive
+    lower-cased, and ``invoke`` returns None for a void method (it writes nothing to the pipeline). A method
+    that fails raises ``PowerShellError`` carrying the text PowerShell shows for a
+    .NET exception (``Exception calling "X" with "n" argument(s): "…"``).
+    """
+
+    type_name = "System.Object"
+
+    def member(self, name: str) -> Any:
+        return None
+
+    def invoke(self, name: str, args: list[Any]) -> Any:
+        raise PowerShellError(ErrorRecord(
+            f"Method invocation failed because [{self.type_name}] does not contain a method named '{name}'.",
+            "MethodNotFound", "InvalidOperation"))
+
+
+def method_exception(method: str, args: list[Any], message: str, error_id: str) -> PowerShellError:
+    """PowerShell's wrapping of a .NET exception thrown by ``$obj.Method(args)`` (MethodInvocationException)."""
+    return PowerShellError(ErrorRecord(
+        f'Exception calling "{method}" with "{len(args)}" argument(s): "{message}"', error_id, "NotSpecified",
+        "System.Management.Automation.MethodInvocationException"))
+
+
+@dataclass(frozen=True)
+class CimProperty:
+    """One entry of ``CimInstance.CimInstanceProperties``: Name, Value and CimType (Microsoft.Management.
+    Infrastructure.CimProperty; CimType names as the CIM schema spells them, e.g. ``uint16``)."""
+
+    name: str
+    value: Any
+    cim_type: str
+
+
+@dataclass(frozen=True)
+class CimPropertyCollection:
+    """``$o.PSBase.CimInstanceProperties``: indexed by property name (case-insensitive); a missing name
+    indexes to ``$null`` (CimKeyedCollection's indexer)."""
+
+    items: CaseInsensitiveDict
+
+
+@dataclass(frozen=True)
+class CimInstanceBase:
+    """``$cimInstance.PSBase``: the CimInstance itself, seen without the PowerShell adapter."""
+
+    instance: PSObject
 
 
 @dataclass

@@ -95,6 +95,8 @@ def desired_objects(
     result: dict[str, HostDesired] = {}
     for host in inv.hosts:
         objects = _exemptions(inv)
+        if host.address == inv.controller.address and "controller" not in inv.test_only_skip_exemptions:
+            objects.append(_controller_outbound(inv))
         if peers[host.name]:
             objects += _sets(inv)
             objects.append(_mm_rule(inv, host, [inv.host(p).address for p, _, _ in peers[host.name]]))
@@ -117,7 +119,9 @@ def _common(inv: Inventory, name: str, display: str) -> dict[str, ParamValue]:
 
 def _rule_params(inv: Inventory, name: str, display: str) -> dict[str, ParamValue]:
     # Rules are selected by -IPsecRuleName (its alias -Name is not used: plans spell canonical names).
-    return {"IPsecRuleName": name, "DisplayName": f"{inv.policy.group}: {display}", "Group": inv.policy.group}
+    # -Enabled has no documented default on New-NetIPsecRule: it is always passed.
+    return {"IPsecRuleName": name, "DisplayName": f"{inv.policy.group}: {display}", "Group": inv.policy.group,
+            "Enabled": "True"}
 
 
 def _exemptions(inv: Inventory) -> list[DesiredObject]:
@@ -143,6 +147,25 @@ def _exemptions(inv: Inventory) -> list[DesiredObject]:
         objects.append(DesiredObject(Kind.EXEMPTION, f"{group}-exempt-controller", params,
                                      f"exempt controller {inv.controller.address} on TCP {','.join(ports)}"))
     return objects
+
+
+def _controller_outbound(inv: Inventory) -> DesiredObject:
+    """On the managed host the controller runs on: its own WinRM traffic to every managed host, exempt.
+
+    Exempting only the target's inbound side is not enough there: the host's own rules toward a peer
+    (outbound Require, or server isolation) would otherwise cover the controller's connections. Its own
+    address is included: whether IPsec applies to traffic to the host's own address is undocumented (the
+    lab's own_address_traffic switch), and the exemption is right either way.
+    """
+    group = inv.policy.group
+    ports = [str(p) for p in inv.policy.winrm_ports]
+    addresses = sorted({h.address for h in inv.hosts}, key=_addr_key)
+    params = _rule_params(inv, f"{group}-exempt-controller-out", "exempt the controller's outbound WinRM path")
+    params.update({"Mode": "Transport", "InboundSecurity": "None", "OutboundSecurity": "None",
+                   "RemoteAddress": addresses, "Protocol": "TCP", "RemotePort": ports,
+                   "Profile": inv.policy.profile})
+    return DesiredObject(Kind.EXEMPTION, f"{group}-exempt-controller-out", params,
+                         f"exempt this host's (the controller's) WinRM traffic to TCP {','.join(ports)}")
 
 
 def _sets(inv: Inventory) -> list[DesiredObject]:
@@ -198,7 +221,8 @@ def _mm_rule(inv: Inventory, host: Host, peer_addresses: list[str]) -> DesiredOb
     group = inv.policy.group
     params = _common(inv, f"{group}-mm-peers", "main mode toward peers")
     addresses = sorted(set(peer_addresses), key=_addr_key)
-    params.update({"RemoteAddress": addresses, "MainModeCryptoSet": f"{group}-mm",
+    # -Enabled has no documented default on New-NetIPsecMainModeRule: it is always passed.
+    params.update({"Enabled": "True", "RemoteAddress": addresses, "MainModeCryptoSet": f"{group}-mm",
                    "Phase1AuthSet": f"{group}-p1", "Profile": inv.policy.profile})
     return DesiredObject(Kind.MM_RULE, f"{group}-mm-peers", params, f"main mode rule toward {', '.join(addresses)}")
 

@@ -24,11 +24,10 @@ from ..errors import IpsecRemoteError
 from ..journal.observations import ClearFlow, Observation, record_observation
 from ..journal.store import Journal, now_iso
 from ..model.inventory import Inventory
-from ..remote.hoststate import parse_state
 from ..remote.sessions import Fleet, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
-from .apply import _owned_json
+from .hostview import snapshot_objects, split_read
 
 SCRIPT = "observe"
 PROTOCOLS = {6: "TCP", 17: "UDP", 1: "ICMPv4", 58: "ICMPv6"}
@@ -227,8 +226,8 @@ def _plan_connection_audit(inv: Inventory, fleet: Fleet, journal: Journal, run_i
         out = session.run_statements([("read_state", read_params), audit.read_step((audit.CONNECTION,))],
                                      retry=True)
         objects, state = audit.split_output(out.objects)
-        first = objects[0] if objects and isinstance(objects[0], dict) else {}
-        return _owned_json(parse_state(first, inv.policy.group)), state
+        owned, _, _ = split_read(host, objects, inv)
+        return snapshot_objects(owned, inv.policy.group), state
 
     todo: set[str] = set()
     for host, (owned, state) in fleet.each(read).items():

@@ -1,31 +1,24 @@
 """Pure checks of a pair's SAs against the inventory, and the diagnosis when a pair does not verify.
 
-SA algorithm properties are numeric codes (MSFT_NetMainModeSA / MSFT_NetQuickModeSA class pages, kept
-in data/netsecurity.json); the inventory speaks the cmdlets' enum names. The maps below join the two.
+verify.ps1 reports the SAs' CIM properties as numbers (MSFT_NetMainModeSA / MSFT_NetQuickModeSA class
+pages); ``remote/cimcodes.py`` names them. A quick-mode SA carries up to two transforms (First/Second):
+an ``AH,ESP`` proposal negotiates an AH transform and an ESP transform, so the SA is judged transform by
+transform, by type (AH or ESP) and algorithms, never by its first transform alone.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model.inventory import Inventory
+from ..model.inventory import Inventory, QuickModeProposal
+from ..remote import cimcodes as C
 from ..remote.hoststate import HostFacts
 
-# Cmdlet enum name → SA code (codes: reference output_properties of Get-NetIPsec*SA).
-CIPHER_CODES = {"DES": 2, "DES3": 6, "AES128": 65001, "AES192": 65002, "AES256": 65003,
-                "AESGCM128": 65004, "AESGCM192": 65005, "AESGCM256": 65006, "None": 0}
-MM_HASH_CODES = {"MD5": 2, "SHA1": 3, "SHA256": 65001, "SHA384": 65002}
-QM_INTEGRITY_CODES = {"None": 0, "MD5": 2, "SHA1": 3, "SHA256": 65001, "AESGMAC128": 65003,
-                      "AESGMAC192": 65004, "AESGMAC256": 65005}  # SHA384 has no documented QM code
-DH_CODES = {"DH1": 1, "DH2": 2, "DH14": 14, "DH19": 19, "DH20": 20, "DH24": 24}
-CODE_NAMES = {
-    "cipher": {v: k for k, v in CIPHER_CODES.items()},
-    "mm_hash": {v: k for k, v in MM_HASH_CODES.items()},
-    "qm_integrity": {v: k for k, v in QM_INTEGRITY_CODES.items()},
-    "dh": {v: k for k, v in DH_CODES.items()},
-}
+CODES = {name: {n: c for c, n in table.items()} for name, table in
+         (("cipher", C.CIPHER), ("hash", C.HASH), ("dh", C.DH))}
 EVENT_MEANING = {
     5453: "IKEEXT is not running (event 5453)",
     4653: "main mode negotiation failed (event 4653)",
@@ -34,19 +27,49 @@ EVENT_MEANING = {
     4963: "clear-text packets that should have been secured were dropped (event 4963)",
 }
 
+Transform = tuple[str, int, int]  # ("AH" | "ESP", cipher code, integrity code)
+
+
+def proposal_transforms(p: QuickModeProposal) -> tuple[Transform, ...]:
+    """The transforms an SA from this proposal carries: AH (integrity only), then ESP (cipher, integrity)."""
+    out: list[Transform] = []
+    parts = [x.strip() for x in p.encapsulation.split(",")]
+    if "AH" in parts:
+        out.append(("AH", 0, CODES["hash"][p.ah_hash or "None"]))
+    if "ESP" in parts:
+        out.append(("ESP", CODES["cipher"][p.encryption], CODES["hash"][p.esp_hash]))
+    return tuple(out)
+
 
 @dataclass(frozen=True)
 class Expected:
     mm: frozenset[tuple[int, int, int]]  # (cipher, hash, group)
-    qm: frozenset[tuple[int, int | None]]  # (cipher, integrity or None when undocumented)
+    qm: frozenset[frozenset[Transform]]  # each proposal's transforms (order-free)
 
 
 def expected(inv: Inventory) -> Expected:
-    mm = frozenset((CIPHER_CODES[p.encryption], MM_HASH_CODES[p.hash], DH_CODES[p.key_exchange])
+    mm = frozenset((CODES["cipher"][p.encryption], CODES["hash"][p.hash], CODES["dh"][p.key_exchange])
                    for p in inv.crypto.main_mode.proposals)
-    qm = frozenset((CIPHER_CODES[p.encryption], QM_INTEGRITY_CODES.get(p.esp_hash))
-                   for p in inv.crypto.quick_mode.proposals)
+    qm = frozenset(frozenset(proposal_transforms(p)) for p in inv.crypto.quick_mode.proposals)
     return Expected(mm, qm)
+
+
+def sa_transforms(qm: Mapping[str, Any]) -> tuple[Transform, ...] | None:
+    """The QM SA's transforms, or None when a transform type is not one we can place (then the SA is not
+    judged a match). Types: IPSEC_TRANSFORM_TYPE (cimcodes.TRANSFORM); a zero/absent second type = none."""
+    out: list[Transform] = []
+    for prefix in ("First", "Second"):
+        kind = C.code(qm.get(f"{prefix}TransformType"))
+        if not kind:
+            if prefix == "First":
+                return None
+            continue
+        name = C.TRANSFORM.get(kind)
+        if name is None:
+            return None
+        out.append(("AH" if name == "AH" else "ESP", C.code(qm.get(f"{prefix}CipherAlgorithm")) or 0,
+                    C.code(qm.get(f"{prefix}IntegrityAlgorithm")) or 0))
+    return tuple(out)
 
 
 @dataclass
@@ -56,6 +79,7 @@ class EndView:
     mm: dict[str, Any] | None = None
     qm: dict[str, Any] | None = None
     probe_ok: bool | None = None
+    probe: str | None = None  # connected | refused | timeout | error
 
 
 @dataclass
@@ -65,25 +89,58 @@ class PairResult:
     verified: bool
     ends: dict[str, EndView] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    stale: bool = False  # an SA exists but uses proposals the inventory no longer has (rekey drops it)
+
+    def to_json(self, security: tuple[str, str] = ("?", "?")) -> dict[str, Any]:
+        """One pair as every command prints it (status, apply, promote, rekey)."""
+        ends = [self.ends.get(h) for h in (self.a, self.b)]
+        return {"a": self.a, "b": self.b, "verified": self.verified,
+                "main_mode_sa": all(e is not None and e.mm is not None for e in ends),
+                "quick_mode_sa": all(e is not None and e.qm is not None for e in ends),
+                "inbound_security": security[0], "outbound_security": security[1],
+                "sa": self.sa_summary(), "stale_sa": self.stale, "problems": self.problems}
 
     def sa_summary(self) -> dict[str, Any]:
         end = self.ends.get(self.a) or EndView()
         mm, qm = end.mm or {}, end.qm or {}
+        transforms = sa_transforms(qm) if qm else None
         return {
-            "mm": {"cipher": CODE_NAMES["cipher"].get(mm.get("CipherAlgorithm", -1)),
-                   "hash": CODE_NAMES["mm_hash"].get(mm.get("HashAlgorithm", -1)),
-                   "group": CODE_NAMES["dh"].get(mm.get("GroupId", -1))} if mm else None,
-            "qm": {"cipher": CODE_NAMES["cipher"].get(qm.get("FirstCipherAlgorithm", -1)),
-                   "integrity": CODE_NAMES["qm_integrity"].get(qm.get("FirstIntegrityAlgorithm", -1))}
-            if qm else None,
+            "mm": {"cipher": C.name(C.CIPHER, mm.get("CipherAlgorithm")),
+                   "hash": C.name(C.HASH, mm.get("HashAlgorithm")),
+                   "group": C.name(C.DH, mm.get("GroupId")),
+                   "key_module": _key_module_text(mm.get("KeyModule"))} if mm else None,
+            "qm": {"cipher": C.name(C.CIPHER, qm.get("FirstCipherAlgorithm")),
+                   "integrity": C.name(C.HASH, qm.get("FirstIntegrityAlgorithm")),
+                   "transforms": [_transform_text(t) for t in transforms or ()],
+                   "pfs_group": C.name(C.PFS, qm.get("PfsGroupId"))} if qm else None,
         }
 
 
+def _key_module_text(value: Any) -> str | None:
+    number = C.code(value)
+    if number is None:
+        return None
+    return C.SA_KEY_MODULE.get(number, f"code {number}")
+
+
+def same_address(a: Any, b: str) -> bool:
+    """Endpoints as parsed addresses: ``2001:DB8::1`` and ``2001:db8:0::1`` are the same peer."""
+    try:
+        return ipaddress.ip_address(str(a).strip()) == ipaddress.ip_address(b.strip())
+    except ValueError:
+        return str(a).strip().lower() == b.strip().lower()
+
+
 def end_view(report: Mapping[str, Any], peer_address: str) -> EndView:
-    mm = next((s for s in report.get("MainModeSAs") or [] if s.get("RemoteEndpoint") == peer_address), None)
-    qm = next((s for s in report.get("QuickModeSAs") or [] if s.get("RemoteEndpoint") == peer_address), None)
-    probe = next((p for p in report.get("Probes") or [] if p.get("Target") == peer_address), None)
-    return EndView(mm, qm, None if probe is None else bool(probe.get("TcpTestSucceeded")))
+    mm = next((s for s in report.get("MainModeSAs") or [] if same_address(s.get("RemoteEndpoint"), peer_address)),
+              None)
+    qms = [s for s in report.get("QuickModeSAs") or [] if same_address(s.get("RemoteEndpoint"), peer_address)]
+    if mm is not None:
+        # The QM SA negotiated inside this MM SA first (a stale one from an earlier MM SA may linger).
+        qms.sort(key=lambda s: C.code(s.get("MmSaId")) != C.code(mm.get("InstanceID")))
+    probe = next((p for p in report.get("Probes") or [] if same_address(p.get("Target"), peer_address)), None)
+    return EndView(mm, qms[0] if qms else None, None if probe is None else bool(probe.get("Connected")),
+                   None if probe is None else str(probe.get("Outcome") or ""))
 
 
 def check_pair(a: str, b: str, views: Mapping[str, EndView], want: Expected) -> PairResult:
@@ -91,28 +148,42 @@ def check_pair(a: str, b: str, views: Mapping[str, EndView], want: Expected) -> 
     result = PairResult(a, b, False, dict(views))
     for host in (a, b):
         view = views.get(host) or EndView()
+        peer = b if host == a else a
         if view.mm is None:
-            result.problems.append(f"{host}: no main-mode SA with {b if host == a else a}")
-        elif (view.mm.get("CipherAlgorithm"), view.mm.get("HashAlgorithm"), view.mm.get("GroupId")) not in want.mm:
+            result.problems.append(f"{host}: no main-mode SA with {peer}")
+        elif tuple(C.code(view.mm.get(k)) for k in ("CipherAlgorithm", "HashAlgorithm", "GroupId")) not in want.mm:
             result.problems.append(f"{host}: main-mode SA uses {_mm_text(view.mm)}, not an inventory proposal")
+            result.stale = True
         if view.qm is None:
-            result.problems.append(f"{host}: no quick-mode SA with {b if host == a else a}")
+            result.problems.append(f"{host}: no quick-mode SA with {peer}")
         else:
-            got = (view.qm.get("FirstCipherAlgorithm"), view.qm.get("FirstIntegrityAlgorithm"))
-            if not any(got[0] == c and (i is None or got[1] == i) for c, i in want.qm):
+            got = sa_transforms(view.qm)
+            if got is None or frozenset(got) not in want.qm or len(set(got)) != len(got):
                 result.problems.append(f"{host}: quick-mode SA uses {_qm_text(view.qm)}, not an inventory proposal")
+                result.stale = True
     result.verified = not result.problems
     return result
 
 
 def _mm_text(mm: Mapping[str, Any]) -> str:
-    return "/".join(str(CODE_NAMES[t].get(mm.get(k, -1), mm.get(k))) for t, k in
-                    (("cipher", "CipherAlgorithm"), ("mm_hash", "HashAlgorithm"), ("dh", "GroupId")))
+    return "/".join(str(C.name(t, mm.get(k)) or mm.get(k)) for t, k in
+                    ((C.CIPHER, "CipherAlgorithm"), (C.HASH, "HashAlgorithm"), (C.DH, "GroupId")))
+
+
+def _transform_text(t: Transform) -> str:
+    kind, cipher, integrity = t
+    if kind == "AH":
+        return f"AH {C.name(C.HASH, integrity) or integrity}"
+    return f"ESP {C.name(C.CIPHER, cipher) or cipher}/{C.name(C.HASH, integrity) or integrity}"
 
 
 def _qm_text(qm: Mapping[str, Any]) -> str:
-    return "/".join(str(CODE_NAMES[t].get(qm.get(k, -1), qm.get(k))) for t, k in
-                    (("cipher", "FirstCipherAlgorithm"), ("qm_integrity", "FirstIntegrityAlgorithm")))
+    transforms = sa_transforms(qm)
+    if transforms is None:
+        return (f"transform types {qm.get('FirstTransformType')}/{qm.get('SecondTransformType')} "
+                f"({C.name(C.CIPHER, qm.get('FirstCipherAlgorithm'))}/"
+                f"{C.name(C.HASH, qm.get('FirstIntegrityAlgorithm'))})")
+    return " + ".join(_transform_text(t) for t in transforms)
 
 
 def diagnose(host: str, facts: HostFacts | None, events: Sequence[Mapping[str, Any]], store: str,

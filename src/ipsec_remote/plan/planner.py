@@ -13,12 +13,15 @@ exemptions last, so nothing that might require authentication exists while an ex
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..model.calls import CmdletCall, ParamValue
+from ..model.calls import CmdletCall, ParamValue, SecretRef
 from ..model.desired import DesiredObject, Kind
+from ..model.reference import load_reference
 
 Action = Literal["create", "update", "replace", "destroy"]
 
@@ -155,7 +158,7 @@ def _converge(want: DesiredObject, have: ObservedObject | None, store: str) -> C
     # Parameters we no longer set but the host has (e.g. ports removed from a pair) count too.
     names = list(want.params) + [p for p in have.params if p not in want.params]
     changed = [p for p in names if p not in IDENTITY_PARAMS
-               and not same_value(_effective(want.params, p), _effective(have.params, p))]
+               and not same_value(_canonical(p, _effective(want.params, p)), _canonical(p, _effective(have.params, p)))]
     if have.kind is not want.kind:
         changed.append("kind")
     if not changed:
@@ -197,9 +200,48 @@ def same_value(want: ParamValue | None, have: ParamValue | None) -> bool:
     return _norm(want) == _norm(have)
 
 
+ADDRESS_PARAMS = frozenset({"LocalAddress", "RemoteAddress", "LocalTunnelEndpoint", "RemoteTunnelEndpoint"})
+# -Protocol keywords and the numbers a port filter may report instead (IANA).
+PROTOCOL_NAMES = {"6": "TCP", "17": "UDP", "1": "ICMPv4", "58": "ICMPv6"}
+PROFILES = ("domain", "private", "public")
+
+
+def _canonical(param: str, value: ParamValue | None) -> ParamValue | None:
+    """A value as Windows means it, so forms Windows treats alike compare equal: addresses parsed (an IPv6
+    address written differently, a /32 or a dotted mask), protocol numbers as names, every profile as Any."""
+    if value is None:
+        return None
+    if param in ADDRESS_PARAMS:
+        items = value if isinstance(value, list) else [value]
+        return [canonical_address(str(v)) for v in items]
+    if param == "Protocol":
+        return PROTOCOL_NAMES.get(str(value).strip(), str(value))
+    if param == "Profile" and isinstance(value, str):
+        names = sorted({p.strip().lower() for p in value.split(",") if p.strip()})
+        return "any" if not names or names == ["any"] or names == sorted(PROFILES) else ",".join(names)
+    return value
+
+
+def canonical_address(text: str) -> str:
+    """``2001:DB8::0001`` → ``2001:db8::1``; ``10.0.0.5/32`` → ``10.0.0.5``; ``10.0.0.0/255.0.0.0`` →
+    ``10.0.0.0/8``; ranges part by part; keywords (Any, LocalSubnet, …) case-insensitive."""
+    text = text.strip()
+    if "-" in text and not text.startswith("-"):
+        return "-".join(canonical_address(part) for part in text.split("-", 1))
+    try:
+        iface = ipaddress.ip_interface(text)
+    except ValueError:
+        return text.lower()
+    if iface.network.prefixlen == iface.max_prefixlen:
+        return iface.ip.compressed
+    return f"{iface.ip.compressed}/{iface.network.prefixlen}"
+
+
 def _norm(value: object) -> str:
     if value is None:
         return ""
+    if isinstance(value, SecretRef):
+        return "<secret>"  # a key is compared by presence: the host's key is never read back
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value).strip().lower()
@@ -207,8 +249,23 @@ def _norm(value: object) -> str:
 
 def _call_key(value: object) -> object:
     if isinstance(value, CmdletCall):
-        return (value.cmdlet.lower(), tuple(sorted((k.lower(), _norm(v)) for k, v in value.params.items())))
+        params = {**_proposal_defaults(value.cmdlet), **{k.lower(): _norm(v) for k, v in value.params.items()}}
+        return (value.cmdlet.lower(), tuple(sorted(params.items())))
     return _norm(value)
+
+
+def _proposal_defaults(cmdlet: str) -> dict[str, str]:
+    """The documented defaults of a proposal cmdlet's parameters (reference ``default``): a parameter left out
+    is what Windows stores, e.g. -Signing RSA of a certificate proposal, so leaving it out converges."""
+    info = load_reference().find_cmdlet(cmdlet) if cmdlet.endswith("Proposal") else None
+    if info is None:
+        return {}
+    out: dict[str, str] = {}
+    for p in info.parameters.values():
+        if p.default is not None:
+            number = re.match(r"^\d+", str(p.default))  # "60 (minutes)"
+            out[p.name.lower()] = _norm(number.group(0) if number else p.default)
+    return out
 
 
 def plan_fleet(entries: Iterable[tuple[str, str, Iterable[DesiredObject], Iterable[ObservedObject]]],

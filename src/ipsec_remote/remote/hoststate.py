@@ -1,7 +1,8 @@
 """Pure parsers for what the host scripts report (pyinfra style: a command, then a parser).
 
-``read_state.ps1`` output → the owned objects as ``ObservedObject``s in the planner's vocabulary (the
-New-* parameters) plus the facts ``doctor`` and the diagnosis need. ``read_sas.ps1`` output → SA records.
+``read_state.ps1`` output (CIM property names and numeric codes, see ``cimcodes``) → the owned objects as
+``ObservedObject``s in the planner's vocabulary (the New-* parameters and their enum names) plus the facts
+``doctor`` and the diagnosis need.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..model.calls import CmdletCall, ParamValue
+from ..model.calls import CmdletCall, ParamValue, SecretRef
 from ..model.desired import Kind
 from ..plan.planner import ObservedObject
+from . import cimcodes as C
 
 SET_KINDS = {"mm_crypto_set": Kind.MM_CRYPTO_SET, "qm_crypto_set": Kind.QM_CRYPTO_SET,
              "p1_auth_set": Kind.P1_AUTH_SET}
@@ -61,16 +63,29 @@ def _kind_of_rule(name: str, group: str) -> Kind:
     return Kind.EXEMPTION if name.startswith(f"{group}-exempt-") else Kind.RULE
 
 
+def _text(rec: Mapping[str, Any], key: str) -> str:
+    value = rec.get(key)
+    return "" if value in _EMPTY else str(value)
+
+
 def _rule_params(rec: Mapping[str, Any]) -> dict[str, ParamValue]:
     params: dict[str, ParamValue] = {
-        "IPsecRuleName": str(rec.get("Name", "")),
-        "DisplayName": str(rec.get("DisplayName", "")),
-        "Group": str(rec.get("Group", "")),
+        "IPsecRuleName": _text(rec, "InstanceID"),
+        "DisplayName": _text(rec, "DisplayName"),
+        "Group": _text(rec, "RuleGroup"),
+        "InboundSecurity": C.name(C.SECURITY, rec.get("InboundSecurity"), "None") or "None",
+        "OutboundSecurity": C.name(C.SECURITY, rec.get("OutboundSecurity"), "None") or "None",
+        "KeyModule": C.key_module(rec.get("KeyModule")),
+        "Profile": C.profiles(rec.get("Profiles")),
     }
-    for key in ("Mode", "InboundSecurity", "OutboundSecurity", "KeyModule", "QuickModeCryptoSet",
-                "Phase1AuthSet", "Phase2AuthSet", "Profile", "Protocol", "Enabled"):
-        if rec.get(key) not in _EMPTY or key in ("InboundSecurity", "OutboundSecurity"):
-            params[key] = str(rec.get(key) or "None")
+    mode = C.name(C.MODE, rec.get("Mode"))
+    enabled = C.name(C.ENABLED, rec.get("Enabled"))
+    for key, value in (("Mode", mode), ("Enabled", enabled), ("Protocol", _text(rec, "Protocol")),
+                       ("QuickModeCryptoSet", _text(rec, "QuickModeCryptoSet")),
+                       ("Phase1AuthSet", _text(rec, "Phase1AuthSet")), ("Phase2AuthSet", _text(rec, "Phase2AuthSet")),
+                       ("Description", _text(rec, "Description"))):
+        if value:
+            params[key] = value
     for key in ("LocalAddress", "RemoteAddress", "LocalPort", "RemotePort"):
         values = _list(rec.get(key))
         if values:
@@ -78,80 +93,112 @@ def _rule_params(rec: Mapping[str, Any]) -> dict[str, ParamValue]:
     return params
 
 
-def _proposal_calls(kind: Kind, proposals: Sequence[Mapping[str, Any]]) -> list[CmdletCall]:
+def _proposal_calls(kind: Kind, proposals: Sequence[Mapping[str, Any]], psk: SecretRef) -> list[CmdletCall]:
     calls: list[CmdletCall] = []
     for p in proposals:
         if kind is Kind.MM_CRYPTO_SET:
-            calls.append(CmdletCall("New-NetIPsecMainModeCryptoProposal",
-                                    {"Encryption": str(p.get("Encryption")), "Hash": str(p.get("Hash")),
-                                     "KeyExchange": str(p.get("KeyExchange"))}))
+            calls.append(CmdletCall("New-NetIPsecMainModeCryptoProposal", {
+                "Encryption": str(C.name(C.CIPHER, p.get("CipherAlgorithm"), "?")),
+                "Hash": str(C.name(C.HASH, p.get("HashAlgorithm"), "?")),
+                "KeyExchange": str(C.name(C.DH, p.get("GroupId"), "?"))}))
         elif kind is Kind.QM_CRYPTO_SET:
-            params: dict[str, ParamValue] = {"Encapsulation": str(p.get("Encapsulation"))}
-            if "ESP" in str(p.get("Encapsulation")):
-                params.update({"Encryption": str(p.get("Encryption")), "ESPHash": str(p.get("ESPHash"))})
-            if "AH" in str(p.get("Encapsulation")).split(",") and p.get("AHHash") not in _EMPTY:
-                params["AHHash"] = str(p.get("AHHash"))
+            encap = str(C.name(C.ENCAPSULATION, p.get("Encapsulation"), "?"))
+            params: dict[str, ParamValue] = {"Encapsulation": encap}
+            if "ESP" in encap.split(","):
+                params.update({"Encryption": str(C.name(C.CIPHER, p.get("CipherAlgorithm"), "?")),
+                               "ESPHash": str(C.name(C.HASH, p.get("HashAlgorithmESP"), "?"))})
+            if "AH" in encap.split(","):
+                params["AHHash"] = str(C.name(C.HASH, p.get("HashAlgorithmAH"), "?"))
             calls.append(CmdletCall("New-NetIPsecQuickModeCryptoProposal", params))
         else:
-            auth: dict[str, ParamValue] = {"Machine": True} if p.get("Machine") else {}
-            if p.get("Kerberos"):
-                auth["Kerberos"] = True
-            elif p.get("Cert"):
-                auth.update({"Cert": True, "Authority": str(p.get("Authority", "")),
-                             "AuthorityType": str(p.get("AuthorityType", ""))})
-                if p.get("Signing") not in _EMPTY:
-                    auth["Signing"] = str(p.get("Signing"))
-            else:
-                auth["AuthenticationMethod"] = str(p.get("AuthenticationMethod", ""))
-            calls.append(CmdletCall("New-NetIPsecAuthProposal", auth))
+            calls.append(CmdletCall("New-NetIPsecAuthProposal", _auth_params(p, psk)))
     return calls
 
 
-def parse_state(report: Mapping[str, Any], group: str) -> HostState:
+def _auth_params(p: Mapping[str, Any], psk: SecretRef) -> dict[str, ParamValue]:
+    """An auth proposal as the New-NetIPsecAuthProposal switches that make it (AuthenticationMethod code and
+    proposal class; the certificate fields of MSFT_NetIKECertAuthProposal)."""
+    method = C.auth_method(p.get("AuthenticationMethod"), str(p.get("Class") or "")) or "Unknown"
+    if method == "PreSharedKey":
+        # The key itself never leaves the host: a PSK proposal compares equal to the inventory's key reference
+        # (a key changed on the host alone is not detected).
+        return {"Machine": True, "PreSharedKey": psk}
+    auth: dict[str, ParamValue] = {}
+    for principal in ("Machine", "User"):
+        if method.startswith(principal):
+            auth[principal] = True
+            method = method[len(principal):]
+    if method in ("Kerberos", "Ntlm", "Anonymous"):
+        auth[method] = True
+    elif method in ("Cert", "HealthCert"):
+        auth.update({"Cert": True, "Authority": _text(p, "TrustedCA"),
+                     "AuthorityType": C.name(C.TRUSTED_CA_TYPE, p.get("TrustedCAType"), "") or ""})
+        if method == "HealthCert":
+            auth["Health"] = True
+        signing = C.name(C.SIGNING, p.get("SigningAlgorithm"))
+        if signing:
+            auth["Signing"] = signing
+    else:
+        auth["AuthenticationMethod"] = f"code {p.get('AuthenticationMethod')}"  # never equal to a plan
+    return auth
+
+
+def parse_state(report: Mapping[str, Any], group: str, psk_env: str | None = None) -> HostState:
+    """``psk_env``: the inventory's PSK variable, which a pre-shared-key proposal on the host stands for."""
+    psk = SecretRef(psk_env or "")
     observed: list[ObservedObject] = []
     for rec in report.get("Rules") or []:
-        if rec.get("Group") != group:
+        if rec.get("RuleGroup") != group:
             continue  # never plan over objects we do not own
-        name = str(rec.get("Name"))
+        name = _text(rec, "InstanceID")
         observed.append(ObservedObject(_kind_of_rule(name, group), name, _rule_params(rec)))
     for rec in report.get("MainModeRules") or []:
-        if rec.get("Group") != group:
+        if rec.get("RuleGroup") != group:
             continue
-        params: dict[str, ParamValue] = {"Name": str(rec.get("Name")), "DisplayName": str(rec.get("DisplayName")),
-                                         "Group": group}
-        for key in ("MainModeCryptoSet", "Phase1AuthSet", "Profile", "Enabled"):
-            if rec.get(key) not in _EMPTY:
-                params[key] = str(rec.get(key))
+        name = _text(rec, "InstanceID")
+        params: dict[str, ParamValue] = {"Name": name, "DisplayName": _text(rec, "DisplayName"), "Group": group,
+                                         "Profile": C.profiles(rec.get("Profiles"))}
+        enabled = C.name(C.ENABLED, rec.get("Enabled"))
+        for key, value in (("MainModeCryptoSet", _text(rec, "MainModeCryptoSet")),
+                           ("Phase1AuthSet", _text(rec, "Phase1AuthSet")), ("Enabled", enabled),
+                           ("Description", _text(rec, "Description"))):
+            if value:
+                params[key] = value
         for key in ("LocalAddress", "RemoteAddress"):
             if _list(rec.get(key)):
                 params[key] = _list(rec.get(key))
-        observed.append(ObservedObject(Kind.MM_RULE, str(rec.get("Name")), params))
+        observed.append(ObservedObject(Kind.MM_RULE, name, params))
     for rec in report.get("Sets") or []:
         kind = SET_KINDS.get(str(rec.get("Kind")))
-        if kind is None or rec.get("Group") != group:
+        if kind is None or rec.get("RuleGroup") != group:
             continue
-        set_params: dict[str, ParamValue] = {"Name": str(rec.get("Name")),
-                                             "DisplayName": str(rec.get("DisplayName")), "Group": group,
-                                             "Proposal": _proposal_calls(kind, rec.get("Proposal") or [])}
-        if kind is Kind.MM_CRYPTO_SET and rec.get("MaxMinutes") is not None:
-            set_params["MaxMinutes"] = int(rec["MaxMinutes"])
+        name = _text(rec, "InstanceID")
+        set_params: dict[str, ParamValue] = {"Name": name, "DisplayName": _text(rec, "DisplayName"), "Group": group,
+                                             "Proposal": _proposal_calls(kind, rec.get("Proposals") or [], psk)}
+        if _text(rec, "Description"):
+            set_params["Description"] = _text(rec, "Description")
+        minutes = C.code(rec.get("MaxLifetimeMinutes"))
+        if kind is Kind.MM_CRYPTO_SET and minutes is not None:
+            set_params["MaxMinutes"] = minutes
         if kind is Kind.QM_CRYPTO_SET:
-            set_params["PerfectForwardSecrecyGroup"] = str(rec.get("PerfectForwardSecrecyGroup") or "None")
-        observed.append(ObservedObject(kind, str(rec.get("Name")), set_params))
+            set_params["PerfectForwardSecrecyGroup"] = C.name(C.PFS, rec.get("PfsGroupID"), "None") or "None"
+        observed.append(ObservedObject(kind, name, set_params))
     return HostState(observed, parse_facts(report))
 
 
 def parse_facts(report: Mapping[str, Any]) -> HostFacts:
     services = {str(s.get("Name")): (str(s.get("Status")), str(s.get("StartType")))
                 for s in report.get("Services") or []}
-    profiles = {str(p.get("Name")): (str(p.get("Enabled")).lower() == "true", str(p.get("AllowLocalIPsecRules")))
+    profiles = {str(p.get("Name")): (C.name(C.GPO_BOOLEAN, p.get("Enabled")) == "True",
+                                     C.name(C.GPO_BOOLEAN, p.get("AllowLocalIPsecRules"), "") or "")
                 for p in report.get("Profiles") or []}
     unowned = tuple(
-        RuleFacts(name=str(r.get("Name")), group=str(r.get("Group") or ""),
-                  enabled=str(r.get("Enabled", "True")).lower() == "true",
-                  inbound=str(r.get("InboundSecurity") or "None"), outbound=str(r.get("OutboundSecurity") or "None"),
+        RuleFacts(name=_text(r, "InstanceID"), group=_text(r, "RuleGroup"),
+                  enabled=C.name(C.ENABLED, r.get("Enabled"), "True") == "True",
+                  inbound=C.name(C.SECURITY, r.get("InboundSecurity"), "None") or "None",
+                  outbound=C.name(C.SECURITY, r.get("OutboundSecurity"), "None") or "None",
                   remote_address=tuple(_list(r.get("RemoteAddress"))), local_port=tuple(_list(r.get("LocalPort"))),
-                  source=str(r.get("PolicyStoreSource") or ""))
+                  source=_text(r, "PolicyStoreSource"))
         for r in report.get("UnownedActiveRules") or []
     )
     now = None
@@ -160,6 +207,5 @@ def parse_facts(report: Mapping[str, Any]) -> HostFacts:
             now = datetime.fromisoformat(str(report["UtcNow"]).replace("Z", "+00:00"))
         except ValueError:
             now = None
-    idle = report.get("MaxSAIdleTimeSeconds")
-    return HostFacts(services, str(report.get("Exemptions") or ""), profiles, unowned, now,
-                     int(idle) if isinstance(idle, int) else None)
+    idle = C.code(report.get("MaxSAIdleTimeSeconds"))
+    return HostFacts(services, C.exemptions(report.get("Exemptions")), profiles, unowned, now, idle)

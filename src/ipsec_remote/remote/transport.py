@@ -34,6 +34,7 @@ from tenacity import (
 
 from ..errors import IpsecRemoteError
 from ..log import get_logger
+from .autherrors import describe, is_kerberos_error, tls_alert
 
 
 class TransportError(IpsecRemoteError):
@@ -64,6 +65,18 @@ class HostTarget:
     ca_bundle: str | None = None  # validate the server certificate against this CA file
     operation_timeout_s: int = 30
     connect_timeout_s: int = 15
+    # Kerberos (auth kerberos or negotiate): the SPN is <spn_service>/<spn_hostname or the endpoint's host>.
+    spn_service: str = "HTTP"
+    spn_hostname: str | None = None
+    delegate: bool = False
+    realm: str | None = None  # for messages; the user name already carries it
+    password_env: str | None = None  # for messages: where a password would come from
+    client_cert: str | None = None  # auth certificate: PEM certificate and key files
+    client_key: str | None = None
+
+    @property
+    def spn(self) -> str:
+        return f"{self.spn_service}/{self.spn_hostname or urlsplit(self.endpoint).hostname or ''}"
 
     def __repr__(self) -> str:  # keeps the password out of tracebacks and logs
         return f"HostTarget(name={self.name!r}, endpoint={self.endpoint!r}, auth={self.auth!r})"
@@ -232,10 +245,15 @@ class HostSession:
         try:
             return fn()
         except AuthenticationError:
-            raise HostAuthError(f"{name}: the host refused the credentials") from None
+            raise HostAuthError(f"{name}: {self._refused()}") from None
         except WinRMTransportError as exc:
             raise TransportError(f"{name}: HTTP {exc.code} from the WinRM endpoint") from None
-        except requests.exceptions.SSLError:
+        except requests.exceptions.SSLError as exc:
+            alert = tls_alert(exc) or ("closed during the handshake" if "EOF occurred in violation" in str(exc)
+                                       else None)
+            if self.target.auth == "certificate" and alert is not None:
+                raise HostAuthError(f"{name}: the host refused the client certificate in the TLS handshake "
+                                    f"({alert}: is it issued by a CA the host trusts?)") from None
             raise TransportError(f"{name}: TLS certificate of {self.target.endpoint} is not trusted "
                                  "(check connection.ca_bundle)") from None
         except requests.Timeout:
@@ -246,11 +264,31 @@ class HostSession:
                 # run. (Before the pool is open, a closed connection means the host cannot be reached.)
                 raise TransportError(f"{name}: connection to {self.target.endpoint} dropped before the "
                                      "answer") from None
+            if self.target.auth == "certificate" and "RemoteDisconnected" in repr(exc):
+                # The TLS listener asked for our certificate and then closed without a word: what a host
+                # does with a client certificate whose issuer it does not trust (or that it cannot accept).
+                raise HostAuthError(f"{name}: the host refused the client certificate: it closed the TLS "
+                                    f"connection to {self.target.endpoint} without answering (is the "
+                                    "certificate issued by a CA the host trusts?)") from None
             raise TransportError(f"{name}: cannot connect to {self.target.endpoint}") from None
         except WSManFaultError as exc:
             raise TransportError(f"{name}: WSMan fault {exc.code}: {exc.reason}") from None
         except WinRMError as exc:
             raise TransportError(f"{name}: {type(exc).__name__}: {exc}") from None
+        except Exception as exc:
+            if not is_kerberos_error(exc):
+                raise
+            t = self.target
+            raise HostAuthError(f"{name}: " + describe(exc, user=t.username, spn=t.spn, realm=t.realm,
+                                                        password_env=t.password_env)) from None
+
+    def _refused(self) -> str:
+        auth = self.target.auth
+        if auth == "certificate":
+            return "the host refused the client certificate (not mapped to a local account)"
+        if auth == "kerberos":
+            return "the host refused the Kerberos ticket"
+        return f"the host refused the credentials (auth {auth})"
 
 
 def make_wsman(target: HostTarget) -> WSMan:
@@ -272,7 +310,19 @@ def make_wsman(target: HostTarget) -> WSMan:
         operation_timeout=target.operation_timeout_s,
         reconnection_retries=0,
         encryption="auto",
+        **_auth_kwargs(target),
     )
+
+
+def _auth_kwargs(target: HostTarget) -> dict[str, Any]:
+    if target.auth in ("kerberos", "negotiate"):
+        kwargs: dict[str, Any] = {"negotiate_service": target.spn_service, "negotiate_delegate": target.delegate}
+        if target.spn_hostname:
+            kwargs["negotiate_hostname_override"] = target.spn_hostname
+        return kwargs
+    if target.auth == "certificate":
+        return {"certificate_pem": target.client_cert, "certificate_key_pem": target.client_key}
+    return {}
 
 
 def probe_fresh_session(target: HostTarget) -> bool:

@@ -88,7 +88,7 @@ def test_missing_machine_certificate_fails_certificate_auth(make_lab: LabFactory
 
 def test_preexisting_objects_are_visible_but_not_in_the_call_log(make_lab: LabFactory) -> None:
     lab: Lab = make_lab(CERT_HOST.format(name="sql01", peer="10.10.1.30"))
-    names = lab.ok("sql01", "Get-NetIPsecRule | ForEach-Object { $_.Name }")
+    names = lab.ok("sql01", "Get-NetIPsecRule | ForEach-Object { $_.InstanceID }")
     assert names == ["cert-pair"]
     assert lab.host("sql01")["calls"] == [{"cmdlet": "Get-NetIPsecRule", "params": {}}]
 

@@ -20,7 +20,7 @@ def pair(lab: Lab, a: str, b: str, security: tuple[str, str] = ("Request", "Requ
                QmSet=qm_set)
 
 
-def tnc(lab: Lab, src: str, dst: str, port: int = 1433) -> bool:
+def tnc(lab: Lab, src: str, dst: str, port: int = 445) -> bool:
     (result,) = lab.ok(src, TNC, Target=dst, Port=port)
     return bool(prop(result, "TcpTestSucceeded"))
 
@@ -116,9 +116,9 @@ def test_local_merge_off_keeps_persistent_rules_out_of_the_active_store(make_lab
     remote_address = ["10.10.1.0/24"]
     """)
     pair(lab, "sql01", "app01")
-    names = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore ActiveStore | ForEach-Object { $_.Name }")
+    names = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore ActiveStore | ForEach-Object { $_.InstanceID }")
     assert "gpo-request" in names and "pair-sql01-app01" not in names
-    local = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore PersistentStore | ForEach-Object { $_.Name }")
+    local = lab.ok("sql01", "Get-NetIPsecRule -PolicyStore PersistentStore | ForEach-Object { $_.InstanceID }")
     assert "pair-sql01-app01" in local
     assert lab.host("sql01")["local_ipsec_merge"] is False
 

@@ -29,7 +29,7 @@ Set-Content -Path 'C:\\ProgramData\\lab-test\\revert.done' -Value 'done'
 STATE = """
 $rule = Get-NetIPsecRule -IPsecRuleName 'require-controller'
 $done = Test-Path -Path 'C:\\ProgramData\\lab-test\\revert.done'
-[pscustomobject]@{ Inbound = [string]$rule.InboundSecurity; Done = $done }
+[pscustomobject]@{ Inbound = $rule.PSBase.CimInstanceProperties['InboundSecurity'].Value; Done = $done }
 """
 
 
@@ -54,7 +54,7 @@ def test_task_due_in_two_seconds_runs_its_file_and_undoes_a_lockout(lab: Lab) ->
     wait_for(lambda: lab.host("sql01")["reachable_from_controller"])
     assert time.monotonic() - armed_at < 6  # fired at its deadline, not on the next request
     (state,) = lab.ok("sql01", STATE)
-    assert prop(state, "Inbound") == "Request" and prop(state, "Done") is True
+    assert prop(state, "Inbound") == 1 and prop(state, "Done") is True  # MSFT_NetConSecRule: 1 = Request
     (task_json,) = lab.host("sql01")["scheduled_tasks"]
     assert task_json["last_result"] == 0 and task_json["last_run"] is not None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ipsec_remote.lab.commands import Command, ParamSpec, binding_error
 from ipsec_remote.lab.host import HostConfig, LabHost
+from ipsec_remote.lab.host.config import HostAssumptions
 from ipsec_remote.lab.values import CaseInsensitiveDict, ErrorRecord, PowerShellError
 
 FIXED_NOW = datetime(2026, 11, 27, 6, 0, 0, tzinfo=timezone.utc)
@@ -116,5 +117,9 @@ MakeHost = Callable[..., Harness]
 
 
 def new_lab(**config: Any) -> Harness:
+    """A lab host. The cmdlet-behaviour tests read objects through the cmdlet-style names of the type layer
+    (``type_layer=True``); pass ``assumptions=HostAssumptions()`` for bare CIM instances, as the product sees them
+    by default."""
+    config.setdefault("assumptions", HostAssumptions(type_layer=True))
     cfg = HostConfig(name=config.pop("name", "sql01"), address=config.pop("address", "10.10.1.20"), **config)
     return Harness(LabHost(cfg, clock=lambda: FIXED_NOW))

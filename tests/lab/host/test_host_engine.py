@@ -10,6 +10,7 @@ import pytest
 from host_harness import FIXED_NOW, new_lab
 
 from ipsec_remote.lab.host import LabHost
+from ipsec_remote.lab.host.config import HostAssumptions
 from ipsec_remote.lab.host.model import RULE
 from ipsec_remote.lab.values import PSHashtable
 
@@ -62,8 +63,14 @@ def call(cmdlet: str, params: dict[str, Any], **nested: list[dict[str, Any]]) ->
 def test_blog_errors_fail_like_windows(text: str, fragment: str) -> None:
     host = new_lab().host
     result = run(host, "$ErrorActionPreference = 'Stop'\n" + text)
-    assert result.failure is not None and fragment in result.failure.message
+    # Binding errors stop the script; a provider error of a CDXML cmdlet is non-terminating and ignores the
+    # script's preference (PowerShell issues 4568/24389): it is written to the error stream.
+    record = result.failure or (result.errors[0] if result.errors else None)
+    assert record is not None and fragment in record.message
     assert host.stores.persistent.list(RULE) == []
+    if result.failure is None:
+        stopped = run(new_lab().host, text + " -ErrorAction Stop")
+        assert stopped.failure is not None and fragment in stopped.failure.message
 
 
 def test_invoke_batch_applies_nested_proposals_and_stops_at_first_error() -> None:
@@ -94,14 +101,16 @@ def test_invoke_batch_applies_nested_proposals_and_stops_at_first_error() -> Non
     assert view.cs_rules[0].qm_crypto_set.proposals[0]["ESPHash"] == "SHA256"
 
 
-def test_read_state_reports_owned_objects_and_active_facts() -> None:
-    host = new_lab(gpo_stores=("lab.local\\Iso",)).host
+@pytest.mark.parametrize("type_layer", [False, True])
+def test_read_state_reports_owned_objects_and_active_facts(type_layer: bool) -> None:
+    host = new_lab(gpo_stores=("lab.local\\Iso",), assumptions=HostAssumptions(type_layer=type_layer)).host
     setup = run(host, """
-        $qm = New-NetIPsecQuickModeCryptoSet -Name q1 -DisplayName q1 -Group ipsec-remote -PfsGroup DH19 `
-            -Proposal (New-NetIPsecQuickModeCryptoProposal -Encapsulation ESP -ESPHash SHA256 -Encryption AES256)
+        New-NetIPsecQuickModeCryptoSet -Name q1 -DisplayName q1 -Group ipsec-remote -PfsGroup DH19 `
+            -Proposal (New-NetIPsecQuickModeCryptoProposal -Encapsulation ESP -ESPHash SHA256 -Encryption AES256) |
+            Out-Null
         New-NetIPsecRule -IPsecRuleName r1 -DisplayName r1 -Group ipsec-remote -RemoteAddress 10.10.1.30 `
             -Protocol TCP -RemotePort 1433 -InboundSecurity Request -OutboundSecurity Request `
-            -QuickModeCryptoSet $qm.Name
+            -QuickModeCryptoSet q1 | Out-Null
         New-NetIPsecRule -IPsecRuleName gpo1 -DisplayName gpo1 -PolicyStore 'lab.local\\Iso' | Out-Null
     """)
     assert setup.failure is None, setup.failure
@@ -112,30 +121,36 @@ def test_read_state_reports_owned_objects_and_active_facts() -> None:
     assert host.calls[2]["params"]["QuickModeCryptoSet"] == "q1"
     assert host.calls[2]["params"]["RemotePort"] == ["1433"]
     result = run_product_script(host, "read_state.ps1")
-    assert result.failure is None, result.failure
+    assert result.failure is None and result.errors == [], (result.failure, result.errors)
     state = result.output[0]
+    # CIM names and codes whatever the type layer shows (MSFT_NetConSecRule: 1 = Request, 1 = Transport).
     rule = state.get("Rules")[0]
-    assert (rule.get("Name"), rule.get("InboundSecurity"), rule.get("QuickModeCryptoSet")) == ("r1", "Request", "q1")
+    assert (rule.get("InstanceID"), rule.get("InboundSecurity"), rule.get("Mode"), rule.get("QuickModeCryptoSet")) == (
+        "r1", 1, 1, "q1")
     assert list(rule.get("RemoteAddress")) == ["10.10.1.30"] and rule.get("Protocol") == "TCP"
     sets = state.get("Sets")
-    assert sets[0].get("PerfectForwardSecrecyGroup") == "DH19"
-    assert sets[0].get("Proposal")[0].get("ESPHash") == "SHA256"
-    assert [r.get("Name") for r in state.get("UnownedActiveRules")] == ["gpo1"]
+    assert sets[0].get("PfsGroupID") == 19
+    proposal = sets[0].get("Proposals")[0]
+    assert (proposal.get("Class"), proposal.get("Encapsulation"), proposal.get("HashAlgorithmESP")) == (
+        "MSFT_NetIKEQMCryptoProposal", 2, 65001)
+    assert [r.get("InstanceID") for r in state.get("UnownedActiveRules")] == ["gpo1"]
     assert {s.get("Name"): s.get("StartType") for s in state.get("Services")}["IKEEXT"] == "Manual"
-    assert state.get("Exemptions") == "NeighborDiscovery, Dhcp"
+    assert state.get("Exemptions") == 9  # NeighborDiscovery 1 | Dhcp 8 (MSFT_NetSecuritySettingData)
     assert state.get("UtcNow").startswith("2026-11-27T06:00:00")
 
 
-def test_verify_and_events_scripts() -> None:
-    host = new_lab(audit={"ipsec_main_mode": "success"}).host
+def test_verify_reads_sa_codes_even_when_the_type_layer_shows_names() -> None:
+    host = new_lab(assumptions=HostAssumptions(type_layer=True), audit={"ipsec_main_mode": "success"}).host
     host.main_mode_sas.append({"Name": "1", "LocalEndpoint": "10.10.1.20", "RemoteEndpoint": "10.10.1.30",
-                               "CipherAlgorithm": 65003, "HashAlgorithm": 65001, "GroupId": 19})
+                               "CipherAlgorithm": 65003, "HashAlgorithm": 65001, "GroupId": 19, "KeyModule": 0})
     host.add_event(4650, "MM SA established", time=FIXED_NOW - timedelta(minutes=1))
     result = run_product_script(host, "verify.ps1", Probes=[PSHashtable(Target="10.10.1.30", Port=1433)])
     assert result.failure is None, result.failure
     out = result.output[0]
-    assert out.get("Probes")[0].get("TcpTestSucceeded") is False  # no network attached
-    assert out.get("MainModeSAs")[0].get("GroupId") == 19
+    probe = out.get("Probes")[0]
+    assert (probe.get("Outcome"), probe.get("Connected")) == ("timeout", False)  # no network attached
+    mm = out.get("MainModeSAs")[0]
+    assert (mm.get("CipherAlgorithm"), mm.get("GroupId"), mm.get("KeyModule")) == (65003, 19, 0)
     events = run_product_script(host, "read_events.ps1")
     assert events.failure is None, events.failure
     assert [e.get("Id") for e in events.output] == [4650]

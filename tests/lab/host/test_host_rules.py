@@ -29,11 +29,13 @@ def test_new_rule_defaults_follow_the_reference(lab) -> None:
 
 
 def test_undocumented_defaults_are_named_assumptions(make_lab) -> None:
-    lab = make_lab(assumptions=HostAssumptions(inbound_security_default="Require", rule_enabled_default="False",
+    lab = make_lab(assumptions=HostAssumptions(type_layer=True,
+                                               inbound_security_default="Require", rule_enabled_default="False",
                                                mm_max_minutes_default=4800, qm_encapsulation_from_hashes=False,
                                                builtin_exemptions=("NeighborDiscovery",)))
     rule = lab.call("New-NetIPsecRule", DisplayName="x", OutboundSecurity="Request")[0]
     assert (rule.get("InboundSecurity"), rule.get("Enabled")) == ("Require", "False")
+    assert (rule.cim_value("InboundSecurity"), rule.cim_value("Enabled")) == (2, 2)  # MSFT_NetConSecRule codes
     mmp = lab.call("New-NetIPsecMainModeCryptoProposal")
     assert lab.call("New-NetIPsecMainModeCryptoSet", DisplayName="m", Proposal=mmp)[0].get("MaxMinutes") == 4800
     assert lab.call("New-NetIPsecQuickModeCryptoProposal", ESPHash="SHA256")[0].get("Encapsulation") == "None"

@@ -19,6 +19,13 @@ PROPOSALS = {
     "New-NetIPsecPhase1AuthSet": ("New-NetIPsecAuthProposal", {"Machine": True, "Kerberos": True}),
     "New-NetIPsecPhase2AuthSet": ("New-NetIPsecAuthProposal", {"User": True, "Kerberos": True}),
 }
+# The same proposals as their CIM classes hold them (codes from the wfascimprov class pages).
+PROPOSAL_CIM = {
+    "New-NetIPsecMainModeCryptoSet": {"CipherAlgorithm": 65003, "HashAlgorithm": 65001, "GroupId": 19},
+    "New-NetIPsecQuickModeCryptoSet": {"Encapsulation": 2, "HashAlgorithmESP": 65001, "CipherAlgorithm": 65003},
+    "New-NetIPsecPhase1AuthSet": {"AuthenticationMethod": 65002},
+    "New-NetIPsecPhase2AuthSet": {"AuthenticationMethod": 65004},
+}
 
 
 @pytest.mark.parametrize("new", sorted(PROPOSALS))
@@ -29,7 +36,9 @@ def test_set_round_trip(lab, new) -> None:
     created = lab.call(new, Name="s1", DisplayName="Set one", Group="ipsec-remote", Proposal=proposal)[0]
     assert created.get("Name") == "s1" and created.get("Group") == "ipsec-remote"
     got = lab.call(f"Get-{noun}", Name="s1")[0]
-    assert [p.get(k) for p in got.get("Proposal") for k in prop_params] == list(prop_params.values())
+    (stored,) = got.cim_value("Proposals")
+    assert {k: stored.cim_value(k) for k in PROPOSAL_CIM[new]} == PROPOSAL_CIM[new]
+    assert got.get("Proposal") == got.cim_value("Proposals")  # the type layer's alias
     lab.call(f"Set-{noun}", Name="s1", NewDisplayName="renamed", Proposal=proposal + proposal)
     got = lab.call(f"Get-{noun}", Name="s1")[0]
     assert got.get("DisplayName") == "renamed" and len(got.get("Proposal")) == 2
@@ -69,13 +78,21 @@ def test_proposal_defaults_and_qm_set_options(lab) -> None:
     ("params", "method"),
     [({"Machine": True, "Kerberos": True}, "MachineKerberos"), ({"User": True, "Ntlm": True}, "UserNtlm"),
      ({"Machine": True, "Cert": True, "Authority": "CN=Lab Root CA"}, "MachineCert"),
-     ({"Machine": True, "PreSharedKey": "s3cret"}, "PresharedKey"), ({"Anonymous": True}, "Anonymous")],
+     ({"Machine": True, "PreSharedKey": "s3cret"}, "PreSharedKey"), ({"Anonymous": True}, "Anonymous")],
 )
 def test_auth_proposal_methods(lab, params, method) -> None:
     out = lab.call("New-NetIPsecAuthProposal", **params)[0]
     assert out.get("AuthenticationMethod") == method
+    # AuthenticationMethod codes of the auth proposal pages; machine certificate 65006 (HostAssumptions).
+    codes = {"MachineKerberos": (65002, "Kerb"), "UserNtlm": (65005, "Basic"), "MachineCert": (65006, "Cert"),
+             "PreSharedKey": (2, "PSK"), "Anonymous": (65001, "Basic")}
+    code, cls = codes[method]
+    assert out.cim_value("AuthenticationMethod") == code
+    assert out.cim_class == f"MSFT_NetIKE{cls}AuthProposal"
     if "Authority" in params:
         assert (out.get("AuthorityType"), out.get("Signing")) == ("Root", "RSA")
+        assert (out.cim_value("TrustedCA"), out.cim_value("TrustedCAType"), out.cim_value("SigningAlgorithm")) == (
+            "CN=Lab Root CA", 1, 1)
 
 
 def test_auth_proposal_parameter_set_errors(lab) -> None:

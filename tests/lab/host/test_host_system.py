@@ -10,6 +10,7 @@ import pytest
 from host_harness import FIXED_NOW, new_lab
 
 from ipsec_remote.lab.host import LabHost, ProbeResult
+from ipsec_remote.lab.host.config import HostAssumptions
 from ipsec_remote.lab.values import PSHashtable
 
 
@@ -132,19 +133,25 @@ def _sas(host: LabHost) -> None:
                                 "FirstIntegrityAlgorithm": 65001, "PfsGroupId": 0, "IpProtocol": 6})
 
 
-def test_sa_tables(lab) -> None:
+@pytest.mark.parametrize("cascades", [True, False])
+def test_sa_tables(make_lab, cascades) -> None:
+    lab = make_lab(assumptions=HostAssumptions(type_layer=True, mm_sa_delete_cascades=cascades))
     host: LabHost = lab.host
     _sas(host)
     removed: list[str] = []
     host.sa_listener = lambda which, sa: removed.append(which)
     mm = lab.call("Get-NetIPsecMainModeSA")
-    assert mm[0].type_names[0].endswith("MSFT_NetMainModeSA") and mm[0].get("GroupId") == 19
+    assert mm[0].type_names[0].endswith("MSFT_NetMainModeSA") and mm[0].cim_value("GroupId") == 19
+    assert mm[0].get("GroupId") == "DH19"  # the type layer shows the display name
     qm = lab.call("Get-NetIPsecQuickModeSA", AssociatedNetIPsecMainModeSA=mm[0])
-    assert qm[0].get("FirstIntegrityAlgorithm") == 65001
+    assert qm[0].cim_value("FirstIntegrityAlgorithm") == 65001
     assert lab.call("Get-NetIPsecMainModeSA", AssociatedNetIPsecQuickModeSA=qm[0])[0].get("Name") == "196511"
     lab.fails("Get-NetIPsecMainModeSA", Name="1")
     lab.call("Remove-NetIPsecMainModeSA", Name="196511")
-    assert host.main_mode_sas == [] and host.quick_mode_sas == [] and removed == ["main_mode", "quick_mode"]
+    assert host.main_mode_sas == []
+    # Whether the QM SAs go with their MM SA is HostAssumptions.mm_sa_delete_cascades.
+    assert (host.quick_mode_sas == [], removed) == (
+        (True, ["main_mode", "quick_mode"]) if cascades else (False, ["main_mode"]))
 
 
 @dataclass

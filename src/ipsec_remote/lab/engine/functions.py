@@ -35,17 +35,25 @@ class Context:
     """The ``InvocationContext`` a command sees; also carries the engine's side streams for built-ins."""
 
     def __init__(
-        self, interp: CommandRunner, scope: Scope, command: str, common: CaseInsensitiveDict, line: int
+        self, interp: CommandRunner, scope: Scope, command: str, common: CaseInsensitiveDict, line: int,
+        ignores_caller_preference: bool = False,
     ) -> None:
         self.interp = interp
         self.scope = scope
         self.command = command
         self.common = common
         self.line = line
+        self.ignores_caller_preference = ignores_caller_preference
 
     def error_action(self) -> str:
         given = self.common.get("ErrorAction")
-        return (to_str(given) if given is not None else to_str(self.scope.get("erroractionpreference"))).lower()
+        if given is not None:
+            return to_str(given).lower()
+        if self.ignores_caller_preference:
+            # A module function (CDXML cmdlet) reads $ErrorActionPreference in its module's scope chain, not
+            # the calling script's (PowerShell issues 4568, 24389): the default Continue, unless -ErrorAction.
+            return "continue"
+        return to_str(self.scope.get("erroractionpreference")).lower()
 
     def write_error(self, record: ErrorRecord) -> None:
         if record.command is None:
@@ -166,7 +174,8 @@ class CommandRunner:
             args, common = bind(command, tokens, data)
         except PowerShellError as exc:
             raise ScriptError(exc.record, script_level=False) from exc
-        ctx = Context(self, scope, command.name, common, line)
+        ctx = Context(self, scope, command.name, common, line,
+                      bool(getattr(command, "ignores_caller_preference", False)))
         out: list[Any] = []
         try:
             for item in command.invoke(ctx, args, data):

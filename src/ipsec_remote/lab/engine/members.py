@@ -13,8 +13,18 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..values import CaseInsensitiveDict, PSHashtable, PSObject
-from .errors import runtime_error
+from ..values import (
+    CaseInsensitiveDict,
+    CimInstanceBase,
+    CimProperty,
+    CimPropertyCollection,
+    NetObject,
+    PowerShellError,
+    PSHashtable,
+    PSObject,
+)
+from .dotnet import cim_member, ip_address
+from .errors import ScriptError, runtime_error
 from .values import (
     NOTHING,
     collect,
@@ -62,6 +72,8 @@ SUPPORTED_TYPES = frozenset(
         "regex",
         "collections.hashtable",
         "management.automation.pscustomobject",
+        "ipaddress",
+        "net.ipaddress",
     ]
 )
 
@@ -106,6 +118,8 @@ def cast(type_name: str, value: Any) -> Any:
         return NOTHING
     if t in ("guid", "regex"):
         return to_str(value)
+    if t in ("ipaddress", "net.ipaddress"):
+        return ip_address(value)
     if t == "object":
         return value
     raise runtime_error(f"Unable to find type [{type_name}].", "TypeNotFound")
@@ -113,16 +127,18 @@ def cast(type_name: str, value: Any) -> Any:
 
 def get_member(target: Any, name: str) -> Any:
     low = name.lower()
+    if isinstance(target, NetObject):
+        return target.member(low)
     if target is None or target is NOTHING:
         return 0 if low in ("count", "length") else None  # $null.Count is 0 (PS 3.0+)
     if isinstance(target, PSObject):
         if name in target.properties:
             return target.properties[name]
-        if low == "psbase" and target.adapted and target.type_names[0].startswith("Microsoft.Management."):
-            # $cim.PSBase.CimInstanceProperties[name].Value: the instance's own properties (CimInstance).
-            return PSObject.custom(CimInstanceProperties=CaseInsensitiveDict(
-                {k: PSObject.custom(Name=k, Value=v) for k, v in target.properties.items()}))
+        if low == "psbase" and target.cim_props is not None:
+            return CimInstanceBase(target)
         return 1 if low in ("count", "length") else None
+    if isinstance(target, (CimInstanceBase, CimPropertyCollection, CimProperty)):
+        return cim_member(target, low)
     if isinstance(target, CaseInsensitiveDict):
         if name in target:
             return target[name]
@@ -301,6 +317,12 @@ def call_method(target: Any, name: str, args: list[Any]) -> Any:
     low = name.lower()
     if target is None or target is NOTHING:
         raise runtime_error("You cannot call a method on a null-valued expression.", "InvokeMethodOnNull")
+    if isinstance(target, NetObject):
+        try:
+            result = target.invoke(low, args)
+            return NOTHING if result is None else result  # None: a void method writes nothing
+        except PowerShellError as exc:  # a .NET exception: statement-terminating, catchable (about_Try_Catch)
+            raise ScriptError(exc.record, script_level=False) from None
     if low == "tostring" and not (isinstance(target, datetime) and args):
         if args and isinstance(target, (int, float)) and not isinstance(target, bool):
             from .operators import arithmetic
@@ -374,7 +396,11 @@ def index(target: Any, key: Any) -> Any:
             return [index(target, k) for k in key]
         return target.get(to_str(key))
     if isinstance(target, PSObject):
+        if isinstance(key, int) and not isinstance(key, bool):
+            return target if key in (0, -1) else None  # a scalar indexes as a one-element array
         return target.properties.get(to_str(key))
+    if isinstance(target, CimPropertyCollection):
+        return target.items.get(to_str(key))
     if isinstance(key, list):
         return [v for v in (index(target, k) for k in key) if v is not None]
     seq = target if isinstance(target, (list, tuple, str)) else [target]

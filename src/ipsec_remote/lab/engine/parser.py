@@ -61,6 +61,24 @@ def lint_script(text: str) -> list[str]:
     return []
 
 
+# The only .NET type a lab host can construct (lab/host/sockets.py): verify.ps1's bounded connect.
+_NEW_OBJECT_TYPES = ("system.net.sockets.tcpclient", "net.sockets.tcpclient")
+
+
+def _new_object_type(args: list[A.ParamArg | A.Expr]) -> str | None:
+    """The literal -TypeName (named or first positional) of a New-Object call, lower-cased."""
+    for i, arg in enumerate(args):
+        if isinstance(arg, A.ParamArg) and "typename".startswith(arg.name.lower()):
+            value = arg.value if arg.value is not None else (args[i + 1] if i + 1 < len(args) else None)
+            return str(value.value).lower() if isinstance(value, A.Const) else None
+        if isinstance(arg, A.ParamArg):
+            continue
+        previous = args[i - 1] if i else None
+        if not (isinstance(previous, A.ParamArg) and previous.value is None):
+            return str(arg.value).lower() if isinstance(arg, A.Const) else None
+    return None
+
+
 class _Converter:
     def block(self, node: Node) -> A.Block:
         """A program, script block or function body: optional ``param()`` and statements."""
@@ -301,6 +319,8 @@ class _Converter:
             and any(isinstance(a, A.ParamArg) and a.name.lower() in ("parallel", "pa", "par") for a in args)
         ):
             raise _unsupported("ForEach-Object -Parallel (PS7)", node)
+        if isinstance(name, str) and name.lower() == "new-object" and _new_object_type(args) not in _NEW_OBJECT_TYPES:
+            raise _unsupported("New-Object of a type other than System.Net.Sockets.TcpClient", node)
         return call
 
     def elements(self, elems: Node, args: list[A.ParamArg | A.Expr]) -> None:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .fleet import FleetOptions
+from .kdc import KdcError
 from .runner import serve
 from .spec import LabConfigError
 
@@ -22,14 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", type=Path)
     parser.add_argument("--rtt-ms", type=int)
     parser.add_argument("--sa-idle-s", type=float)  # default: each host's MaxSAIdleTimeSeconds
+    parser.add_argument("--auth", default="default",
+                        choices=("default", "basic", "ntlm", "kerberos", "certificate"))
     args = parser.parse_args(argv)
     # stderr is lab.log: lab bugs (a failing pipeline or timer) must leave a trace there.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        serve(args.inventory, args.faults, FleetOptions(rtt_ms=args.rtt_ms, sa_idle_s=args.sa_idle_s))
+        serve(args.inventory, args.faults, FleetOptions(rtt_ms=args.rtt_ms, sa_idle_s=args.sa_idle_s,
+                                                                auth=args.auth))
     except LabConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    except KdcError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -9,6 +9,7 @@ the IKE model's enum strings.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any, Literal, cast
 
 from ..host.policy import CsRuleView, HostPolicyView, MmRuleView, SetView
@@ -49,6 +50,13 @@ def mm_crypto(view: SetView | None) -> MmCryptoSet | None:
     )
 
 
+def uses_sha384(proposal: Mapping[str, Any]) -> bool:
+    """A quick-mode proposal whose AH or ESP integrity is SHA384 (for the transform it actually carries)."""
+    encap = [e.strip().upper() for e in str(proposal.get("Encapsulation", "ESP")).split(",")]
+    return (("ESP" in encap and str(proposal.get("ESPHash")) == "SHA384")
+            or ("AH" in encap and str(proposal.get("AHHash")) == "SHA384"))
+
+
 def qm_crypto(view: SetView | None) -> QmCryptoSet | None:
     if view is None or not view.proposals:
         return None
@@ -60,6 +68,9 @@ def qm_crypto(view: SetView | None) -> QmCryptoSet | None:
             ah_hash=str(p.get("AHHash", "None")),
         )
         for p in view.proposals
+        # IPsec has no SHA-384 integrity (WFP IPSEC_AUTH_TYPE): a stored proposal using it never negotiates
+        # (HostAssumptions.qm_sha384 = "never_negotiated"; "refused" never stores it).
+        if not uses_sha384(p)
     )
     return QmCryptoSet(proposals, pfs_group=str(view.options.get("PerfectForwardSecrecyGroup") or "None"))
 

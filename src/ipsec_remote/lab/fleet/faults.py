@@ -27,6 +27,11 @@ task_start_s = 4                              # a started task runs this long (p
 clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
                                               # the clock steps forward this far (a time-sync correction)
 on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
+listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986)
+firewall_allows = [135, 445, 5985, 5986]      # inbound ports the firewall lets in (default: listening_ports);
+                                              # a SYN to an allowed closed port is refused at once, to any
+                                              # other port it is dropped (the sender waits out its timeout)
+spn_registered = false                        # kerberos lab: HTTP/ and WSMAN/sql01.lab.local are not in the KDC
 [hosts.sql01.audit]                           # advanced audit policy (default: none, as on a stock server)
 ipsec_main_mode = "success_and_failure"       # none | success | failure | success_and_failure
 [[hosts.sql01.preexisting.rules]]             # objects present before we arrive
@@ -37,6 +42,10 @@ remote_address = ["10.10.1.100"]
 [[hosts.sql01.preexisting.quick_mode_crypto_sets]]
 name = "legacy-qm"
 proposal = [{ encryption = "DES3", esp_hash = "SHA1" }]
+
+[kerberos]                                    # the KDC of `lab up --auth kerberos`
+kdc_down = true                               # krb5kdc is not started: no client can reach a KDC
+kdc_clock_skew_s = 600                        # the KDC's clock runs this far ahead (libfaketime)
 
 [audit]                                       # the same, for every host (a host's own table wins)
 ipsec_driver = "failure"
@@ -55,6 +64,8 @@ between_members_interval_ms = 100             # continuous traffic along every i
 trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field
 unregister_running_task = "stops"             # there, each value one of its documented choices
 auditpol_text = "localized"                   # auditpol /r prints its setting words in the host's language
+own_address_traffic = "policy"                # the controller runs on a managed host: IPsec rules apply to
+                                              # that host's traffic to its own address (default "loopback")
 ```
 
 Audit keys are the subcategories of ``lab/host/audit.py``: ``ipsec_main_mode``, ``ipsec_quick_mode``,
@@ -65,6 +76,21 @@ Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_ad
 array holds the New-NetIPsec…Proposal parameters. ``policy_store = 'lab.local\\Legacy GPO'`` puts an
 object in a GPO store applied to the host instead of PersistentStore. Any unknown key is an error:
 ``faults.toml: hosts.sql01.ikext: unknown fault key``.
+
+Windows behaviours Microsoft does not document are switches of ``[assumptions]`` (fleet-wide), one per
+field of ``lab.host.config.HostAssumptions`` — its docstrings say what each switch means and why its
+default was picked; a new field there is a new key here, checked against the field's type:
+
+```toml
+[assumptions]
+type_layer = true                 # output objects also carry cmdlet-style names/display strings (default false)
+mm_sa_delete_cascades = true      # Remove-NetIPsecMainModeSA also deletes its quick-mode SAs (default false)
+cdxml_sees_script_preference = true   # a script's $ErrorActionPreference reaches NetSecurity cmdlets
+key_module_default_code = 3       # MSFT_NetConSecRule.KeyModule of "Default" (default 0)
+mm_rule_any_profiles_code = 7     # MSFT_NetMainModeRule.Profiles of "Any" (default 0)
+machine_cert_auth_code = 65005    # AuthenticationMethod of a machine certificate (default 65006)
+qm_sha384 = "never_negotiated"    # an AH/ESP SHA384 proposal: "refused" by the provider (default) or stored
+```
 """
 
 from __future__ import annotations
@@ -111,10 +137,24 @@ class HostFaults:
     task_start_s: float = 0.0
     clock_step_after_task_s: float = 0.0
     on_battery: bool = False
+    spn_registered: bool = True  # kerberos lab: the host's HTTP/ and WSMAN/ SPNs exist in the KDC
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
     audit: dict[str, Setting] = field(default_factory=dict)  # subcategory key -> setting (lab/host/audit.py)
+    listening_ports: tuple[int, ...] | None = None  # None: HostConfig's default
+    firewall_allows: tuple[int, ...] | None = None  # None: the listening ports
+
+
+@dataclass
+class KerberosFaults:
+    kdc_down: bool = False
+    kdc_clock_skew_s: float = 0.0
+
+
+# Kerberos' default "Maximum tolerance for computer clock synchronization" (5 minutes), which MIT's
+# libdefaults clockskew (300 s) matches.
+KERBEROS_MAX_SKEW_S = 300.0
 
 
 @dataclass
@@ -125,6 +165,7 @@ class Faults:
     audit: dict[str, Setting] = field(default_factory=dict)  # every host's audit policy, before its own
     # ``[assumptions]``: the file's choices; the fields it does not set keep their documented defaults.
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
+    kerberos: KerberosFaults = field(default_factory=KerberosFaults)
     # ``[[clients]]`` and ``[traffic]``: flows through the network model (lab/fleet/traffic_spec.py).
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
 
@@ -194,6 +235,13 @@ def _policy(value: Any, label: str, where: str) -> str:
     return found
 
 
+def _ports(value: Any, label: str, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(p, int) and not isinstance(p, bool) and 1 <= p <= 65535
+                                              for p in value):
+        raise LabConfigError(label, where, "must be an array of TCP ports (1-65535)")
+    return tuple(value)
+
+
 def _ikeext(value: Any, label: str, where: str) -> str:
     allowed = ("disabled", "stopped", "running")
     if not isinstance(value, str) or value.lower() not in allowed:
@@ -217,6 +265,9 @@ _SCALARS = {
     "task_start_s": _seconds,
     "clock_step_after_task_s": _seconds,
     "on_battery": _bool,
+    "listening_ports": _ports,
+    "firewall_allows": _ports,
+    "spn_registered": _bool,
 }
 
 
@@ -243,7 +294,7 @@ def parse_assumptions(table: Any, label: str) -> HostAssumptions:
     for key, value in table.items():
         where = f"assumptions.{key}"
         if key not in hints:
-            raise LabConfigError(label, where, "unknown assumption")
+            raise LabConfigError(label, where, f"unknown assumption (one of {', '.join(sorted(hints))})")
         hint = hints[key]
         choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
         if choices is not None and value not in choices:
@@ -298,6 +349,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.audit = _audit(value, label, key)
         elif key == "assumptions":
             faults.assumptions = parse_assumptions(value, label)
+        elif key == "kerberos":
+            faults.kerberos = _kerberos(value, label)
         elif key not in ("hosts", "clients", "traffic"):
             raise LabConfigError(label, key, "unknown fault key")
     faults.traffic = parse_traffic(data.get("clients"), data.get("traffic"), label, spec)
@@ -325,6 +378,37 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             _check_preexisting(hf, label, f"hosts.{name}.preexisting", spec.host(name).address)
         faults.hosts[name] = hf
     return faults
+
+
+def _kerberos(table: Any, label: str) -> KerberosFaults:
+    if not isinstance(table, dict):
+        raise LabConfigError(label, "kerberos", "must be a table")
+    kf = KerberosFaults()
+    for key, value in table.items():
+        if key == "kdc_down":
+            kf.kdc_down = _bool(value, label, f"kerberos.{key}")
+        elif key == "kdc_clock_skew_s":
+            kf.kdc_clock_skew_s = _seconds(value, label, f"kerberos.{key}")
+        else:
+            raise LabConfigError(label, f"kerberos.{key}", "unknown fault key")
+    return kf
+
+
+def check_for_auth(faults: Faults, auth: str, label: str) -> None:
+    """Refuse what the lab cannot model for the chosen listener authentication.
+
+    A Kerberos acceptor checks the authenticator's time against its own clock, but the lab's acceptors all
+    run on this machine's clock: a host whose modelled clock is off by more than Kerberos' tolerance would
+    accept tickets a real one refuses. Such a fleet is refused rather than modelled kindly; the KDC's own
+    clock (``[kerberos] kdc_clock_skew_s``) is the lab's way to rehearse skew.
+    """
+    if auth != "kerberos":
+        return
+    for name, hf in faults.hosts.items():
+        if abs(hf.clock_skew_s) > KERBEROS_MAX_SKEW_S:
+            raise LabConfigError(label, f"hosts.{name}.clock_skew_s",
+                                 "a Kerberos lab cannot model a host clock off by more than 300 s "
+                                 "(use [kerberos] kdc_clock_skew_s)")
 
 
 def load_faults(path: str | Path | None, spec: FleetSpec) -> Faults:

@@ -7,18 +7,24 @@ fleet-wide re-entrant lock serialises everything that touches host state: pipeli
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
+from ..host.config import DEFAULT_LISTENING_PORTS
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
+from ..winrm.clientcert import make_client_certificate
+from ..winrm.server import AuthMode
 from .faults import Faults, HostFaults
 from .hooks import FaultState
+from .kdc import LabRealm
 from .network import FleetNetwork, NetworkOptions
 from .spec import FleetSpec, HostSpec
 from .timers import Ticker
@@ -26,6 +32,9 @@ from .traffic import TrafficModel
 
 USERNAME = "LAB\\admin"
 DOMAIN = "lab.local"
+REALM = DOMAIN.upper()
+USER = "admin"
+LabAuth = Literal["default", "basic", "ntlm", "kerberos", "certificate"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,9 @@ class FleetOptions:
     sa_idle_s: float | None = None  # None: MaxSAIdleTimeSeconds of each host (300 s by default)
     tick_s: float = 0.2  # how often due scheduled tasks run and idle SAs expire
     network: NetworkOptions | None = None
+    # The listeners' authentication: "default" = Basic over HTTPS, NTLM over HTTP (the inventory's scheme);
+    # "kerberos" = Negotiate/Kerberos only, against a real MIT KDC the lab runs (kdc.py).
+    auth: LabAuth = "default"
 
 
 class _LockedHost:
@@ -57,7 +69,9 @@ class Fleet:
         self.lock = threading.RLock()
         self.password = secrets.token_urlsafe(18)  # per fleet; only lab.json (0600) holds it
         sa_idle_s = self.options.sa_idle_s if self.options.sa_idle_s is not None else self.faults.sa_idle_s
-        net_options = self.options.network or NetworkOptions(sa_idle_s=sa_idle_s)
+        net_options = self.options.network or NetworkOptions(
+            sa_idle_s=sa_idle_s,
+            own_address_traffic=self.faults.assumptions.own_address_traffic)
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}
@@ -74,6 +88,8 @@ class Fleet:
             if self.traffic.flows:
                 host.change_listener = self.traffic.on_change
         self.server: LabServer | None = None
+        self.realm: LabRealm | None = None
+        self.client_cert: tuple[Path, Path] | None = None
         self.ticker = Ticker(self, self.options.tick_s)
         self._next_expiry = 0.0
 
@@ -99,18 +115,33 @@ class Fleet:
             on_battery=faults.on_battery,
             audit=self.faults.audit_of(spec.name),
             assumptions=self.faults.assumptions,
+            listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
+            firewall_allows=faults.firewall_allows,
         )
 
     # --- lifecycle ----------------------------------------------------------------------------------------
+    @property
+    def auth(self) -> AuthMode:
+        """HTTPS: Basic (the lab's certificate is validated by the client); HTTP: NTLM with message
+        encryption — unless ``lab up --auth`` chose kerberos, ntlm, basic or certificate."""
+        if self.options.auth == "default":
+            return "basic" if self.spec.scheme == "https" else "negotiate"
+        return "negotiate" if self.options.auth == "ntlm" else self.options.auth
+
     def start(self) -> None:
         tls = make_lab_ca(self.spec.state_dir) if self.spec.scheme == "https" else None
+        auth = self.auth
+        if auth == "kerberos":
+            self._start_realm()
+        if auth == "certificate" and tls is not None:
+            self.client_cert = make_client_certificate(tls, f"{USER}@{DOMAIN}", self.spec.state_dir)
         self.server = LabServer(tls)
         self.server.start()
-        # HTTPS: Basic (the lab's certificate is validated by the client); HTTP: NTLM with message encryption.
-        auth: Literal["basic", "negotiate"] = "basic" if self.spec.scheme == "https" else "negotiate"
         global_rtt = self.options.rtt_ms if self.options.rtt_ms is not None else self.faults.rtt_ms
         for name, host in self.hosts.items():
-            config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth)
+            config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth,
+                                    spn_host=f"{name.lower()}.{DOMAIN}" if auth == "kerberos" else None,
+                                    cert_user=f"{USER}@{DOMAIN}" if auth == "certificate" else None)
             endpoint = self.server.add_endpoint(_LockedHost(host, self.lock), config)
             own = self.faults.for_host(name)
             rtt_ms = own.rtt_ms if own.rtt_ms is not None else global_rtt
@@ -120,11 +151,23 @@ class Fleet:
             self.endpoints[name] = endpoint
         self.ticker.start()
 
+    def _start_realm(self) -> None:
+        """The fleet's KDC; its keytab and krb5.conf become this process's (the acceptors read them)."""
+        kerberos = self.faults.kerberos
+        self.realm = LabRealm(self.spec.state_dir / "kdc", REALM, DOMAIN, list(self.hosts), USER, self.password,
+                              skip_spn=frozenset(n for n in self.hosts if not self.faults.for_host(n).spn_registered),
+                              kdc_clock_skew_s=kerberos.kdc_clock_skew_s, kdc_down=kerberos.kdc_down)
+        self.realm.create()
+        os.environ.update(self.realm.env)
+        self.realm.start()
+
     def stop(self) -> None:
         self.ticker.stop()
         if self.server is not None:
             self.server.stop()
             self.server = None
+        if self.realm is not None:
+            self.realm.stop()
 
     # --- behaviour ----------------------------------------------------------------------------------------
     def _locked_out(self, host: LabHost) -> bool:
@@ -180,7 +223,8 @@ class Fleet:
     def lab_json(self) -> dict[str, Any]:
         """DESIGN §5 ``lab.json`` (the caller adds ``pid`` and the control endpoint)."""
         tls = self.server.tls if self.server is not None else None
-        return {
+        username = self.realm.user_principal if self.realm is not None else USERNAME
+        data: dict[str, Any] = {
             "ca_bundle": str(tls.ca_bundle) if tls is not None else None,
             "controller_address": self.spec.controller_address,
             "inventory": str(self.spec.inventory),
@@ -188,14 +232,20 @@ class Fleet:
                 name: {
                     "address": self.hosts[name].address,
                     "endpoint": ep.url,
-                    "username": USERNAME,
+                    "username": username,
                     "password": self.password,
                     "auth": ep.config.auth,
                     "role": self.roles[name],
+                    **({"spn_hostname": ep.config.spn_host} if ep.config.spn_host else {}),
                 }
                 for name, ep in self.endpoints.items()
             },
         }
+        if self.realm is not None:
+            data.update({"krb5_conf": str(self.realm.krb5_conf), "realm": self.realm.realm})
+        if self.client_cert is not None:
+            data.update({"client_cert": str(self.client_cert[0]), "client_key": str(self.client_cert[1])})
+        return data
 
     def inspect(self) -> dict[str, Any]:
         """DESIGN §5 ``lab inspect --json``: the host model's snapshot plus the fleet's view of it."""
@@ -210,6 +260,8 @@ class Fleet:
                 snap["controller_blocked_by"] = self.network.controller_blocked_by(host)
                 ep = self.endpoints.get(name)
                 snap["requests"] = ep.counters.as_dict() if ep is not None else {}
+                snap["requests_by_auth"] = ep.auth_counts.as_dict() if ep is not None else {}
+                snap["kerberos_delegated_logons"] = ep.auth_counts.delegated_logons if ep is not None else 0
                 snap["endpoint"] = ep.url if ep is not None else None
                 out[name] = snap
         with self.lock:

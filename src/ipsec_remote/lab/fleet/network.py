@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..host import HostPolicyView, LabHost, ProbeResult
 from ..ike import Assumptions, Event, Flow, HostPolicy, NegotiationContext, SaTable, effective_rule, negotiate
@@ -36,13 +36,17 @@ class NetworkOptions:
     kerberos_max_skew_s: float = 300.0  # "Maximum tolerance for computer clock synchronization" = 5 min
     # ASSUMPTION: what "LocalSubnet" covers — each lab address sits in its /24.
     subnet_prefix: int = 24
-    # ASSUMPTION: the lab models IPsec, not services: every lab host (and the controller) accepts TCP on
-    # every port, so a failed TCP test always means IPsec (or a missing host) stopped it.
-    all_ports_listen: bool = True
     # Inbound Require discards unauthenticated inbound *traffic* (PS-Set-NetIPsecRule -InboundSecurity; WFP
     # transport mode drops matching clear text per packet), so the controller's open WinRM connections die
     # with the rule change as well as new ones. [inference] False: only new connections are refused.
     lockout_drops_established: bool = True
+    # The controller may run on a managed host (its address is that host's). Its WinRM traffic to another
+    # host then leaves under that host's outbound rules and meets the target's inbound rules. Traffic to the
+    # host's own address: WFP classifies it as loopback (FWP_CONDITION_FLAG_IS_LOOPBACK, learn.microsoft.com
+    # windows/win32/fwp/filtering-condition-flags-), but whether connection security rules apply to it is
+    # not documented. ASSUMPTION "loopback": they do not (the lab's probes already treat it so); "policy":
+    # the host's own outbound and inbound rules apply as for a remote peer. The product must hold under both.
+    own_address_traffic: Literal["loopback", "policy"] = "loopback"
 
 
 class FleetNetwork:
@@ -104,35 +108,58 @@ class FleetNetwork:
             src = host_policy(view, self._specs[src_host.name].is_dc, self.options.subnet_prefix)
             matching = self._matching_rules(view, src, flow)
             if address == src_host.address:
-                return ProbeResult(True, matching, src_host.address, address)  # loopback: no IPsec
+                return ProbeResult(True, matching, src_host.address, address, "connected")  # loopback: no IPsec
             dst_host = self._by_address.get(address)
             if dst_host is None and address != self.controller_address:
-                return ProbeResult(False, matching, src_host.address, address)  # no such machine
+                return ProbeResult(False, matching, src_host.address, address, "dropped")  # no such machine
             dst = self.policy(dst_host) if dst_host is not None else self.controller_policy()
             now = self.clock()
             outcome = negotiate(src, dst, flow, self.context(), now, self.sas)
             self._record(outcome.events)
             if not outcome.reused and (outcome.mm_sa_initiator or outcome.qm_sa_initiator):
                 self._sync([src_host.name, dst.name])  # only a new SA changes what the hosts list
-            delivered = outcome.delivered and self.options.all_ports_listen
-            return ProbeResult(delivered, matching, src_host.address, address)
+            # IKE negotiates on the first packet whatever then happens to it; only a delivered SYN meets the
+            # destination's ports: a listener answers, an allowed closed port resets at once, a port the
+            # firewall blocks is silently dropped (the sender retransmits until its timeout).
+            answer: Literal["connected", "refused", "dropped"] = "dropped"
+            if outcome.delivered:
+                answer = _port_answer(dst_host, port) if tcp_like else "connected"
+            return ProbeResult(answer == "connected", matching, src_host.address, address, answer)
 
     def controller_policy(self) -> HostPolicy:
         """The controller: not a lab host, no IPsec policy — it never initiates or answers IKE."""
         return HostPolicy(name=CONTROLLER, addresses=(self.controller_address,), domain_joined=False,
                           domain=None, cs_rules=())
 
-    def controller_blocked_by(self, host: LabHost) -> str | None:
-        """The rule that makes ``host`` Require IPsec for the controller's WinRM flow, or None.
+    def controller_host(self) -> LabHost | None:
+        """The lab host the controller runs on (its address is that host's), or None."""
+        return self._by_address.get(self.controller_address)
 
-        The controller cannot negotiate, so inbound Require drops its clear-text SYN (PS-Set-NetIPsecRule
-        -InboundSecurity: unauthenticated inbound traffic is discarded); an exemption (None/None) or
-        Request rule lets it in (boundary behaviour, windows-behaviour.md §3).
+    def controller_blocked_by(self, host: LabHost) -> str | None:
+        """The rule that makes the controller's WinRM flow to ``host`` be discarded, or None.
+
+        A controller outside the fleet cannot negotiate, so inbound Require drops its clear-text SYN
+        (PS-Set-NetIPsecRule -InboundSecurity: unauthenticated inbound traffic is discarded); an exemption
+        (None/None) or Request rule lets it in (boundary behaviour, windows-behaviour.md §3). A controller on
+        a managed host sends from that host: both hosts' rules decide, as for any flow between two lab hosts.
         """
         with self.lock:
-            flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
-            rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
-            return rule.name if rule is not None and rule.inbound_security == "Require" else None
+            own = self.controller_host()
+            if own is None:
+                flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT,
+                            self.winrm_port)
+                rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
+                return rule.name if rule is not None and rule.inbound_security == "Require" else None
+            if own is host and self.options.own_address_traffic == "loopback":
+                return None
+            flow = Flow(own.name, own.address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
+            # A fresh SA table: this is the check a new connection makes, not traffic that leaves SAs behind.
+            outcome = negotiate(self.policy(own), self.policy(host), flow, self.context(), self.clock())
+            if outcome.delivered:
+                return None
+            if "outbound Require" in outcome.reason:
+                return f"{own.name}:{outcome.initiator_rule}"
+            return outcome.responder_rule or outcome.reason
 
     def _matching_rules(self, view: HostPolicyView, policy: HostPolicy, flow: Flow) -> tuple[str, ...]:
         """Test-NetConnection's MatchingIPsecRules: the display names of every CS rule the flow matches."""
@@ -152,7 +179,8 @@ class FleetNetwork:
     def _removed(self, host: LabHost, sa: dict[str, Any]) -> None:
         """Remove-NetIPsec*SA on ``host``: the fleet table follows (and the peer, per assumption)."""
         with self.lock:
-            events = self.sas.remove_by_name(host.name, str(sa.get("Name")))
+            cascade = host.config.assumptions.mm_sa_delete_cascades
+            events = self.sas.remove_by_name(host.name, str(sa.get("Name")), cascade=cascade)
             self._record(events)
             self._sync([host.name, *(e.host for e in events)])
 
@@ -177,6 +205,13 @@ class FleetNetwork:
             if host is not None:
                 host.main_mode_sas[:] = self.sas.mm_sas(host.name, now)
                 host.quick_mode_sas[:] = self.sas.qm_sas(host.name, now)
+
+
+def _port_answer(host: LabHost | None, port: int) -> Literal["connected", "refused", "dropped"]:
+    """What a TCP SYN to ``port`` meets on ``host`` (the controller: it accepts whatever it is sent)."""
+    if host is None or port in host.config.listening_ports:
+        return "connected"
+    return "refused" if port in host.config.allowed_ports else "dropped"
 
 
 def _is_address(text: str) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .control import ControlServer
-from .faults import load_faults
+from .faults import check_for_auth, load_faults
 from .fleet import Fleet, FleetOptions
 from .labfile import lab_file_path, read_lab_file, write_lab_file
 from .spec import load_fleet_spec
@@ -30,8 +30,10 @@ def serve(
 ) -> None:
     spec = load_fleet_spec(inventory)
     faults = load_faults(faults_path, spec)
+    options = options or FleetOptions()
+    check_for_auth(faults, options.auth, str(faults_path))
     stop = stop or threading.Event()
-    fleet = Fleet(spec, faults, options or FleetOptions())
+    fleet = Fleet(spec, faults, options)
     token = secrets.token_urlsafe(32)
     control = ControlServer(token, fleet.inspect, stop.set, fleet.health)
     path = lab_file_path(spec.state_dir)

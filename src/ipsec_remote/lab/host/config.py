@@ -8,11 +8,54 @@ from typing import Any, Literal
 
 from .audit import Setting
 
+# TCP ports a stock Server 2022 answers on: RPC endpoint mapper, SMB, WinRM over HTTP and HTTPS.
+DEFAULT_LISTENING_PORTS = (135, 445, 5985, 5986)
+
 
 @dataclass(frozen=True)
 class HostAssumptions:
     """Host behaviours Windows does not document, as named choices (sources: windows-behaviour.md,
-    netsecurity-notes; each default says why it was picked)."""
+    netsecurity-notes, wfascim-classes.md; each default says why it was picked).
+
+    These are the switches of the faults TOML's ``[assumptions]`` table (lab/fleet/faults.py reads every
+    field below by name and type; add a field with its docstring and it is configurable). The product must
+    be correct under every setting of every switch.
+    """
+
+    type_layer: bool = False
+    """Whether NetSecurity output objects carry cmdlet-style alias/script properties (``Name``, ``Group``,
+    ``Proposal``, ``Encryption``, display-string ``Enabled``/``InboundSecurity`` shadowing the CIM numbers)
+    next to their CIM properties. NetSecurity's types file is not public; transcripts show such members on
+    firewall rules only (wfascim-classes.md "Evidence from real use"). False: CIM properties only."""
+
+    mm_sa_delete_cascades: bool = False
+    """Whether Remove-NetIPsecMainModeSA also deletes the quick-mode SAs negotiated inside it. Not
+    documented: QM SAs are negotiated inside an MM SA (PS-Get-NetIPsecQuickModeSA), but nothing says
+    deleting the MM SA removes them. False: they stay until removed or idle."""
+
+    cdxml_sees_script_preference: bool = False
+    """Whether a script's ``$ErrorActionPreference = 'Stop'`` reaches the NetSecurity (CDXML) cmdlets it calls.
+    They are module functions, which read preferences in their module's scope chain (PowerShell issues 4568
+    and 24389): a script run from a file keeps its preference in its script scope; whether a PSRP
+    ``AddScript`` runs at global scope (where modules would see it) is not documented. False: only
+    ``-ErrorAction`` counts."""
+
+    key_module_default_code: int = 0
+    """MSFT_NetConSecRule.KeyModule for the cmdlet value ``Default``: the page lists IKEv1 0x1, AuthIP 0x2,
+    IKEv2 0x4 only ("0 is a guess", reference open question). Plausible: 0, 3 (IKEv1|AuthIP), 7."""
+
+    mm_rule_any_profiles_code: int = 0
+    """MSFT_NetMainModeRule.Profiles for ``-Profile Any``: that page lists 0 "None" and 0x7 "All", unlike the
+    ConSecRule page (0 "Any"). Plausible: 0 or 7."""
+
+    machine_cert_auth_code: int = 65006
+    """AuthenticationMethod of a machine-certificate auth proposal: the pages list 65005 twice (user NTLM and
+    machine certificate) and never 65006; public code (OneMMC) uses 65006. Plausible: 65006 or 65005."""
+
+    qm_sha384: Literal["refused", "never_negotiated"] = "refused"
+    """A quick-mode proposal with AH/ESP hash SHA384: the cmdlet enum accepts it, but IPsec has no SHA-384
+    integrity (WFP IPSEC_AUTH_TYPE; MSFT_NetQuickModeSA integrity list; netsecurity-notes). "refused": the
+    provider rejects the set (invalid parameter); "never_negotiated": stored, but IKE never picks it."""
 
     inbound_security_default: Literal["None", "Require"] = "None"
     """New-NetIPsecRule without -InboundSecurity: the PS docs say None, the WFAS PowerShell guide treats a
@@ -67,6 +110,11 @@ class HostAssumptions:
     """C:\\ProgramData lets local users create files and folders (community-observed default ACL; not
     documented by Microsoft). False: a hardened ACL without that right."""
 
+    own_address_traffic: Literal["loopback", "policy"] = "loopback"
+    """The controller runs on a managed host and manages it through that host's own address. Microsoft does
+    not say whether connection security rules apply to a host's traffic to its own address: "loopback"
+    (they do not: the stack short-circuits it) or "policy" (the host's rules are evaluated for it)."""
+
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
     address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive:
@@ -114,6 +162,13 @@ class HostConfig:
     clock_step_after_task_s: float = 0.0  # the clock steps forward this much at the next pipeline after a task
     on_battery: bool = False
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
+    # TCP ports a service listens on; ``firewall_allows`` None = inbound allowed exactly on those ports.
+    listening_ports: tuple[int, ...] = DEFAULT_LISTENING_PORTS
+    firewall_allows: tuple[int, ...] | None = None
+
+    @property
+    def allowed_ports(self) -> tuple[int, ...]:
+        return self.listening_ports if self.firewall_allows is None else self.firewall_allows
 
     @property
     def current_profile(self) -> str:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..commands import FunctionCommand, InvocationContext, ParamSpec
 from ..values import CaseInsensitiveDict, PowerShellError, PSObject
-from . import errors
-from .model import CIM_NAMESPACE, RULE, Kind, PolicyObject, Store, as_list, proposal_object
+from . import cim, errors
+from .model import Kind, PolicyObject, Store, as_list
 from .reference import param_specs
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ CONTROL = {
 }
 FILTER_PARAMS = ("LocalAddress", "RemoteAddress", "Protocol", "LocalPort", "RemotePort", "InterfaceAlias",
                  "InterfaceType")
-STATUS_OK = "The rule was parsed successfully from the store. (65536)"  # Find-NetIPsecRule example output
+STATUS_OK = cim.STATUS_OK
 CHANGES = ("New-", "Set-", "Remove-", "Enable-", "Disable-", "Rename-")
 
 
@@ -36,7 +36,7 @@ def to_json(host: LabHost, value: Any) -> Any:
         prop = host.proposal_of(value)
         if prop is not None:
             return prop.to_json()
-        name = value.get("Name")
+        name = object_id(value)
         return {"Name": name} if name is not None else {k: to_json(host, v) for k, v in value.properties.items()}
     if isinstance(value, (list, tuple)):
         return [to_json(host, v) for v in value]
@@ -71,33 +71,28 @@ def netsec_command(
         return out
 
     specs = params if params is not None else param_specs(name)
-    return FunctionCommand(name=name, params=specs, fn=run, accepts_pipeline=True)
+    # NetSecurity cmdlets are CDXML functions of a module (HostAssumptions.cdxml_sees_script_preference).
+    cdxml = log and not host.config.assumptions.cdxml_sees_script_preference
+    return FunctionCommand(name=name, params=specs, fn=run, accepts_pipeline=True, ignores_caller_preference=cdxml)
 
 
 def profile_text(names: list[str]) -> str:
     return ", ".join(names) if names else "Any"
 
 
+def object_id(obj: PSObject) -> str | None:
+    """The ID of a NetSecurity object given back to a cmdlet: its CIM InstanceID (``Name``/``IPsecRuleName``
+    are type-layer aliases of it, wfascim cmdlet_to_cim), or the Name of an object that has no CIM part."""
+    for value in (obj.cim_value("InstanceID"), obj.get("InstanceID"), obj.get("Name")):
+        if value is not None:
+            return str(value)
+    return None
+
+
 def render(host: LabHost, obj: PolicyObject, store: Store, *, active: bool, trace: bool) -> PSObject:
-    """A stored object as the cmdlet returns it (CIM instance with the cmdlet-facing property names)."""
-    props: dict[str, Any] = {}
-    if obj.kind is RULE:
-        props["IPsecRuleName"] = obj.name
-    props["Name"] = obj.name
-    for key, value in obj.props.items():
-        props[key] = profile_text(value) if key == "Profile" else value
-    props["DisplayGroup"] = obj.props.get("Group")
-    if obj.kind.proposal_cim is not None:
-        props["Proposal"] = [proposal_object(p, obj.kind.proposal_cim) for p in obj.proposals]
-    props["PrimaryStatus"] = "OK"
-    props["Status"] = STATUS_OK
-    props["EnforcementStatus"] = "NotApplicable"
-    # Read straight from a store the source is that store; from ActiveStore it is empty unless
-    # -TracePolicyStore asks for it (Find-NetIPsecRule example shows an empty PolicyStoreSource).
-    props["PolicyStoreSource"] = store.name if (trace or not active) else None
-    props["PolicyStoreSourceType"] = store.source_type
-    props["InstanceID"] = obj.name
-    return PSObject.cim(f"{CIM_NAMESPACE}/{obj.kind.cim_class}", props)
+    """A stored object as the cmdlet returns it: a CIM instance of its WFAS class (host/cim.py)."""
+    proposals = [host.proposal_instance(p) for p in obj.proposals] if obj.kind.proposal_cim is not None else None
+    return cim.render(host.config.assumptions, obj, store, proposals, active=active, trace=trace)
 
 
 def _matches(value: Any, patterns: list[Any]) -> bool:
@@ -122,8 +117,8 @@ def select(
     chosen = list(entries)
     inputs = [o for o in [*as_list(args.get("InputObject")), *pipeline_input] if isinstance(o, PSObject)]
     if inputs:
-        # Rules come in by Name; their filter objects by InstanceID, which is the rule's own ID.
-        wanted = [str(o.get("Name") if o.get("Name") is not None else o.get("InstanceID")) for o in inputs]
+        # Rules come in by their ID; their filter objects by InstanceID, which is the rule's own ID.
+        wanted = [str(object_id(o)) for o in inputs]
         chosen = [e for e in chosen if _matches(e[0].name, wanted)]
     selectors: list[tuple[str, str, Callable[[PolicyObject], Any]]] = [
         (kind.name_param, "Name", lambda o: o.name),
@@ -170,10 +165,10 @@ def _by_association(param: str, value: Any, chosen: list[Entry]) -> list[Entry]:
     the sets the rule references; ``-AssociatedNetFirewall…Filter $f`` keeps the filter's rule (a filter's
     InstanceID is its rule's); ``-AssociatedNetFirewallProfile $p`` keeps rules applying to that profile."""
     others = [v for v in as_list(value) if isinstance(v, PSObject)]
-    names = {str(v.get("Name")).lower() for v in others}
+    names = {str(object_id(v)).lower() for v in others}
     low = param.lower()
     if low.startswith("associatednetfirewall") and low.endswith("filter"):
-        ids = {str(v.get("InstanceID")).lower() for v in others}
+        ids = {str(object_id(v)).lower() for v in others}
         return [e for e in chosen if e[0].name.lower() in ids]
     if low == "associatednetfirewallprofile":
         return [e for e in chosen if {"any", *names} & {p.lower() for p in as_list(e[0].props.get("Profile"))}]
@@ -184,7 +179,7 @@ def _by_association(param: str, value: Any, chosen: list[Entry]) -> list[Entry]:
             if refs & names:
                 out.append((obj, store))
         else:
-            refs = {str(o.get(p) or "").lower() for o in others for p in _SET_PROPS}
+            refs = {str(o.cim_value(p, o.get(p)) or "").lower() for o in others for p in _SET_PROPS}
             if obj.name.lower() in refs:
                 out.append((obj, store))
     return out

@@ -64,8 +64,19 @@ def _proposals(host: LabHost, cmdlet: str, kind: Kind, value: Any) -> list[Propo
         prop = host.proposal_of(item) if isinstance(item, PSObject) else None
         if prop is None or PROPOSAL_CMDLETS[prop.cmdlet] != kind.proposal_cim:
             raise errors.invalid_parameter(cmdlet, f"Proposal must be a {kind.proposal_cim} object.", target=item)
+        if kind is QM_CRYPTO and host.config.assumptions.qm_sha384 == "refused" and _uses_sha384(prop):
+            # The enum takes SHA384, but IPsec has no SHA-384 integrity (WFP IPSEC_AUTH_TYPE; no such code in
+            # MSFT_NetQuickModeSA's integrity list): the provider refuses it (HostAssumptions.qm_sha384).
+            raise errors.invalid_parameter(cmdlet, "SHA384 is not a quick-mode (AH/ESP) integrity algorithm.",
+                                           target=item)
         out.append(prop)
     return out
+
+
+def _uses_sha384(prop: Proposal) -> bool:
+    encap = flag_names(prop.values.get("Encapsulation"))
+    return (("ESP" in encap and str(prop.values.get("ESPHash")) == "SHA384")
+            or ("AH" in encap and str(prop.values.get("AHHash")) == "SHA384"))
 
 
 def _apply(host: LabHost, cmdlet: str, obj: PolicyObject, args: CaseInsensitiveDict) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from .state import LabHost
@@ -15,13 +15,21 @@ class ProbeResult:
 
     ``matching_rules``: display names of the connection security rules that matched the flow (what
     ``Test-NetConnection -InformationLevel Detailed`` shows as MatchingIPsecRules). ``remote_address`` is
-    the resolved destination when ``dest`` was a name (None = the address as given).
+    the resolved destination when ``dest`` was a name (None = the address as given). ``outcome`` is what
+    the SYN met: ``connected`` (a listening port), ``refused`` (a reset at once: the firewall lets the port
+    in but nothing listens), ``dropped`` (no answer: blocked by the firewall, discarded by IPsec, or no
+    such machine — the caller waits out its timeout).
     """
 
     tcp_test_succeeded: bool
     matching_rules: tuple[str, ...] = ()
     source_address: str | None = None
     remote_address: str | None = None
+    outcome: Literal["connected", "refused", "dropped"] | None = None
+
+    @property
+    def answer(self) -> Literal["connected", "refused", "dropped"]:
+        return self.outcome or ("connected" if self.tcp_test_succeeded else "dropped")
 
 
 class Network(Protocol):
@@ -33,4 +41,4 @@ class NoNetwork:
     """The default: the host is cabled to nothing, every connect attempt fails."""
 
     def probe(self, src_host: LabHost, dest_address: str, port: int, protocol: str) -> ProbeResult:
-        return ProbeResult(tcp_test_succeeded=False, source_address=src_host.address)
+        return ProbeResult(tcp_test_succeeded=False, source_address=src_host.address, outcome="dropped")

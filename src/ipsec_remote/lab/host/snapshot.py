@@ -70,4 +70,7 @@ def build_snapshot(host: LabHost) -> dict[str, Any]:
                    for e in host.events],
         "calls": jsonable(host.calls),
         "files": sorted(host.files.snapshot()),
+        "probes": jsonable(host.probes),
+        "listening_ports": list(host.config.listening_ports),
+        "firewall_allows": list(host.config.allowed_ports),
     }

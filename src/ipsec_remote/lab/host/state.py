@@ -12,14 +12,26 @@ from typing import Any
 from ..commands import HOST_CLOCK, CommandTable, InvocationContext
 from ..runtime import PipelineCommand, PipelineResult
 from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
-from . import audit, files, native, netsec_firewall, netsec_rules, netsec_sets, powershell_exe, system, tamper, tasks
+from . import (
+    audit,
+    files,
+    native,
+    netsec_firewall,
+    netsec_rules,
+    netsec_sets,
+    powershell_exe,
+    sockets,
+    system,
+    tamper,
+    tasks,
+)
 from .audit import AuditPolicy
+from .cim import proposal_values, render_proposal
 from .config import HostConfig
 from .filesystem import LabFileSystem
 from .flows import DEFAULT_SLEEP, ConnectionSource, NoConnections, Sleeper
 from .flows import register as register_flows
-from .model import Proposal, proposal_object
-from .netsec_sets import PROPOSAL_CMDLETS
+from .model import Proposal
 from .network import Network, NoNetwork
 from .policy import HostPolicyView, build_policy
 from .security import ADMIN, LOCAL_SYSTEM, SYSTEM, Identity, account_sid, local_user
@@ -87,6 +99,8 @@ class LabHost:
         self.calls: list[dict[str, Any]] = []
         self.main_mode_sas: list[dict[str, Any]] = []
         self.quick_mode_sas: list[dict[str, Any]] = []
+        # Every TCP connect a script attempted: via, target, port, outcome, waited_s (modelled seconds).
+        self.probes: list[dict[str, Any]] = []
         self.sa_listener: SaListener | None = None
         # The traffic seam (lab/host/flows.py): connection tables, Start-Sleep, and who hears policy changes.
         self.connections: ConnectionSource = NoConnections()
@@ -96,7 +110,7 @@ class LabHost:
         self._engine: Any = None
         self.commands = CommandTable()
         for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit, native,
-                       powershell_exe):
+                       powershell_exe, sockets):
             module.register(self, self.commands)
         register_flows(self, self.commands)
         for call in config.preexisting:
@@ -188,8 +202,12 @@ class LabHost:
 
     def new_proposal(self, cmdlet: str, values: dict[str, Any], given: dict[str, Any]) -> PSObject:
         """A proposal object; the host remembers (weakly) how it was built, for the call log."""
-        proposal = Proposal(cmdlet, values, given)
-        obj = proposal_object(proposal, str(PROPOSAL_CMDLETS[cmdlet]))
+        return self.proposal_instance(Proposal(cmdlet, values, given))
+
+    def proposal_instance(self, proposal: Proposal) -> PSObject:
+        """The CIM instance of a proposal (MSFT_NetIKE…Proposal), remembered weakly so the object can be
+        passed back to -Proposal (and logged as the call that built it)."""
+        obj = render_proposal(self.config.assumptions, proposal)
         if len(self._proposals) > 1024:
             self._proposals = {k: v for k, v in self._proposals.items() if v[0]() is not None}
         self._proposals[id(obj)] = (weakref.ref(obj), proposal)
@@ -200,11 +218,14 @@ class LabHost:
         hit = self._proposals.get(id(obj))
         if hit is not None and hit[0]() is obj:
             return hit[1]
-        for cmdlet, cim in PROPOSAL_CMDLETS.items():
-            if obj.type_names and obj.type_names[0].endswith(f"/{cim}"):
-                values = dict(obj.properties.items())
-                return Proposal(cmdlet, values, values)
-        return None
+        cls = obj.type_names[0].rsplit("/", 1)[-1] if obj.type_names else ""
+        props = {k: obj.cim_value(k, v) for k, v in obj.properties.items()}
+        found = proposal_values(cls, props)
+        if found is None:
+            return None
+        cmdlet, values = found
+        given = {k: v for k, v in values.items() if v not in (None, False)}
+        return Proposal(cmdlet, {**values}, given)
 
     # --- direct calls ---------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class _Entry:
     timeout: float
     qm_key: QmKey | None = None  # None for MM entries
     mm_id: int = 0
+    orphan: bool = False  # a QM SA whose MM SA was deleted without taking it along (no cascade)
 
 
 @dataclass
@@ -57,9 +58,11 @@ class SaTable:
         entry = self._qm.get((host, local, remote, key))
         if entry is None or self._expired(entry, now):
             return None
+        if entry.orphan:
+            return entry.record  # its MM SA was deleted without cascading: it lives on until idle
         mm = self._mm.get((host, local, remote))
         if mm is None or mm.record.get("Name") != str(entry.mm_id):
-            return None  # parent MM SA gone: the QM SA went with it
+            return None  # parent MM SA replaced: the QM SA went with it
         return entry.record
 
     def mm_sas(self, host: str, now: float) -> list[dict[str, object]]:
@@ -126,31 +129,34 @@ class SaTable:
                 events.extend(self._drop_mm(mkey, "idle"))
         return events
 
-    def remove(self, host: str, peer: str | None = None, quick_mode_only: bool = False) -> list[Event]:
+    def remove(self, host: str, peer: str | None = None, quick_mode_only: bool = False,
+               cascade: bool = True) -> list[Event]:
         """Remove-NetIPsecMainModeSA / Remove-NetIPsecQuickModeSA on ``host`` (all peers, or one).
 
-        Removing an MM SA removes its QM SAs (they live inside it, PS-Get-NetIPsecQuickModeSA).  The peer's
-        copies go too when ``Assumptions.delete_notifies_peer``.
+        Removing an MM SA removes its QM SAs when ``cascade`` (HostAssumptions.mm_sa_delete_cascades: QM SAs
+        live inside it, PS-Get-NetIPsecQuickModeSA, but the deletion is undocumented).  The peer's copies go
+        too when ``Assumptions.delete_notifies_peer``.
         """
         events: list[Event] = []
         hosts = {host}
         if self.assumptions.delete_notifies_peer:
             hosts |= {e.peer for e in self._mm.values() if e.host == host and peer in (None, e.peer)}
-        for qkey, qm in list(self._qm.items()):
-            if self._selected(qm, host, peer, hosts):
-                del self._qm[qkey]
-                events.append(_qm_ended(qm, "removed"))
+        if quick_mode_only or cascade:
+            for qkey, qm in list(self._qm.items()):
+                if self._selected(qm, host, peer, hosts):
+                    del self._qm[qkey]
+                    events.append(_qm_ended(qm, "removed"))
         if not quick_mode_only:
             for mkey, mm in list(self._mm.items()):
                 if self._selected(mm, host, peer, hosts):
-                    events.extend(self._drop_mm(mkey, "removed"))
+                    events.extend(self._drop_mm(mkey, "removed", cascade))
         return events
 
-    def remove_by_name(self, host: str, name: str) -> list[Event]:
-        """Remove-NetIPsec*SA -Name on ``host``: an MM SA (with its QM SAs) or a single QM SA."""
+    def remove_by_name(self, host: str, name: str, cascade: bool = True) -> list[Event]:
+        """Remove-NetIPsec*SA -Name on ``host``: an MM SA (with its QM SAs when ``cascade``) or a single QM SA."""
         for mm in list(self._mm.values()):
             if mm.host == host and mm.record.get("Name") == name:
-                return self.remove(host, mm.peer)
+                return self.remove(host, mm.peer, cascade=cascade)
         for qm in list(self._qm.values()):
             if qm.host == host and qm.record.get("Name") == name:
                 return self._drop_qm(qm)
@@ -171,11 +177,14 @@ class SaTable:
             return peer is None or e.peer == peer
         return e.host in hosts and e.peer == host
 
-    def _drop_mm(self, key: tuple[str, str, str], why: str) -> list[Event]:
+    def _drop_mm(self, key: tuple[str, str, str], why: str, cascade: bool = True) -> list[Event]:
         mm = self._mm.pop(key)
         events = []
         for qkey, qm in list(self._qm.items()):
-            if qm.host == mm.host and (qm.local, qm.remote) == (mm.local, mm.remote):
+            if qm.host == mm.host and (qm.local, qm.remote) == (mm.local, mm.remote) and not qm.orphan:
+                if not cascade:
+                    qm.orphan = True
+                    continue
                 del self._qm[qkey]
                 events.append(_qm_ended(qm, why))
         events.append(Event(mm.host, 4655, f"MM SA {mm.record['Name']} with {mm.peer} ended ({why})"))

@@ -18,17 +18,21 @@ from psrpcore.types import (
     ErrorCategory,
     ErrorCategoryInfo,
     NETException,
+    PSByte,
     PSDict,
     PSDouble,
     PSList,
     PSNoteProperty,
     PSSecureString,
+    PSUInt,
+    PSUInt16,
+    PSUInt64,
     add_note_property,
 )
 from psrpcore.types import ErrorRecord as PSErrorRecord
 from psrpcore.types import PSObject as CoreObject
 
-from ..values import CaseInsensitiveDict, ErrorRecord, PSHashtable, PSObject
+from ..values import CaseInsensitiveDict, ErrorRecord, PSHashtable, PSObject, UInt8, UInt16, UInt32, UInt64
 
 ARRAY_TYPES = ["System.Object[]", "System.Array", "System.Object"]
 _DESERIALIZED = "Deserialized."
@@ -83,6 +87,10 @@ def to_ps(value: Any) -> Any:
         return value
     if isinstance(value, enum.Enum):
         return to_ps(value.value)
+    if isinstance(value, (UInt8, UInt16, UInt32, UInt64)):
+        # CIM properties keep their CIM type on the wire (uint16 -> <U16>, as a CimInstance serialises).
+        unsigned = {UInt8: PSByte, UInt16: PSUInt16, UInt32: PSUInt, UInt64: PSUInt64}[type(value)]
+        return unsigned(int(value))
     if isinstance(value, int):
         return value  # psrpcore picks I32 or I64 by magnitude, as PowerShell's own literals do
     if isinstance(value, (float, decimal.Decimal)):

@@ -78,6 +78,15 @@ class Connection(asyncio.Protocol):
         self.peer = "127.0.0.1"
         self.state: Any = None  # per-connection data owned by the handler (authentication)
 
+    def peer_certificate_upn(self) -> str | None:
+        """The UPN in the verified TLS client certificate, if the client sent one."""
+        from .clientcert import upn_of  # only certificate endpoints get here
+
+        tls = self._transport
+        ssl_object = tls.get_extra_info("ssl_object") if tls is not None else None
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        return upn_of(der) if der else None
+
     # ---- transport events ----------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)

@@ -24,14 +24,23 @@ from typing import Literal
 
 from ..runtime import ScriptHost
 from . import soap
-from .auth import Authenticator, AuthFailure, ConnectionAuth, content_protocol, unwrap, wrap, write_user_file
+from .auth import (
+    AuthCounters,
+    Authenticator,
+    AuthFailure,
+    ConnectionAuth,
+    content_protocol,
+    unwrap,
+    wrap,
+    write_user_file,
+)
 from .counters import EndpointHooks, RequestCounters
 from .http import Connection, HttpRequest, HttpResponse
 from .tls import TlsMaterial
 from .wsman import DEFAULT_MAX_SHELLS_PER_USER, WsmanService
 
 log = logging.getLogger(__name__)
-AuthMode = Literal["basic", "ntlm", "negotiate"]
+AuthMode = Literal["basic", "ntlm", "negotiate", "kerberos", "certificate"]
 
 
 @dataclass(frozen=True)
@@ -43,14 +52,20 @@ class EndpointConfig:
     auth: AuthMode = "basic"
     machine: str | None = None  # the name faults report (WSManFault Machine); defaults to host.name
     max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER
+    spn_host: str | None = None  # kerberos: the FQDN of this host's HTTP/ and WSMAN/ SPNs
+    cert_user: str | None = None  # certificate: the UPN a client certificate must carry to be mapped
 
     def validate(self, has_tls: bool) -> None:
         if self.scheme not in ("https", "http"):
             raise ValueError(f"scheme must be https or http, not {self.scheme!r}")
-        if self.auth not in ("basic", "ntlm", "negotiate"):
-            raise ValueError(f"auth must be basic, ntlm or negotiate, not {self.auth!r}")
-        if self.auth == "basic" and self.scheme != "https":
-            raise ValueError("Basic authentication is only offered over HTTPS (credentials would travel in clear)")
+        if self.auth not in ("basic", "ntlm", "negotiate", "kerberos", "certificate"):
+            raise ValueError(f"auth must be basic, ntlm, negotiate, kerberos or certificate, not {self.auth!r}")
+        if self.auth in ("basic", "certificate") and self.scheme != "https":
+            raise ValueError(f"{self.auth} authentication is only offered over HTTPS")
+        if self.auth == "kerberos" and not self.spn_host:
+            raise ValueError("a kerberos endpoint needs spn_host (its SPNs' host name)")
+        if self.auth == "certificate" and not self.cert_user:
+            raise ValueError("a certificate endpoint needs cert_user (the mapped UPN)")
         if self.scheme == "https" and not has_tls:
             raise ValueError("an https endpoint needs the LabServer to be created with TlsMaterial")
 
@@ -67,7 +82,9 @@ class LabEndpoint:
         self.hooks = EndpointHooks()
         self.service = WsmanService(host, self.counters, str(config.machine or getattr(host, "name", "localhost")),
                                     config.max_shells_per_user, basic_auth=config.auth == "basic")
-        self.auth = Authenticator(config.auth, config.username, config.password, user_file)
+        self.auth = Authenticator(config.auth, config.username, config.password, user_file, config.spn_host,
+                                  config.cert_user)
+        self.auth_counts = AuthCounters()
         self.user_file = user_file
         self.connections: set[Connection] = set()
         self.server: asyncio.Server | None = None
@@ -95,15 +112,26 @@ class LabEndpoint:
                 principal = self.auth.check_basic(authorization)
             except AuthFailure:
                 return challenge
+            state.kind = "basic"
+        elif self.config.auth == "certificate":
+            try:
+                principal = self.auth.check_certificate(authorization, conn.peer_certificate_upn())
+            except AuthFailure:
+                return challenge
+            state.kind = "certificate"
         else:
             if authorization:
                 try:
                     token = self.auth.step(state, authorization)
-                except AuthFailure:
+                except AuthFailure as failure:
+                    if failure.token:
+                        header = "Negotiate " + base64.b64encode(failure.token).decode()
+                        return HttpResponse(401, headers=[("WWW-Authenticate", header)])
                     return challenge
                 header = "Negotiate " + base64.b64encode(token).decode() if token else "Negotiate"
                 if not state.authenticated:
                     return HttpResponse(401, headers=[("WWW-Authenticate", header)])
+                self.auth_counts.add_logon(state)
                 if token:
                     extra.append(("WWW-Authenticate", header))
             elif not state.authenticated:
@@ -119,7 +147,7 @@ class LabEndpoint:
                 body = unwrap(state, request.body)
             except Exception:  # a garbled or foreign-key message
                 return HttpResponse(400, content_type="text/plain")
-        elif request.body and not self.https and self.config.auth != "basic":
+        elif request.body and not self.https:
             # AllowUnencrypted=false: over HTTP every WSMan message must be sealed.
             return challenge
         else:
@@ -133,6 +161,7 @@ class LabEndpoint:
             status, envelope = 500, soap.fault_envelope(err.fault, "", self.service.machine)
         else:
             self.counters.add(req.kind)
+            self.auth_counts.add(state.kind)
             verdict = self.hooks.before_request(req.kind)
             if verdict == "drop":
                 return None
@@ -159,6 +188,7 @@ class LabServer:
         self._endpoints: list[LabEndpoint] = []
         self._lock = threading.Lock()
         self._cred_dir: Path | None = None
+        self._ssl_client: ssl.SSLContext | None = None
 
     @property
     def endpoints(self) -> list[LabEndpoint]:
@@ -222,7 +252,7 @@ class LabServer:
             sock.setblocking(False)
             port = sock.getsockname()[1]
             user_file = None
-            if config.auth != "basic":
+            if config.auth in ("ntlm", "negotiate"):
                 user_file = self._credential_dir() / f"ntlm-{port}.users"
                 write_user_file(user_file, config.username, config.password)
             ep = LabEndpoint(host, config, port, user_file)
@@ -249,6 +279,8 @@ class LabServer:
     async def _listen(self, ep: LabEndpoint, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         ssl_ctx = self._ssl if ep.https else None
+        if ep.config.auth == "certificate" and self.tls is not None:
+            ssl_ctx = self._client_cert_ssl()
 
         def factory() -> Connection:
             return Connection(ep.handle, lambda: ep.hooks.refuse_connection(), ssl_ctx, ep.connections)
@@ -262,6 +294,17 @@ class LabServer:
         for conn in list(ep.connections):
             conn.reset()
         ep.service.close_all()
+
+    def _client_cert_ssl(self) -> ssl.SSLContext:
+        """The listener asks for a client certificate and verifies it against the lab CA (the host's trusted
+        root); a certificate from another CA fails the handshake, none at all reaches the mapping check."""
+        if self._ssl_client is None:
+            assert self.tls is not None
+            ctx = self.tls.server_context()
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(str(self.tls.ca_cert))
+            self._ssl_client = ctx
+        return self._ssl_client
 
     def _not_on_loop(self) -> None:
         # These calls wait for the loop; made from the loop itself (a hook, a host) they would deadlock.

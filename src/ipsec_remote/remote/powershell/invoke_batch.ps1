@@ -3,33 +3,54 @@
 #   @{ cmdlet = 'New-NetIPsecRule'; params = @{ ... }; nested = @{ Proposal = @( @{ cmdlet = ...; params = @{...} } ) } }
 # Only the cmdlets below may run; nested calls may only build proposals.
 # With -Guard, the calls run only if the owned objects in the store are exactly -ExpectOwned (the names the
-# controller planned from): a plan is refused when the host changed since it was read.
+# controller planned from): a plan is refused when the host changed since it was read; and none of
+# -Absent ('Noun|Name' of objects the calls create) may exist outside our group (a name clash). Objects are
+# told apart through their CIM properties RuleGroup and InstanceID (wfascimprov class pages), not the
+# undocumented cmdlet-style aliases Group/Name.
+# NetSecurity cmdlets are CDXML functions: they ignore a script-scope $ErrorActionPreference (PowerShell
+# issues 4568, 24389), so every call gets -ErrorAction Stop or a provider error would pass as success.
 param(
     [object[]]$Calls = @(),
     [switch]$Guard,
     [string]$Group = '',
     [string]$PolicyStore = 'PersistentStore',
-    [string[]]$ExpectOwned = @()
+    [string[]]$ExpectOwned = @(),
+    [string[]]$Absent = @()
 )
 $ErrorActionPreference = 'Stop'
 
 if ($Guard) {
     $owned = @()
-    foreach ($r in @(Get-NetIPsecRule -PolicyStore $PolicyStore | Where-Object { $_.Group -eq $Group })) {
-        $owned += [string]$r.Name
-    }
-    foreach ($r in @(Get-NetIPsecMainModeRule -PolicyStore $PolicyStore | Where-Object { $_.Group -eq $Group })) {
-        $owned += [string]$r.Name
-    }
-    foreach ($getter in @('Get-NetIPsecMainModeCryptoSet', 'Get-NetIPsecQuickModeCryptoSet', 'Get-NetIPsecPhase1AuthSet')) {
-        foreach ($s in @(& $getter -PolicyStore $PolicyStore | Where-Object { $_.Group -eq $Group })) {
-            $owned += [string]$s.Name
+    $getters = @('Get-NetIPsecRule', 'Get-NetIPsecMainModeRule', 'Get-NetIPsecMainModeCryptoSet',
+                 'Get-NetIPsecQuickModeCryptoSet', 'Get-NetIPsecPhase1AuthSet')
+    foreach ($getter in $getters) {
+        foreach ($o in @(& $getter -PolicyStore $PolicyStore -ErrorAction Stop)) {
+            $props = $o.PSBase.CimInstanceProperties
+            if ([string]$props['RuleGroup'].Value -eq $Group) { $owned += [string]$props['InstanceID'].Value }
         }
     }
     $moved = @($owned | Where-Object { $ExpectOwned -notcontains $_ }) + @($ExpectOwned | Where-Object { $owned -notcontains $_ })
     if ($moved.Count -gt 0) {
         [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('the host changed since it was read: ' + ($moved -join ', ')); error_id = 'StateMoved' }
         return
+    }
+    if ($Absent.Count -gt 0) {
+        $taken = @()
+        foreach ($pair in @(@('NetIPsecRule', 'Get-NetIPsecRule'), @('NetIPsecMainModeRule', 'Get-NetIPsecMainModeRule'),
+                @('NetIPsecMainModeCryptoSet', 'Get-NetIPsecMainModeCryptoSet'), @('NetIPsecQuickModeCryptoSet', 'Get-NetIPsecQuickModeCryptoSet'),
+                @('NetIPsecPhase1AuthSet', 'Get-NetIPsecPhase1AuthSet'))) {
+            $getter = $pair[1]
+            foreach ($o in @(& $getter -PolicyStore $PolicyStore -ErrorAction Stop)) {
+                $props = $o.PSBase.CimInstanceProperties
+                if ([string]$props['RuleGroup'].Value -eq $Group) { continue }
+                $key = $pair[0] + '|' + [string]$props['InstanceID'].Value
+                if ($Absent -contains $key) { $taken += $key }
+            }
+        }
+        if ($taken.Count -gt 0) {
+            [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('names already used outside the group: ' + ($taken -join ', ')); error_id = 'NameClash' }
+            return
+        }
     }
 }
 
@@ -60,6 +81,7 @@ foreach ($call in $Calls) {
         foreach ($key in $call.params.Keys) {
             $splat[$key] = $call.params[$key]
         }
+        $splat['ErrorAction'] = 'Stop'
         if ($name -like 'Remove-*') {
             $hasSelector = $false
             foreach ($s in $selectors) {
@@ -75,7 +97,9 @@ foreach ($call in $Calls) {
                     if ($proposalCmdlets -notcontains $innerName) {
                         throw "nested cmdlet '$innerName' is not a proposal cmdlet"
                     }
-                    $innerParams = $inner.params
+                    $innerParams = @{}
+                    foreach ($innerKey in $inner.params.Keys) { $innerParams[$innerKey] = $inner.params[$innerKey] }
+                    $innerParams['ErrorAction'] = 'Stop'
                     $built += (& $innerName @innerParams)
                 }
                 $splat[$key] = $built

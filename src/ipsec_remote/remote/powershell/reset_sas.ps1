@@ -1,15 +1,47 @@
-# Deletes this host's main-mode SAs with the given peers (their quick-mode SAs go with them), so the
-# next traffic negotiates under the policy in force now. Without it, SAs negotiated before a promotion
-# would "prove" a pair whose renegotiation fails (e.g. Kerberos no longer reaching a DC).
+# Deletes this host's SAs with the given peers, so the next traffic negotiates under the policy in force
+# now. Without it, SAs negotiated before a promotion would "prove" a pair whose renegotiation fails (e.g.
+# Kerberos no longer reaching a DC).
+# Quick-mode SAs first, then main-mode SAs: nothing documents that deleting a main-mode SA takes the
+# quick-mode SAs negotiated inside it along. An SA may expire (or the peer's delete notification remove it)
+# between the read and the removal: an SA that is gone afterwards counts as done. Peers are compared as
+# parsed addresses ([ipaddress]: an IPv6 address written differently is the same peer).
 param(
     [string[]]$Peers = @()
 )
 $ErrorActionPreference = 'Stop'
-$removed = 0
-foreach ($sa in @(Get-NetIPsecMainModeSA)) {
-    if ($Peers -contains [string]$sa.RemoteEndpoint) {
-        Remove-NetIPsecMainModeSA -Name ([string]$sa.Name)
-        $removed = $removed + 1
-    }
+
+function Get-Cim($o, [string]$Name) {
+    if ($null -eq $o) { return $null }
+    $p = $o.PSBase.CimInstanceProperties[$Name]
+    if ($null -eq $p) { return $null }
+    return $p.Value
 }
-[pscustomobject]@{ Removed = $removed }
+
+function ConvertTo-AddressKey([string]$text) {
+    try { return [string]([ipaddress]$text) } catch { return $text.ToLowerInvariant() }
+}
+
+$peerKeys = @()
+foreach ($peer in $Peers) { $peerKeys += ConvertTo-AddressKey $peer }
+
+function Remove-PeerSA([string]$Kind) {
+    $removed = 0
+    $getter = 'Get-NetIPsec' + $Kind + 'SA'
+    $remover = 'Remove-NetIPsec' + $Kind + 'SA'
+    foreach ($sa in @(& $getter -ErrorAction Stop)) {
+        if ($peerKeys -notcontains (ConvertTo-AddressKey ([string](Get-Cim $sa 'RemoteEndpoint')))) { continue }
+        try {
+            & $remover -InputObject $sa -ErrorAction Stop
+            $removed = $removed + 1
+        } catch {
+            $id = [string](Get-Cim $sa 'InstanceID')
+            $still = @(& $getter -ErrorAction Stop | Where-Object { [string](Get-Cim $_ 'InstanceID') -eq $id })
+            if ($still.Count -gt 0) { throw }
+        }
+    }
+    return $removed
+}
+
+$quick = Remove-PeerSA 'QuickMode'
+$main = Remove-PeerSA 'MainMode'
+[pscustomobject]@{ Removed = $main; MainModeRemoved = $main; QuickModeRemoved = $quick }
