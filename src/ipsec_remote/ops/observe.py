@@ -24,6 +24,7 @@ from ..errors import IpsecRemoteError
 from ..journal.observations import ClearFlow, Observation, record_observation
 from ..journal.store import Journal, now_iso
 from ..model.inventory import Inventory
+from ..remote.cimcodes import observe_codes
 from ..remote.sessions import Fleet, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
@@ -164,7 +165,8 @@ def observe(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
                 if first and host in enable:
                     steps.append(audit.enable_all_step((audit.CONNECTION,)))
                 params: dict[str, Any] = {"WindowSeconds": max(1, round(seconds)),
-                                          "IntervalMilliseconds": max(100, round(interval_s * 1000))}
+                                          "IntervalMilliseconds": max(100, round(interval_s * 1000)),
+                                          **observe_codes()}
                 if last:
                     params["ReadEvents"] = True
                     if since.get(host):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..commands import CommandTable, FunctionCommand, InvocationContext, ParamSpec
-from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
+from ..values import CaseInsensitiveDict, CimProperty, ErrorRecord, PSObject, UInt8, UInt16, UInt32
 from .builtin import builtin_command
 from .model import CIM_NAMESPACE, as_list
 
@@ -55,11 +55,28 @@ class NoConnections:
         return []
 
 
+# The documented types of the properties the rows carry (the class pages' MOF syntax); inherited ones are
+# null strings/uint16 in the lab, typed as the pages say where set.
+TYPES = {"LocalAddress": "string", "LocalPort": "uint16", "RemoteAddress": "string", "RemotePort": "uint16",
+         "State": "uint8", "AppliedSetting": "uint8", "OwningProcess": "uint32", "CreationTime": "datetime",
+         "OffloadState": "uint8", "InstanceID": "string"}
+_UNSIGNED = {"uint8": UInt8, "uint16": UInt16, "uint32": UInt32}
+
+
 def _instance(cim_class: str, row: dict[str, Any], key: str) -> PSObject:
+    """A CIM instance: ``$o.X`` and ``$o.PSBase.CimInstanceProperties['X'].Value`` read the same typed values."""
     props: dict[str, Any] = dict.fromkeys(INHERITED)
     props.update(row)
     props["InstanceID"] = key
-    return PSObject.cim(cim_class, props)
+    cim = CaseInsensitiveDict()
+    for name, value in props.items():
+        cim_type = TYPES.get(name, "string")
+        unsigned = _UNSIGNED.get(cim_type)
+        typed = unsigned(int(value)) if unsigned is not None and value is not None else value
+        cim[name] = CimProperty(name, typed, cim_type)
+    obj = PSObject.cim(cim_class, CaseInsensitiveDict({p.name: p.value for p in cim.values()}))
+    obj.cim_props = cim
+    return obj
 
 
 def _not_found(cmdlet: str, cim: str, args: CaseInsensitiveDict) -> ErrorRecord:

@@ -5,7 +5,8 @@
 # Started, as this host wrote it), else since this chunk's start.
 # What each source sees and misses (docs/traffic.md):
 # - Get-NetTCPConnection: current TCP connections (MSFT_NetTCPConnection: LocalAddress/Port,
-#   RemoteAddress/Port, State 2 = Listen); a connection opened and closed between two samples is missed.
+#   RemoteAddress/Port, State — uint8, compared with -ListenState, the class page's Listen code, which the
+#   controller passes from remote/cimcodes.py); a connection opened and closed between two samples is missed.
 # - Get-NetUDPEndpoint: local UDP endpoints only (MSFT_NetUDPEndpoint has no remote end): no peers.
 # - Get-NetIPsecQuickModeSA: the endpoints IPsec protects (RemoteEndpoint, IpProtocol, LocalPort/RemotePort,
 #   0 = all); a connection counts as protected in a sample when a QM SA covers its peer, protocol and ports.
@@ -13,12 +14,16 @@
 #   short ones and UDP peers included, only while the subcategory is audited; they do not say whether IPsec
 #   protected the connection. Their Properties follow the EventData order of event-5156.md: ProcessID,
 #   Application, Direction, SourceAddress (local), SourcePort, DestAddress (remote), DestPort, Protocol.
+#   Direction is a message code (%%14592 inbound): -InboundDirections, passed by the controller.
+# Every NetTCPIP/NetSecurity read goes through the documented CIM property (PSBase.CimInstanceProperties).
 param(
     [int]$WindowSeconds = 10,
     [int]$IntervalMilliseconds = 1000,
     [switch]$ReadEvents,
     [string]$EventsSince = '',
-    [int]$MaxEvents = 10000
+    [int]$MaxEvents = 10000,
+    [int]$ListenState = -1,
+    [string[]]$InboundDirections = @()
 )
 $ErrorActionPreference = 'Stop'
 
@@ -59,11 +64,11 @@ while ($true) {
     }
     $listening = @{}
     foreach ($c in $tcp) {
-        if ([int](Get-Cim $c 'State') -eq 2) { $listening[[string](Get-Cim $c 'LocalPort')] = $true }
+        if ([int](Get-Cim $c 'State') -eq $ListenState) { $listening[[string](Get-Cim $c 'LocalPort')] = $true }
     }
     foreach ($c in $tcp) {
         $remote = [string](Get-Cim $c 'RemoteAddress')
-        if ([int](Get-Cim $c 'State') -eq 2 -or $unspecified -contains $remote) { continue }
+        if ([int](Get-Cim $c 'State') -eq $ListenState -or $unspecified -contains $remote) { continue }
         $lport = [int](Get-Cim $c 'LocalPort')
         $rport = [int](Get-Cim $c 'RemotePort')
         $direction = 'Outbound'
@@ -130,7 +135,7 @@ if ($ReadEvents) {
         if ($p.Count -lt 8) { continue }
         $direction = 'Outbound'
         $raw = [string]$p[2].Value
-        if ($raw -eq '%%14592' -or $raw -eq 'Inbound') { $direction = 'Inbound' }
+        if ($InboundDirections -contains $raw) { $direction = 'Inbound' }
         $remote = [string]$p[5].Value
         if ($unspecified -contains $remote) { continue }
         $port = [int]$p[6].Value
