@@ -20,7 +20,7 @@ from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet
 from ..remote.transport import HostSession
 from . import audit
-from .verify import PairResult, check_pair, diagnose, end_view, expected
+from .verify import PairResult, check_pair, diagnose, end_view, expected, same_address
 
 KERBEROS_PORT = 88  # Vista/2008+ reach the KDC over TCP 88 first (KB244474, windows-behaviour.md §4)
 Dependency = tuple[str, str, int]  # (what, address, TCP port) a host must reach for IKE to renegotiate
@@ -38,11 +38,17 @@ def kdc_probes(inv: Inventory, hosts: list[str]) -> dict[str, list[Dependency]]:
 
 
 def _unreached(host: str, report: Mapping[str, Any], deps: list[Dependency]) -> list[str]:
-    answered = {(str(p.get("Target")), int(p.get("Port") or 0)): bool(p.get("TcpTestSucceeded"))
-                for p in report.get("Probes") or [] if isinstance(p, Mapping)}
-    return [f"{host}: {what} {address} does not answer on TCP {port} through the new policy (Kerberos: the "
-            "next IKE renegotiation would fail)" for what, address, port in deps
-            if not answered.get((address, port), False)]
+    """The dependencies verify.ps1's bounded connect did not reach (``Connected``; ``Outcome`` says how)."""
+    probes = [p for p in report.get("Probes") or [] if isinstance(p, Mapping)]
+    out = []
+    for what, address, port in deps:
+        probe = next((p for p in probes if same_address(p.get("Target"), address)
+                      and int(p.get("Port") or 0) == port), None)
+        if probe is None or not probe.get("Connected"):
+            how = f" ({probe.get('Outcome')})" if probe is not None and probe.get("Outcome") else ""
+            out.append(f"{host}: {what} {address} does not answer on TCP {port}{how} through the new policy "
+                       "(Kerberos: the next IKE renegotiation would fail)")
+    return out
 
 
 def check_dependencies(fleet: Fleet, deps: Mapping[str, list[Dependency]], hosts: list[str]) -> list[str]:

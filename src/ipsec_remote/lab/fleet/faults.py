@@ -27,7 +27,8 @@ task_start_s = 4                              # a started task runs this long (p
 clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
                                               # the clock steps forward this far (a time-sync correction)
 on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
-listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986)
+listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986;
+                                              # a domain controller also 88, 389 and 3268)
 firewall_allows = [135, 445, 5985, 5986]      # inbound ports the firewall lets in (default: listening_ports);
                                               # a SYN to an allowed closed port is refused at once, to any
                                               # other port it is dropped (the sender waits out its timeout)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
-from ..host.config import DEFAULT_LISTENING_PORTS
+from ..host.config import default_listening_ports
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
 from ..winrm.clientcert import make_client_certificate
@@ -115,7 +115,8 @@ class Fleet:
             on_battery=faults.on_battery,
             audit=self.faults.audit_of(spec.name),
             assumptions=self.faults.assumptions,
-            listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
+            listening_ports=(default_listening_ports(spec.role) if faults.listening_ports is None
+                             else faults.listening_ports),
             firewall_allows=faults.firewall_allows,
         )
 
