@@ -237,7 +237,7 @@ def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     from ..ops.status import status as run_status
 
     reports.check(report_file, junit)
-    # status drops and renegotiates the pairs' SAs to prove them: one run at a time, as for changes.
+    # status rebuilds the journal from the hosts' promotion marks: one run at a time, as for changes.
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})

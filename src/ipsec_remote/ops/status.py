@@ -1,4 +1,12 @@
-"""status (the verification matrix and drift) and doctor (the read-only preflight). Neither changes a host."""
+"""status (the verification matrix and drift) and doctor (the read-only preflight). Neither changes a host.
+
+status never deletes an SA: under Require, a deleted SA drops the pair's packets until IKE renegotiates
+(negotiation discovery sends in clear meanwhile and the peer's Require inbound discards it; docs/traffic.md),
+so a status run would itself cut traffic. It proves with the SAs the pairs have instead: traffic through
+each pair, then each end's main- and quick-mode SAs read and judged against the inventory's proposals
+(stale algorithms fail the pair), both ends' objects held to the inventory and the journal's security, and —
+with Kerberos — every host's KDC reached through the policy in force, which the next renegotiation needs.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +28,7 @@ from . import audit
 from .apply import live_plan, read_states
 from .armed import ArmedRevert, read_armed
 from .hostview import name_clashes, read_fleet, sync_journal
-from .proof import prove_pairs
+from .proof import kdc_probes, prove_pairs
 from .verify import PairResult
 
 REQUEST_PAIR = ("Request", "Request")
@@ -67,16 +75,12 @@ def _observed(obs: Observation | None) -> dict[str, Any]:
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
            forks: int) -> StatusReport:
     """The truth about each pair now: both hosts carry what the inventory wants, at the security the
-    journal recorded, and SAs negotiated now — each host's SAs with its peers are dropped in the read
-    pipeline, so old SAs (they outlive rules and proposal changes) prove nothing."""
+    journal recorded, and traffic runs over SAs that use the inventory's proposals — the SAs in place, never
+    deleted (module doc): SAs outlive rules and proposal changes, so they are judged, not trusted."""
     fleet = open_fleet(targets, forks)
     report = StatusReport()
-    peers: dict[str, list[str]] = {}
-    for a, b, _ in inv.expanded_pairs():
-        peers.setdefault(a, []).append(inv.host(b).address)
-        peers.setdefault(b, []).append(inv.host(a).address)
     try:
-        states, names = read_fleet(fleet, inv, lambda h: [("reset_sas", {"Peers": peers[h]})] if h in peers else [])
+        states, names = read_fleet(fleet, inv)
         if journal.created:
             report.journal_notes = sync_journal(inv, states, names, journal)
         clashes = name_clashes(inv, names)
@@ -91,7 +95,8 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
             if rule is not None:
                 report.isolation[host] = (str(rule.params.get("InboundSecurity")),
                                           str(rule.params.get("OutboundSecurity")))
-        report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
+        report.pairs = prove_pairs(inv, fleet, verify, states, None, None,
+                                   dependencies=kdc_probes(inv, sorted(fleet.sessions)))
         expected = journal.pair_security()
         for pair in report.pairs:
             _hold_to_inventory(inv, pair, states, changes, expected)
