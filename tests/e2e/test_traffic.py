@@ -145,8 +145,12 @@ connection = "per_talk"
         # UDP endpoints have no remote end: the peer (a new source port per query) is known from the events alone.
         assert seen[("10.10.1.61", "UDP", 53)]["sources"] == ["events"]
         assert "53" in [str(p) for p in sql["udp_ports"]]
-        assert lab.inspect()["sql01"]["audit"]["filtering_platform_connection"] == "success_and_failure"
+        audit = lab.inspect()["sql01"]["audit"]
+        assert audit["filtering_platform_connection"] == "success_and_failure"
+        assert audit["ipsec_main_mode"] == "failure"  # apply's IPsec auditing: a separate subcategory, kept
         rc, report = lab.json("rollback", "-i", "inventory.toml", "--lab")
         assert rc == 0, report
-        assert report["audit"]["sql01"]["restored"]["filtering_platform_connection"] == "none"
-        assert lab.inspect()["sql01"]["audit"]["filtering_platform_connection"] == "none"
+        restored = report["audit"]["sql01"]["restored"]
+        assert restored["filtering_platform_connection"] == "none" and restored["ipsec_main_mode"] == "none"
+        audit = lab.inspect()["sql01"]["audit"]
+        assert audit["filtering_platform_connection"] == "none" and audit["ipsec_main_mode"] == "none"
