@@ -2,6 +2,7 @@
 
     python bench/run.py            # 10, 100 and 1,000 hosts
     python bench/run.py --quick    # 10 and 100 hosts (under 3 minutes)
+    python bench/run.py --only requests   # one part (requests, baseline, scale); the others keep their figures
 
 Prints tables and writes bench/results/*.json (summary.json in the shape the README quotes) and a PNG plot.
 Figures are measured, never asserted: nothing here is a test.
@@ -30,6 +31,8 @@ sys.path.insert(0, str(HERE))
 from fleetgen import write_inventory  # noqa: E402
 
 FAST_PLAYBOOK = "[verify]\ntimeout_s = 60\npoll_interval_s = 1\n[promote]\nconfirm_timeout_s = 60\n"
+# Continuous traffic along every pair while the requests are measured: packets dropped by promote and rollback.
+MEMBER_TRAFFIC = "[traffic]\nbetween_members_interval_ms = 100\n"
 
 
 def cli(workdir: Path, *args: str, timeout: float = 1800) -> tuple[subprocess.CompletedProcess[str], float, float]:
@@ -54,21 +57,33 @@ def per_host(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
     return sum(totals) / max(1, len(totals))
 
 
-def prepare(workdir: Path, hosts: int, rtt_ms: int) -> list[str]:
+def traffic(workdir: Path) -> dict[str, Any]:
+    proc, _, _ = cli(workdir, "lab", "inspect", "inventory.toml", "--json")
+    return dict(json.loads(proc.stdout).get("traffic") or {})
+
+
+def prepare(workdir: Path, hosts: int, rtt_ms: int, faults: str | None = None) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     names = write_inventory(workdir / "inventory.toml", hosts)
     (workdir / "playbooks").mkdir(exist_ok=True)
     (workdir / "playbooks" / "server-to-server.toml").write_text(FAST_PLAYBOOK)
-    up, wall, _ = cli(workdir, "lab", "up", "inventory.toml", "--detach", "--rtt-ms", str(rtt_ms))
+    extra: list[str] = []
+    if faults is not None:
+        (workdir / "faults.toml").write_text(faults)
+        extra = ["--faults", "faults.toml"]
+    up, wall, _ = cli(workdir, "lab", "up", "inventory.toml", "--detach", "--rtt-ms", str(rtt_ms), *extra)
     if up.returncode != 0:
         raise SystemExit(f"lab up failed: {up.stderr}")
     print(f"  lab up with {hosts} hosts: {wall:.1f} s")
     return names
 
 
-def bench_requests(workdir: Path) -> dict[str, float]:
-    names = prepare(workdir, 6, 0)
+def bench_requests(workdir: Path) -> tuple[dict[str, float], dict[str, Any]]:
+    """Requests per host of each step; and, with member traffic every 100 ms along the 8 pairs, the packets
+    each step dropped between members."""
+    names = prepare(workdir, 6, 0, MEMBER_TRAFFIC)
     figures: dict[str, float] = {}
+    drops: dict[str, Any] = {"interval_ms": 100}
     try:
         steps = [("fresh_apply", ("apply", "inventory.toml", "--lab")),
                  ("noop_apply", ("apply", "inventory.toml", "--lab")),
@@ -76,13 +91,18 @@ def bench_requests(workdir: Path) -> dict[str, float]:
                  ("promote", ("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")),
                  ("rollback", ("rollback", "-i", "inventory.toml", "--lab"))]
         for label, args in steps:
-            before = requests(workdir)
+            before, sent = requests(workdir), traffic(workdir)
             proc, wall, _ = cli(workdir, *args)
             figures[label] = round(per_host(before, requests(workdir), names), 1)
-            print(f"  {label:<12} {figures[label]:>6} requests/host  ({wall:.1f} s, exit {proc.returncode})")
+            now = traffic(workdir)
+            lost = now.get("dropped_between_members", 0) - sent.get("dropped_between_members", 0)
+            if label in ("promote", "rollback"):
+                drops[label] = {"dropped": lost, "sent": now.get("sent", 0) - sent.get("sent", 0)}
+            print(f"  {label:<12} {figures[label]:>6} requests/host  ({wall:.1f} s, exit {proc.returncode}, "
+                  f"{lost} member packets dropped)")
     finally:
         cli(workdir, "lab", "down", "inventory.toml")
-    return figures
+    return figures, drops
 
 
 def bench_baseline(workdir: Path) -> dict[str, float]:
@@ -158,25 +178,31 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="10 and 100 hosts only")
+    parser.add_argument("--only", choices=("requests", "baseline", "scale"), help="run one part only")
     args = parser.parse_args()
     sizes = [10, 100] if args.quick else [10, 100, 1000]
     RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "summary.json"
+    summary: dict[str, Any] = json.loads(path.read_text()) if args.only and path.exists() else {}
     work = Path(tempfile.mkdtemp(prefix="ipsec-remote-bench-"))
     try:
-        print("Requests per host (6-host lab):")
-        req = bench_requests(work / "requests")
-        print("Baseline, same rollout with a new RunspacePool per step (6 hosts, rtt 20 ms):")
-        base = bench_baseline(work / "baseline")
-        print("Scale (rtt 20 ms):")
-        scale = bench_scale(work / "scale", sizes)
+        if args.only in (None, "requests"):
+            print("Requests per host (6-host lab, member traffic every 100 ms):")
+            summary["requests_per_host"], summary["member_drops"] = bench_requests(work / "requests")
+        if args.only in (None, "baseline"):
+            print("Baseline, same rollout with a new RunspacePool per step (6 hosts, rtt 20 ms):")
+            summary["baseline"] = bench_baseline(work / "baseline")
+        if args.only in (None, "scale"):
+            print("Scale (rtt 20 ms):")
+            summary["scale"] = bench_scale(work / "scale", sizes)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = {"machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-                          f"{platform.system()} {platform.release()}",
-               "requests_per_host": req, "baseline": base, "scale": scale}
-    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot(scale, RESULTS / "scale.png")
-    print(f"wrote {RESULTS / 'summary.json'}")
+    summary["machine"] = (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+                          f"{platform.system()} {platform.release()}")
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.only in (None, "scale"):
+        plot(summary["scale"], RESULTS / "scale.png")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

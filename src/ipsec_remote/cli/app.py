@@ -257,7 +257,7 @@ def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     from ..ops.status import status as run_status
 
     reports.check(report_file, junit)
-    # status drops and renegotiates the pairs' SAs to prove them: one run at a time, as for changes.
+    # status rebuilds the journal from the hosts' promotion marks: one run at a time, as for changes.
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
@@ -281,6 +281,9 @@ def promote(
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     skip_drill: Annotated[bool, typer.Option(
         "--skip-drill", help="Promote hosts without a successful 'doctor --drill' too.")] = False,
+    accept_breaking: Annotated[str | None, typer.Option(
+        "--accept-breaking", help="ADDRESS[,…]: clear-text peers the last observe saw that Require may cut off.")
+    ] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -293,12 +296,13 @@ def promote(
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
     reports.check(report_file, junit)
     selected = _parse_pairs(pairs) if pairs else None
+    accepted = _parse_addresses(accept_breaking) if accept_breaking is not None else None
     inv = load_inventory(inventory)
     _check_pairs(inv, selected)
     inv, book, targets, journal = _prepare(inventory, playbook, lab, f"promote --to {to}")
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
-                         None if json_out else _progress, skip_drill=skip_drill)
+                         None if json_out else _progress, skip_drill=skip_drill, accept_breaking=accepted)
     _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit))
 
 
@@ -328,6 +332,18 @@ def _check_pairs(inv: Any, selected: list[tuple[str, str]] | None) -> None:
     for a, b in selected or []:
         if frozenset((a, b)) not in known:
             raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
+
+
+def _parse_addresses(text: str) -> list[str]:
+    import ipaddress
+
+    out = []
+    for i, item in enumerate(text.split(",")):
+        try:
+            out.append(str(ipaddress.ip_address(item.strip())))
+        except ValueError:
+            raise InputError("--accept-breaking", f"[{i}]", f"'{item}' is not an IP address") from None
+    return out
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -460,6 +476,12 @@ def _stop_at_boundaries() -> None:
     # Not the main thread (an embedding program): ValueError, and its own handling is left alone.
     with contextlib.suppress(ValueError):
         _state["sigint"] = signal.signal(signal.SIGINT, handler)
+
+
+# Commands kept in modules of their own (they import the helpers above).
+from .observe import observe_command  # noqa: E402
+
+app.command("observe")(observe_command)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

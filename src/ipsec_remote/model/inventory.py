@@ -234,6 +234,10 @@ class Policy(_Model):
     # apply turns on failure auditing of IPsec Main Mode and Quick Mode (auditpol, by GUID) so that failed
     # negotiations leave Security-log events to diagnose from; rollback restores what each host had.
     enable_ipsec_audit: bool = True
+    # observe turns on success and failure auditing of Filtering Platform Connection (events 5156/5157: every
+    # connection, short ones and UDP peers included) for its window; rollback restores what each host had.
+    # Off by default: Microsoft calls its success events "very high volume".
+    enable_connection_audit: bool = False
 
     @field_validator("store")
     @classmethod

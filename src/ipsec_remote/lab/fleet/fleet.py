@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
-from ..host.config import DEFAULT_LISTENING_PORTS
+from ..host.config import default_listening_ports
 from ..host.gpupdate import due_refresh
 from ..ike.model import Assumptions as IkeAssumptions
 from ..runtime import PipelineCommand, PipelineResult
@@ -31,6 +31,7 @@ from .kdc import LabRealm
 from .network import FleetNetwork, NetworkOptions
 from .spec import FleetSpec, HostSpec
 from .timers import Ticker
+from .traffic import TrafficModel
 
 USERNAME = "LAB\\admin"
 DOMAIN = "lab.local"
@@ -84,6 +85,13 @@ class Fleet:
             self.network.attach(host, host_spec)
             self.hosts[host_spec.name] = host
         self.domain = build_domain(DOMAIN, spec, self.hosts, self.faults.domain)
+        self.traffic = TrafficModel(self.faults.traffic, spec, self.network, self.hosts, time.monotonic)
+        self._sleeping = threading.Condition(self.lock)
+        for host in self.hosts.values():
+            host.connections = self.traffic
+            host.sleep = self._sleep
+            if self.traffic.flows:
+                host.change_listener = self.traffic.on_change
         self.server: LabServer | None = None
         self.realm: LabRealm | None = None
         self.client_cert: tuple[Path, Path] | None = None
@@ -112,7 +120,8 @@ class Fleet:
             on_battery=faults.on_battery,
             audit=self.faults.audit_of(spec.name),
             assumptions=self.faults.assumptions,
-            listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
+            listening_ports=(default_listening_ports(spec.role) if faults.listening_ports is None
+                             else faults.listening_ports),
             firewall_allows=faults.firewall_allows,
         )
 
@@ -178,6 +187,15 @@ class Fleet:
                                 "Rule": rule})
             return rule is not None
 
+    def _sleep(self, seconds: float) -> None:
+        """Start-Sleep in a pipeline (which holds the fleet lock): wait with the lock released, so the
+        network, the timers and other hosts' pipelines go on meanwhile (Condition.wait releases an RLock
+        however deeply it is held, and takes it back)."""
+        deadline = time.monotonic() + seconds
+        with self._sleeping:
+            while (left := deadline - time.monotonic()) > 0:
+                self._sleeping.wait(left)
+
     def reachable_from_controller(self, name: str) -> bool:
         """A new WinRM connection from the controller would be accepted (not down, not locked out)."""
         return not self.faults.for_host(name).down and self.network.controller_blocked_by(self.hosts[name]) is None
@@ -194,6 +212,9 @@ class Fleet:
             with self.lock:  # per host, so the WinRM loop never waits for the whole fleet
                 host.tick_tasks()
                 due_refresh(host)  # Group Policy: background and Invoke-GPUpdate refreshes
+        if self.traffic.flows:
+            with self.lock:
+                self.traffic.tick()
         now = time.monotonic()
         if now >= self._next_expiry:
             idle = self.network.options.sa_idle_s or 300.0
@@ -252,4 +273,6 @@ class Fleet:
                 out[name] = snap
         with self.lock:
             gpos = self.domain.inspect()
-        return {"controller_address": self.spec.controller_address, "hosts": out, "gpos": gpos}
+            traffic = self.traffic.to_json()
+        return {"controller_address": self.spec.controller_address, "hosts": out, "gpos": gpos,
+                "traffic": traffic}

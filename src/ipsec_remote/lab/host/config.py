@@ -10,6 +10,15 @@ from .audit import Setting
 
 # TCP ports a stock Server 2022 answers on: RPC endpoint mapper, SMB, WinRM over HTTP and HTTPS.
 DEFAULT_LISTENING_PORTS = (135, 445, 5985, 5986)
+# A domain controller answers besides on the KDC's TCP 88 (Kerberos over TCP first since Vista/2008, KB244474,
+# windows-behaviour.md §4), LDAP 389 and the global catalog's 3268 (learn.microsoft.com/troubleshoot/
+# windows-server/active-directory/specify-server-port-active-directory-powershell-cmdlet).
+DC_LISTENING_PORTS = (88, 135, 389, 445, 3268, 5985, 5986)
+
+
+def default_listening_ports(role: str) -> tuple[int, ...]:
+    """What a lab host answers on when the faults file does not say: by its inventory role."""
+    return DC_LISTENING_PORTS if role == "domain_controller" else DEFAULT_LISTENING_PORTS
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ def refresh_now(host: LabHost) -> bool:
     if link is None or not host.config.domain_joined:
         return False
     link.refresh(host.stores.gpos)
+    host.notify_change()  # a refresh is a policy change: flows through this host see it at once
     return True
 
 

@@ -30,6 +30,8 @@ from .audit import AuditPolicy
 from .cim import proposal_values, render_proposal
 from .config import HostConfig
 from .filesystem import LabFileSystem
+from .flows import DEFAULT_SLEEP, ConnectionSource, NoConnections, Sleeper
+from .flows import register as register_flows
 from .model import Proposal
 from .network import Network, NoNetwork
 from .policy import HostPolicyView, build_policy
@@ -101,12 +103,17 @@ class LabHost:
         # Every TCP connect a script attempted: via, target, port, outcome, waited_s (modelled seconds).
         self.probes: list[dict[str, Any]] = []
         self.sa_listener: SaListener | None = None
+        # The traffic seam (lab/host/flows.py): connection tables, Start-Sleep, and who hears policy changes.
+        self.connections: ConnectionSource = NoConnections()
+        self.sleep: Sleeper = DEFAULT_SLEEP
+        self.change_listener: Callable[[], None] | None = None
         self._proposals: dict[int, tuple[weakref.ref[PSObject], Proposal]] = {}
         self._engine: Any = None
         self.commands = CommandTable()
         for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit, native,
                        powershell_exe, sockets, gpupdate):
             module.register(self, self.commands)
+        register_flows(self, self.commands)
         for call in config.preexisting:
             self.apply_call(call, log=False)
         if config.tamper_revert_files:
@@ -179,6 +186,11 @@ class LabHost:
         event = HostEvent(event_id, time or self.now(), message, dict(data or {}), record_id=len(self.events) + 1)
         self.events.append(event)
         return event
+
+    def notify_change(self) -> None:
+        """A NetSecurity change (policy or SAs) took effect: whoever follows the host's traffic hears it."""
+        if self.change_listener is not None:
+            self.change_listener()
 
     def remove_sa(self, which: str, sa: dict[str, Any]) -> None:
         table = self.main_mode_sas if which == "main_mode" else self.quick_mode_sas
