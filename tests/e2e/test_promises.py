@@ -179,9 +179,6 @@ def test_4_three_waves_in_order_then_rollback(fleet: Lab) -> None:
         assert owned == [] and hosts[name]["scheduled_tasks"] == [], (name, owned)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug (issue 18 note): promote's 'verifies now' reads SAs negotiated "
-                   "before the rule was deleted (status drops them first; promote does not), so the pair is "
-                   "found eligible and its wave fails on the missing rule instead of being skipped")
 def test_5_only_pairs_that_prove_now_are_promoted(fleet: Lab) -> None:
     """Eligible = proved by apply *and* proves at promotion time: a pair whose rule was deleted on one host
     after apply is skipped with the reason; the others are promoted."""
@@ -270,9 +267,6 @@ def test_doctor_diagnoses_each_fault_it_claims(doctor_findings: list[tuple[str, 
     assert not any(h != "app01" and ("legacy-require" in p or "firewall profile" in p) for h, _, p in found)
 
 
-@pytest.mark.xfail(strict=True, reason="product bug (issue 18 note): doctor compares each clock with the fleet's "
-                   "median, and with two readable hosts that is the later clock — it blames sql01, whose clock is "
-                   "right, and not app01, 600 s ahead")
 def test_doctor_blames_the_skewed_clock(doctor_findings: list[tuple[str, str, str]]) -> None:
     skewed = sorted({h for h, _, p in doctor_findings if "clock skew" in p})
     assert skewed == ["app01"], skewed

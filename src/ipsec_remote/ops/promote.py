@@ -36,10 +36,11 @@ from ..remote.deadman import Deadline, revert_line
 from ..remote.names import promotion_mark
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
-from .apply import execute_changes
+from .apply import execute_changes, live_plan
 from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place, undrilled
 from .hostview import read_fleet, sync_journal
 from .proof import prove_pairs
+from .status import hold_to_inventory
 from .verify import PairResult
 from .wouldbreak import ISOLATION_RULE, Breaking, breaking, stale
 
@@ -177,6 +178,11 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             # Pairs must still verify now, not only when the journal recorded it.
             proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
                                  only={frozenset(p) for p in candidates})
+            # SAs outlive a deleted or changed rule (nothing here resets them, to drop nothing), so the
+            # proof is held to the objects the hosts carry, as status does.
+            changes = {h.host: list(h.changes) for h in live_plan(inv, states, journal, names).hosts}
+            for proof in proofs:
+                hold_to_inventory(inv, proof, states, changes, current)
             eligible = []
             for proof in proofs:
                 if proof.verified:

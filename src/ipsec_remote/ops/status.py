@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ..journal.deadman import latest_promotion_reverts
@@ -99,7 +100,7 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
                                    dependencies=kdc_probes(inv, sorted(fleet.sessions)))
         expected = journal.pair_security()
         for pair in report.pairs:
-            _hold_to_inventory(inv, pair, states, changes, expected)
+            hold_to_inventory(inv, pair, states, changes, expected)
         report.armed_reverts = read_armed(fleet)
         report.reverts = latest_promotion_reverts(journal)
         report.observations = latest_observations(journal)
@@ -116,7 +117,7 @@ def _drift_line(c: Change) -> str:
                                            "changed " + ", ".join(c.changed))
 
 
-def _hold_to_inventory(inv: Inventory, pair: PairResult, states: Mapping[str, HostState],
+def hold_to_inventory(inv: Inventory, pair: PairResult, states: Mapping[str, HostState],
                        changes: Mapping[str, list[Change]], expected: Mapping[tuple[str, str], tuple[str, str]]
                        ) -> None:
     """SAs alone prove little: the pair is verified only if both hosts hold the pair's objects as the
@@ -182,8 +183,11 @@ def doctor(inv: Inventory, targets: Mapping[str, HostTarget], forks: int) -> lis
 
         read = fleet.each(events_on)
         events = {h: r[0] for h, r in read.items()}
-        clocks = {h: s.facts.utc_now for h, s in states.items() if s.facts.utc_now}
-        reference_clock = sorted(clocks.values())[len(clocks) // 2] if clocks else None
+        # The reference is this controller's clock, taken once every host has answered (so a host's reading
+        # is at most the read's duration older than it — seconds against Kerberos' 300 s). The fleet's
+        # median was the old reference: with two readable hosts it is the later clock and blamed the host
+        # whose clock was right. If every host shows a skew, the fix text says the controller is the suspect.
+        reference_clock = datetime.now(timezone.utc)
         for host, state in states.items():
             findings += _host_findings(inv, host, state.facts, events.get(host, []), reference_clock)
             if host in read:
@@ -219,10 +223,14 @@ def _host_findings(inv: Inventory, host: str, facts: HostFacts, events: list[dic
                                "write the rules to the GPO (policy.store = 'domain\\GPO') or allow local "
                                "IPsec rules in the GPO"))
     if reference_clock is not None and facts.utc_now is not None:
-        skew = abs((facts.utc_now - reference_clock).total_seconds())
-        if skew > 300:
-            out.append(Finding(host, "error", f"clock skew {int(skew)} s against the fleet: Kerberos allows 300 s",
-                               "w32tm /resync; check the domain time hierarchy"))
+        host_clock = facts.utc_now if facts.utc_now.tzinfo else facts.utc_now.replace(tzinfo=timezone.utc)
+        offset = (host_clock - reference_clock).total_seconds()
+        if abs(offset) > 300:
+            side = "ahead of" if offset > 0 else "behind"
+            out.append(Finding(host, "error", f"clock skew {int(abs(offset))} s ({side} the controller's clock): "
+                                              "Kerberos allows 300 s",
+                               "w32tm /resync; check the domain time hierarchy (if every host shows this, the "
+                               "controller's clock is the one off)"))
     peers = {h.address for h in inv.hosts}
     for rule in facts.unowned_rules:
         overlap = [a for a in rule.remote_address if a in peers or a.lower() == "any"]
