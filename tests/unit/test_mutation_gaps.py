@@ -1,0 +1,77 @@
+"""Pure-code behaviour that mutation testing found untested: exact texts of SA mismatches, the controller's
+outbound exemption, the fleet plan and its summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ipsec_remote.model.desired import Kind, desired_objects
+from ipsec_remote.model.inventory import load_toml, parse_inventory
+from ipsec_remote.ops.verify import EndView, check_pair, expected
+from ipsec_remote.plan.planner import Change, HostPlan, Plan, plan_fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+INV_DATA = load_toml(ROOT / "inventory.toml")
+INV = parse_inventory(INV_DATA)
+GOOD_MM = {"RemoteEndpoint": "10.10.1.30", "CipherAlgorithm": 65003, "HashAlgorithm": 65001, "GroupId": 19}
+GOOD_QM = {"RemoteEndpoint": "10.10.1.30", "FirstTransformType": 4, "FirstCipherAlgorithm": 65003,
+           "FirstIntegrityAlgorithm": 65001, "SecondTransformType": 0}
+AH_ESP_QM = {"RemoteEndpoint": "10.10.1.30", "FirstTransformType": 1, "FirstCipherAlgorithm": 0,
+             "FirstIntegrityAlgorithm": 65001, "SecondTransformType": 4, "SecondCipherAlgorithm": 65003,
+             "SecondIntegrityAlgorithm": 65001}
+
+
+def _problems(mm: dict[str, Any], qm: dict[str, Any]) -> list[str]:
+    good = EndView({**GOOD_MM, "RemoteEndpoint": "10.10.1.20"}, {**GOOD_QM, "RemoteEndpoint": "10.10.1.20"})
+    result = check_pair("app01", "sql01", {"app01": EndView(mm, qm), "sql01": good}, expected(INV))
+    assert result.stale and not result.verified
+    return result.problems
+
+
+def test_a_transform_type_we_cannot_place_is_named_by_its_codes() -> None:
+    assert _problems(GOOD_MM, dict(GOOD_QM, FirstTransformType=99)) == [
+        "app01: quick-mode SA uses transform types 99/0 (AES256/SHA256), not an inventory proposal"]
+
+
+def test_a_bundle_is_named_transform_by_transform() -> None:
+    assert _problems(GOOD_MM, AH_ESP_QM) == [
+        "app01: quick-mode SA uses AH SHA256 + ESP AES256/SHA256, not an inventory proposal"]
+
+
+def test_an_unknown_main_mode_code_is_shown_as_the_number() -> None:
+    assert _problems(dict(GOOD_MM, CipherAlgorithm=12345), GOOD_QM) == [
+        "app01: main-mode SA uses 12345/SHA256/DH19, not an inventory proposal"]
+
+
+def test_the_host_the_controller_runs_on_exempts_its_own_outbound_winrm() -> None:
+    inv = parse_inventory({**INV_DATA, "controller": {"address": "10.10.1.30"}})
+    wanted = desired_objects(inv)
+    out = [o for o in wanted["app01"].objects if o.name == "ipsec-remote-exempt-controller-out"]
+    assert len(out) == 1 and not [o for o in wanted["sql01"].objects if o.name.endswith("-out")]
+    rule = out[0]
+    assert rule.kind is Kind.EXEMPTION
+    assert rule.summary == "exempt this host's (the controller's) WinRM traffic to TCP 5985,5986"
+    assert rule.params == {
+        "IPsecRuleName": "ipsec-remote-exempt-controller-out",
+        "DisplayName": "ipsec-remote: exempt the controller's outbound WinRM path",
+        "Group": "ipsec-remote", "Enabled": "True", "Mode": "Transport", "InboundSecurity": "None",
+        "OutboundSecurity": "None", "RemoteAddress": ["10.10.1.20", "10.10.1.30"], "Protocol": "TCP",
+        "RemotePort": ["5985", "5986"], "Profile": "Any"}
+    skipped = parse_inventory({**INV_DATA, "controller": {"address": "10.10.1.30"},
+                               "test_only_skip_exemptions": ["controller"]})
+    assert not [o for o in desired_objects(skipped)["app01"].objects if o.name.endswith("-out")]
+
+
+def test_a_fleet_plan_has_one_host_plan_per_entry_in_order_and_counts_by_action() -> None:
+    wanted = desired_objects(INV)
+    plan = plan_fleet([(h, INV.host(h).address, wanted[h].objects, []) for h in ("sql01", "app01")],
+                      "PersistentStore")
+    assert [(h.host, h.address) for h in plan.hosts] == [("sql01", "10.10.1.20"), ("app01", "10.10.1.30")]
+    assert plan.hosts[0].count("create") == len(wanted["sql01"].objects) and plan.hosts[0].count("destroy") == 0
+    assert not plan.empty and plan.summary == {"add": 14, "change": 0, "destroy": 0}
+    mixed = HostPlan("h", "10.0.0.1", tuple(Change(a, Kind.RULE, a, a, ()) for a in  # type: ignore[arg-type]
+                                            ("create", "update", "replace", "destroy", "destroy")))
+    assert (mixed.count("create"), mixed.count("update", "replace"), mixed.count("destroy")) == (1, 2, 2)
+    assert Plan((mixed,)).summary == {"add": 1, "change": 2, "destroy": 2}
+    assert Plan((HostPlan("h", "10.0.0.1"),)).empty
