@@ -6,8 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from ipsec_remote.errors import InputError
 from ipsec_remote.model.desired import Kind, desired_objects
-from ipsec_remote.model.inventory import load_toml, parse_inventory
+from ipsec_remote.model.inventory import check_run, load_toml, parse_inventory
 from ipsec_remote.ops.verify import EndView, check_pair, expected
 from ipsec_remote.plan.planner import Change, HostPlan, Plan, plan_fleet
 
@@ -75,3 +78,30 @@ def test_a_fleet_plan_has_one_host_plan_per_entry_in_order_and_counts_by_action(
     assert (mixed.count("create"), mixed.count("update", "replace"), mixed.count("destroy")) == (1, 2, 2)
     assert Plan((mixed,)).summary == {"add": 1, "change": 2, "destroy": 2}
     assert Plan((HostPlan("h", "10.0.0.1"),)).empty
+
+
+def test_an_unknown_name_gets_a_suggestion_only_when_one_is_close() -> None:
+
+    with pytest.raises(InputError) as err:
+        parse_inventory({**INV_DATA, "pairs": [{"a": "app01", "b": "sql1"}]}, "inv.toml")
+    assert str(err.value) == "inv.toml: pairs[0].b: unknown host 'sql1' (did you mean 'sql01'?)"
+    with pytest.raises(InputError) as err:
+        parse_inventory({**INV_DATA, "pairs": [{"a": "app01", "b": "zzzzzz"}]}, "inv.toml")
+    assert str(err.value) == "inv.toml: pairs[0].b: unknown host 'zzzzzz'"
+
+
+def test_pydantic_locations_are_keys_and_indexes_only() -> None:
+
+    with pytest.raises(InputError) as err:
+        parse_inventory({**INV_DATA, "crypto": {"main_mode": {"proposals": [
+            {"encryption": "AES999", "hash": "SHA256", "key_exchange": "DH19"}]}}}, "inv.toml")
+    assert str(err.value).startswith("inv.toml: crypto.main_mode.proposals[0].encryption: 'AES999' is not one of ")
+
+
+def test_skipping_exemptions_is_for_the_lab_only() -> None:
+    inv = parse_inventory({**INV_DATA, "test_only_skip_exemptions": ["controller"]})
+    with pytest.raises(InputError) as err:
+        check_run(inv, "inv.toml", lab=False, sends_psk=False)
+    assert str(err.value) == ("inv.toml: test_only_skip_exemptions: drops the domain controller / controller "
+                              "exemptions: allowed with --lab only")
+    check_run(inv, "inv.toml", lab=True, sends_psk=False)
