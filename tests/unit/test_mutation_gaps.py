@@ -105,3 +105,21 @@ def test_skipping_exemptions_is_for_the_lab_only() -> None:
     assert str(err.value) == ("inv.toml: test_only_skip_exemptions: drops the domain controller / controller "
                               "exemptions: allowed with --lab only")
     check_run(inv, "inv.toml", lab=True, sends_psk=False)
+
+
+def test_a_fleet_plan_removes_with_the_store_it_was_given() -> None:
+    from ipsec_remote.plan.planner import ObservedObject
+
+    stray = ObservedObject(Kind.RULE, "ipsec-remote-pair-old", {"IPsecRuleName": "ipsec-remote-pair-old"})
+    plan = plan_fleet([("sql01", "10.10.1.20", [], [stray])], "corp.example\\IPsec")
+    [change] = plan.hosts[0].changes
+    assert change.action == "destroy"
+    assert change.calls[0].params["PolicyStore"] == "corp.example\\IPsec"
+
+
+def test_the_controllers_outbound_exemption_lists_addresses_in_numeric_order() -> None:
+    hosts = [{"name": "sql01", "address": "10.10.1.20"}, {"name": "app01", "address": "10.10.1.30"},
+             {"name": "web01", "address": "10.10.1.9"}]
+    inv = parse_inventory({**INV_DATA, "hosts": hosts, "controller": {"address": "10.10.1.30"}})
+    [rule] = [o for o in desired_objects(inv)["app01"].objects if o.name.endswith("-out")]
+    assert rule.params["RemoteAddress"] == ["10.10.1.9", "10.10.1.20", "10.10.1.30"]
