@@ -47,3 +47,29 @@ def test_cmdlets_sets_and_pairs() -> None:
     assert ("Require", "None") not in ref.security_pairs
     assert ref.security_pair_cmdlets == {"New-NetIPsecRule", "Set-NetIPsecRule"}
     assert ref.cmdlet("new-netipsecrule") is rule
+
+
+def test_output_properties_are_the_cmdlets_own_or_its_getters() -> None:
+    ref = _fresh()
+    # Its own entry (a proposal object; there is no Get-NetIPsecMainModeCryptoProposal).
+    assert ref.output_properties("New-NetIPsecMainModeCryptoProposal") == {"CipherAlgorithm", "GroupID",
+                                                                           "HashAlgorithm"}
+    # None of its own: the getter's (Set-NetIPsecRule returns the object Get-NetIPsecRule documents).
+    assert ref.output_properties("Set-NetIPsecRule") == ref.output_properties("Get-NetIPsecRule")
+    assert "IPsecRuleName" in ref.output_properties("Set-NetIPsecRule")
+    assert {"LocalEndpoint", "GroupId"} <= ref.output_properties("Remove-NetIPsecMainModeSA")
+    assert ref.output_properties("New-NetIPsecAuthProposal") == set()  # documented nowhere, no getter either
+
+
+def test_property_hints_combine_the_not_properties_and_the_errata() -> None:
+    hints = _fresh().property_hints("Get-NetIPsecMainModeSA")
+    assert hints["LocalAddress"] == "LocalEndpoint" and hints["DHGroup"] == "GroupId"  # errata
+    assert hints["Protocol"] == "" and hints["EncapsulationMode"] == ""  # not_properties without a word
+
+
+def test_a_reference_without_the_optional_tables_has_empty_ones() -> None:
+    raw = json.loads(resources.files("ipsec_remote").joinpath("data/netsecurity.json").read_text("utf-8"))
+    bare = Reference({"cmdlets": raw["cmdlets"], "default_set_names": raw["default_set_names"]})
+    assert bare.security_pairs == frozenset() and bare.security_pair_cmdlets == frozenset()
+    assert bare.property_hints("Get-NetIPsecMainModeSA")["LocalAddress"] == ""  # listed as wrong, no erratum
+    assert bare.cmdlet("New-NetIPsecRule").name == "New-NetIPsecRule"
