@@ -123,3 +123,19 @@ def test_the_controllers_outbound_exemption_lists_addresses_in_numeric_order() -
     inv = parse_inventory({**INV_DATA, "hosts": hosts, "controller": {"address": "10.10.1.30"}})
     [rule] = [o for o in desired_objects(inv)["app01"].objects if o.name.endswith("-out")]
     assert rule.params["RemoteAddress"] == ["10.10.1.9", "10.10.1.20", "10.10.1.30"]
+
+
+@pytest.mark.parametrize(("change", "line"), [
+    ({"hosts": [{"name": "sql01", "address": "10.10.1.20", "bogus": 1}]}, "hosts[0].bogus: unknown key"),
+    ({"hosts": [{"name": "sql01"}]}, "hosts[0].address: required key is missing"),
+    ({"connection": {**INV_DATA["connection"], "password_env": "bad name"}},
+     "connection.password_env: 'bad name' is not an environment variable name"),
+    ({"policy": {**INV_DATA["policy"], "key_module": "IKEv3"}},
+     "policy.key_module: 'IKEv3' is not one of 'IKEv1', 'IKEv2', 'AuthIP' or 'Default'"),
+    ({"connection": {**INV_DATA["connection"], "operation_timeout_s": "x"}},
+     "connection.operation_timeout_s: must be a valid integer"),
+])
+def test_each_kind_of_pydantic_error_is_one_located_line(change: dict[str, Any], line: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_inventory({**INV_DATA, **change}, "inv.toml")
+    assert str(err.value) == f"inv.toml: {line}"
