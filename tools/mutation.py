@@ -8,6 +8,9 @@ collected its statistics, so the in-process and unit tests run, never the end-to
     python tools/mutation.py --group pure    # one group
     python tools/mutation.py --report        # only the scores of what mutants/ already holds
     python tools/mutation.py --group orchestration --sample 20   # every 20th mutant (by name): an estimate
+    python tools/mutation.py --recheck       # resume, and re-run the survivors (after adding tests)
+
+A second run resumes: it checks only the mutants not checked yet (mutmut keeps results in mutants/).
 
 The score of a group is killed / (killed + survived + no tests + suspicious), over the mutants checked;
 timeouts count as killed (mutmut's own reading: the mutant changed behaviour), as does a mutant that
@@ -26,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Per group: the target score, the modules, and the tests mutmut may choose from for them (the pure modules
+# against the unit tests; the orchestration against the unit and in-process tests).
 GROUPS: dict[str, tuple[float, list[str]]] = {
     "pure": (90.0, ["plan/render", "plan/planner", "ops/verify", "model/inventory", "model/desired",
                     "remote/hoststate", "model/reference"]),
@@ -46,18 +51,31 @@ def _meta(module: str) -> Path:
     return ROOT / "mutants" / "src" / "ipsec_remote" / f"{module}.py.meta"
 
 
-def run(group: str, children: int, sample: int) -> None:
+TESTS = {"pure": "unit", "orchestration": "all"}
+
+
+def run(group: str, children: int, sample: int, recheck: bool) -> None:
     mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(children)]
     modules = GROUPS[group][1]
-    if sample > 1 and not all(_meta(m).exists() for m in modules):
-        # mutmut names its mutants when it generates them: generate (and collect statistics) first.
-        subprocess.run([*mutmut, "ipsec_remote.no_such_module.*"], cwd=ROOT, check=False)
-    if sample > 1:
-        names = [k for m in modules for k in sorted(json.loads(_meta(m).read_text())["exit_code_by_key"])[::sample]]
-    else:
+    env = {**os.environ, "IPSEC_REMOTE_MUTATION_TESTS": TESTS[group]}
+    # Each group collects its own statistics (which tests reach which function) from its own tests.
+    (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    if not all(_meta(m).exists() for m in modules):
+        # A fresh machine: mutmut generates (and names) the mutants on its first run.
         names = [module_name(m) + ".*" for m in modules]
+        if sample > 1:
+            names = [module_name(modules[0]) + ".*"]
+    else:
+        names = []
+        for m in modules:
+            codes = json.loads(_meta(m).read_text())["exit_code_by_key"]
+            chosen = sorted(codes)[::sample]
+            names += [k for k in chosen if codes[k] is None or (recheck and codes[k] not in KILLED)]
+    if not names:
+        print(f"{group}: every mutant already checked (--recheck runs the survivors again)")
+        return
     print("+", " ".join(mutmut), f"<{len(names)} mutant names or patterns of {group}>", flush=True)
-    subprocess.run([*mutmut, *names], cwd=ROOT, check=False)
+    subprocess.run([*mutmut, *names], cwd=ROOT, env=env, check=False)
 
 
 def scores() -> dict[str, object]:
@@ -92,12 +110,14 @@ def main() -> int:
     parser.add_argument("--group", choices=sorted(GROUPS), action="append")
     parser.add_argument("--report", action="store_true", help="only report what mutants/ holds")
     parser.add_argument("--max-children", type=int, default=max(1, (os.cpu_count() or 2)))
+    parser.add_argument("--recheck", action="store_true",
+                        help="run the survivors of an earlier run again too (after tests were added)")
     parser.add_argument("--sample", type=int, default=1, metavar="N",
                         help="check every N-th mutant of each module only (an estimate; the rest stay unchecked)")
     args = parser.parse_args()
     if not args.report:
         for group in args.group or list(GROUPS):
-            run(group, args.max_children, args.sample)
+            run(group, args.max_children, args.sample, args.recheck)
     result = scores()
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "mutation-scores.json").write_text(json.dumps(result, indent=1))
