@@ -139,3 +139,48 @@ def test_each_kind_of_pydantic_error_is_one_located_line(change: dict[str, Any],
     with pytest.raises(InputError) as err:
         parse_inventory({**INV_DATA, **change}, "inv.toml")
     assert str(err.value) == f"inv.toml: {line}"
+
+
+def test_end_view_takes_the_qm_sa_of_the_current_mm_sa_and_the_probe_of_the_peer() -> None:
+    from ipsec_remote.ops.verify import end_view
+
+    report = {
+        "MainModeSAs": [{"RemoteEndpoint": "10.10.1.99", "InstanceID": "1"},
+                        {"RemoteEndpoint": "10.10.1.30", "InstanceID": "7"}],
+        "QuickModeSAs": [{"RemoteEndpoint": "10.10.1.30", "MmSaId": 3, "Tag": "stale"},
+                         {"RemoteEndpoint": "10.10.1.99", "MmSaId": 7, "Tag": "other peer"},
+                         {"RemoteEndpoint": "10.10.1.30", "MmSaId": "7", "Tag": "current"}],
+        "Probes": [{"Target": "10.10.1.99", "Connected": False, "Outcome": "refused"},
+                   {"Target": "10.10.1.30", "Connected": True, "Outcome": "connected"}],
+    }
+    view = end_view(report, "10.10.1.30")
+    assert view.mm == {"RemoteEndpoint": "10.10.1.30", "InstanceID": "7"}
+    assert view.qm is not None and view.qm["Tag"] == "current"
+    assert (view.probe_ok, view.probe) == (True, "connected")
+    alone = end_view({"QuickModeSAs": report["QuickModeSAs"]}, "10.10.1.30")
+    assert alone.mm is None and alone.qm is not None and alone.qm["Tag"] == "stale"  # no MM SA: the first
+    assert (alone.probe_ok, alone.probe) == (None, None)
+    assert end_view({}, "10.10.1.30").qm is None
+
+
+def test_a_pair_result_as_json() -> None:
+    from ipsec_remote.ops.verify import PairResult
+
+    mm = dict(GOOD_MM, KeyModule=2)
+    qm = dict(GOOD_QM, PfsGroupId=65535)
+    both = PairResult("app01", "sql01", True, {"app01": EndView(mm, qm), "sql01": EndView(mm, qm)}, [], False)
+    assert both.to_json(("Require", "Request")) == {
+        "a": "app01", "b": "sql01", "verified": True, "main_mode_sa": True, "quick_mode_sa": True,
+        "inbound_security": "Require", "outbound_security": "Request",
+        "sa": {"mm": {"cipher": "AES256", "hash": "SHA256", "group": "DH19", "key_module": "IKEv2"},
+               "qm": {"cipher": "AES256", "integrity": "SHA256", "transforms": ["ESP AES256/SHA256"],
+                      "pfs_group": "SameAsMainMode"}},
+        "stale_sa": False, "problems": []}
+    half = PairResult("app01", "sql01", False, {"app01": EndView(mm, None)}, ["x"], True)
+    doc = half.to_json()
+    assert (doc["main_mode_sa"], doc["quick_mode_sa"], doc["stale_sa"], doc["problems"]) == (False, False, True, ["x"])
+    assert (doc["inbound_security"], doc["outbound_security"]) == ("?", "?")
+    assert doc["sa"] == {"mm": {"cipher": "AES256", "hash": "SHA256", "group": "DH19", "key_module": "IKEv2"},
+                         "qm": None}
+    only_qm = PairResult("a", "b", False, {"a": EndView(None, qm), "b": EndView(None, qm)}).to_json()
+    assert only_qm["main_mode_sa"] is False and only_qm["quick_mode_sa"] is True and only_qm["sa"]["mm"] is None
