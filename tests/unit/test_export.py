@@ -16,7 +16,8 @@ from ipsec_remote.ops.apply import offline_plan
 from ipsec_remote.plan.render import plan_powershell
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = plan_powershell(offline_plan(load_inventory(ROOT / "inventory.toml")))
+def _script() -> str:  # built in each test (not at import): mutmut sees which tests reach the renderer
+    return plan_powershell(offline_plan(load_inventory(ROOT / "inventory.toml")))
 
 
 def _host(name: str, address: str) -> LabHost:
@@ -25,7 +26,7 @@ def _host(name: str, address: str) -> LabHost:
 
 def test_only_the_section_of_the_host_it_runs_on_runs() -> None:
     sql01 = _host("sql01", "10.10.1.20")
-    result = sql01.run_script(SCRIPT)
+    result = sql01.run_script(_script())
     assert result.failure is None and result.errors == [], (result.failure, result.errors)
     assert [o for o in result.output if isinstance(o, str)] == ["ipsec-remote: applying the plan of sql01 (10.10.1.20)"]
     rules = {o.name for o in sql01.stores.persistent.list(RULE)}
@@ -36,7 +37,7 @@ def test_only_the_section_of_the_host_it_runs_on_runs() -> None:
 
 def test_a_computer_that_is_no_planned_host_is_told_so() -> None:
     other = _host("web09", "10.10.1.99")
-    result = other.run_script(SCRIPT)
+    result = other.run_script(_script())
     assert result.failure is not None and "none of the planned addresses" in result.failure.message
     assert other.stores.persistent.list(RULE) == []
 
@@ -47,7 +48,7 @@ def test_the_first_failing_call_stops_the_script() -> None:
     # error that only -ErrorAction Stop turns into a stop), and nothing after it may run.
     sql01.apply_call({"cmdlet": "New-NetIPsecMainModeCryptoSet",
                       "params": {"Name": "ipsec-remote-mm", "DisplayName": "taken"}}, log=False)
-    result = sql01.run_script(SCRIPT)
+    result = sql01.run_script(_script())
     assert result.failure is not None and "already exists" in result.failure.message
     assert {o.name for o in sql01.stores.persistent.list(RULE)} == {"ipsec-remote-exempt-dc",
                                                                      "ipsec-remote-exempt-controller"}
@@ -55,7 +56,7 @@ def test_the_first_failing_call_stops_the_script() -> None:
 
 
 def test_every_netsecurity_call_has_error_action_stop() -> None:
-    calls = [line.strip() for line in SCRIPT.splitlines() if line.strip().startswith(("New-", "Set-", "Remove-"))]
+    calls = [line.strip() for line in _script().splitlines() if line.strip().startswith(("New-", "Set-", "Remove-"))]
     assert calls
     assert all(line.endswith("-ErrorAction Stop") for line in calls)
-    assert "(New-NetIPsecAuthProposal -Machine -Kerberos -ErrorAction Stop)" in SCRIPT
+    assert "(New-NetIPsecAuthProposal -Machine -Kerberos -ErrorAction Stop)" in _script()

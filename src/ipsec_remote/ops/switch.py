@@ -32,7 +32,7 @@ from ..remote.deadman import (
     task_result_text,
 )
 from ..remote.sessions import Fleet
-from ..remote.transport import HostSession, HostTarget, RetryPolicy
+from ..remote.transport import HostSession, HostTarget, RetryPolicy, new_session
 
 POLL_S = 1.0
 TIME_LIMIT_MINUTES = 10  # the task's ExecutionTimeLimit
@@ -45,7 +45,7 @@ class SwitchError(IpsecRemoteError):
 def run_fresh(target: HostTarget, script: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Run a script over a brand-new connection (the old pool may ride a connection made before a change)."""
     try:
-        with HostSession(target, RetryPolicy(attempts=2, budget_s=10)) as session:
+        with new_session(target, RetryPolicy(attempts=2, budget_s=10)) as session:
             out = session.run(script, dict(params or {}), retry=False)
     except IpsecRemoteError as exc:
         raise SwitchError(str(exc)) from None

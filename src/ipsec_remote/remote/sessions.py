@@ -11,7 +11,7 @@ from .. import interrupt
 from ..errors import IpsecRemoteError
 from ..model.calls import CmdletCall, ParamValue, SecretRef
 from ..model.inventory import resolve_secret
-from .transport import HostSession, HostTarget
+from .transport import HostSession, HostTarget, new_session
 
 T = TypeVar("T")
 
@@ -74,7 +74,7 @@ def open_fleet(targets: Mapping[str, HostTarget], forks: int) -> Fleet:
 
     def opener(target: HostTarget) -> tuple[str, HostSession | str]:
         try:
-            return target.name, HostSession(target).open()
+            return target.name, new_session(target).open()
         except IpsecRemoteError as exc:
             return target.name, str(exc)
 

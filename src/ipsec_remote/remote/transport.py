@@ -11,6 +11,8 @@ Errors are translated here, once, into the project's exception hierarchy.
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -325,10 +327,33 @@ def _auth_kwargs(target: HostTarget) -> dict[str, Any]:
     return {}
 
 
+SessionFactory = Callable[[HostTarget, "RetryPolicy | None"], HostSession]
+_session_factory: SessionFactory = HostSession
+
+
+def new_session(target: HostTarget, retry: RetryPolicy | None = None) -> HostSession:
+    """A (not yet open) session to ``target``: a pypsrp RunspacePool unless ``sessions_from`` chose another
+    kind. Every session the product opens is made here."""
+    return _session_factory(target, retry)
+
+
+@contextmanager
+def sessions_from(factory: SessionFactory) -> Iterator[None]:
+    """Make every session in this block with ``factory`` (a HostSession subclass with the same contract):
+    the one seam where something other than WinRM can carry the scripts, e.g. the lab in-process in tests.
+    Process-wide (the fleet's worker threads must see it), so not for concurrent commands in one process."""
+    global _session_factory
+    previous, _session_factory = _session_factory, factory
+    try:
+        yield
+    finally:
+        _session_factory = previous
+
+
 def probe_fresh_session(target: HostTarget) -> bool:
     """Open a brand-new connection and pool, run a trivial script, close: proof the path works now."""
     try:
-        with HostSession(target, RetryPolicy(attempts=1)) as session:
+        with new_session(target, RetryPolicy(attempts=1)) as session:
             session.run("invoke_batch", {"Calls": []}, retry=False)
         return True
     except IpsecRemoteError:

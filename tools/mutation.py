@@ -1,0 +1,138 @@
+"""`make mutation`: mutmut over the pure core and the orchestration, then the two scores.
+
+mutmut 3 reads its configuration from pyproject.toml ([tool.mutmut]: the modules to mutate and the fast
+tests to run). It runs each mutant against only the tests that reached the mutated function when it
+collected its statistics, so the in-process and unit tests run, never the end-to-end ones.
+
+    python tools/mutation.py                 # both groups (long: thousands of mutants)
+    python tools/mutation.py --group pure    # one group
+    python tools/mutation.py --report        # only the scores of what mutants/ already holds
+    python tools/mutation.py --group orchestration --sample 20   # every 20th mutant (by name): an estimate
+    python tools/mutation.py --recheck       # resume, and re-run the survivors (after adding tests)
+
+A second run resumes: it checks only the mutants not checked yet (mutmut keeps results in mutants/).
+
+The score of a group is killed / (killed + survived + no tests + suspicious), over the mutants checked;
+timeouts count as killed (mutmut's own reading: the mutant changed behaviour), as does a mutant that
+the type checker would catch. Prints one line per module and per group, and writes
+mutants/mutation-scores.json. Exit 1 when a group checked in full is below its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Per group: the target score, the modules, and the tests mutmut may choose from for them (the pure modules
+# against the unit tests; the orchestration against the unit and in-process tests).
+GROUPS: dict[str, tuple[float, list[str]]] = {
+    "pure": (90.0, ["plan/render", "plan/planner", "ops/verify", "model/inventory", "model/desired",
+                    "remote/hoststate", "model/reference"]),
+    "orchestration": (75.0, ["ops/proof", "ops/rollback", "ops/confirmed", "ops/status", "ops/promote",
+                             "ops/apply"]),
+}
+# mutmut's exit codes of a checked mutant (mutmut/stats.py): 1 and 3 killed, 0 survived, 5/33 no tests,
+# 24/36/152/255/-24 timeout, 37 caught by the type checker, 34 skipped; None = not checked yet.
+KILLED = {1, 3, 24, 36, 152, 255, -24, 37}
+SKIPPED = {34, None}
+
+
+def module_name(module: str) -> str:
+    return "ipsec_remote." + module.replace("/", ".")
+
+
+def _meta(module: str) -> Path:
+    return ROOT / "mutants" / "src" / "ipsec_remote" / f"{module}.py.meta"
+
+
+TESTS = {"pure": "unit", "orchestration": "all"}
+
+
+def run(group: str, children: int, sample: int, recheck: bool) -> None:
+    mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(children)]
+    modules = GROUPS[group][1]
+    env = {**os.environ, "IPSEC_REMOTE_MUTATION_TESTS": TESTS[group]}
+    # Each group collects its own statistics (which tests reach which function) from its own tests.
+    (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    if not all(_meta(m).exists() for m in modules):
+        # A fresh machine: mutmut generates (and names) the mutants on its first run.
+        names = [module_name(m) + ".*" for m in modules]
+        if sample > 1:
+            names = [module_name(modules[0]) + ".*"]
+    else:
+        names = []
+        for m in modules:
+            codes = json.loads(_meta(m).read_text())["exit_code_by_key"]
+            chosen = sorted(codes)[::sample]
+            names += [k for k in chosen if codes[k] is None or (recheck and codes[k] not in KILLED)]
+    if not names:
+        print(f"{group}: every mutant already checked (--recheck runs the survivors again)")
+        return
+    print("+", " ".join(mutmut), f"<{len(names)} mutant names or patterns of {group}>", flush=True)
+    subprocess.run([*mutmut, *names], cwd=ROOT, env=env, check=False)
+
+
+def scores() -> dict[str, object]:
+    out: dict[str, object] = {}
+    for group, (target, modules) in GROUPS.items():
+        total = {"killed": 0, "survived": 0, "unchecked": 0}
+        per_module = {}
+        for module in modules:
+            meta = _meta(module)
+            codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+            killed = sum(1 for c in codes.values() if c in KILLED)
+            unchecked = sum(1 for c in codes.values() if c in SKIPPED)
+            survived = len(codes) - killed - unchecked
+            survivors = sorted(k for k, c in codes.items() if c not in KILLED and c not in SKIPPED)
+            checked = killed + survived
+            per_module[module] = {"mutants": len(codes), "killed": killed, "survived": survived,
+                                  "unchecked": unchecked,
+                                  "score": round(100.0 * killed / checked, 1) if checked else None,
+                                  "survivors": survivors}
+            total["killed"] += killed
+            total["survived"] += survived
+            total["unchecked"] += unchecked
+        checked = total["killed"] + total["survived"]
+        out[group] = {"target": target, **total,
+                      "score": round(100.0 * total["killed"] / checked, 1) if checked else None,
+                      "modules": per_module}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--group", choices=sorted(GROUPS), action="append")
+    parser.add_argument("--report", action="store_true", help="only report what mutants/ holds")
+    parser.add_argument("--max-children", type=int, default=max(1, (os.cpu_count() or 2)))
+    parser.add_argument("--recheck", action="store_true",
+                        help="run the survivors of an earlier run again too (after tests were added)")
+    parser.add_argument("--sample", type=int, default=1, metavar="N",
+                        help="check every N-th mutant of each module only (an estimate; the rest stay unchecked)")
+    args = parser.parse_args()
+    if not args.report:
+        for group in args.group or list(GROUPS):
+            run(group, args.max_children, args.sample, args.recheck)
+    result = scores()
+    (ROOT / "mutants").mkdir(exist_ok=True)
+    (ROOT / "mutants" / "mutation-scores.json").write_text(json.dumps(result, indent=1))
+    below = False
+    for group, data in result.items():
+        assert isinstance(data, dict)
+        for module, m in data["modules"].items():
+            print(f"  {module:20} {m['killed']:5} killed {m['survived']:5} survived {m['unchecked']:5} unchecked"
+                  f"  score {m['score']}")
+        complete = data["unchecked"] == 0 and data["killed"] + data["survived"] > 0
+        print(f"{group}: {data['score']} % killed (target {data['target']} %)"
+              + ("" if complete else f", {data['unchecked']} mutants not checked"))
+        below |= complete and data["score"] is not None and data["score"] < data["target"]
+    return 1 if below else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
