@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ipsec_remote.journal.deadman import latest_promotion_reverts
 from ipsec_remote.lab.fleet.faults import HostFaults
+from ipsec_remote.ops.observe import observe
 from ipsec_remote.ops.promote import promote
 from ipsec_remote.ops.status import status
 
@@ -19,6 +20,8 @@ ISOLATED = TRIO.replace('key_module = "IKEv1"', 'key_module = "IKEv1"\nserver_is
 def test_isolation_moves_to_require_only_once_every_pair_of_the_host_is_promoted(tmp_path: Path) -> None:
     with inprocess_lab(tmp_path, ISOLATED) as lab:
         assert lab.apply().ok
+        # Server isolation is promoted only after a recent observation of who talks to the hosts.
+        assert observe(lab.inv, lab.targets, lab.journal(), 1.0, 0.5, 4).ok
         report = promote(lab.inv, lab.playbook(), lab.targets, lab.journal(), "require", None, 20, 4,
                          skip_drill=True)
         assert report.ok, report.to_json()

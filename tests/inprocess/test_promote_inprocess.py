@@ -51,7 +51,10 @@ def test_a_failed_canary_is_reverted_and_no_later_wave_starts(tmp_path: Path) ->
         def say(host: str, message: str) -> None:
             said.append((host, message))
             if message.startswith("wave 1: revert armed") and host == "sql01":
-                lab.stop_ikeext("sql01")  # the canary's proof under the new policy will fail
+                # The canary's proof under the new policy will fail: IKEEXT is down and the SAs that
+                # carried the pair are gone (promote proves in place, so SAs alone would still carry it).
+                lab.stop_ikeext("sql01")
+                lab.drop_sas("sql01")
 
         report = _promote(lab, say=say)
         assert not report.ok
@@ -86,6 +89,7 @@ max_failed_pairs_per_wave = 1
         def say(host: str, message: str) -> None:
             if message.startswith("wave 1: revert armed") and host == "sql01":
                 lab.stop_ikeext("sql01")
+                lab.drop_sas("sql01")
 
         report = _promote(lab, say=say)
         assert [(w.number, w.status) for w in report.waves][:1] == [(1, "reverted")]
