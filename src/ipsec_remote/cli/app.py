@@ -31,6 +31,16 @@ from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
 from . import completion, reports
+from .options import (
+    ForksOpt,
+    InventoryArg,
+    InventoryOpt,
+    LimitOpt,
+    inventory_path,
+    limit_for,
+    limit_lines,
+    only_limited,
+)
 from .reports import JunitOpt, ReportOpt
 
 app = typer.Typer(
@@ -46,11 +56,8 @@ app.add_typer(lab_app, name="lab")
 import_app = typer.Typer(help="Turn another tool's inventory into an ipsec-remote inventory.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-InventoryArg = Annotated[Path, typer.Argument(help="Inventory file.", show_default=True)]
-InventoryOpt = Annotated[Path, typer.Option("-i", "--inventory", help="Inventory file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remote/lab.json (lab endpoints).")]
-DEFAULT_INVENTORY = Path("inventory.toml")
 
 
 def _print_version(value: bool) -> None:
@@ -84,7 +91,8 @@ def _global(
 
 @app.command()
 def plan(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     offline: Annotated[bool, typer.Option("--offline", help="Do not contact hosts: plan from an empty state.")] = False,
     json_out: JsonOpt = False,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
@@ -93,21 +101,30 @@ def plan(
     show_powershell: Annotated[bool, typer.Option("--show-powershell",
                                                   help="Show the PowerShell each call amounts to.")] = False,
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as a standalone .ps1.")] = None,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
 ) -> None:
     """Show what apply would change on each host."""
     from ..ops.apply import offline_plan, remote_plan
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     failed: dict[str, str] = {}
+    scope = None
     if export is not None and not export.parent.is_dir():
         raise InputError("--export", str(export), f"folder '{export.parent}' does not exist")
     if offline:
         inv = load_inventory(inventory)
         _warn_weak_crypto(inv, inventory)
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
+        scope = limit_for(limit, inv)
         result = offline_plan(inv)
+        if scope is not None:
+            from ..plan.limit import leave_skipped_alone
+
+            result = leave_skipped_alone(result, scope, inv.policy.group)
     else:
-        inv, book, targets, journal = _prepare(inventory, None, lab)
-        result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
+        inv, book, targets, journal, scope = _prepare(inventory, None, lab, limit=limit)
+        result, failed = remote_plan(inv, targets, journal, forks or book.rollout.forks, scope)
         for host, reason in sorted(failed.items()):
             typer.echo(f"ipsec-remote: {host}: not planned: {_without_host(host, reason)}", err=True)
     if export is not None:
@@ -116,9 +133,12 @@ def plan(
         except OSError as exc:
             raise InputError("--export", str(export), f"cannot write: {exc.strerror or exc}") from None
     if json_out:
-        typer.echo(dumps({**plan_json(result), "failed_hosts": failed}))
+        typer.echo(dumps({**plan_json(result), "failed_hosts": failed,
+                          **({"limit": scope.to_json()} if scope is not None else {})}))
     else:
         typer.echo(plan_text(result, show_powershell=show_powershell))
+        for line in limit_lines(scope):
+            typer.echo(line)
     if failed:
         raise typer.Exit(1)
     if detailed_exitcode and not result.empty:
@@ -133,9 +153,10 @@ _state: dict[str, Any] = {}  # the journal and run lock of this command, for Ctr
 
 
 def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | None = None,
-             sends_psk: bool = False) -> tuple[Any, Any, Any, Any]:
+             sends_psk: bool = False, limit: str | None = None) -> tuple[Any, Any, Any, Any, Any]:
     """Everything that can be wrong with the input is checked here, before any host is contacted; a
-    command that changes hosts (``command``) also takes the journal's run lock."""
+    command that changes hosts (``command``) also takes the journal's run lock. The targets are only the
+    hosts of ``--limit`` when it is given."""
     from ..journal.lock import RunLock
     from ..journal.store import Journal
     from ..model.playbook import load_playbook
@@ -145,7 +166,8 @@ def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | N
     _warn_weak_crypto(inv, inventory)
     book = load_playbook(playbook, inventory)
     check_run(inv, str(inventory), lab=lab, sends_psk=sends_psk)
-    targets = targets_for(inv, inventory, lab)
+    scope = limit_for(limit, inv)
+    targets = only_limited(targets_for(inv, inventory, lab), scope)
     path = journal_path(inventory, lab)
     if command is not None:
         lock = RunLock(path, command).acquire()
@@ -160,7 +182,7 @@ def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | N
     if command is not None:
         journal.close_stale_runs()
         _stop_at_boundaries()
-    return inv, book, targets, journal
+    return inv, book, targets, journal, scope
 
 
 def _exit_code(report: Any) -> int:
@@ -168,16 +190,20 @@ def _exit_code(report: Any) -> int:
 
 
 def _render(report: Any, json_out: bool, printer: str,
-            write_reports: Callable[[dict[str, Any], int], None] | None = None) -> NoReturn:
+            write_reports: Callable[[dict[str, Any], int], None] | None = None, limit: Any = None) -> NoReturn:
     """Print a command's report (JSON or tables), what a Ctrl-C left, then write the report files (after the
-    result is shown, so a failed write never hides it), and exit with its code."""
+    result is shown, so a failed write never hides it), and exit with its code. With ``--limit``, the JSON
+    gains ``limit`` (hosts, skipped_pairs) and the text lists the skipped pairs."""
     from ..report import console
 
     code = _exit_code(report)
+    rollback = printer == "print_rollback"
     if json_out:
-        typer.echo(dumps(report.to_json()))
+        typer.echo(dumps({**report.to_json(), **({"limit": limit.to_json(rollback)} if limit is not None else {})}))
     else:
         getattr(console, printer)(report, _console())
+        for line in limit_lines(limit, rollback):
+            typer.echo(line)
     for line in console.journal_lines(report) + console.interruption_lines(report):
         typer.echo(f"ipsec-remote: {line}", err=True)
     if write_reports is not None:
@@ -210,10 +236,11 @@ def _progress(host: str, message: str) -> None:
 
 @app.command()
 def apply(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
-    forks: Annotated[int | None, typer.Option("--forks", min=1, max=1000,
-                                              help="Hosts worked on at once (default: the playbook's).")] = None,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -222,33 +249,38 @@ def apply(
     """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
     from ..ops.apply import apply as run_apply
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "apply", sends_psk=True)
+    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "apply", sends_psk=True, limit=limit)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
-                       None if json_out else _progress)
-    _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit))
+                       None if json_out else _progress, limit=scope)
+    _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
-def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
+def status(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None, json_out: JsonOpt = False,
+           lab: LabOpt = False,
            playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+           forks: ForksOpt = None, limit: LimitOpt = None,
            report_file: ReportOpt = None, junit: JunitOpt = None) -> None:
     """Verification matrix per pair and drift per host."""
     from ..ops.status import status as run_status
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
     # status drops and renegotiates the pairs' SAs to prove them: one run at a time, as for changes.
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
+    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "status", limit=limit)
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
-    report = run_status(inv, targets, journal, quick, book.rollout.forks)
-    _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit))
+    report = run_status(inv, targets, journal, quick, forks or book.rollout.forks, scope)
+    _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
 def promote(
     to: Annotated[str, typer.Option("--to", help="require|request")],
-    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D")] = None,
     confirm_timeout: Annotated[int | None, typer.Option(
         "--confirm-timeout", min=5, max=3600,
@@ -256,6 +288,8 @@ def promote(
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     skip_drill: Annotated[bool, typer.Option(
         "--skip-drill", help="Promote hosts without a successful 'doctor --drill' too.")] = False,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -264,38 +298,53 @@ def promote(
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
     from ..ops.promote import promote as run_promote
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
     reports.check(report_file, junit)
     selected = _parse_pairs(pairs) if pairs else None
     inv = load_inventory(inventory)
     _check_pairs(inv, selected)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, f"promote --to {to}")
+    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, f"promote --to {to}", limit=limit)
+    selected = _limited_pairs(selected, scope)
     timeout = confirm_timeout or book.promote.confirm_timeout_s
-    report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
+    report = run_promote(inv, book, targets, journal, to, selected, timeout, forks or book.rollout.forks,
                          None if json_out else _progress, skip_drill=skip_drill)
-    _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit))
+    _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
 def rekey(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D (default: every pair)")] = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     skip_drill: Annotated[bool, typer.Option(
         "--skip-drill", help="Rekey pairs at Require on hosts without a successful 'doctor --drill' too.")] = False,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
 ) -> None:
     """Drop the pairs' SAs on both ends and prove them again (behind the dead-man's switch at Require)."""
     from ..ops.rekey import rekey as run_rekey
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     selected = _parse_pairs(pairs) if pairs else None
     _check_pairs(load_inventory(inventory), selected)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "rekey")
-    report = run_rekey(inv, book, targets, journal, selected, book.rollout.forks, None if json_out else _progress,
-                       skip_drill=skip_drill)
-    _render(report, json_out, "print_rekey")
+    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "rekey", limit=limit)
+    selected = _limited_pairs(selected, scope)
+    report = run_rekey(inv, book, targets, journal, selected, forks or book.rollout.forks,
+                       None if json_out else _progress, skip_drill=skip_drill)
+    _render(report, json_out, "print_rekey", limit=scope)
+
+
+def _limited_pairs(selected: list[tuple[str, str]] | None, scope: Any) -> list[tuple[str, str]] | None:
+    """The pairs a limited promote or rekey may touch: inside the limit (and among --pairs, if given)."""
+    if scope is None:
+        return selected
+    wanted = None if selected is None else {frozenset(p) for p in selected}
+    return [p for p in scope.inside if wanted is None or frozenset(p) in wanted]
 
 
 def _check_pairs(inv: Any, selected: list[tuple[str, str]] | None) -> None:
@@ -316,17 +365,23 @@ def _parse_pairs(text: str) -> list[tuple[str, str]]:
 
 
 @app.command()
-def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
+def rollback(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None, json_out: JsonOpt = False,
+             lab: LabOpt = False, forks: ForksOpt = None, limit: LimitOpt = None) -> None:
     """Return every host to its state before the first apply."""
     from ..ops.rollback import rollback as run_rollback
+    from ..plan.limit import refuse_rollback_across
 
-    inv, book, targets, journal = _prepare(inventory, None, lab, "rollback")
-    report = run_rollback(inv, targets, journal, book.rollout.forks)
-    _render(report, json_out, "print_rollback")
+    inventory = inventory_path(inventory_arg, inventory_opt)
+    inv, book, targets, journal, scope = _prepare(inventory, None, lab, "rollback", limit=limit)
+    if scope is not None:
+        refuse_rollback_across(scope, journal.pair_security())
+    report = run_rollback(inv, targets, journal, forks or book.rollout.forks, scope)
+    _render(report, json_out, "print_rollback", limit=scope)
 
 
 @app.command()
-def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
+def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None, json_out: JsonOpt = False,
+           lab: LabOpt = False, forks: ForksOpt = None, limit: LimitOpt = None,
            drill: Annotated[bool, typer.Option(
                "--drill", help="Also fire a harmless dead-man's switch on every host and check it ran as "
                                "SYSTEM (needed before promote --to require).")] = False,
@@ -334,19 +389,23 @@ def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     """Preflight: services, firewall, merge setting, clock, overlapping rules, WinRM; --drill tests the switch."""
     from ..ops.status import doctor as run_doctor
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None)
-    findings = run_doctor(inv, targets, book.rollout.forks)
+    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None,
+                                                  limit=limit)
+    findings = run_doctor(inv, targets, forks or book.rollout.forks)
     drills: list[Any] = []
     if drill:
         from ..ops.drill import drill as run_drill
 
-        drills = run_drill(inv, targets, journal, book.rollout.forks, book.promote.revert_wait_s)
+        drills = run_drill(inv, targets, journal, forks or book.rollout.forks, book.promote.revert_wait_s)
     ok = not any(f.severity == "error" for f in findings) and all(d.ok for d in drills)
     if json_out:
         doc: dict[str, Any] = {"findings": [f.to_json() for f in findings], "ok": ok}
         if drill:
             doc["drills"] = {d.host: d.to_json() for d in drills}
+        if scope is not None:
+            doc["limit"] = {"hosts": sorted(scope.hosts)}
         typer.echo(dumps(doc))
     else:
         from ..report.console import print_doctor, print_drills
@@ -359,7 +418,8 @@ def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
 
 @app.command()
 def history(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     run: Annotated[int | None, typer.Option("--run", min=1, help="Show one run in detail.")] = None,
@@ -367,7 +427,7 @@ def history(
     """Runs recorded in the journal: command, who, when, result, hosts, pairs, waves and reverts."""
     from .history import show
 
-    show(inventory, lab, json_out, run)
+    show(inventory_path(inventory_arg, inventory_opt), lab, json_out, run)
 
 
 @import_app.command("ansible")
@@ -385,7 +445,8 @@ def import_ansible(
 
 @lab_app.command("up")
 def lab_up(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     faults: Annotated[Path | None, typer.Option("--faults", help="Fault file (TOML).")] = None,
     rtt_ms: Annotated[int, typer.Option("--rtt-ms", min=0, max=10000)] = 0,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
@@ -395,24 +456,26 @@ def lab_up(
     """Start a simulated fleet from the inventory."""
     from .lab import up
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     load_inventory(inventory)
     up(inventory, faults, rtt_ms, detach, auth)
 
 
 @lab_app.command("inspect")
-def lab_inspect(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False) -> None:
+def lab_inspect(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None,
+                json_out: JsonOpt = False) -> None:
     """Objects, SAs, call log, reachability, tasks and events per lab host."""
     from .lab import inspect
 
-    inspect(inventory, json_out)
+    inspect(inventory_path(inventory_arg, inventory_opt), json_out)
 
 
 @lab_app.command("down")
-def lab_down(inventory: InventoryArg = DEFAULT_INVENTORY) -> None:
+def lab_down(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None) -> None:
     """Stop the simulated fleet."""
     from .lab import down
 
-    down(inventory)
+    down(inventory_path(inventory_arg, inventory_opt))
 
 
 def _stop_at_boundaries() -> None:

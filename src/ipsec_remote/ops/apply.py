@@ -21,6 +21,7 @@ from ..model.desired import REQUEST, Kind, desired_objects
 from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
+from ..plan.limit import Limit, leave_skipped_alone
 from ..plan.planner import CMDLETS, Change, ObservedObject, Plan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.names import HostNames, absent_keys
@@ -84,7 +85,7 @@ def live_plan(inv: Inventory, states: Mapping[str, HostState], journal: Journal,
 
 
 def remote_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
-                forks: int) -> tuple[Plan, dict[str, str]]:
+                forks: int, limit: Limit | None = None) -> tuple[Plan, dict[str, str]]:
     """The plan against what each host reports now (read-only), and the hosts that cannot be planned:
     not reachable, or holding one of our names outside our group (a name clash)."""
     fleet = open_fleet(targets, forks)
@@ -93,7 +94,8 @@ def remote_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Jour
         failed = dict(fleet.failed)
         failed.update(name_clashes(inv, names))
         states = {h: s for h, s in states.items() if h not in failed}
-        return live_plan(inv, states, journal, names), failed
+        plan = live_plan(inv, states, journal, names)
+        return (plan if limit is None else leave_skipped_alone(plan, limit, inv.policy.group)), failed
     finally:
         fleet.close()
 
@@ -167,7 +169,10 @@ class ApplyReport:
 
 
 def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[str, HostTarget],
-          journal: Journal, forks: int, progress: Progress | None = None) -> ApplyReport:
+          journal: Journal, forks: int, progress: Progress | None = None, limit: Limit | None = None
+          ) -> ApplyReport:
+    """``targets`` are the hosts contacted; with ``limit`` (their names), pairs with one end outside it are
+    left alone: their rules are not planned and they are not proven."""
     run_id = journal.begin_run("apply")
     log = get_logger(run_id=run_id, command="apply")
 
@@ -195,6 +200,8 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                                        {h: snapshot_objects(s, inv.policy.group) for h, s in found.items()},
                                        journal, run_id, report.audit) if inv.policy.enable_ipsec_audit else {}
         report.plan = live_plan(inv, states, journal)
+        if limit is not None:
+            report.plan = leave_skipped_alone(report.plan, limit, inv.policy.group)
         kept = kept_security(inv, states, journal)
         report.security = {(a, b): (kept.get((a, b), REQUEST).inbound, kept.get((a, b), REQUEST).outbound)
                            for a, b, _ in inv.expanded_pairs()}
@@ -239,7 +246,8 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         audit.enable_alone(fleet, audit_todo, report.audit)  # hosts that had no batch to ride on
         if "verify" in playbook.rollout.phases:
             interrupt.checkpoint("the verification")
-            report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say)
+            report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
+                                       only=None if limit is None else limit.inside_keys())
             interrupt.checkpoint("the end of the verification")
             _rekey_stale(inv, playbook, fleet, targets, journal, run_id, states, report, say, switches)
     except interrupt.Interrupted as exc:

@@ -184,7 +184,7 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
 
 def _selected(inv: Inventory, selected: list[Pair] | None) -> list[Pair]:
     known = {frozenset((a, b)): (a, b) for a, b, _ in inv.expanded_pairs()}
-    return [known[frozenset(p)] for p in selected] if selected else list(known.values())
+    return [known[frozenset(p)] for p in selected] if selected is not None else list(known.values())
 
 
 def _candidates(inv: Inventory, journal: Journal, selected: list[Pair] | None, report: PromoteReport) -> list[Pair]:

@@ -11,6 +11,7 @@ from ..journal.store import Journal
 from ..model.desired import Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
 from ..model.playbook import Verify
+from ..plan.limit import Limit
 from ..plan.planner import Change, same_value
 from ..remote.hoststate import HostFacts, HostState
 from ..remote.sessions import open_fleet
@@ -55,14 +56,18 @@ class StatusReport:
 
 
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
-           forks: int) -> StatusReport:
+           forks: int, limit: Limit | None = None) -> StatusReport:
     """The truth about each pair now: both hosts carry what the inventory wants, at the security the
     journal recorded, and SAs negotiated now — each host's SAs with its peers are dropped in the read
-    pipeline, so old SAs (they outlive rules and proposal changes) prove nothing."""
+    pipeline, so old SAs (they outlive rules and proposal changes) prove nothing. With ``limit``, only its
+    hosts are read and only the pairs inside it are proven (a skipped pair's SAs are left alone)."""
     fleet = open_fleet(targets, forks)
     report = StatusReport()
     peers: dict[str, list[str]] = {}
+    only = None if limit is None else limit.inside_keys()
     for a, b, _ in inv.expanded_pairs():
+        if only is not None and frozenset((a, b)) not in only:
+            continue
         peers.setdefault(a, []).append(inv.host(b).address)
         peers.setdefault(b, []).append(inv.host(a).address)
     try:
@@ -81,14 +86,15 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
             if rule is not None:
                 report.isolation[host] = (str(rule.params.get("InboundSecurity")),
                                           str(rule.params.get("OutboundSecurity")))
-        report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
+        report.pairs = prove_pairs(inv, fleet, verify, states, None, None, only=only)
         expected = journal.pair_security()
         for pair in report.pairs:
             _hold_to_inventory(inv, pair, states, changes, expected)
         report.armed_reverts = read_armed(fleet)
         report.reverts = latest_promotion_reverts(journal)
     finally:
-        report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}
+        report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts
+                            if limit is None or h.name in limit.hosts}
         report.unreachable_reason = dict(fleet.failed)
         fleet.close()
     return report
