@@ -36,6 +36,7 @@ from .options import (
     InventoryArg,
     InventoryOpt,
     LimitOpt,
+    SkipPreflightOpt,
     inventory_path,
     limit_for,
     limit_lines,
@@ -204,7 +205,7 @@ def _render(report: Any, json_out: bool, printer: str,
         getattr(console, printer)(report, _console())
         for line in limit_lines(limit, rollback):
             typer.echo(line)
-    for line in console.journal_lines(report) + console.interruption_lines(report):
+    for line in console.preflight_lines(report) + console.journal_lines(report) + console.interruption_lines(report):
         typer.echo(f"ipsec-remote: {line}", err=True)
     if write_reports is not None:
         write_reports(report.to_json(), code)
@@ -241,19 +242,20 @@ def apply(
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     forks: ForksOpt = None,
     limit: LimitOpt = None,
+    skip_preflight: SkipPreflightOpt = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
     junit: JunitOpt = None,
 ) -> None:
-    """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
+    """Doctor's checks, then exemptions, crypto, auth, main-mode and Request rules; prove every pair."""
     from ..ops.apply import apply as run_apply
 
     inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
     inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "apply", sends_psk=True, limit=limit)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
-                       None if json_out else _progress, limit=scope)
+                       None if json_out else _progress, limit=scope, checks=not skip_preflight)
     _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit), scope)
 
 
@@ -290,6 +292,7 @@ def promote(
         "--skip-drill", help="Promote hosts without a successful 'doctor --drill' too.")] = False,
     forks: ForksOpt = None,
     limit: LimitOpt = None,
+    skip_preflight: SkipPreflightOpt = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -309,7 +312,7 @@ def promote(
     selected = _limited_pairs(selected, scope)
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     report = run_promote(inv, book, targets, journal, to, selected, timeout, forks or book.rollout.forks,
-                         None if json_out else _progress, skip_drill=skip_drill)
+                         None if json_out else _progress, skip_drill=skip_drill, checks=not skip_preflight)
     _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit), scope)
 
 
@@ -387,7 +390,7 @@ def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
                                "SYSTEM (needed before promote --to require).")] = False,
            playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
     """Preflight: services, firewall, merge setting, clock, overlapping rules, WinRM; --drill tests the switch."""
-    from ..ops.status import doctor as run_doctor
+    from ..ops.doctor import doctor as run_doctor
 
     inventory = inventory_path(inventory_arg, inventory_opt)
     # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.

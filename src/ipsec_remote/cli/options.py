@@ -29,6 +29,9 @@ LimitOpt = Annotated[str | None, typer.Option(
     help="Contact only these hosts (a host name, a group name or group:NAME); pairs with one end outside "
          "are left alone and listed as skipped.")]
 
+SkipPreflightOpt = Annotated[bool, typer.Option(
+    "--skip-preflight", help="Do not run the doctor's checks first (a host with an error is changed anyway).")]
+
 
 def inventory_path(positional: Path | None, option: Path | None) -> Path:
     """The inventory given positionally or with -i (both: they must name the same file)."""

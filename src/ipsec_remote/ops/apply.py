@@ -29,6 +29,7 @@ from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .confirmed import SwitchedRun, armed_json
+from .doctor import Finding, preflight
 from .hostview import (
     kept_security,
     name_clashes,
@@ -120,6 +121,7 @@ class ApplyReport:
     interrupted: str | None = None
     armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
     audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # per host: IPsec audit policy, see audit.py
+    preflight: list[Finding] | None = None  # the doctor's findings before anything changed (None: skipped)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -164,15 +166,17 @@ class ApplyReport:
             "not_done": self.not_done(),
             "armed_reverts": self.armed_reverts,
             "audit": self.audit,
+            "preflight": None if self.preflight is None else [f.to_json() for f in self.preflight],
             "ok": self.ok,
         }
 
 
 def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[str, HostTarget],
-          journal: Journal, forks: int, progress: Progress | None = None, limit: Limit | None = None
-          ) -> ApplyReport:
+          journal: Journal, forks: int, progress: Progress | None = None, limit: Limit | None = None,
+          checks: bool = True) -> ApplyReport:
     """``targets`` are the hosts contacted; with ``limit`` (their names), pairs with one end outside it are
-    left alone: their rules are not planned and they are not proven."""
+    left alone: their rules are not planned and they are not proven. ``checks``: the doctor's preflight
+    first, on the same sessions; a host with an error is failed with it and not changed."""
     run_id = journal.begin_run("apply")
     log = get_logger(run_id=run_id, command="apply")
 
@@ -186,6 +190,10 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     switches: list[Switch] = []  # armed by the rekey of stale pairs at Require, if any
     try:
         say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
+        if checks:
+            report.preflight = preflight(inv, fleet)
+            say("fleet", f"preflight: {sum(f.severity == 'error' for f in report.preflight)} error(s), "
+                         f"{sum(f.severity == 'warning' for f in report.preflight)} warning(s)")
         found: dict[str, HostState] = {}  # as read, before the fresh hosts' exemptions
         states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found)
         for host, count in report.fresh_exemptions.items():

@@ -32,6 +32,7 @@ from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from .apply import execute_changes
 from .confirmed import Confirmed, SwitchedRun, behind_switch, undrilled
+from .doctor import Finding, preflight
 from .hostview import read_fleet, sync_journal
 from .proof import prove_pairs
 from .verify import PairResult
@@ -71,6 +72,7 @@ class PromoteReport:
     journal_notes: list[str] = field(default_factory=list)
     interrupted: str | None = None
     armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
+    preflight: list[Finding] | None = None  # the doctor's findings before any wave (None: skipped)
 
     @property
     def ok(self) -> bool:
@@ -82,7 +84,8 @@ class PromoteReport:
                 "skipped": self.skipped, "nothing_eligible": self.nothing_eligible,
                 "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts,
                 "refused_hosts": self.refused, "journal_notes": self.journal_notes,
-                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
+                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok,
+                "preflight": None if self.preflight is None else [f.to_json() for f in self.preflight]}
 
 
 def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
@@ -117,7 +120,8 @@ def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport)
 
 def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], journal: Journal,
             to: str, selected: list[Pair] | None, confirm_timeout_s: int, forks: int,
-            say: Callable[[str, str], None] | None = None, skip_drill: bool = False) -> PromoteReport:
+            say: Callable[[str, str], None] | None = None, skip_drill: bool = False,
+            checks: bool = True) -> PromoteReport:
     say = say or (lambda _h, _m: None)
     target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else REQUEST_PAIR
     report = PromoteReport(target)
@@ -130,6 +134,8 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     fleet = open_fleet(targets, forks)
     run: SwitchedRun | None = None
     try:
+        if checks:  # the doctor's preflight on these sessions: a host with an error is failed, not promoted
+            report.preflight = preflight(inv, fleet)
         states, names = read_fleet(fleet, inv)
         run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
         report.journal_notes = sync_journal(inv, states, names, journal)

@@ -13,11 +13,10 @@ from ..model.inventory import Inventory
 from ..model.playbook import Verify
 from ..plan.limit import Limit
 from ..plan.planner import Change, same_value
-from ..remote.hoststate import HostFacts, HostState
+from ..remote.hoststate import HostState
 from ..remote.sessions import open_fleet
-from ..remote.transport import HostSession, HostTarget
-from . import audit
-from .apply import live_plan, read_states
+from ..remote.transport import HostTarget
+from .apply import live_plan
 from .armed import ArmedRevert, read_armed
 from .hostview import name_clashes, read_fleet, sync_journal
 from .proof import prove_pairs
@@ -144,84 +143,4 @@ def _rule_security(inv: Inventory, states: Mapping[str, HostState]) -> dict[tupl
             if rule is not None:
                 out[(a, b)] = (str(rule.params.get("InboundSecurity")), str(rule.params.get("OutboundSecurity")))
                 break
-    return out
-
-
-@dataclass
-class Finding:
-    host: str
-    severity: str  # error | warning | info
-    problem: str
-    fix: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"host": self.host, "severity": self.severity, "problem": self.problem, "fix": self.fix}
-
-
-def doctor(inv: Inventory, targets: Mapping[str, HostTarget], forks: int) -> list[Finding]:
-    fleet = open_fleet(targets, forks)
-    findings: list[Finding] = []
-    try:
-        states = read_states(fleet, inv)
-
-        def events_on(_h: str, session: HostSession) -> tuple[list[dict[str, Any]], audit.AuditState | None]:
-            # The IPsec audit policy is read in the same pipeline as the events.
-            out = session.run_statements([("read_events", {"SinceSeconds": 3600}), audit.read_step()], retry=True)
-            objects, state = audit.split_output(out.objects)
-            return [e for e in objects if isinstance(e, dict)], state
-
-        read = fleet.each(events_on)
-        events = {h: r[0] for h, r in read.items()}
-        clocks = {h: s.facts.utc_now for h, s in states.items() if s.facts.utc_now}
-        reference_clock = sorted(clocks.values())[len(clocks) // 2] if clocks else None
-        for host, state in states.items():
-            findings += _host_findings(inv, host, state.facts, events.get(host, []), reference_clock)
-            if host in read:
-                findings += [Finding(host, *f) for f in audit.doctor_findings(host, read[host][1])]
-    finally:
-        for host, reason in fleet.failed.items():
-            findings.append(Finding(host, "error", f"WinRM: {reason}",
-                                    "check the WinRM listener (winrm enumerate winrm/config/listener), the "
-                                    "credentials and the CA bundle"))
-        fleet.close()
-    return findings
-
-
-def _host_findings(inv: Inventory, host: str, facts: HostFacts, events: list[dict[str, Any]],
-                   reference_clock: Any) -> list[Finding]:
-    out: list[Finding] = []
-    status_, start = facts.services.get("IKEEXT", ("missing", "missing"))
-    if start.lower() == "disabled" or status_ == "missing":
-        out.append(Finding(host, "error", f"IKEEXT is {start} ({status_}): IKE/AuthIP cannot negotiate",
-                           "Set-Service IKEEXT -StartupType Manual; Start-Service IKEEXT"))
-    for svc in ("BFE", "MpsSvc"):
-        s, _ = facts.services.get(svc, ("missing", ""))
-        if s.lower() != "running":
-            out.append(Finding(host, "error", f"{svc} is {s}: connection security rules are not enforced",
-                               f"Start-Service {svc} (do not stop MpsSvc; disable profiles instead)"))
-    for name, (enabled, allow_local) in facts.profiles.items():
-        if not enabled:
-            out.append(Finding(host, "warning", f"firewall profile {name} is off: IPsec rules do not apply there",
-                               f"Set-NetFirewallProfile -Name {name} -Enabled True"))
-        if allow_local.lower() == "false" and inv.policy.store == "PersistentStore":
-            out.append(Finding(host, "error", f"Group Policy sets AllowLocalIPsecRules = False ({name}): rules "
-                                              "in PersistentStore are ignored",
-                               "write the rules to the GPO (policy.store = 'domain\\GPO') or allow local "
-                               "IPsec rules in the GPO"))
-    if reference_clock is not None and facts.utc_now is not None:
-        skew = abs((facts.utc_now - reference_clock).total_seconds())
-        if skew > 300:
-            out.append(Finding(host, "error", f"clock skew {int(skew)} s against the fleet: Kerberos allows 300 s",
-                               "w32tm /resync; check the domain time hierarchy"))
-    peers = {h.address for h in inv.hosts}
-    for rule in facts.unowned_rules:
-        overlap = [a for a in rule.remote_address if a in peers or a.lower() == "any"]
-        if rule.enabled and overlap and (rule.inbound, rule.outbound) != ("None", "None"):
-            out.append(Finding(host, "warning", f"rule '{rule.name}' ({rule.source or 'local'}) not owned by "
-                                                f"{inv.policy.group} covers {', '.join(overlap)} with "
-                                                f"{rule.inbound}/{rule.outbound}",
-                               "review it: it may take precedence over our rules"))
-    if any(int(e.get("Id", 0)) == 5453 for e in events):
-        out.append(Finding(host, "error", "event 5453: negotiation failed because IKEEXT is not started",
-                           "Start-Service IKEEXT"))
     return out
