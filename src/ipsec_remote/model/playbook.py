@@ -45,6 +45,8 @@ class Wave(_Model):
     name: str
     pairs: Annotated[int, Field(ge=1)] | None = None  # an absolute count…
     percent: Annotated[int, Field(ge=1, le=100)] | None = None  # …or a share of the eligible pairs
+    # …and at most this many distinct hosts (a pair has two: at least 2); default: [promote] max_hosts
+    max_hosts: Annotated[int, Field(ge=2)] | None = None
 
     @model_validator(mode="after")
     def _one_size(self) -> Wave:
@@ -60,6 +62,7 @@ class Promote(_Model):
     # After a revert deadline, how long to keep polling a host's task (its last run and result) before
     # judging it; powershell.exe start-up and NetSecurity's first load can take a while on a busy server.
     revert_wait_s: Annotated[float, Field(gt=0, le=3600)] = 120
+    max_hosts: Annotated[int, Field(ge=2)] | None = None  # hosts per wave, for waves without their own
     waves: Annotated[list[Wave], Field(min_length=1)] = [
         Wave(name="canary", pairs=1), Wave(name="quarter", percent=25), Wave(name="rest", percent=100)]
 

@@ -13,7 +13,6 @@ reported (host time and UTC).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
+from ..plan.waves import plan_waves
 from ..remote.deadman import Deadline, revert_line
 from ..remote.names import promotion_mark
 from ..remote.sessions import open_fleet
@@ -86,22 +86,6 @@ class PromoteReport:
                 "refused_hosts": self.refused, "journal_notes": self.journal_notes,
                 "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok,
                 "preflight": None if self.preflight is None else [f.to_json() for f in self.preflight]}
-
-
-def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
-    """Split eligible pairs into the playbook's waves (the last wave takes whatever is left)."""
-    waves: list[tuple[str, list[Pair]]] = []
-    left = list(pairs)
-    specs = playbook.promote.waves
-    for i, spec in enumerate(specs):
-        if not left:
-            break
-        size = spec.pairs if spec.pairs is not None else math.ceil(len(pairs) * (spec.percent or 100) / 100)
-        if i == len(specs) - 1:
-            size = len(left)
-        take, left = left[:max(1, size)], left[max(1, size):]
-        waves.append((spec.name, take))
-    return waves
 
 
 def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport) -> list[Pair]:
