@@ -73,6 +73,9 @@ def _print_version(value: bool) -> None:
 def _global(
     log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning|error")] = "warning",
     log_format: Annotated[str, typer.Option("--log-format", help="console|json (logs go to stderr)")] = "console",
+    log_file: Annotated[Path | None, typer.Option(
+        "--log-file", envvar="IPSEC_REMOTE_LOG_FILE", metavar="FILE",
+        help="Also append every event from info up to FILE as JSON lines (structlog; no secrets).")] = None,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the version and exit.")] = False,
     install_completion: Annotated[bool, typer.Option(
@@ -87,7 +90,7 @@ def _global(
                                  param_hint="--log-level")
     if log_format not in ("console", "json"):
         raise typer.BadParameter(f"'{log_format}' is not one of console, json", param_hint="--log-format")
-    log.configure(log_level, log_format)
+    log.configure(log_level, log_format, log_file)
 
 
 @app.command()
@@ -198,6 +201,9 @@ def _render(report: Any, json_out: bool, printer: str,
     from ..report import console
 
     code = _exit_code(report)
+    view = _state.pop("view", None)
+    if view is not None:
+        view.close()  # the live display ends before the result is printed
     rollback = printer == "print_rollback"
     if json_out:
         typer.echo(dumps({**report.to_json(), **({"limit": limit.to_json(rollback)} if limit is not None else {})}))
@@ -231,8 +237,23 @@ def _console() -> Any:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
-def _progress(host: str, message: str) -> None:
-    typer.echo(f"  {host}: {message}", err=True)
+def _events(json_out: bool) -> Callable[[str, str], None]:
+    """The ``say`` callback given to ops: every event goes to the log (--log-file), and unless --json to the
+    operator's terminal (report/progress.py: a live display on a terminal, plain lines when piped)."""
+    from ..events import data_of, kind_of
+    from ..report.progress import open_view
+
+    logger = log.get_logger()
+    view = None if json_out else open_view()
+    if view is not None:
+        _state["view"] = view
+
+    def say(host: str, message: str) -> None:
+        logger.info(str(message), host=host, kind=kind_of(message), **data_of(message))
+        if view is not None:
+            view(host, message)
+
+    return say
 
 
 @app.command()
@@ -255,7 +276,7 @@ def apply(
     reports.check(report_file, junit)
     inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "apply", sends_psk=True, limit=limit)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
-                       None if json_out else _progress, limit=scope, checks=not skip_preflight)
+                       _events(json_out), limit=scope, checks=not skip_preflight)
     _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit), scope)
 
 
@@ -312,7 +333,7 @@ def promote(
     selected = _limited_pairs(selected, scope)
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     report = run_promote(inv, book, targets, journal, to, selected, timeout, forks or book.rollout.forks,
-                         None if json_out else _progress, skip_drill=skip_drill, checks=not skip_preflight)
+                         _events(json_out), skip_drill=skip_drill, checks=not skip_preflight)
     _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit), scope)
 
 
@@ -338,7 +359,7 @@ def rekey(
     inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "rekey", limit=limit)
     selected = _limited_pairs(selected, scope)
     report = run_rekey(inv, book, targets, journal, selected, forks or book.rollout.forks,
-                       None if json_out else _progress, skip_drill=skip_drill)
+                       _events(json_out), skip_drill=skip_drill)
     _render(report, json_out, "print_rekey", limit=scope)
 
 
@@ -536,10 +557,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
     finally:
         if "sigint" in _state:
             signal.signal(signal.SIGINT, _state.pop("sigint"))
+        view = _state.pop("view", None)
+        if view is not None:
+            view.close()
         lock = _state.pop("lock", None)
         if lock is not None:
             lock.release()
         _state.pop("journal", None)
     for line in lines:
         typer.echo(one_line(line), err=True)
+    if log.configured():
+        log.get_logger().info("command finished", argv=args, exit_code=code, errors=[one_line(x) for x in lines])
     sys.exit(code)

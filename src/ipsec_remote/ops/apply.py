@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import interrupt
 from ..errors import IpsecRemoteError
+from ..events import Event
 from ..journal.store import Journal
 from ..log import get_logger
 from ..model.calls import CmdletCall
@@ -180,8 +181,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     run_id = journal.begin_run("apply")
     log = get_logger(run_id=run_id, command="apply")
 
-    def say(host: str, message: str) -> None:
-        log.info(message, host=host)
+    def say(host: str, message: str) -> None:  # the caller logs and shows it (cli: --log-file, progress)
         if progress is not None:
             progress(host, message)
 
@@ -189,11 +189,19 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     report = ApplyReport(run_id, Plan(()))
     switches: list[Switch] = []  # armed by the rekey of stale pairs at Require, if any
     try:
-        say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
+        say("fleet", Event(f"connected to {len(fleet.sessions)} of {len(targets)} hosts", "hosts",
+                           total=len(targets)))
+        _say_failed(say, fleet, set())
         if checks:
+            say("fleet", Event(f"preflight: the doctor's checks on {len(fleet.sessions)} host(s)", "phase",
+                               name="preflight", hosts=len(fleet.sessions)))
+            failed = set(fleet.failed)
             report.preflight = preflight(inv, fleet)
             say("fleet", f"preflight: {sum(f.severity == 'error' for f in report.preflight)} error(s), "
                          f"{sum(f.severity == 'warning' for f in report.preflight)} warning(s)")
+            _say_failed(say, fleet, failed)
+        say("fleet", Event(f"reading {len(fleet.sessions)} host(s)", "phase", name="read",
+                           hosts=len(fleet.sessions)))
         found: dict[str, HostState] = {}  # as read, before the fresh hosts' exemptions
         states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found)
         for host, count in report.fresh_exemptions.items():
@@ -241,10 +249,13 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 owned[host] -= {c.name for c in todo if c.action == "destroy"}
                 return count
 
-            hosts = [h for h in changes if changes[h]]
+            hosts = [h for h in changes if changes[h] and h in fleet.sessions]
+            say("fleet", Event(f"{phase}: {len(hosts)} host(s) to change", "phase", name=phase, hosts=len(hosts)))
+            failed = set(fleet.failed)
             for host, count in fleet.each(work, hosts).items():
                 report.sent[host] = report.sent.get(host, 0) + count
-                say(host, f"{phase}: {count} call(s) applied")
+                say(host, Event(f"{phase}: {count} call(s) applied", "host_done", phase=phase))
+            _say_failed(say, fleet, failed)
 
         # Exemptions on every host before any host gets a set or a rule (the barrier is the join).
         interrupt.checkpoint("the exemptions")
@@ -273,6 +284,12 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
             report.armed_reverts = armed_json(switches)
         journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.summary)
     return report
+
+
+def _say_failed(say: Progress, fleet: Fleet, before: set[str]) -> None:
+    for host, reason in fleet.failed.items():
+        if host not in before:
+            say(host, Event(f"failed: {reason.removeprefix(f'{host}: ')}", "host_failed"))
 
 
 def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping[str, HostTarget],

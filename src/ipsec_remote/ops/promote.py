@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import interrupt
+from ..events import wave_event
 from ..journal.store import Journal, now_iso
 from ..model.calls import CmdletCall
 from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
@@ -142,11 +143,13 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
         if not [p for p in eligible if current.get(p, REQUEST_PAIR) != target] and report.skipped:
             report.nothing_eligible = (f"no pair is eligible for {target[0]}/{target[1]}: "
                                        + "; ".join(f"{p}: {why}" for p, why in sorted(report.skipped.items())))
-        for number, (name, pairs) in enumerate(plan_waves(eligible, playbook), start=1):
+        waves = plan_waves(eligible, playbook)
+        for number, (name, pairs) in enumerate(waves, start=1):
             pairs = [p for p in pairs if current.get(p, REQUEST_PAIR) != target]
             if not pairs:
                 continue
             interrupt.checkpoint(f"wave {number} ({name})")
+            say("fleet", wave_event(number, len(waves), name, pairs))
             wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
             report.waves.append(wave)
             _run_wave(run, wave, target, confirm_timeout_s)
