@@ -21,7 +21,8 @@ def test_state_counts_hosts_pairs_waves_and_says_what_is_awaited() -> None:
     state.update("fleet", Event("proving 2 pair(s)", "proving", total=2, pending=2, left_s=60), 10.0)
     state.update("app01", Event("pair app01 <-> sql01 verified", "pair_proven", a="app01", b="sql01"), 12.0)
     top, now = state.summary(30.0)
-    assert top == "hosts 2/3 ok, 1 failed · pairs proven 1/2" and now == "now: proving 2 pair(s) — 20 s · ETA ≤ 40 s", (top, now)
+    assert top == "hosts 2/3 ok, 1 failed · pairs proven 1/2", top
+    assert now == "now: proving 2 pair(s) — 20 s · ETA ≤ 40 s", now
     state.update("fleet", wave_event(1, 3, "canary", [("app01", "sql01")]), 40.0)
     state.update("fleet", wave_event(2, 3, "rest", [("app01", "sql01"), ("web01", "sql01")]), 70.0)
     top, now = state.summary(75.0)

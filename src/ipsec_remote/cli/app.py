@@ -30,7 +30,8 @@ from .. import interrupt, log
 from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
-from . import completion, reports
+from . import completion, confirm, reports
+from .confirm import YesOpt
 from .options import (
     ForksOpt,
     InventoryArg,
@@ -264,6 +265,7 @@ def apply(
     forks: ForksOpt = None,
     limit: LimitOpt = None,
     skip_preflight: SkipPreflightOpt = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -275,6 +277,9 @@ def apply(
     inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
     inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "apply", sends_psk=True, limit=limit)
+    if confirm.wanted(yes):
+        confirm.ask("Apply these changes?",
+                    lambda: confirm.apply_preview(inv, targets, journal, forks or book.rollout.forks, scope))
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
                        _events(json_out), limit=scope, checks=not skip_preflight)
     _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit), scope)
@@ -314,6 +319,7 @@ def promote(
     forks: ForksOpt = None,
     limit: LimitOpt = None,
     skip_preflight: SkipPreflightOpt = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -332,6 +338,9 @@ def promote(
     inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, f"promote --to {to}", limit=limit)
     selected = _limited_pairs(selected, scope)
     timeout = confirm_timeout or book.promote.confirm_timeout_s
+    if confirm.wanted(yes):
+        confirm.ask("Promote these pairs?",
+                    lambda: confirm.promote_preview(inv, book, journal, to, selected, timeout, scope))
     report = run_promote(inv, book, targets, journal, to, selected, timeout, forks or book.rollout.forks,
                          _events(json_out), skip_drill=skip_drill, checks=not skip_preflight)
     _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit), scope)
@@ -390,7 +399,7 @@ def _parse_pairs(text: str) -> list[tuple[str, str]]:
 
 @app.command()
 def rollback(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None, json_out: JsonOpt = False,
-             lab: LabOpt = False, forks: ForksOpt = None, limit: LimitOpt = None) -> None:
+             lab: LabOpt = False, forks: ForksOpt = None, limit: LimitOpt = None, yes: YesOpt = False) -> None:
     """Return every host to its state before the first apply."""
     from ..ops.rollback import rollback as run_rollback
     from ..plan.limit import refuse_rollback_across
@@ -399,6 +408,9 @@ def rollback(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = N
     inv, book, targets, journal, scope = _prepare(inventory, None, lab, "rollback", limit=limit)
     if scope is not None:
         refuse_rollback_across(scope, journal.pair_security())
+    if confirm.wanted(yes):
+        confirm.ask("Roll these hosts back?",
+                    lambda: confirm.rollback_preview(inv, targets, journal, forks or book.rollout.forks, scope))
     report = run_rollback(inv, targets, journal, forks or book.rollout.forks, scope)
     _render(report, json_out, "print_rollback", limit=scope)
 

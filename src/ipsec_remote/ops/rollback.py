@@ -22,7 +22,7 @@ from ..model.desired import ISOLATION, DesiredObject, Kind
 from ..model.inventory import Inventory
 from ..model.reference import validate_plan
 from ..plan.limit import Limit
-from ..plan.planner import HostPlan, plan_host
+from ..plan.planner import HostPlan, Plan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget, probe_fresh_session
@@ -103,6 +103,19 @@ def _restore_plan(inv: Inventory, host: str, state: HostState, objects: list[Des
     sets = {Kind.MM_CRYPTO_SET, Kind.QM_CRYPTO_SET, Kind.P1_AUTH_SET}
     validate_plan(plan.calls, existing_sets={inv.policy.store: {o.name for o in state.observed if o.kind in sets}})
     return plan
+
+
+def rollback_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int
+                  ) -> tuple[Plan, dict[str, str]]:
+    """What rollback would remove and restore on each host now (read-only), and the hosts not reachable."""
+    fleet = open_fleet(targets, forks)
+    try:
+        states = read_states(fleet, inv)
+        plans = tuple(_restore_plan(inv, host, state, snapshot_desired(journal, host)[0])
+                      for host, state in states.items())
+        return Plan(plans), dict(fleet.failed)
+    finally:
+        fleet.close()
 
 
 def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int,
