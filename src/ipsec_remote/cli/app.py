@@ -13,12 +13,9 @@ Whatever happens, the user gets lines, never a Python traceback.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -30,7 +27,7 @@ from .. import interrupt, log
 from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
-from . import completion, confirm, reports
+from . import completion, confirm, reports, runner
 from .confirm import YesOpt
 from .options import (
     ForksOpt,
@@ -41,7 +38,6 @@ from .options import (
     inventory_path,
     limit_for,
     limit_lines,
-    only_limited,
 )
 from .reports import JunitOpt, ReportOpt
 
@@ -119,7 +115,7 @@ def plan(
         raise InputError("--export", str(export), f"folder '{export.parent}' does not exist")
     if offline:
         inv = load_inventory(inventory)
-        _warn_weak_crypto(inv, inventory)
+        runner.warn_weak_crypto(inv, inventory)
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
         scope = limit_for(limit, inv)
         result = offline_plan(inv)
@@ -128,10 +124,10 @@ def plan(
 
             result = leave_skipped_alone(result, scope, inv.policy.group)
     else:
-        inv, book, targets, journal, scope = _prepare(inventory, None, lab, limit=limit)
+        inv, book, targets, journal, scope = runner.prepare(inventory, None, lab, limit=limit)
         result, failed = remote_plan(inv, targets, journal, forks or book.rollout.forks, scope)
         for host, reason in sorted(failed.items()):
-            typer.echo(f"ipsec-remote: {host}: not planned: {_without_host(host, reason)}", err=True)
+            typer.echo(f"ipsec-remote: {host}: not planned: {runner.without_host(host, reason)}", err=True)
     if export is not None:
         try:
             export.write_text(plan_powershell(result), encoding="utf-8")
@@ -148,113 +144,6 @@ def plan(
         raise typer.Exit(1)
     if detailed_exitcode and not result.empty:
         raise typer.Exit(3)
-
-
-def _without_host(host: str, reason: str) -> str:
-    return reason[len(host) + 2:] if reason.startswith(f"{host}: ") else reason
-
-
-_state: dict[str, Any] = {}  # the journal and run lock of this command, for Ctrl-C and release
-
-
-def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | None = None,
-             sends_psk: bool = False, limit: str | None = None) -> tuple[Any, Any, Any, Any, Any]:
-    """Everything that can be wrong with the input is checked here, before any host is contacted; a
-    command that changes hosts (``command``) also takes the journal's run lock. The targets are only the
-    hosts of ``--limit`` when it is given."""
-    from ..journal.lock import RunLock
-    from ..journal.store import Journal
-    from ..model.playbook import load_playbook
-    from ..remote.connect import journal_path, targets_for
-
-    inv = load_inventory(inventory)
-    _warn_weak_crypto(inv, inventory)
-    book = load_playbook(playbook, inventory)
-    check_run(inv, str(inventory), lab=lab, sends_psk=sends_psk)
-    scope = limit_for(limit, inv)
-    targets = only_limited(targets_for(inv, inventory, lab), scope)
-    path = journal_path(inventory, lab)
-    if command is not None:
-        lock = RunLock(path, command).acquire()
-        _state["lock"] = lock
-        if lock.stale:
-            from ..journal.lock import describe
-
-            typer.echo(f"ipsec-remote: took over the journal lock of a run that ended without releasing it "
-                       f"({describe(lock.stale)})", err=True)
-    journal = Journal(path, read_only=command is None)
-    _state["journal"] = journal
-    if command is not None:
-        journal.close_stale_runs()
-        _stop_at_boundaries()
-    return inv, book, targets, journal, scope
-
-
-def _exit_code(report: Any) -> int:
-    return 130 if getattr(report, "interrupted", None) else 0 if report.ok else 1
-
-
-def _render(report: Any, json_out: bool, printer: str,
-            write_reports: Callable[[dict[str, Any], int], None] | None = None, limit: Any = None) -> NoReturn:
-    """Print a command's report (JSON or tables), what a Ctrl-C left, then write the report files (after the
-    result is shown, so a failed write never hides it), and exit with its code. With ``--limit``, the JSON
-    gains ``limit`` (hosts, skipped_pairs) and the text lists the skipped pairs."""
-    from ..report import console
-
-    code = _exit_code(report)
-    view = _state.pop("view", None)
-    if view is not None:
-        view.close()  # the live display ends before the result is printed
-    rollback = printer == "print_rollback"
-    if json_out:
-        typer.echo(dumps({**report.to_json(), **({"limit": limit.to_json(rollback)} if limit is not None else {})}))
-    else:
-        getattr(console, printer)(report, _console())
-        for line in limit_lines(limit, rollback):
-            typer.echo(line)
-    for line in console.preflight_lines(report) + console.journal_lines(report) + console.interruption_lines(report):
-        typer.echo(f"ipsec-remote: {line}", err=True)
-    if write_reports is not None:
-        write_reports(report.to_json(), code)
-    raise typer.Exit(code)
-
-
-def _reports(command: str, inv: Any, inventory: Path, lab: bool, report_file: Path | None,
-             junit: Path | None) -> Callable[[dict[str, Any], int], None]:
-    return lambda result, code: reports.write(command, result, inv, inventory, lab, report_file, junit, code)
-
-
-def _warn_weak_crypto(inv: Any, inventory: Path) -> None:
-    from ..model.crypto_lint import weak_warnings
-
-    for line in weak_warnings(inv, str(inventory)):
-        typer.echo(f"ipsec-remote: {line}", err=True)
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80-column fallback.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-
-
-def _events(json_out: bool) -> Callable[[str, str], None]:
-    """The ``say`` callback given to ops: every event goes to the log (--log-file), and unless --json to the
-    operator's terminal (report/progress.py: a live display on a terminal, plain lines when piped)."""
-    from ..events import data_of, kind_of
-    from ..report.progress import open_view
-
-    logger = log.get_logger()
-    view = None if json_out else open_view()
-    if view is not None:
-        _state["view"] = view
-
-    def say(host: str, message: str) -> None:
-        logger.info(str(message), host=host, kind=kind_of(message), **data_of(message))
-        if view is not None:
-            view(host, message)
-
-    return say
 
 
 @app.command()
@@ -276,13 +165,14 @@ def apply(
 
     inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
-    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "apply", sends_psk=True, limit=limit)
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, "apply", sends_psk=True, limit=limit)
     if confirm.wanted(yes):
         confirm.ask("Apply these changes?",
                     lambda: confirm.apply_preview(inv, targets, journal, forks or book.rollout.forks, scope))
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
-                       _events(json_out), limit=scope, checks=not skip_preflight)
-    _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit), scope)
+                       runner.events(json_out), limit=scope, checks=not skip_preflight)
+    runner.render(report, json_out, "print_apply",
+                  runner.report_writer("apply", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
@@ -297,11 +187,12 @@ def status(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
     inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
     # status drops and renegotiates the pairs' SAs to prove them: one run at a time, as for changes.
-    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "status", limit=limit)
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, "status", limit=limit)
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
     report = run_status(inv, targets, journal, quick, forks or book.rollout.forks, scope)
-    _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit), scope)
+    runner.render(report, json_out, "print_status",
+                  runner.report_writer("status", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
@@ -332,18 +223,19 @@ def promote(
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
     reports.check(report_file, junit)
-    selected = _parse_pairs(pairs) if pairs else None
+    selected = runner.parse_pairs(pairs) if pairs else None
     inv = load_inventory(inventory)
-    _check_pairs(inv, selected)
-    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, f"promote --to {to}", limit=limit)
-    selected = _limited_pairs(selected, scope)
+    runner.check_pairs(inv, selected)
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, f"promote --to {to}", limit=limit)
+    selected = runner.limited_pairs(selected, scope)
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     if confirm.wanted(yes):
         confirm.ask("Promote these pairs?",
                     lambda: confirm.promote_preview(inv, book, journal, to, selected, timeout, scope))
     report = run_promote(inv, book, targets, journal, to, selected, timeout, forks or book.rollout.forks,
-                         _events(json_out), skip_drill=skip_drill, checks=not skip_preflight)
-    _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit), scope)
+                         runner.events(json_out), skip_drill=skip_drill, checks=not skip_preflight)
+    runner.render(report, json_out, "print_promote",
+                  runner.report_writer("promote", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
@@ -363,38 +255,13 @@ def rekey(
     from ..ops.rekey import rekey as run_rekey
 
     inventory = inventory_path(inventory_arg, inventory_opt)
-    selected = _parse_pairs(pairs) if pairs else None
-    _check_pairs(load_inventory(inventory), selected)
-    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "rekey", limit=limit)
-    selected = _limited_pairs(selected, scope)
+    selected = runner.parse_pairs(pairs) if pairs else None
+    runner.check_pairs(load_inventory(inventory), selected)
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, "rekey", limit=limit)
+    selected = runner.limited_pairs(selected, scope)
     report = run_rekey(inv, book, targets, journal, selected, forks or book.rollout.forks,
-                       _events(json_out), skip_drill=skip_drill)
-    _render(report, json_out, "print_rekey", limit=scope)
-
-
-def _limited_pairs(selected: list[tuple[str, str]] | None, scope: Any) -> list[tuple[str, str]] | None:
-    """The pairs a limited promote or rekey may touch: inside the limit (and among --pairs, if given)."""
-    if scope is None:
-        return selected
-    wanted = None if selected is None else {frozenset(p) for p in selected}
-    return [p for p in scope.inside if wanted is None or frozenset(p) in wanted]
-
-
-def _check_pairs(inv: Any, selected: list[tuple[str, str]] | None) -> None:
-    known = {frozenset((a, b)) for a, b, _ in inv.expanded_pairs()}
-    for a, b in selected or []:
-        if frozenset((a, b)) not in known:
-            raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
-
-
-def _parse_pairs(text: str) -> list[tuple[str, str]]:
-    out = []
-    for i, item in enumerate(text.split(",")):
-        a, sep, b = item.strip().partition(":")
-        if not sep or not a or not b:
-            raise InputError("--pairs", f"[{i}]", f"'{item}' is not A:B")
-        out.append((a, b))
-    return out
+                       runner.events(json_out), skip_drill=skip_drill)
+    runner.render(report, json_out, "print_rekey", limit=scope)
 
 
 @app.command()
@@ -405,14 +272,14 @@ def rollback(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = N
     from ..plan.limit import refuse_rollback_across
 
     inventory = inventory_path(inventory_arg, inventory_opt)
-    inv, book, targets, journal, scope = _prepare(inventory, None, lab, "rollback", limit=limit)
+    inv, book, targets, journal, scope = runner.prepare(inventory, None, lab, "rollback", limit=limit)
     if scope is not None:
         refuse_rollback_across(scope, journal.pair_security())
     if confirm.wanted(yes):
         confirm.ask("Roll these hosts back?",
                     lambda: confirm.rollback_preview(inv, targets, journal, forks or book.rollout.forks, scope))
     report = run_rollback(inv, targets, journal, forks or book.rollout.forks, scope)
-    _render(report, json_out, "print_rollback", limit=scope)
+    runner.render(report, json_out, "print_rollback", limit=scope)
 
 
 @app.command()
@@ -427,7 +294,7 @@ def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
 
     inventory = inventory_path(inventory_arg, inventory_opt)
     # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.
-    inv, book, targets, journal, scope = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None,
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, "doctor --drill" if drill else None,
                                                   limit=limit)
     findings = run_doctor(inv, targets, forks or book.rollout.forks)
     drills: list[Any] = []
@@ -446,9 +313,9 @@ def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
     else:
         from ..report.console import print_doctor, print_drills
 
-        print_doctor(findings, _console())
+        print_doctor(findings, runner.rich_console())
         if drill:
-            print_drills(drills, _console())
+            print_drills(drills, runner.rich_console())
     raise typer.Exit(0 if ok else 1)
 
 
@@ -514,21 +381,6 @@ def lab_down(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = N
     down(inventory_path(inventory_arg, inventory_opt))
 
 
-def _stop_at_boundaries() -> None:
-    """From now on (a command that runs steps), the first Ctrl-C asks it to stop at its next step boundary;
-    a second one stops at once. ``main`` puts the previous handler back."""
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        if interrupt.requested():
-            raise KeyboardInterrupt
-        interrupt.request()
-        sys.stderr.write("ipsec-remote: Ctrl-C: stopping at the next step boundary (Ctrl-C again to stop now)\n")
-        sys.stderr.flush()
-
-    # Not the main thread (an embedding program): ValueError, and its own handling is left alone.
-    with contextlib.suppress(ValueError):
-        _state["sigint"] = signal.signal(signal.SIGINT, handler)
-
-
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     interrupt.reset()
@@ -567,15 +419,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
         lines.append(f"ipsec-remote: internal error ({type(exc).__name__}): {exc}")
         code = 1
     finally:
-        if "sigint" in _state:
-            signal.signal(signal.SIGINT, _state.pop("sigint"))
-        view = _state.pop("view", None)
+        if "sigint" in runner.state:
+            signal.signal(signal.SIGINT, runner.state.pop("sigint"))
+        view = runner.state.pop("view", None)
         if view is not None:
             view.close()
-        lock = _state.pop("lock", None)
+        lock = runner.state.pop("lock", None)
         if lock is not None:
             lock.release()
-        _state.pop("journal", None)
+        runner.state.pop("journal", None)
     for line in lines:
         typer.echo(one_line(line), err=True)
     if log.configured():

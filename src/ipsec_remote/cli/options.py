@@ -19,6 +19,7 @@ DEFAULT_INVENTORY = Path("inventory.toml")
 T = TypeVar("T")
 
 InventoryArg = Annotated[Path | None, typer.Argument(
+    metavar="INVENTORY",
     help="Inventory file (or -i/--inventory) [default: inventory.toml]", show_default=False)]
 InventoryOpt = Annotated[Path | None, typer.Option(
     "-i", "--inventory", help="Inventory file (or positional) [default: inventory.toml]", show_default=False)]
