@@ -43,10 +43,10 @@ lint: install
 demo: install
 	$(BIN)/ipsec-remote plan inventory.toml --offline
 	$(BIN)/ipsec-remote lab up inventory.toml --detach
-	$(BIN)/ipsec-remote apply inventory.toml --lab; \
+	$(BIN)/ipsec-remote apply inventory.toml --lab --yes; \
 	  rc=$$?; $(BIN)/ipsec-remote status inventory.toml --lab; \
 	  [ $$rc -eq 0 ] && $(BIN)/ipsec-remote doctor inventory.toml --lab --drill && \
-	  $(BIN)/ipsec-remote promote --to require -i inventory.toml --lab; \
+	  $(BIN)/ipsec-remote promote --to require -i inventory.toml --lab --yes; \
 	  $(BIN)/ipsec-remote status inventory.toml --lab; \
 	  $(BIN)/ipsec-remote lab down inventory.toml; exit $$rc
 

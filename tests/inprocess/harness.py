@@ -205,11 +205,13 @@ class InProcessLab:
             path.write_text(text)
         return load_playbook(None, self.dir / "inventory.toml")
 
-    def apply(self, playbook: Playbook | None = None) -> Any:
+    def apply(self, playbook: Playbook | None = None, checks: bool = False) -> Any:
+        """apply as the CLI runs it; without the doctor's preflight by default (``--skip-preflight``): these
+        tests drive faulty hosts into the rollout's own branches (preflight has tests of its own)."""
         from ipsec_remote.ops.apply import apply
 
         return apply(self.inv, self.dir / "inventory.toml", playbook or self.playbook(), self.targets,
-                     self.journal(), 4)
+                     self.journal(), 4, checks=checks)
 
     def stop_ikeext(self, name: str) -> None:
         """What a host admin (or a bad GPO) might do mid-rollout: IKEEXT disabled and stopped."""

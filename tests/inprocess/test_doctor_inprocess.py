@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ipsec_remote.ops.status import Finding, doctor
+from ipsec_remote.ops.doctor import Finding, doctor
 
 from .harness import TRIO, inprocess_lab
 

@@ -96,7 +96,9 @@ BAD_FLAGS: list[tuple[tuple[str, ...], str]] = [
     (("--log-level", "loud", "status", "inventory.toml", "--lab"), "--log-level"),
     (("status", "missing.toml", "--lab"), "missing.toml"),
     (("apply", "inventory.toml", "--lab", "--playbook", "missing.toml"), "missing.toml"),
-    (("rollback", "inventory.toml", "--lab"), "inventory.toml"),  # rollback takes -i, not a positional
+    (("rollback", "inventory.toml", "-i", "other.toml", "--lab"), "-i/--inventory"),  # two different inventories
+    (("apply", "--lab", "--limit", "sql02"), "--limit"),
+    (("promote", "--to", "require", "--lab", "--forks", "0"), "--forks"),
 ]
 
 COMMANDS = [("apply", "{inv}", "--lab"), ("plan", "{inv}", "--lab"), ("status", "{inv}", "--lab"),

@@ -13,12 +13,9 @@ Whatever happens, the user gets lines, never a Python traceback.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -31,8 +28,19 @@ from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
 from ..model.gpo import is_gpo_store, refuse_gpo_store
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
-from . import completion, reports
+from . import completion, confirm, reports, runner
+from .confirm import YesOpt
 from .gpo import gpo_plan_exit
+from .options import (
+    ForksOpt,
+    InventoryArg,
+    InventoryOpt,
+    LimitOpt,
+    SkipPreflightOpt,
+    inventory_path,
+    limit_for,
+    limit_lines,
+)
 from .reports import JunitOpt, ReportOpt
 
 app = typer.Typer(
@@ -48,11 +56,8 @@ app.add_typer(lab_app, name="lab")
 import_app = typer.Typer(help="Turn another tool's inventory into an ipsec-remote inventory.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 
-InventoryArg = Annotated[Path, typer.Argument(help="Inventory file.", show_default=True)]
-InventoryOpt = Annotated[Path, typer.Option("-i", "--inventory", help="Inventory file.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remote/lab.json (lab endpoints).")]
-DEFAULT_INVENTORY = Path("inventory.toml")
 
 
 def _print_version(value: bool) -> None:
@@ -67,6 +72,9 @@ def _print_version(value: bool) -> None:
 def _global(
     log_level: Annotated[str, typer.Option("--log-level", help="debug|info|warning|error")] = "warning",
     log_format: Annotated[str, typer.Option("--log-format", help="console|json (logs go to stderr)")] = "console",
+    log_file: Annotated[Path | None, typer.Option(
+        "--log-file", envvar="IPSEC_REMOTE_LOG_FILE", metavar="FILE",
+        help="Also append every event from info up to FILE as JSON lines (structlog; no secrets).")] = None,
     version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
                                           help="Print the version and exit.")] = False,
     install_completion: Annotated[bool, typer.Option(
@@ -81,12 +89,13 @@ def _global(
                                  param_hint="--log-level")
     if log_format not in ("console", "json"):
         raise typer.BadParameter(f"'{log_format}' is not one of console, json", param_hint="--log-format")
-    log.configure(log_level, log_format)
+    log.configure(log_level, log_format, log_file)
 
 
 @app.command()
 def plan(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     offline: Annotated[bool, typer.Option("--offline", help="Do not contact hosts: plan from an empty state.")] = False,
     json_out: JsonOpt = False,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode",
@@ -95,185 +104,129 @@ def plan(
     show_powershell: Annotated[bool, typer.Option("--show-powershell",
                                                   help="Show the PowerShell each call amounts to.")] = False,
     export: Annotated[Path | None, typer.Option("--export", help="Write the plan as a standalone .ps1.")] = None,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
 ) -> None:
     """Show what apply would change on each host."""
     from ..ops.apply import offline_plan, remote_plan
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     failed: dict[str, str] = {}
+    scope = None
     if export is not None and not export.parent.is_dir():
         raise InputError("--export", str(export), f"folder '{export.parent}' does not exist")
     if offline:
         inv = load_inventory(inventory)
-        _warn_weak_crypto(inv, inventory)
+        runner.warn_weak_crypto(inv, inventory)
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
         refuse_gpo_store(inv, str(inventory), "plan --offline")
         if is_gpo_store(inv.policy.store):
             gpo_plan_exit(inv, json_out, show_powershell, export, detailed_exitcode)
+        scope = limit_for(limit, inv)
         result = offline_plan(inv)
+        if scope is not None:
+            from ..plan.limit import leave_skipped_alone
+
+            result = leave_skipped_alone(result, scope, inv.policy.group)
     else:
-        inv, book, targets, journal = _prepare(inventory, None, lab, gpo_command="plan")
+        inv, book, targets, journal, scope = runner.prepare(inventory, None, lab, limit=limit, gpo_command="plan")
         if is_gpo_store(inv.policy.store):
             from ..ops.gpo_apply import gpo_live_plan
             from ..ops.gpo_status import writer_target
 
             gpo_plan_exit(inv, json_out, show_powershell, export, detailed_exitcode,
-                      gpo_live_plan(inv, writer_target(inv, inventory, lab)))
-        result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
+                          gpo_live_plan(inv, writer_target(inv, inventory, lab)))
+        result, failed = remote_plan(inv, targets, journal, forks or book.rollout.forks, scope)
         for host, reason in sorted(failed.items()):
-            typer.echo(f"ipsec-remote: {host}: not planned: {_without_host(host, reason)}", err=True)
+            typer.echo(f"ipsec-remote: {host}: not planned: {runner.without_host(host, reason)}", err=True)
     if export is not None:
         try:
             export.write_text(plan_powershell(result), encoding="utf-8")
         except OSError as exc:
             raise InputError("--export", str(export), f"cannot write: {exc.strerror or exc}") from None
     if json_out:
-        typer.echo(dumps({**plan_json(result), "failed_hosts": failed}))
+        typer.echo(dumps({**plan_json(result), "failed_hosts": failed,
+                          **({"limit": scope.to_json()} if scope is not None else {})}))
     else:
         typer.echo(plan_text(result, show_powershell=show_powershell))
+        for line in limit_lines(scope):
+            typer.echo(line)
     if failed:
         raise typer.Exit(1)
     if detailed_exitcode and not result.empty:
         raise typer.Exit(3)
 
 
-def _without_host(host: str, reason: str) -> str:
-    return reason[len(host) + 2:] if reason.startswith(f"{host}: ") else reason
-
-
-_state: dict[str, Any] = {}  # the journal and run lock of this command, for Ctrl-C and release
-
-
-def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | None = None,
-             sends_psk: bool = False, gpo_command: str | None = None) -> tuple[Any, Any, Any, Any]:
-    """Everything that can be wrong with the input is checked here, before any host is contacted; a
-    command that changes hosts (``command``) also takes the journal's run lock. ``gpo_command`` names the
-    command for the GPO-store check when it differs from ``command``."""
-    from ..journal.lock import RunLock
-    from ..journal.store import Journal
-    from ..model.playbook import load_playbook
-    from ..remote.connect import journal_path, targets_for
-
-    inv = load_inventory(inventory)
-    _warn_weak_crypto(inv, inventory)
-    book = load_playbook(playbook, inventory)
-    check_run(inv, str(inventory), lab=lab, sends_psk=sends_psk)
-    refuse_gpo_store(inv, str(inventory), gpo_command or command or "plan")
-    targets = targets_for(inv, inventory, lab)
-    path = journal_path(inventory, lab)
-    if command is not None:
-        lock = RunLock(path, command).acquire()
-        _state["lock"] = lock
-        if lock.stale:
-            from ..journal.lock import describe
-
-            typer.echo(f"ipsec-remote: took over the journal lock of a run that ended without releasing it "
-                       f"({describe(lock.stale)})", err=True)
-    journal = Journal(path, read_only=command is None)
-    _state["journal"] = journal
-    if command is not None:
-        journal.close_stale_runs()
-        _stop_at_boundaries()
-    return inv, book, targets, journal
-
-
-def _exit_code(report: Any) -> int:
-    return 130 if getattr(report, "interrupted", None) else 0 if report.ok else 1
-
-
-def _render(report: Any, json_out: bool, printer: str,
-            write_reports: Callable[[dict[str, Any], int], None] | None = None) -> NoReturn:
-    """Print a command's report (JSON or tables), what a Ctrl-C left, then write the report files (after the
-    result is shown, so a failed write never hides it), and exit with its code."""
-    from ..report import console
-
-    code = _exit_code(report)
-    if json_out:
-        typer.echo(dumps(report.to_json()))
-    else:
-        getattr(console, printer)(report, _console())
-    for line in console.journal_lines(report) + console.interruption_lines(report):
-        typer.echo(f"ipsec-remote: {line}", err=True)
-    if write_reports is not None:
-        write_reports(report.to_json(), code)
-    raise typer.Exit(code)
-
-
-def _reports(command: str, inv: Any, inventory: Path, lab: bool, report_file: Path | None,
-             junit: Path | None) -> Callable[[dict[str, Any], int], None]:
-    return lambda result, code: reports.write(command, result, inv, inventory, lab, report_file, junit, code)
-
-
-def _warn_weak_crypto(inv: Any, inventory: Path) -> None:
-    from ..model.crypto_lint import weak_warnings
-
-    for line in weak_warnings(inv, str(inventory)):
-        typer.echo(f"ipsec-remote: {line}", err=True)
-
-
-def _console() -> Any:
-    from rich.console import Console
-
-    # Piped output (CI logs, `| less`) gets a readable width instead of rich's 80-column fallback.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-
-
-def _progress(host: str, message: str) -> None:
-    typer.echo(f"  {host}: {message}", err=True)
-
-
 @app.command()
 def apply(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
-    forks: Annotated[int | None, typer.Option("--forks", min=1, max=1000,
-                                              help="Hosts worked on at once (default: the playbook's).")] = None,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
+    skip_preflight: SkipPreflightOpt = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
     junit: JunitOpt = None,
 ) -> None:
-    """Exemptions first, then crypto, auth, main-mode and Request rules; prove every pair."""
+    """Doctor's checks, then exemptions, crypto, auth, main-mode and Request rules; prove every pair."""
     from ..ops.apply import apply as run_apply
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "apply", sends_psk=True)
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, "apply", sends_psk=True,
+                                                        limit=limit)
     if is_gpo_store(inv.policy.store):
         from ..ops.gpo_apply import gpo_apply
         from ..ops.gpo_status import writer_target
 
-        report = gpo_apply(inv, book, targets, writer_target(inv, inventory, lab), journal,
-                           forks or book.rollout.forks, _progress if not json_out else (lambda _h, _m: None))
-    else:
-        report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
-                           None if json_out else _progress)
-    _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit))
+        writer = writer_target(inv, inventory, lab)
+        if confirm.wanted(yes):
+            confirm.ask("Apply these changes to the GPO?", lambda: confirm.gpo_preview(inv, writer))
+        report = gpo_apply(inv, book, targets, writer, journal, forks or book.rollout.forks, runner.events(json_out))
+        runner.render(report, json_out, "print_apply",
+                      runner.report_writer("apply", inv, inventory, lab, report_file, junit))
+    if confirm.wanted(yes):
+        confirm.ask("Apply these changes?",
+                    lambda: confirm.apply_preview(inv, targets, journal, forks or book.rollout.forks, scope))
+    report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
+                       runner.events(json_out), limit=scope, checks=not skip_preflight)
+    runner.render(report, json_out, "print_apply",
+                  runner.report_writer("apply", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
-def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
+def status(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None, json_out: JsonOpt = False,
+           lab: LabOpt = False,
            playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+           forks: ForksOpt = None, limit: LimitOpt = None,
            report_file: ReportOpt = None, junit: JunitOpt = None) -> None:
     """Verification matrix per pair and drift per host."""
     from ..ops.status import status as run_status
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     reports.check(report_file, junit)
     # status rebuilds the journal from the hosts' promotion marks: one run at a time, as for changes.
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, "status", limit=limit)
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
     if is_gpo_store(inv.policy.store):
         from ..ops.gpo_status import gpo_status, writer_target
 
-        report = gpo_status(inv, targets, writer_target(inv, inventory, lab), quick, book.rollout.forks)
+        report = gpo_status(inv, targets, writer_target(inv, inventory, lab), quick, forks or book.rollout.forks)
     else:
-        report = run_status(inv, targets, journal, quick, book.rollout.forks)
-    _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit))
+        report = run_status(inv, targets, journal, quick, forks or book.rollout.forks, scope)
+    runner.render(report, json_out, "print_status",
+                  runner.report_writer("status", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
 def promote(
     to: Annotated[str, typer.Option("--to", help="require|request")],
-    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D")] = None,
     confirm_timeout: Annotated[int | None, typer.Option(
         "--confirm-timeout", min=5, max=3600,
@@ -284,6 +237,10 @@ def promote(
     accept_breaking: Annotated[str | None, typer.Option(
         "--accept-breaking", help="ADDRESS[,…]: clear-text peers the last observe saw that Require may cut off.")
     ] = None,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
+    skip_preflight: SkipPreflightOpt = False,
+    yes: YesOpt = False,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -292,122 +249,119 @@ def promote(
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
     from ..ops.promote import promote as run_promote
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
     reports.check(report_file, junit)
-    selected = _parse_pairs(pairs) if pairs else None
-    accepted = _parse_addresses(accept_breaking) if accept_breaking is not None else None
+    selected = runner.parse_pairs(pairs) if pairs else None
+    accepted = runner.parse_addresses(accept_breaking) if accept_breaking is not None else None
     inv = load_inventory(inventory)
-    _check_pairs(inv, selected)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, f"promote --to {to}")
+    runner.check_pairs(inv, selected)
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, f"promote --to {to}", limit=limit)
+    selected = runner.limited_pairs(selected, scope)
     timeout = confirm_timeout or book.promote.confirm_timeout_s
-    report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
-                         None if json_out else _progress, skip_drill=skip_drill, accept_breaking=accepted)
-    _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit))
+    if confirm.wanted(yes):
+        confirm.ask("Promote these pairs?",
+                    lambda: confirm.promote_preview(inv, book, journal, to, selected, timeout, scope))
+    report = run_promote(inv, book, targets, journal, to, selected, timeout, forks or book.rollout.forks,
+                         runner.events(json_out), skip_drill=skip_drill, accept_breaking=accepted,
+                         checks=not skip_preflight)
+    runner.render(report, json_out, "print_promote",
+                  runner.report_writer("promote", inv, inventory, lab, report_file, junit), scope)
 
 
 @app.command()
 def rekey(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D (default: every pair)")] = None,
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     skip_drill: Annotated[bool, typer.Option(
         "--skip-drill", help="Rekey pairs at Require on hosts without a successful 'doctor --drill' too.")] = False,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
 ) -> None:
     """Drop the pairs' SAs on both ends and prove them again (behind the dead-man's switch at Require)."""
     from ..ops.rekey import rekey as run_rekey
 
-    selected = _parse_pairs(pairs) if pairs else None
-    _check_pairs(load_inventory(inventory), selected)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "rekey")
-    report = run_rekey(inv, book, targets, journal, selected, book.rollout.forks, None if json_out else _progress,
-                       skip_drill=skip_drill)
-    _render(report, json_out, "print_rekey")
-
-
-def _check_pairs(inv: Any, selected: list[tuple[str, str]] | None) -> None:
-    known = {frozenset((a, b)) for a, b, _ in inv.expanded_pairs()}
-    for a, b in selected or []:
-        if frozenset((a, b)) not in known:
-            raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
-
-
-def _parse_addresses(text: str) -> list[str]:
-    import ipaddress
-
-    out = []
-    for i, item in enumerate(text.split(",")):
-        try:
-            out.append(str(ipaddress.ip_address(item.strip())))
-        except ValueError:
-            raise InputError("--accept-breaking", f"[{i}]", f"'{item}' is not an IP address") from None
-    return out
-
-
-def _parse_pairs(text: str) -> list[tuple[str, str]]:
-    out = []
-    for i, item in enumerate(text.split(",")):
-        a, sep, b = item.strip().partition(":")
-        if not sep or not a or not b:
-            raise InputError("--pairs", f"[{i}]", f"'{item}' is not A:B")
-        out.append((a, b))
-    return out
+    inventory = inventory_path(inventory_arg, inventory_opt)
+    selected = runner.parse_pairs(pairs) if pairs else None
+    runner.check_pairs(load_inventory(inventory), selected)
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, "rekey", limit=limit)
+    selected = runner.limited_pairs(selected, scope)
+    report = run_rekey(inv, book, targets, journal, selected, forks or book.rollout.forks,
+                       runner.events(json_out), skip_drill=skip_drill)
+    runner.render(report, json_out, "print_rekey", limit=scope)
 
 
 @app.command()
-def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False) -> None:
+def rollback(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None, json_out: JsonOpt = False,
+             lab: LabOpt = False, forks: ForksOpt = None, limit: LimitOpt = None, yes: YesOpt = False) -> None:
     """Return every host to its state before the first apply."""
     from ..ops.rollback import rollback as run_rollback
+    from ..plan.limit import refuse_rollback_across
 
-    inv, book, targets, journal = _prepare(inventory, None, lab, "rollback")
+    inventory = inventory_path(inventory_arg, inventory_opt)
+    inv, book, targets, journal, scope = runner.prepare(inventory, None, lab, "rollback", limit=limit)
     if is_gpo_store(inv.policy.store):
         from ..ops.gpo_apply import gpo_rollback
         from ..ops.gpo_status import writer_target
 
-        report = gpo_rollback(inv, targets, writer_target(inv, inventory, lab), journal, book.rollout.forks)
-    else:
-        report = run_rollback(inv, targets, journal, book.rollout.forks)
-    _render(report, json_out, "print_rollback")
+        report = gpo_rollback(inv, targets, writer_target(inv, inventory, lab), journal, forks or book.rollout.forks)
+        runner.render(report, json_out, "print_rollback")
+    if scope is not None:
+        refuse_rollback_across(scope, journal.pair_security())
+    if confirm.wanted(yes):
+        confirm.ask("Roll these hosts back?",
+                    lambda: confirm.rollback_preview(inv, targets, journal, forks or book.rollout.forks, scope))
+    report = run_rollback(inv, targets, journal, forks or book.rollout.forks, scope)
+    runner.render(report, json_out, "print_rollback", limit=scope)
 
 
 @app.command()
-def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False, lab: LabOpt = False,
+def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None, json_out: JsonOpt = False,
+           lab: LabOpt = False, forks: ForksOpt = None, limit: LimitOpt = None,
            drill: Annotated[bool, typer.Option(
                "--drill", help="Also fire a harmless dead-man's switch on every host and check it ran as "
                                "SYSTEM (needed before promote --to require).")] = False,
            playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None) -> None:
     """Preflight: services, firewall, merge setting, clock, overlapping rules, WinRM; --drill tests the switch."""
-    from ..ops.status import doctor as run_doctor
+    from ..ops.doctor import doctor as run_doctor
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None,
-                                           gpo_command="doctor --drill" if drill else "doctor")
-    findings = run_doctor(inv, targets, book.rollout.forks)
+    command = "doctor --drill" if drill else None
+    inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, command, limit=limit,
+                                                        gpo_command=command or "doctor")
+    findings = run_doctor(inv, targets, forks or book.rollout.forks)
     drills: list[Any] = []
     if drill:
         from ..ops.drill import drill as run_drill
 
-        drills = run_drill(inv, targets, journal, book.rollout.forks, book.promote.revert_wait_s)
+        drills = run_drill(inv, targets, journal, forks or book.rollout.forks, book.promote.revert_wait_s)
     ok = not any(f.severity == "error" for f in findings) and all(d.ok for d in drills)
     if json_out:
         doc: dict[str, Any] = {"findings": [f.to_json() for f in findings], "ok": ok}
         if drill:
             doc["drills"] = {d.host: d.to_json() for d in drills}
+        if scope is not None:
+            doc["limit"] = {"hosts": sorted(scope.hosts)}
         typer.echo(dumps(doc))
     else:
         from ..report.console import print_doctor, print_drills
 
-        print_doctor(findings, _console())
+        print_doctor(findings, runner.rich_console())
         if drill:
-            print_drills(drills, _console())
+            print_drills(drills, runner.rich_console())
     raise typer.Exit(0 if ok else 1)
 
 
 @app.command()
 def history(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     run: Annotated[int | None, typer.Option("--run", min=1, help="Show one run in detail.")] = None,
@@ -415,7 +369,7 @@ def history(
     """Runs recorded in the journal: command, who, when, result, hosts, pairs, waves and reverts."""
     from .history import show
 
-    show(inventory, lab, json_out, run)
+    show(inventory_path(inventory_arg, inventory_opt), lab, json_out, run)
 
 
 @import_app.command("ansible")
@@ -433,7 +387,8 @@ def import_ansible(
 
 @lab_app.command("up")
 def lab_up(
-    inventory: InventoryArg = DEFAULT_INVENTORY,
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
     faults: Annotated[Path | None, typer.Option("--faults", help="Fault file (TOML).")] = None,
     rtt_ms: Annotated[int, typer.Option("--rtt-ms", min=0, max=10000)] = 0,
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
@@ -443,39 +398,26 @@ def lab_up(
     """Start a simulated fleet from the inventory."""
     from .lab import up
 
+    inventory = inventory_path(inventory_arg, inventory_opt)
     load_inventory(inventory)
     up(inventory, faults, rtt_ms, detach, auth)
 
 
 @lab_app.command("inspect")
-def lab_inspect(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = False) -> None:
+def lab_inspect(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None,
+                json_out: JsonOpt = False) -> None:
     """Objects, SAs, call log, reachability, tasks and events per lab host."""
     from .lab import inspect
 
-    inspect(inventory, json_out)
+    inspect(inventory_path(inventory_arg, inventory_opt), json_out)
 
 
 @lab_app.command("down")
-def lab_down(inventory: InventoryArg = DEFAULT_INVENTORY) -> None:
+def lab_down(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = None) -> None:
     """Stop the simulated fleet."""
     from .lab import down
 
-    down(inventory)
-
-
-def _stop_at_boundaries() -> None:
-    """From now on (a command that runs steps), the first Ctrl-C asks it to stop at its next step boundary;
-    a second one stops at once. ``main`` puts the previous handler back."""
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        if interrupt.requested():
-            raise KeyboardInterrupt
-        interrupt.request()
-        sys.stderr.write("ipsec-remote: Ctrl-C: stopping at the next step boundary (Ctrl-C again to stop now)\n")
-        sys.stderr.flush()
-
-    # Not the main thread (an embedding program): ValueError, and its own handling is left alone.
-    with contextlib.suppress(ValueError):
-        _state["sigint"] = signal.signal(signal.SIGINT, handler)
+    down(inventory_path(inventory_arg, inventory_opt))
 
 
 # Commands kept in modules of their own (they import the helpers above).
@@ -522,12 +464,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
         lines.append(f"ipsec-remote: internal error ({type(exc).__name__}): {exc}")
         code = 1
     finally:
-        if "sigint" in _state:
-            signal.signal(signal.SIGINT, _state.pop("sigint"))
-        lock = _state.pop("lock", None)
+        if "sigint" in runner.state:
+            signal.signal(signal.SIGINT, runner.state.pop("sigint"))
+        view = runner.state.pop("view", None)
+        if view is not None:
+            view.close()
+        lock = runner.state.pop("lock", None)
         if lock is not None:
             lock.release()
-        _state.pop("journal", None)
+        runner.state.pop("journal", None)
     for line in lines:
         typer.echo(one_line(line), err=True)
+    if log.configured():
+        log.get_logger().info("command finished", argv=args, exit_code=code, errors=[one_line(x) for x in lines])
     sys.exit(code)

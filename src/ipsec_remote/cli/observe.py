@@ -10,9 +10,9 @@ import typer
 
 from ..errors import InputError
 from ..plan.render import dumps
+from .options import ForksOpt, InventoryArg, InventoryOpt, LimitOpt, inventory_path
 
 # The same options as the other commands' (cli/app.py imports this module, not the other way round).
-InventoryArg = Annotated[Path, typer.Argument(help="Inventory file.", show_default=True)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remote/lab.json (lab endpoints).")]
 
@@ -33,7 +33,10 @@ def duration(text: str, option: str, low: float, high: float) -> float:
 
 
 def observe_command(
-    inventory: InventoryArg = Path("inventory.toml"),
+    inventory_arg: InventoryArg = None,
+    inventory_opt: InventoryOpt = None,
+    forks: ForksOpt = None,
+    limit: LimitOpt = None,
     window: Annotated[str, typer.Option("--window", help="How long to sample: 30s, 10m, 1h.")] = "10m",
     interval: Annotated[str, typer.Option("--interval", help="Time between two samples on a host.")] = "1s",
     json_out: JsonOpt = False,
@@ -42,18 +45,19 @@ def observe_command(
 ) -> None:
     """Sample each host's flows that IPsec does not protect (connections, SAs, 5156/5157) into the journal."""
     from ..ops.observe import observe
-    from .app import _console, _prepare, _progress
+    from . import runner
 
     window_s = duration(window, "--window", 1, MAX_WINDOW_S)
     interval_s = duration(interval, "--interval", 0.1, 60)
     # observe turns auditing on and back off on the hosts and writes the journal: it takes the run lock.
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "observe")
-    report = observe(inv, targets, journal, window_s, interval_s, book.rollout.forks,
-                     None if json_out else _progress)
+    inventory = inventory_path(inventory_arg, inventory_opt)
+    inv, book, targets, journal, _scope = runner.prepare(inventory, playbook, lab, "observe", limit=limit)
+    report = observe(inv, targets, journal, window_s, interval_s, forks or book.rollout.forks,
+                     runner.events(json_out))
     if json_out:
         typer.echo(dumps(report.to_json()))
     else:
         from ..report.traffic import print_observe
 
-        print_observe(report, _console())
+        print_observe(report, runner.rich_console())
     raise typer.Exit(0 if report.ok else 1)

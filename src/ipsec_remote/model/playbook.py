@@ -45,6 +45,8 @@ class Wave(_Model):
     name: str
     pairs: Annotated[int, Field(ge=1)] | None = None  # an absolute count…
     percent: Annotated[int, Field(ge=1, le=100)] | None = None  # …or a share of the eligible pairs
+    # …and at most this many distinct hosts (a pair has two: at least 2); default: [promote] max_hosts
+    max_hosts: Annotated[int, Field(ge=2)] | None = None
 
     @model_validator(mode="after")
     def _one_size(self) -> Wave:
@@ -63,6 +65,7 @@ class Promote(_Model):
     # With policy.server_isolation, promote --to require needs each host's latest 'observe' to be at most this
     # old: the isolation rule cuts off every clear-text peer the observation would have named.
     observation_max_age_s: Annotated[int, Field(ge=60, le=30 * 86400)] = 86400
+    max_hosts: Annotated[int, Field(ge=2)] | None = None  # hosts per wave, for waves without their own
     waves: Annotated[list[Wave], Field(min_length=1)] = [
         Wave(name="canary", pairs=1), Wave(name="quarter", percent=25), Wave(name="rest", percent=100)]
 

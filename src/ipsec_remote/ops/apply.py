@@ -14,6 +14,7 @@ from typing import Any
 
 from .. import interrupt
 from ..errors import IpsecRemoteError
+from ..events import Event
 from ..journal.store import Journal
 from ..log import get_logger
 from ..model.calls import CmdletCall
@@ -21,6 +22,7 @@ from ..model.desired import REQUEST, Kind, desired_objects
 from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
+from ..plan.limit import Limit, leave_skipped_alone
 from ..plan.planner import CMDLETS, Change, ObservedObject, Plan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.names import HostNames, absent_keys
@@ -28,6 +30,7 @@ from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .confirmed import SwitchedRun, armed_json
+from .doctor import Finding, preflight
 from .hostview import (
     kept_security,
     name_clashes,
@@ -84,7 +87,7 @@ def live_plan(inv: Inventory, states: Mapping[str, HostState], journal: Journal,
 
 
 def remote_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
-                forks: int) -> tuple[Plan, dict[str, str]]:
+                forks: int, limit: Limit | None = None) -> tuple[Plan, dict[str, str]]:
     """The plan against what each host reports now (read-only), and the hosts that cannot be planned:
     not reachable, or holding one of our names outside our group (a name clash)."""
     fleet = open_fleet(targets, forks)
@@ -93,7 +96,8 @@ def remote_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Jour
         failed = dict(fleet.failed)
         failed.update(name_clashes(inv, names))
         states = {h: s for h, s in states.items() if h not in failed}
-        return live_plan(inv, states, journal, names), failed
+        plan = live_plan(inv, states, journal, names)
+        return (plan if limit is None else leave_skipped_alone(plan, limit, inv.policy.group)), failed
     finally:
         fleet.close()
 
@@ -118,6 +122,7 @@ class ApplyReport:
     interrupted: str | None = None
     armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
     audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # per host: IPsec audit policy, see audit.py
+    preflight: list[Finding] | None = None  # the doctor's findings before anything changed (None: skipped)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -162,17 +167,21 @@ class ApplyReport:
             "not_done": self.not_done(),
             "armed_reverts": self.armed_reverts,
             "audit": self.audit,
+            "preflight": None if self.preflight is None else [f.to_json() for f in self.preflight],
             "ok": self.ok,
         }
 
 
 def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[str, HostTarget],
-          journal: Journal, forks: int, progress: Progress | None = None) -> ApplyReport:
+          journal: Journal, forks: int, progress: Progress | None = None, limit: Limit | None = None,
+          checks: bool = True) -> ApplyReport:
+    """``targets`` are the hosts contacted; with ``limit`` (their names), pairs with one end outside it are
+    left alone: their rules are not planned and they are not proven. ``checks``: the doctor's preflight
+    first, on the same sessions; a host with an error is failed with it and not changed."""
     run_id = journal.begin_run("apply")
     log = get_logger(run_id=run_id, command="apply")
 
-    def say(host: str, message: str) -> None:
-        log.info(message, host=host)
+    def say(host: str, message: str) -> None:  # the caller logs and shows it (cli: --log-file, progress)
         if progress is not None:
             progress(host, message)
 
@@ -180,7 +189,19 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
     report = ApplyReport(run_id, Plan(()))
     switches: list[Switch] = []  # armed by the rekey of stale pairs at Require, if any
     try:
-        say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
+        say("fleet", Event(f"connected to {len(fleet.sessions)} of {len(targets)} hosts", "hosts",
+                           total=len(targets)))
+        _say_failed(say, fleet, set())
+        if checks:
+            say("fleet", Event(f"preflight: the doctor's checks on {len(fleet.sessions)} host(s)", "phase",
+                               name="preflight", hosts=len(fleet.sessions)))
+            failed = set(fleet.failed)
+            report.preflight = preflight(inv, fleet)
+            say("fleet", f"preflight: {sum(f.severity == 'error' for f in report.preflight)} error(s), "
+                         f"{sum(f.severity == 'warning' for f in report.preflight)} warning(s)")
+            _say_failed(say, fleet, failed)
+        say("fleet", Event(f"reading {len(fleet.sessions)} host(s)", "phase", name="read",
+                           hosts=len(fleet.sessions)))
         found: dict[str, HostState] = {}  # as read, before the fresh hosts' exemptions
         states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found)
         for host, count in report.fresh_exemptions.items():
@@ -195,6 +216,8 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                                        {h: snapshot_objects(s, inv.policy.group) for h, s in found.items()},
                                        journal, run_id, report.audit) if inv.policy.enable_ipsec_audit else {}
         report.plan = live_plan(inv, states, journal)
+        if limit is not None:
+            report.plan = leave_skipped_alone(report.plan, limit, inv.policy.group)
         kept = kept_security(inv, states, journal)
         report.security = {(a, b): (kept.get((a, b), REQUEST).inbound, kept.get((a, b), REQUEST).outbound)
                            for a, b, _ in inv.expanded_pairs()}
@@ -226,10 +249,13 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 owned[host] -= {c.name for c in todo if c.action == "destroy"}
                 return count
 
-            hosts = [h for h in changes if changes[h]]
+            hosts = [h for h in changes if changes[h] and h in fleet.sessions]
+            say("fleet", Event(f"{phase}: {len(hosts)} host(s) to change", "phase", name=phase, hosts=len(hosts)))
+            failed = set(fleet.failed)
             for host, count in fleet.each(work, hosts).items():
                 report.sent[host] = report.sent.get(host, 0) + count
-                say(host, f"{phase}: {count} call(s) applied")
+                say(host, Event(f"{phase}: {count} call(s) applied", "host_done", phase=phase))
+            _say_failed(say, fleet, failed)
 
         # Exemptions on every host before any host gets a set or a rule (the barrier is the join).
         interrupt.checkpoint("the exemptions")
@@ -239,7 +265,8 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         audit.enable_alone(fleet, audit_todo, report.audit)  # hosts that had no batch to ride on
         if "verify" in playbook.rollout.phases:
             interrupt.checkpoint("the verification")
-            report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say)
+            report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
+                                       only=None if limit is None else limit.inside_keys())
             interrupt.checkpoint("the end of the verification")
             _rekey_stale(inv, playbook, fleet, targets, journal, run_id, states, report, say, switches)
     except interrupt.Interrupted as exc:
@@ -257,6 +284,12 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
             report.armed_reverts = armed_json(switches)
         journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.summary)
     return report
+
+
+def _say_failed(say: Progress, fleet: Fleet, before: set[str]) -> None:
+    for host, reason in fleet.failed.items():
+        if host not in before:
+            say(host, Event(f"failed: {reason.removeprefix(f'{host}: ')}", "host_failed"))
 
 
 def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping[str, HostTarget],

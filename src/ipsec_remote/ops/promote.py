@@ -18,12 +18,12 @@ reported (host time and UTC).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .. import interrupt
+from ..events import wave_event
 from ..journal.observations import Observation, latest_observations
 from ..journal.store import Journal, now_iso
 from ..model.calls import CmdletCall
@@ -32,12 +32,14 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
+from ..plan.waves import plan_waves
 from ..remote.deadman import Deadline, revert_line
 from ..remote.names import promotion_mark
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from .apply import execute_changes, live_plan
 from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place, undrilled
+from .doctor import Finding, preflight
 from .hostview import read_fleet, sync_journal
 from .proof import prove_pairs
 from .status import hold_to_inventory
@@ -83,6 +85,7 @@ class PromoteReport:
     armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
     would_break: list[Breaking] = field(default_factory=list)  # rules held back: what they would cut off
     accepted_breaking: list[Breaking] = field(default_factory=list)  # cut off knowingly (--accept-breaking)
+    preflight: list[Finding] | None = None  # the doctor's findings before any wave (None: skipped)
 
     @property
     def ok(self) -> bool:
@@ -96,23 +99,8 @@ class PromoteReport:
                 "refused_hosts": self.refused, "would_break": [b.to_json() for b in self.would_break],
                 "accepted_breaking": [b.to_json() for b in self.accepted_breaking],
                 "journal_notes": self.journal_notes,
-                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
-
-
-def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
-    """Split eligible pairs into the playbook's waves (the last wave takes whatever is left)."""
-    waves: list[tuple[str, list[Pair]]] = []
-    left = list(pairs)
-    specs = playbook.promote.waves
-    for i, spec in enumerate(specs):
-        if not left:
-            break
-        size = spec.pairs if spec.pairs is not None else math.ceil(len(pairs) * (spec.percent or 100) / 100)
-        if i == len(specs) - 1:
-            size = len(left)
-        take, left = left[:max(1, size)], left[max(1, size):]
-        waves.append((spec.name, take))
-    return waves
+                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok,
+                "preflight": None if self.preflight is None else [f.to_json() for f in self.preflight]}
 
 
 def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport) -> list[Pair]:
@@ -149,7 +137,7 @@ def refuse_unobserved(inv: Inventory, playbook: Playbook, observations: Mapping[
 def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], journal: Journal,
             to: str, selected: list[Pair] | None, confirm_timeout_s: int, forks: int,
             say: Callable[[str, str], None] | None = None, skip_drill: bool = False,
-            accept_breaking: list[str] | None = None) -> PromoteReport:
+            accept_breaking: list[str] | None = None, checks: bool = True) -> PromoteReport:
     say = say or (lambda _h, _m: None)
     target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else REQUEST_PAIR
     report = PromoteReport(target)
@@ -169,6 +157,8 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     fleet = open_fleet(targets, forks)
     run: SwitchedRun | None = None
     try:
+        if checks:  # the doctor's preflight on these sessions: a host with an error is failed, not promoted
+            report.preflight = preflight(inv, fleet)
         states, names = read_fleet(fleet, inv)
         run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
         report.journal_notes = sync_journal(inv, states, names, journal)
@@ -201,9 +191,11 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
         stopped = False
         waves = [(name, [p for p in pairs if current.get(p, REQUEST_PAIR) != target])
                  for name, pairs in plan_waves(eligible, playbook)]
-        for name, pairs in [w for w in waves if w[1]]:
+        waves = [w for w in waves if w[1]]
+        for name, pairs in waves:
             number = len(report.waves) + 1
             interrupt.checkpoint(f"wave {number} ({name})")
+            say("fleet", wave_event(number, len(waves), name, pairs))
             wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
             handled |= set(wave.isolated)
             _hold_breaking(inv, wave, observations, proven, accepted, target, report)
@@ -245,7 +237,7 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
 
 def _selected(inv: Inventory, selected: list[Pair] | None) -> list[Pair]:
     known = {frozenset((a, b)): (a, b) for a, b, _ in inv.expanded_pairs()}
-    return [known[frozenset(p)] for p in selected] if selected else list(known.values())
+    return [known[frozenset(p)] for p in selected] if selected is not None else list(known.values())
 
 
 def _candidates(inv: Inventory, journal: Journal, selected: list[Pair] | None, report: PromoteReport) -> list[Pair]:

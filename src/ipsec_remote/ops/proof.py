@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .. import interrupt
+from ..events import Event
 from ..journal.store import Journal
 from ..model.inventory import Inventory
 from ..model.playbook import Verify
@@ -85,6 +86,10 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             pending.append((a, b, pair))
 
     deadline = time.monotonic() + settings.timeout_s
+    if pending:
+        say("fleet", Event(f"proving {len(pending)} pair(s): traffic, then SAs on both ends (up to "
+                           f"{settings.timeout_s:g} s)", "proving", total=len(pairs), pending=len(pending),
+                           left_s=settings.timeout_s))
     while pending:
         probes: dict[str, list[dict[str, Any]]] = {}
         for a, b, pair in pending:
@@ -116,9 +121,13 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             result.verified = not result.problems
             results[(a, b)] = result
             if result.verified:
-                say(a, f"pair {a} <-> {b} verified")
+                say(a, Event(f"pair {a} <-> {b} verified", "pair_proven", a=a, b=b))
             else:
                 still.append((a, b, pair))
+        if still and len(still) < len(pending):
+            left = max(0.0, deadline - time.monotonic())
+            say("fleet", Event(f"waiting for {len(still)} pair(s) to negotiate (up to {left:.0f} s)", "proving",
+                               pending=len(still), left_s=left))
         pending = still
         if not pending or time.monotonic() + settings.poll_interval_s > deadline:
             break

@@ -127,7 +127,7 @@ def rekey(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget],
         run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
         report.journal_notes = sync_journal(inv, states, names, journal)
         known = {frozenset((a, b)): (a, b) for a, b, _ in inv.expanded_pairs()}
-        pairs = [known[frozenset(p)] for p in selected] if selected else list(known.values())
+        pairs = [known[frozenset(p)] for p in selected] if selected is not None else list(known.values())
         interrupt.checkpoint("rekeying")
         outcome = rekey_pairs(run, pairs, skip_drill)
         report.pairs, report.problems = outcome.pairs, outcome.problems

@@ -22,10 +22,11 @@ from typing import Any
 from .. import interrupt
 from ..journal.store import Journal
 from ..model.calls import CmdletCall
-from ..model.desired import DesiredObject, Kind
+from ..model.desired import ISOLATION, DesiredObject, Kind
 from ..model.inventory import Inventory
 from ..model.reference import validate_plan
-from ..plan.planner import HostPlan, plan_host, same_value
+from ..plan.limit import Limit
+from ..plan.planner import HostPlan, Plan, plan_host, same_value
 from ..remote.hoststate import HostState
 from ..remote.sessions import batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget, probe_fresh_session
@@ -108,7 +109,23 @@ def _restore_plan(inv: Inventory, host: str, state: HostState, objects: list[Des
     return plan
 
 
-def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int) -> RollbackReport:
+def rollback_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int
+                  ) -> tuple[Plan, dict[str, str]]:
+    """What rollback would remove and restore on each host now (read-only), and the hosts not reachable."""
+    fleet = open_fleet(targets, forks)
+    try:
+        states = read_states(fleet, inv)
+        plans = tuple(_restore_plan(inv, host, state, snapshot_desired(journal, host)[0])
+                      for host, state in states.items())
+        return Plan(plans), dict(fleet.failed)
+    finally:
+        fleet.close()
+
+
+def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int,
+             limit: Limit | None = None) -> RollbackReport:
+    """Every host of ``targets`` back to its snapshot. With ``limit`` (cli checked that no pair crossing it is
+    above Request), only the promotions of its hosts are forgotten in the journal."""
     run_id = journal.begin_run("rollback")
     report = RollbackReport(run_id)
     fleet = open_fleet(targets, forks)
@@ -168,7 +185,12 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
                                       for c in left]
         report.unreachable_after = [h for h in after if not probe_fresh_session(targets[h])]
         if not fleet.failed:
-            journal.clear_pair_security()
+            if limit is None:
+                journal.clear_pair_security()
+            else:
+                for key in journal.pair_security():
+                    if key[0] in limit.hosts and (key[1] in limit.hosts or key[1] == ISOLATION):
+                        journal.drop_pair_security(*key)
     except interrupt.Interrupted as exc:
         report.interrupted = str(exc)
     finally:

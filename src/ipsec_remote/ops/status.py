@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from ..journal.deadman import latest_promotion_reverts
@@ -21,12 +20,12 @@ from ..journal.store import Journal
 from ..model.desired import Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
 from ..model.playbook import Verify
+from ..plan.limit import Limit
 from ..plan.planner import Change, same_value
-from ..remote.hoststate import HostFacts, HostState
+from ..remote.hoststate import HostState
 from ..remote.sessions import open_fleet
-from ..remote.transport import HostSession, HostTarget
-from . import audit
-from .apply import live_plan, read_states
+from ..remote.transport import HostTarget
+from .apply import live_plan
 from .armed import ArmedRevert, read_armed
 from .hostview import name_clashes, read_fleet, sync_journal
 from .proof import kdc_probes, prove_pairs
@@ -74,12 +73,14 @@ def _observed(obs: Observation | None) -> dict[str, Any]:
 
 
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
-           forks: int) -> StatusReport:
+           forks: int, limit: Limit | None = None) -> StatusReport:
     """The truth about each pair now: both hosts carry what the inventory wants, at the security the
     journal recorded, and traffic runs over SAs that use the inventory's proposals — the SAs in place, never
-    deleted (module doc): SAs outlive rules and proposal changes, so they are judged, not trusted."""
+    deleted (module doc): SAs outlive rules and proposal changes, so they are judged, not trusted. With
+    ``limit``, only its hosts are read and only the pairs inside it are proven."""
     fleet = open_fleet(targets, forks)
     report = StatusReport()
+    only = None if limit is None else limit.inside_keys()
     try:
         states, names = read_fleet(fleet, inv)
         if journal.created:
@@ -96,7 +97,7 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
             if rule is not None:
                 report.isolation[host] = (str(rule.params.get("InboundSecurity")),
                                           str(rule.params.get("OutboundSecurity")))
-        report.pairs = prove_pairs(inv, fleet, verify, states, None, None,
+        report.pairs = prove_pairs(inv, fleet, verify, states, None, None, only=only,
                                    dependencies=kdc_probes(inv, sorted(fleet.sessions)))
         expected = journal.pair_security()
         for pair in report.pairs:
@@ -105,7 +106,8 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
         report.reverts = latest_promotion_reverts(journal)
         report.observations = latest_observations(journal)
     finally:
-        report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}
+        report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts
+                            if limit is None or h.name in limit.hosts}
         report.unreachable_reason = dict(fleet.failed)
         fleet.close()
     return report
@@ -155,91 +157,4 @@ def _rule_security(inv: Inventory, states: Mapping[str, HostState]) -> dict[tupl
             if rule is not None:
                 out[(a, b)] = (str(rule.params.get("InboundSecurity")), str(rule.params.get("OutboundSecurity")))
                 break
-    return out
-
-
-@dataclass
-class Finding:
-    host: str
-    severity: str  # error | warning | info
-    problem: str
-    fix: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"host": self.host, "severity": self.severity, "problem": self.problem, "fix": self.fix}
-
-
-def doctor(inv: Inventory, targets: Mapping[str, HostTarget], forks: int) -> list[Finding]:
-    fleet = open_fleet(targets, forks)
-    findings: list[Finding] = []
-    try:
-        states = read_states(fleet, inv)
-
-        def events_on(_h: str, session: HostSession) -> tuple[list[dict[str, Any]], audit.AuditState | None]:
-            # The IPsec audit policy is read in the same pipeline as the events.
-            out = session.run_statements([("read_events", {"SinceSeconds": 3600}), audit.read_step()], retry=True)
-            objects, state = audit.split_output(out.objects)
-            return [e for e in objects if isinstance(e, dict)], state
-
-        read = fleet.each(events_on)
-        events = {h: r[0] for h, r in read.items()}
-        # The reference is this controller's clock, taken once every host has answered (so a host's reading
-        # is at most the read's duration older than it — seconds against Kerberos' 300 s). The fleet's
-        # median was the old reference: with two readable hosts it is the later clock and blamed the host
-        # whose clock was right. If every host shows a skew, the fix text says the controller is the suspect.
-        reference_clock = datetime.now(timezone.utc)
-        for host, state in states.items():
-            findings += _host_findings(inv, host, state.facts, events.get(host, []), reference_clock)
-            if host in read:
-                findings += [Finding(host, *f) for f in audit.doctor_findings(host, read[host][1])]
-    finally:
-        for host, reason in fleet.failed.items():
-            findings.append(Finding(host, "error", f"WinRM: {reason}",
-                                    "check the WinRM listener (winrm enumerate winrm/config/listener), the "
-                                    "credentials and the CA bundle"))
-        fleet.close()
-    return findings
-
-
-def _host_findings(inv: Inventory, host: str, facts: HostFacts, events: list[dict[str, Any]],
-                   reference_clock: Any) -> list[Finding]:
-    out: list[Finding] = []
-    status_, start = facts.services.get("IKEEXT", ("missing", "missing"))
-    if start.lower() == "disabled" or status_ == "missing":
-        out.append(Finding(host, "error", f"IKEEXT is {start} ({status_}): IKE/AuthIP cannot negotiate",
-                           "Set-Service IKEEXT -StartupType Manual; Start-Service IKEEXT"))
-    for svc in ("BFE", "MpsSvc"):
-        s, _ = facts.services.get(svc, ("missing", ""))
-        if s.lower() != "running":
-            out.append(Finding(host, "error", f"{svc} is {s}: connection security rules are not enforced",
-                               f"Start-Service {svc} (do not stop MpsSvc; disable profiles instead)"))
-    for name, (enabled, allow_local) in facts.profiles.items():
-        if not enabled:
-            out.append(Finding(host, "warning", f"firewall profile {name} is off: IPsec rules do not apply there",
-                               f"Set-NetFirewallProfile -Name {name} -Enabled True"))
-        if allow_local.lower() == "false" and inv.policy.store == "PersistentStore":
-            out.append(Finding(host, "error", f"Group Policy sets AllowLocalIPsecRules = False ({name}): rules "
-                                              "in PersistentStore are ignored",
-                               "write the rules to the GPO (policy.store = 'domain\\GPO') or allow local "
-                               "IPsec rules in the GPO"))
-    if reference_clock is not None and facts.utc_now is not None:
-        host_clock = facts.utc_now if facts.utc_now.tzinfo else facts.utc_now.replace(tzinfo=timezone.utc)
-        offset = (host_clock - reference_clock).total_seconds()
-        if abs(offset) > 300:
-            side = "ahead of" if offset > 0 else "behind"
-            out.append(Finding(host, "error", f"clock skew {int(abs(offset))} s ({side} the controller's clock): "
-                                              "Kerberos allows 300 s",
-                               "w32tm /resync; check the domain time hierarchy (if every host shows this, the "
-                               "controller's clock is the one off)"))
-    peers = {h.address for h in inv.hosts}
-    for rule in facts.unowned_rules:
-        overlap = [a for a in rule.remote_address if a in peers or a.lower() == "any"]
-        if rule.enabled and overlap and (rule.inbound, rule.outbound) != ("None", "None"):
-            out.append(Finding(host, "warning", f"rule '{rule.name}' ({rule.source or 'local'}) not owned by "
-                                                f"{inv.policy.group} covers {', '.join(overlap)} with "
-                                                f"{rule.inbound}/{rule.outbound}",
-                               "review it: it may take precedence over our rules"))
-    if any(int(e.get("Id", 0)) == 5453 for e in events):
-        out.append(Finding(host, "error", "event 5453: negotiation failed because IKEEXT is not started",
-                           "Start-Service IKEEXT"))
     return out

@@ -10,12 +10,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..ops.apply import ApplyReport
+from ..ops.doctor import Finding
 from ..ops.drill import DrillResult
 from ..ops.promote import PromoteReport
 from ..ops.proof import host_failure
 from ..ops.rekey import RekeyReport
 from ..ops.rollback import RollbackReport
-from ..ops.status import Finding, StatusReport
+from ..ops.status import StatusReport
 from ..ops.verify import PairResult
 from .traffic import breaking_lines, clear_text_lines
 
@@ -188,6 +189,12 @@ def print_rekey(report: RekeyReport, console: Console) -> None:
 
 def journal_lines(report: Any) -> list[str]:
     return list(getattr(report, "journal_notes", []) or [])
+
+
+def preflight_lines(report: Any) -> list[str]:
+    """The preflight's warnings (its errors fail their host: they are in the host failures)."""
+    return [f"preflight: {f.host}: {f.problem} (fix: {f.fix})"
+            for f in getattr(report, "preflight", None) or [] if f.severity == "warning"]
 
 
 def interruption_lines(report: Any) -> list[str]:

@@ -22,12 +22,15 @@ class DomainFaults:
     deny_gpo_edit: list[str] = field(default_factory=list)
 
 
+DOMAIN_KEYS = ("deny_gpo_edit",)  # docs/lab.md documents each
+
+
 def parse_domain(table: Any, label: str) -> DomainFaults:
     if not isinstance(table, dict):
         raise LabConfigError(label, "domain", "must be a table")
     out = DomainFaults()
     for key, value in table.items():
-        if key != "deny_gpo_edit":
+        if key not in DOMAIN_KEYS:
             raise LabConfigError(label, f"domain.{key}", "unknown fault key")
         if not isinstance(value, list) or not all(isinstance(v, str) and "\\" in v for v in value):
             raise LabConfigError(label, f"domain.{key}", "must be a list of 'domain\\GPO name' strings")

@@ -1,4 +1,5 @@
 """Faults from a TOML file (DESIGN §5): what makes a lab host differ from a healthy Server 2022 box.
+Every key is documented with an example in docs/lab.md (a test holds the page to the tables below).
 
 ```toml
 rtt_ms = 5                                    # every endpoint (the CLI's --rtt-ms overrides it)
@@ -344,9 +345,17 @@ def _check_preexisting(hf: HostFaults, label: str, where: str, address: str) -> 
         raise LabConfigError(label, where, str(exc).splitlines()[0]) from None
 
 
+# The keys each table accepts (docs/lab.md documents every one: tests/lab/fleet/test_lab_docs.py).
+TOP_KEYS = ("rtt_ms", "sa_idle_s", "audit", "assumptions", "kerberos", "domain", "clients", "traffic", "hosts")
+HOST_TABLES = ("preexisting", "audit")  # besides the scalar keys of _SCALARS
+KERBEROS_KEYS = ("kdc_down", "kdc_clock_skew_s")
+
+
 def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
     faults = Faults()
     for key, value in data.items():
+        if key not in TOP_KEYS:
+            raise LabConfigError(label, key, "unknown fault key")
         if key == "rtt_ms":
             faults.rtt_ms = _count(value, label, key)
         elif key == "sa_idle_s":
@@ -359,8 +368,6 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.kerberos = _kerberos(value, label)
         elif key == "domain":
             faults.domain = parse_domain(value, label)
-        elif key not in ("hosts", "clients", "traffic"):
-            raise LabConfigError(label, key, "unknown fault key")
     faults.traffic = parse_traffic(data.get("clients"), data.get("traffic"), label, spec)
     hosts = data.get("hosts", {})
     if not isinstance(hosts, dict):
@@ -374,14 +381,14 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
         hf = HostFaults()
         for key, value in table.items():
             where = f"hosts.{name}.{key}"
+            if key not in HOST_TABLES and key not in _SCALARS:
+                raise LabConfigError(label, where, "unknown fault key")
             if key == "preexisting":
                 _preexisting(value, label, where, hf)
             elif key == "audit":
                 hf.audit = _audit(value, label, where)
-            elif key in _SCALARS:
-                setattr(hf, key, _SCALARS[key](value, label, where))
             else:
-                raise LabConfigError(label, where, "unknown fault key")
+                setattr(hf, key, _SCALARS[key](value, label, where))
         if hf.preexisting:
             _check_preexisting(hf, label, f"hosts.{name}.preexisting", spec.host(name).address)
         faults.hosts[name] = hf
@@ -393,12 +400,12 @@ def _kerberos(table: Any, label: str) -> KerberosFaults:
         raise LabConfigError(label, "kerberos", "must be a table")
     kf = KerberosFaults()
     for key, value in table.items():
+        if key not in KERBEROS_KEYS:
+            raise LabConfigError(label, f"kerberos.{key}", "unknown fault key")
         if key == "kdc_down":
             kf.kdc_down = _bool(value, label, f"kerberos.{key}")
-        elif key == "kdc_clock_skew_s":
-            kf.kdc_clock_skew_s = _seconds(value, label, f"kerberos.{key}")
         else:
-            raise LabConfigError(label, f"kerberos.{key}", "unknown fault key")
+            kf.kdc_clock_skew_s = _seconds(value, label, f"kerberos.{key}")
     return kf
 
 

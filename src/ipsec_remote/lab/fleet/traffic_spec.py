@@ -163,6 +163,9 @@ def parse_traffic(clients: Any, traffic: Any, label: str, spec: FleetSpec) -> Tr
     return TrafficConfig(tuple(parsed), interval, negotiation_ms, members)
 
 
+TRAFFIC_KEYS = ("between_members_interval_ms", "negotiation_ms")  # docs/lab.md documents each
+
+
 def member_flows(inventory: Path) -> tuple[MemberFlow, ...]:
     """The inventory's pairs, expanded (``group:NAME`` = every host with that group), each once.
 

@@ -1,0 +1,129 @@
+"""doctor: the read-only preflight checks (services, firewall profiles, merge setting, clock, overlapping
+rules, IKE events, IPsec audit policy), alone or — as ``preflight`` — first thing in apply and promote, on the
+sessions they opened (one extra pipeline per host, no extra connection)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from ..model.inventory import Inventory
+from ..remote.hoststate import HostFacts, HostState
+from ..remote.sessions import Fleet, open_fleet
+from ..remote.transport import HostSession, HostTarget
+from . import audit
+from .hostview import read_steps, split_read
+
+
+@dataclass
+class Finding:
+    host: str
+    severity: str  # error | warning | info
+    problem: str
+    fix: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"host": self.host, "severity": self.severity, "problem": self.problem, "fix": self.fix}
+
+
+def doctor(inv: Inventory, targets: Mapping[str, HostTarget], forks: int) -> list[Finding]:
+    fleet = open_fleet(targets, forks)
+    findings: list[Finding] = []
+    try:
+        findings = check_fleet(inv, fleet)
+    finally:
+        for host, reason in fleet.failed.items():
+            findings.append(Finding(host, "error", f"WinRM: {reason}",
+                                    "check the WinRM listener (winrm enumerate winrm/config/listener), the "
+                                    "credentials and the CA bundle"))
+        fleet.close()
+    return findings
+
+
+def check_fleet(inv: Inventory, fleet: Fleet) -> list[Finding]:
+    """The doctor's checks on the fleet's open sessions: one pipeline per host (state, events, audit policy)."""
+    found: dict[str, tuple[HostState, list[dict[str, Any]], audit.AuditState | None]] = {}
+
+    def read(host: str, session: HostSession) -> None:
+        # The IPsec audit policy and the last hour's events ride in the read pipeline.
+        out = session.run_statements([*read_steps(inv), ("read_events", {"SinceSeconds": 3600}),
+                                      audit.read_step()], retry=True)
+        state, _, rest = split_read(host, out.objects, inv)
+        events, audit_state = audit.split_output(rest)
+        found[host] = (state, [e for e in events if isinstance(e, dict)], audit_state)
+
+    fleet.each(read)
+    # The reference is this controller's clock, taken once every host has answered (a host's reading is at
+    # most the read's duration older: seconds, against Kerberos' 300 s). The fleet's median was the old
+    # reference: with two readable hosts it is the later clock, and it blamed the host whose clock was right.
+    reference_clock = datetime.now(timezone.utc)
+    findings: list[Finding] = []
+    for host in [h for h in fleet.sessions if h in found]:
+        state, events, audit_state = found[host]
+        findings += _host_findings(inv, host, state.facts, events, reference_clock)
+        findings += [Finding(host, *f) for f in audit.doctor_findings(host, audit_state)]
+    return findings
+
+
+def preflight(inv: Inventory, fleet: Fleet) -> list[Finding]:
+    """apply and promote, before changing anything: the doctor's checks on the sessions they opened. A host
+    with an error is failed with that line (it is not changed; the other hosts go on, as when a host is
+    down); warnings are reported."""
+    findings = check_fleet(inv, fleet)
+    for host in sorted({f.host for f in findings if f.severity == "error"}):
+        errors = [f for f in findings if f.host == host and f.severity == "error"]
+        fleet.fail(host, f"{host}: preflight: " + "; ".join(f"{f.problem} (fix: {f.fix})" for f in errors)
+                   + " — nothing was changed on this host (--skip-preflight to go on anyway)")
+    return findings
+
+
+def _host_findings(inv: Inventory, host: str, facts: HostFacts, events: list[dict[str, Any]],
+                   reference_clock: Any) -> list[Finding]:
+    out: list[Finding] = []
+    status_, start = facts.services.get("IKEEXT", ("missing", "missing"))
+    if start.lower() == "disabled" or status_ == "missing":
+        out.append(Finding(host, "error", f"IKEEXT is {start} ({status_}): IKE/AuthIP cannot negotiate",
+                           "Set-Service IKEEXT -StartupType Manual; Start-Service IKEEXT"))
+    for svc in ("BFE", "MpsSvc"):
+        s, _ = facts.services.get(svc, ("missing", ""))
+        if s.lower() != "running":
+            out.append(Finding(host, "error", f"{svc} is {s}: connection security rules are not enforced",
+                               f"Start-Service {svc} (do not stop MpsSvc; disable profiles instead)"))
+    for name, (enabled, allow_local) in facts.profiles.items():
+        if not enabled:
+            out.append(Finding(host, "warning", f"firewall profile {name} is off: IPsec rules do not apply there",
+                               f"Set-NetFirewallProfile -Name {name} -Enabled True"))
+        if allow_local.lower() == "false" and inv.policy.store == "PersistentStore":
+            out.append(Finding(host, "error", f"Group Policy sets AllowLocalIPsecRules = False ({name}): rules "
+                                              "in PersistentStore are ignored",
+                               "write the rules to the GPO (policy.store = 'domain\\GPO') or allow local "
+                               "IPsec rules in the GPO"))
+    if reference_clock is not None and facts.utc_now is not None:
+        host_clock = facts.utc_now if facts.utc_now.tzinfo else facts.utc_now.replace(tzinfo=timezone.utc)
+        offset = (host_clock - reference_clock).total_seconds()
+        if abs(offset) > 300:
+            side = "ahead of" if offset > 0 else "behind"
+            out.append(Finding(host, "error", f"clock skew {int(abs(offset))} s ({side} the controller's clock): "
+                                              "Kerberos allows 300 s",
+                               "w32tm /resync; check the domain time hierarchy (if every host shows this, the "
+                               "controller's clock is the one off)"))
+    peers = {h.address for h in inv.hosts}
+    for rule in facts.unowned_rules:
+        overlap = [a for a in rule.remote_address if a in peers or a.lower() == "any"]
+        if rule.enabled and overlap and (rule.inbound, rule.outbound) != ("None", "None"):
+            out.append(Finding(host, "warning", f"rule '{rule.name}' ({rule.source or 'local'}) not owned by "
+                                                f"{inv.policy.group} covers {', '.join(overlap)} with "
+                                                f"{rule.inbound}/{rule.outbound}",
+                               "review it: it may take precedence over our rules"))
+    if any(int(e.get("Id", 0)) == 5453 for e in events):
+        # The event stays in the last hour's log after IKEEXT is started again: an error (which preflight
+        # turns into a blocked host) only while IKEEXT is still not running.
+        if status_.lower() == "running":
+            out.append(Finding(host, "warning", "event 5453 in the last hour: IKEEXT was not started then "
+                                                "(it is running now)", "find what stopped IKEEXT"))
+        else:
+            out.append(Finding(host, "error", "event 5453: negotiation failed because IKEEXT is not started",
+                               "Start-Service IKEEXT"))
+    return out
