@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
@@ -48,16 +49,21 @@ class FleetOptions:
 
 
 class _LockedHost:
-    """The ScriptHost the endpoint sees: the real host, run under the fleet lock."""
+    """The ScriptHost the endpoint sees: the real host, run under the fleet lock. After each pipeline the
+    fleet hears of it (``ran``: a task may have been registered)."""
 
-    def __init__(self, host: LabHost, lock: threading.RLock) -> None:
+    def __init__(self, host: LabHost, lock: threading.RLock, ran: Callable[[LabHost], None]) -> None:
         self.host = host
         self.name = host.name
         self._lock = lock
+        self._ran = ran
 
     def run_pipeline(self, commands: list[PipelineCommand], pipeline_input: list[Any]) -> PipelineResult:
         with self._lock:
-            return self.host.run_pipeline(commands, pipeline_input)
+            try:
+                return self.host.run_pipeline(commands, pipeline_input)
+            finally:
+                self._ran(self.host)
 
 
 class Fleet:
@@ -83,6 +89,8 @@ class Fleet:
         self.realm: LabRealm | None = None
         self.client_cert: tuple[Path, Path] | None = None
         self.ticker = Ticker(self, self.options.tick_s)
+        # Hosts with a task to start or finish (or a tampering user): the only ones the timer visits.
+        self._timed = {name for name, host in self.hosts.items() if host.has_timers}
         self._next_expiry = 0.0
 
     def _config(self, spec: HostSpec, faults: HostFaults) -> HostConfig:
@@ -134,7 +142,7 @@ class Fleet:
             config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth,
                                     spn_host=f"{name.lower()}.{DOMAIN}" if auth == "kerberos" else None,
                                     cert_user=f"{USER}@{DOMAIN}" if auth == "certificate" else None)
-            endpoint = self.server.add_endpoint(_LockedHost(host, self.lock), config)
+            endpoint = self.server.add_endpoint(_LockedHost(host, self.lock, self._pipeline_ran), config)
             own = self.faults.for_host(name)
             rtt_ms = own.rtt_ms if own.rtt_ms is not None else global_rtt
             state = FaultState(own, rtt_ms / 1000.0, partial(self._locked_out, host),
@@ -162,6 +170,10 @@ class Fleet:
             self.realm.stop()
 
     # --- behaviour ----------------------------------------------------------------------------------------
+    def _pipeline_ran(self, host: LabHost) -> None:
+        if host.has_timers:
+            self._timed.add(host.name)
+
     def _locked_out(self, host: LabHost) -> bool:
         """The controller's WinRM traffic to ``host`` is discarded now; each discard is audited as 4963
         ("IPsec dropped an inbound clear text packet that should have been secured", windows-behaviour §3)."""
@@ -185,9 +197,13 @@ class Fleet:
         5 s): an SA outlives its idle limit by that much at worst. ASSUMPTION: Windows' own check interval
         is undocumented (windows-behaviour.md §6).
         """
-        for host in self.hosts.values():
+        with self.lock:
+            timed = [self.hosts[name] for name in sorted(self._timed)]
+        for host in timed:
             with self.lock:  # per host, so the WinRM loop never waits for the whole fleet
                 host.tick_tasks()
+                if not host.has_timers:
+                    self._timed.discard(host.name)
         now = time.monotonic()
         if now >= self._next_expiry:
             idle = self.network.options.sa_idle_s or 300.0

@@ -78,7 +78,12 @@ class FleetNetwork:
         return list(self._by_name.values())
 
     def policy(self, host: LabHost) -> HostPolicy:
-        return host_policy(host.active_policy(), self._specs[host.name].is_dc, self.options.subnet_prefix)
+        """The host's enforced policy as the IKE model takes it, rebuilt only after the host changed (every
+        WinRM request asks whether the controller is locked out, every probe negotiates)."""
+        is_dc, prefix = self._specs[host.name].is_dc, self.options.subnet_prefix
+        policy: HostPolicy = host.derived(("ike_policy", is_dc, prefix),
+                                          lambda: host_policy(host.active_policy(), is_dc, prefix))
+        return policy
 
     def context(self) -> NegotiationContext:
         dcs = tuple(self.policy(h) for h in self._dcs)
@@ -105,7 +110,7 @@ class FleetNetwork:
             flow = Flow(src_host.name, src_host.address, address, protocol,
                         EPHEMERAL_PORT if tcp_like else 0, port if tcp_like else 0)
             view = src_host.active_policy()
-            src = host_policy(view, self._specs[src_host.name].is_dc, self.options.subnet_prefix)
+            src = self.policy(src_host)
             matching = self._matching_rules(view, src, flow)
             if address == src_host.address:
                 return ProbeResult(True, matching, src_host.address, address, "connected")  # loopback: no IPsec
