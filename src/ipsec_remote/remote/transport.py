@@ -35,6 +35,7 @@ from tenacity import (
 from ..errors import IpsecRemoteError
 from ..log import get_logger
 from .autherrors import describe, is_kerberos_error, tls_alert
+from .fastclixml import Frozen, speed_up
 
 
 class TransportError(IpsecRemoteError):
@@ -163,6 +164,7 @@ class HostSession:
     def _open_pool(self) -> tuple[WSMan, RunspacePool]:
         wsman = make_wsman(self.target)
         pool = RunspacePool(wsman)
+        speed_up(pool)
         try:
             pool.open()
         except BaseException:
@@ -185,7 +187,7 @@ class HostSession:
             ps = PowerShell(pool)
             ps.add_script(script_text(script))
             if parameters:
-                ps.add_parameters(parameters)
+                ps.add_parameters(_frozen(parameters))
             output = ps.invoke()
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:  # a terminating error; had_errors alone is not enough
@@ -212,7 +214,7 @@ class HostSession:
                     ps.add_statement()
                 ps.add_script(script_text(script))
                 if parameters:
-                    ps.add_parameters(parameters)
+                    ps.add_parameters(_frozen(parameters))
             output = ps.invoke()
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:
@@ -333,6 +335,11 @@ def probe_fresh_session(target: HostTarget) -> bool:
         return True
     except IpsecRemoteError:
         return False
+
+
+def _frozen(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as pypsrp should hold them: serialized as they are, never deep-copied (fastclixml)."""
+    return {name: Frozen(value) for name, value in parameters.items()}
 
 
 def _error_text(record: Any) -> str:

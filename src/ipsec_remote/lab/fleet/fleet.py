@@ -11,10 +11,10 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost

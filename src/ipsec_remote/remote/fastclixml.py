@@ -1,0 +1,232 @@
+"""CLIXML for the controller's pipelines at a fraction of pypsrp's CPU cost, byte for byte the same.
+
+pypsrp 0.9's ``Serializer`` builds a table of ~30 closures for every value it serializes, copies metadata per
+list entry, runs two regular expressions over every string, and pypsrp deep-copies every command's arguments
+on each invocation; ``Message.pack`` then writes the tree through ElementTree's byte writer. On a 1,000-host
+apply that was most of the controller's CPU (issue 17: measured with py-spy, 44 % in ``Fragmenter.fragment``).
+
+``FastSerializer`` takes the values our scripts send (str, bool, int, None, dict, list — what
+``sessions.batch_data`` produces) on a direct path that allocates the same RefIds and type-name references in
+the same order, so the XML is identical (``tests/unit/test_fastclixml.py`` compares it with pypsrp's own on
+generated values); anything else goes to pypsrp unchanged. A PSRP message object comes back as the UTF-8
+bytes ``Message.pack`` would have produced from the tree (it takes bytes as they are). ``Frozen`` wraps a
+parameter value so that pypsrp's deep copy of the command keeps it as it is (the value is only ever read).
+Reading: primitive elements (strings, numbers, booleans, nulls) skip pypsrp's per-element table and its
+re-serialization of the element to text, which it only needs for complex objects.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from pypsrp import messages
+from pypsrp.complex_objects import ComplexObject, ObjectMeta
+from pypsrp.serializer import Serializer
+
+# Characters pypsrp's string encoder rewrites (``_x`` in any case, C0/C1 controls, non-BMP characters).
+_NEEDS_ESCAPE = re.compile("(?i)_x|[\u0000-\u001f\u007f-\u009f\U00010000-\U0010ffff]")
+_HASHTABLE = ["System.Collections.Hashtable", "System.Object"]  # DictionaryMeta's default type names
+_ARRAY = ["System.Object[]", "System.Array", "System.Object"]  # ListMeta's default type names
+_MESSAGES = tuple(t for t in vars(messages).values()
+                  if isinstance(t, type) and issubclass(t, ComplexObject) and hasattr(t, "MESSAGE_TYPE"))
+_SKIP = object()
+_ESCAPED: dict[str, str] = {}  # long strings (the scripts) as encoded once: every host is sent the same text
+
+
+class _Unusual(Exception):
+    """A tree the text writer does not take on (namespaces, tails, comments): ElementTree writes it."""
+
+
+class Frozen:
+    """A parameter value pypsrp must not deep-copy (it is serialized, never changed)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __copy__(self) -> Frozen:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Frozen:
+        return self
+
+
+def _int(element: ET.Element) -> int:
+    return int(element.text or "")
+
+
+def _float(element: ET.Element) -> float:
+    return float(element.text or "")
+
+
+def _bool(element: ET.Element) -> bool:
+    return (element.text or "").lower() == "true"
+
+
+def _nil(element: ET.Element) -> None:
+    return None
+
+
+# Primitive CLIXML elements read exactly as pypsrp reads them (MS-PSRP 2.2.5.1).
+_PRIMITIVES: dict[str, Any] = {
+    "B": _bool, "By": _int, "SB": _int, "U16": _int, "I16": _int, "U32": _int, "I32": _int, "U64": _int,
+    "I64": _int, "Sg": _float, "Db": _float, "Nil": _nil,
+}
+
+
+class FastSerializer(Serializer):
+    def serialize(self, value: Any, metadata: ObjectMeta | None = None, parent: ET.Element | None = None,
+                  clear: bool = True) -> Any:
+        if clear:
+            self._clear()
+        if type(value) is Frozen:
+            value = value.value
+        if metadata is None or (type(metadata) is ObjectMeta and metadata.tag == "*"):
+            element = self._plain(value, metadata, parent)
+            if element is not _SKIP:
+                return element
+        result = super().serialize(value, metadata, parent, clear=False)
+        if clear and parent is None and isinstance(value, _MESSAGES) and isinstance(result, ET.Element):
+            # What Message.pack does with the tree (no XML declaration for UTF-8), through the faster text writer.
+            return to_bytes(result)
+        return result
+
+    def _string(self, value: str) -> str:
+        if _NEEDS_ESCAPE.search(value) is None:
+            return value
+        if len(value) < 256:
+            return str(self._serialize_string(value))
+        escaped = _ESCAPED.get(value)
+        if escaped is None:
+            escaped = str(self._serialize_string(value))
+            if len(_ESCAPED) < 64:
+                _ESCAPED[value] = escaped
+        return escaped
+
+    def _plain(self, value: Any, metadata: ObjectMeta | None, parent: ET.Element | None) -> Any:
+        kind = type(value)
+        element: ET.Element | None
+        if kind is str:
+            tag, element = "S", ET.Element("S")
+            element.text = self._string(value)
+        elif kind is bool:
+            tag, element = "B", ET.Element("B")
+            element.text = "true" if value else "false"
+        elif kind is int:
+            tag, element = "I32", ET.Element("I32")
+            element.text = str(value)
+        elif kind is dict:
+            tag, element = "DCT", ET.Element("Obj", RefId=self._get_obj_id())
+            self._create_tn(element, _HASHTABLE)
+            entries = ET.SubElement(element, "DCT")
+            for key, item in value.items():
+                entry = ET.SubElement(entries, "En")
+                self.serialize(key, ObjectMeta(name="Key"), parent=entry, clear=False)
+                self.serialize(item, ObjectMeta(name="Value"), parent=entry, clear=False)
+        elif kind is list:
+            tag, element = "LST", ET.Element("Obj", RefId=self._get_obj_id())
+            self._create_tn(element, _ARRAY)
+            entries = ET.SubElement(element, "LST")
+            for item in value:
+                self.serialize(item, ObjectMeta(), parent=entries, clear=False)
+        elif value is None:
+            tag = "S"  # pypsrp's type guess for None (its catch-all)
+            if metadata is not None and metadata.optional:
+                metadata.tag = tag
+                return None
+            element = ET.Element("Nil")
+        else:
+            return _SKIP
+        if metadata is not None:
+            metadata.tag = tag  # pypsrp records the guessed tag on the metadata it was given
+            if metadata.name is not None:
+                element.attrib["N"] = metadata.name
+        if parent is not None:
+            parent.append(element)
+        return element
+
+    def deserialize(self, element: Any, metadata: ObjectMeta | None = None, clear: bool = True) -> Any:
+        if clear:
+            self._clear()
+        if isinstance(element, ET.Element) and (metadata is None or (type(metadata) is ObjectMeta
+                                                                      and metadata.tag == "*")):
+            tag = element.tag
+            if tag == "S" or tag == "ToString":
+                text = element.text
+                if text is None or "_x" not in text:  # pypsrp's decoder only rewrites _xHHHH_ sequences
+                    if metadata is not None:
+                        metadata.tag = tag
+                    return text or ""
+            elif tag in _PRIMITIVES:
+                if metadata is not None:
+                    metadata.tag = tag
+                return _PRIMITIVES[tag](element)
+        return super().deserialize(element, metadata, clear=False)
+
+
+def to_bytes(element: ET.Element) -> bytes:
+    """``ET.tostring(element, encoding="utf-8")`` (no XML declaration for UTF-8), written without ElementTree's
+    per-fragment encoder calls."""
+    out: list[str] = []
+    try:
+        _write(element, out)
+    except _Unusual:
+        data: bytes = ET.tostring(element, encoding="utf-8")
+        return data
+    return "".join(out).encode("utf-8", "xmlcharrefreplace")
+
+
+def _write(element: ET.Element, out: list[str]) -> None:
+    tag = element.tag
+    if type(tag) is not str or tag[:1] == "{" or element.tail:
+        raise _Unusual
+    out.append("<" + tag)
+    for key, value in element.attrib.items():
+        if type(key) is not str or type(value) is not str or key[:1] == "{":
+            raise _Unusual
+        out.append(f' {key}="{_escape_attrib(value)}"')
+    text = element.text
+    if text or len(element):
+        out.append(">")
+        if text:
+            out.append(_escape_cdata(text))
+        for child in element:
+            _write(child, out)
+        out.append("</" + tag + ">")
+    else:
+        out.append(" />")
+
+
+def _escape_cdata(text: str) -> str:
+    # As ElementTree escapes character data.
+    if type(text) is not str:
+        raise _Unusual
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _escape_attrib(text: str) -> str:
+    # As ElementTree escapes attribute values (CR, LF and TAB as character references).
+    text = _escape_cdata(text)
+    if '"' in text:
+        text = text.replace('"', "&quot;")
+    if "\r" in text:
+        text = text.replace("\r", "&#13;")
+    if "\n" in text:
+        text = text.replace("\n", "&#10;")
+    if "\t" in text:
+        text = text.replace("\t", "&#09;")
+    return text
+
+
+def speed_up(pool: Any) -> None:
+    """Give an unopened pypsrp RunspacePool the fast serializer (its fragmenter shares the same object)."""
+    pool._serializer.__class__ = FastSerializer
