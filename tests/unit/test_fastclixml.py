@@ -8,11 +8,13 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from psrpcore.types import serialize as ps_serialize
 from pypsrp import messages as M
 from pypsrp.complex_objects import (
     ApartmentState,
     Command,
     CommandParameter,
+    GenericComplexObject,
     HostInfo,
     ObjectMeta,
     Pipeline,
@@ -20,6 +22,8 @@ from pypsrp.complex_objects import (
 )
 from pypsrp.serializer import Serializer
 
+from ipsec_remote.lab.values import PSObject as LabObject
+from ipsec_remote.lab.winrm.convert import to_ps
 from ipsec_remote.remote.fastclixml import FastSerializer, Frozen, to_bytes
 from ipsec_remote.remote.transport import plain, script_text
 
@@ -63,12 +67,55 @@ def read(serializer: Serializer, xml: str, element: bool) -> tuple[str, Any, str
     return "ok", plain(value), meta.tag
 
 
+def outputs(inner: Any) -> Any:
+    """What our scripts output, as a Windows host serializes it: [pscustomobject]s, arrays, hashtables."""
+    return st.one_of(st.lists(inner, max_size=4), st.dictionaries(texts, inner, max_size=3),
+                     st.dictionaries(st.sampled_from(["Name", "Rules", "_x", "Ok"]), inner, max_size=4).map(
+                         lambda props: LabObject.custom(props)))
+
+
+host_values = st.recursive(scalars, outputs, max_leaves=25)
+
+
+def host_xml(value: Any) -> str:
+    return ET.tostring(ps_serialize(to_ps(value), None), encoding="utf-8").decode()
+
+
+def read_full(serializer: Serializer, xml: str, element: bool) -> tuple[str, Any, str, list[Any]]:
+    """``read`` plus, for every dynamic object in the result, its type names, ToString and XML text."""
+    outcome, value, tag = read(serializer, xml, element)
+    found: list[Any] = []
+    if outcome == "ok":
+        found = dynamic_details(serializer.deserialize(ET.fromstring(xml) if element else xml))
+    return outcome, value, tag, found
+
+
+def dynamic_details(value: Any) -> list[Any]:
+    if isinstance(value, GenericComplexObject):
+        nested = [*value.extended_properties.values(), *value.adapted_properties.values()]
+        return [(type(value).__mro__[-3].__name__, value.types, value.to_string, value._xml),
+                *(d for v in nested for d in dynamic_details(v))]
+    if isinstance(value, list):
+        return [d for v in value for d in dynamic_details(v)]
+    if isinstance(value, dict):
+        return [d for v in value.values() for d in dynamic_details(v)]
+    return []
+
+
 @settings(max_examples=300, deadline=None)
 @given(value=values)
 def test_reading_back_matches_pypsrp(value: Any) -> None:
     xml = ET.tostring(Serializer().serialize(copy.deepcopy(value)), encoding="utf-8").decode()
     for element in (False, True):
         assert read(FastSerializer(), xml, element) == read(Serializer(), xml, element)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=host_values)
+def test_reading_host_output_matches_pypsrp(value: Any) -> None:
+    xml = host_xml(value)
+    for element in (False, True):
+        assert read_full(FastSerializer(), xml, element) == read_full(Serializer(), xml, element)
 
 
 @given(value=values)

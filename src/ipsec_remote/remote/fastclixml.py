@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from pypsrp import messages
-from pypsrp.complex_objects import ComplexObject, ObjectMeta
+from pypsrp.complex_objects import Command, ComplexObject, GenericComplexObject, ListMeta, ObjectMeta
 from pypsrp.serializer import Serializer
 
 # Characters pypsrp's string encoder rewrites (``_x`` in any case, C0/C1 controls, non-BMP characters).
@@ -70,6 +70,39 @@ def _nil(element: ET.Element) -> None:
     return None
 
 
+class _Dynamic(GenericComplexObject):
+    """A PSCustomObject as pypsrp reads it; its XML text (``_xml``) is written only if someone asks."""
+
+    def __init__(self) -> None:
+        self._element: ET.Element | None = None
+        super().__init__()
+
+    @property
+    def _xml(self) -> str | None:
+        return None if self._element is None else ET.tostring(self._element, encoding="utf-8").decode("utf-8")
+
+    @_xml.setter
+    def _xml(self, value: str | None) -> None:
+        if value is None:
+            self._element = None
+        else:
+            self._element = ET.fromstring(value)
+
+
+class _NoCopyCommand(Command):
+    """A command whose arguments are ``Frozen``: pypsrp's defensive deep copy (for XML elements used as
+    values, which may only have one parent) has nothing to protect."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _NoCopyCommand:
+        return self
+
+
+# How pypsrp reads the objects our scripts output (its type table: System.Object -> a dynamic object,
+# Object[] -> a list, Hashtable -> a dict); any other type list takes pypsrp's own path.
+_PSCUSTOMOBJECT = ("System.Management.Automation.PSCustomObject", "System.Object")
+_OBJECT_ARRAY = ("System.Object[]", "System.Array", "System.Object")
+_HASHTABLE_TYPES = ("System.Collections.Hashtable", "System.Object")
+
 # Primitive CLIXML elements read exactly as pypsrp reads them (MS-PSRP 2.2.5.1).
 _PRIMITIVES: dict[str, Any] = {
     "B": _bool, "By": _int, "SB": _int, "U16": _int, "I16": _int, "U32": _int, "I32": _int, "U64": _int,
@@ -94,14 +127,19 @@ class FastSerializer(Serializer):
             return to_bytes(result)
         return result
 
-    def _string(self, value: str) -> str:
+    def _serialize_string(self, value: str | None) -> str | None:
+        """pypsrp's string encoding, skipped when there is nothing to encode and remembered for long strings
+        (the scripts: every host is sent the same text)."""
+        if value is None or type(value) is not str:
+            result: str | None = super()._serialize_string(value)
+            return result
         if _NEEDS_ESCAPE.search(value) is None:
             return value
         if len(value) < 256:
-            return str(self._serialize_string(value))
+            return str(super()._serialize_string(value))
         escaped = _ESCAPED.get(value)
         if escaped is None:
-            escaped = str(self._serialize_string(value))
+            escaped = str(super()._serialize_string(value))
             if len(_ESCAPED) < 64:
                 _ESCAPED[value] = escaped
         return escaped
@@ -111,7 +149,7 @@ class FastSerializer(Serializer):
         element: ET.Element | None
         if kind is str:
             tag, element = "S", ET.Element("S")
-            element.text = self._string(value)
+            element.text = self._serialize_string(value)
         elif kind is bool:
             tag, element = "B", ET.Element("B")
             element.text = "true" if value else "false"
@@ -151,20 +189,60 @@ class FastSerializer(Serializer):
     def deserialize(self, element: Any, metadata: ObjectMeta | None = None, clear: bool = True) -> Any:
         if clear:
             self._clear()
-        if isinstance(element, ET.Element) and (metadata is None or (type(metadata) is ObjectMeta
-                                                                      and metadata.tag == "*")):
+        if isinstance(element, ET.Element):
             tag = element.tag
+            generic = metadata is None or (type(metadata) is ObjectMeta and metadata.tag == "*")
+            # pypsrp reads a primitive by its element whatever the metadata, recording the tag on "*" metadata.
             if tag == "S" or tag == "ToString":
                 text = element.text
-                if text is None or "_x" not in text:  # pypsrp's decoder only rewrites _xHHHH_ sequences
-                    if metadata is not None:
+                if text is None or "_x" not in text:  # its decoder only rewrites _xHHHH_ sequences
+                    if generic and metadata is not None:
                         metadata.tag = tag
                     return text or ""
             elif tag in _PRIMITIVES:
-                if metadata is not None:
+                if generic and metadata is not None:
                     metadata.tag = tag
                 return _PRIMITIVES[tag](element)
+            elif tag == "Obj" and (generic or _dynamic_meta(metadata)):
+                value = self._known_object(element, metadata, generic)
+                if value is not _SKIP:
+                    return value
         return super().deserialize(element, metadata, clear=False)
+
+    def _known_object(self, element: ET.Element, metadata: ObjectMeta | None, generic: bool) -> Any:
+        """A PSCustomObject, object array or hashtable without pypsrp's per-object type table and text copy."""
+        if generic:
+            tn = element.find("TN")
+            if tn is not None:
+                types = tuple(t.text or "" for t in tn.findall("T"))
+            else:
+                ref = element.find("TNRef")
+                if ref is None or ref.attrib.get("RefId") not in self.tn:
+                    return _SKIP
+                types = tuple(self.tn[ref.attrib["RefId"]])
+            if types not in (_PSCUSTOMOBJECT, _OBJECT_ARRAY, _HASHTABLE_TYPES):
+                return _SKIP
+            if metadata is not None:
+                metadata.tag = "Obj"
+        else:
+            types = _PSCUSTOMOBJECT  # array entries: pypsrp reads every object in an Object[] as a dynamic one
+        self._get_types_from_obj(element)  # registers the type names' reference, as pypsrp does first
+        value: Any
+        if types == _PSCUSTOMOBJECT:
+            value = self._deserialize_dynamic_obj(element, ObjectMeta("ObjDynamic", object=_Dynamic))
+            value._element = element
+        elif types == _OBJECT_ARRAY:
+            value = self._deserialize_lst(element, ListMeta(list_value_meta=ObjectMeta(
+                "ObjDynamic", object=GenericComplexObject)))
+        else:
+            value = self._deserialize_dct(element)
+        self.obj[element.attrib["RefId"]] = value
+        return value
+
+
+def _dynamic_meta(metadata: ObjectMeta | None) -> bool:
+    return (type(metadata) is ObjectMeta and metadata is not None and metadata.tag == "ObjDynamic"
+            and metadata.object is GenericComplexObject)
 
 
 def to_bytes(element: ET.Element) -> bytes:
@@ -230,3 +308,10 @@ def _escape_attrib(text: str) -> str:
 def speed_up(pool: Any) -> None:
     """Give an unopened pypsrp RunspacePool the fast serializer (its fragmenter shares the same object)."""
     pool._serializer.__class__ = FastSerializer
+
+
+def no_copy(commands: list[Any]) -> None:
+    """Commands whose parameter values are all ``Frozen`` skip pypsrp's deep copy on invocation."""
+    for command in commands:
+        if type(command) is Command and all(type(arg.value) is Frozen for arg in command.args):
+            command.__class__ = _NoCopyCommand
