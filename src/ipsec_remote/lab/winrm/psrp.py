@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psrpcore import ServerPipeline, ServerRunspacePool
-from psrpcore._payload import PSRPPayload, StreamType
-from psrpcore.types import PSInvocationState, PSVersion, add_note_property
+from psrpcore._events import CreatePipelineEvent, PSRPEvent
+from psrpcore._payload import PSRPMessage, PSRPPayload, StreamType
+from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, add_note_property
 
 from ..runtime import PipelineCommand, PipelineResult, ScriptHost
 from ..values import ErrorRecord
 from .convert import error_parts, error_record, from_ps, to_ps
+from .leanargs import lab_value, read_create_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,18 @@ class _LabRunspacePool(ServerRunspacePool):
     def _process_SetMinRunspaces(self, event: Any) -> None:
         _lower_ci(event)
         super()._process_SetMinRunspaces(event)
+
+    def _process_message(self, message: PSRPMessage) -> Any:
+        """As psrpcore processes a message, except that a CreatePipeline's arguments are read straight into
+        lab values (leanargs: the same values, a fraction of the CPU)."""
+        if message.message_type != PSRPMessageType.CreatePipeline:
+            return super()._process_message(message)
+        ps_object = read_create_pipeline(message.data, self._cipher, our_capability=self.our_capability,
+                                         their_capability=self.their_capability)
+        event = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id, message.pipeline_id)
+        assert isinstance(event, CreatePipelineEvent)
+        self._process_CreatePipeline(event)
+        return event
 
 
 def _lower_ci(event: Any) -> None:
@@ -241,7 +255,7 @@ def _statements(commands: list[Any]) -> list[list[PipelineCommand]]:
         out[-1].append(PipelineCommand(
             text=str.__str__(cmd.command_text),
             is_script=bool(cmd.is_script),
-            parameters=[(None if n is None else str.__str__(n), from_ps(v)) for n, v in cmd.parameters],
+            parameters=[(None if n is None else str.__str__(n), lab_value(v, from_ps)) for n, v in cmd.parameters],
         ))
         if cmd.end_of_statement:
             out.append([])

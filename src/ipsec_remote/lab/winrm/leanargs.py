@@ -1,0 +1,117 @@
+"""Command arguments of a CreatePipeline message read straight into lab values.
+
+psrpcore turns every CLIXML element into a ``PSObject`` (its metaclass machinery costs ~10 µs per string) and
+``convert.from_ps`` then turns those into lab values: for the controller's batches (hundreds of strings per
+pipeline) that was a quarter of the lab's CPU on a 1,000-host fleet (issue 17, profiled with py-spy and
+yappi). ``LeanReader`` is psrpcore's own reader for a CreatePipeline message, except that a command
+argument's value (``<… N="V">`` inside the pipeline's ``Args``, MS-PSRP 2.2.3.13) made only of strings,
+numbers, booleans, nulls, hashtables and object arrays is read directly into the lab value ``from_ps`` would
+have produced, wrapped in ``Lifted``. Anything else (a reference, a typed object, extra members) is read by
+psrpcore as before. ``tests/lab/winrm/test_leanargs.py`` checks both give the same values.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+from xml.etree import ElementTree
+
+from psrpcore.types._serializer import _deserialize_string, _Serializer
+
+from ..values import PSHashtable
+
+_HASHTABLE = ("System.Collections.Hashtable", "System.Object")
+_OBJECT_ARRAY = ("System.Object[]", "System.Array", "System.Object")
+_INT_RANGES = {"I32": (-2**31, 2**31 - 1), "I64": (-2**63, 2**63 - 1)}
+
+
+class Lifted:
+    """An argument value already in the lab's value model (``convert.from_ps`` would give the same)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class _NotPlain(Exception):
+    """The value holds something only psrpcore knows how to read."""
+
+
+class LeanReader(_Serializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._args_depth = 0
+
+    def deserialize(self, element: ElementTree.Element) -> Any:
+        name = element.attrib.get("N")
+        if name == "V" and self._args_depth:
+            tn_before = dict(self._tn_ref_map)
+            try:
+                return Lifted(self._plain(element))
+            except _NotPlain:
+                self._tn_ref_map.clear()
+                self._tn_ref_map.update(tn_before)
+        if name == "Args":
+            self._args_depth += 1
+            try:
+                return super().deserialize(element)
+            finally:
+                self._args_depth -= 1
+        return super().deserialize(element)
+
+    def _plain(self, element: ElementTree.Element) -> Any:
+        tag = element.tag
+        if tag == "S":
+            text = element.text or ""
+            return _deserialize_string(text) if "_x" in text else text
+        if tag in _INT_RANGES:
+            number = int(element.text or "")
+            low, high = _INT_RANGES[tag]
+            if not low <= number <= high:
+                raise _NotPlain  # psrpcore refuses it: let it
+            return number
+        if tag == "B":
+            return (element.text or "").lower() == "true"
+        if tag == "Nil":
+            return None
+        if tag != "Obj":
+            raise _NotPlain
+        types = self._types(element)
+        body = [child for child in element if child.tag not in ("TN", "TNRef")]
+        if len(body) != 1:
+            raise _NotPlain
+        (content,) = body
+        if types == _HASHTABLE and content.tag == "DCT":
+            table = PSHashtable()
+            for entry in content:
+                key, value = entry.find('*[@N="Key"]'), entry.find('*[@N="Value"]')
+                if entry.tag != "En" or key is None or value is None:
+                    raise _NotPlain
+                table[str(self._plain(key))] = self._plain(value)
+            return table
+        if types == _OBJECT_ARRAY and content.tag == "LST":
+            return [self._plain(item) for item in content]
+        raise _NotPlain
+
+    def _types(self, element: ElementTree.Element) -> tuple[str, ...]:
+        """The object's type names, registering a definition for later references as psrpcore does."""
+        tn = element.find("TN")
+        if tn is not None:
+            names = [t.text or "" for t in tn.findall("T")]
+            self._tn_ref_map[tn.attrib["RefId"]] = names
+            return tuple(names)
+        ref = element.find("TNRef")
+        if ref is not None and ref.attrib.get("RefId") in self._tn_ref_map:
+            return tuple(self._tn_ref_map[ref.attrib["RefId"]])
+        raise _NotPlain
+
+
+def read_create_pipeline(data: bytes, cipher: Any, **kwargs: Any) -> Any:
+    """A CreatePipeline message's object, as psrpcore's ``deserialize`` reads it but with ``Lifted`` arguments."""
+    return LeanReader(cipher, **kwargs).deserialize(ElementTree.fromstring(data))
+
+
+def lab_value(value: Any, from_ps: typing.Callable[[Any], Any]) -> Any:
+    """An argument as a lab value: lifted ones are already converted."""
+    return value.value if isinstance(value, Lifted) else from_ps(value)
