@@ -25,19 +25,24 @@ from pypsrp.serializer import Serializer
 from ipsec_remote.lab.values import CaseInsensitiveDict, PSObject
 from ipsec_remote.lab.winrm.convert import from_ps
 from ipsec_remote.lab.winrm.leanargs import Lifted, lab_value, read_create_pipeline
+from ipsec_remote.remote.transport import script_text
 
 RPID, PID = uuid.UUID(int=1), uuid.UUID(int=2)
-texts = st.text(alphabet=st.sampled_from(list("abcXx_ <>&\"'\n\r\t\x00\x1f\x85é€\U0001F600")), max_size=12)
+alphabet = st.sampled_from(list("abcXx_ <>&\"'\n\r\t\x00\x1f\x85é€\U0001F600"))
+texts = st.text(alphabet=alphabet, max_size=12) | st.text(alphabet=alphabet, min_size=250, max_size=300)
 scalars = st.one_of(texts, st.booleans(), st.integers(-2**40, 2**40), st.none())
 values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(texts, inner, max_size=4)), max_leaves=30)
 
 
+SCRIPTS = ["read_state", "invoke_batch", "verify"]
+
+
 def message(statements: list[dict[str, Any]]) -> bytes:
-    """The CreatePipeline message pypsrp sends for these statements (script text, then named parameters)."""
+    """The CreatePipeline message pypsrp sends for these statements (a script's text, then named parameters)."""
     commands = []
     for i, params in enumerate(statements):
-        command = Command(cmd=f"param() # statement {i}", is_script=True, use_local_scope=None,
+        command = Command(cmd=script_text(SCRIPTS[i % len(SCRIPTS)]), is_script=True, use_local_scope=None,
                           protocol_version="2.3")
         for name, value in params.items():
             command.args.append(CommandParameter(name=name, value=value))
@@ -61,9 +66,11 @@ def norm(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-def arguments(ps_object: Any) -> list[list[tuple[str, Any]]]:
+def arguments(ps_object: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """Each command's text and its arguments as lab values."""
     event = PSRPEvent.create(PSRPMessageType.CreatePipeline, ps_object, RPID, PID)
-    return [[(str(n), norm(lab_value(v, from_ps))) for n, v in c.parameters] for c in event.pipeline.commands]
+    return [(str.__str__(c.command_text), [(str(n), norm(lab_value(v, from_ps))) for n, v in c.parameters])
+            for c in event.pipeline.commands]
 
 
 @settings(max_examples=300, deadline=None)

@@ -12,10 +12,12 @@ psrpcore as before. ``tests/lab/winrm/test_leanargs.py`` checks both give the sa
 
 from __future__ import annotations
 
+import functools
 import typing
 from typing import Any
 from xml.etree import ElementTree
 
+from psrpcore.types import PSString
 from psrpcore.types._serializer import _deserialize_string, _Serializer
 
 from ..values import PSHashtable
@@ -52,6 +54,8 @@ class LeanReader(_Serializer):
             except _NotPlain:
                 self._tn_ref_map.clear()
                 self._tn_ref_map.update(tn_before)
+        if element.tag == "S" and len(element.text or "") > 256:
+            return PSString(_text(element.text or ""))  # a script's text: the same for every host
         if name == "Args":
             self._args_depth += 1
             try:
@@ -63,8 +67,7 @@ class LeanReader(_Serializer):
     def _plain(self, element: ElementTree.Element) -> Any:
         tag = element.tag
         if tag == "S":
-            text = element.text or ""
-            return _deserialize_string(text) if "_x" in text else text
+            return _text(element.text or "")
         if tag in _INT_RANGES:
             number = int(element.text or "")
             low, high = _INT_RANGES[tag]
@@ -85,7 +88,13 @@ class LeanReader(_Serializer):
         if types == _HASHTABLE and content.tag == "DCT":
             table = PSHashtable()
             for entry in content:
-                key, value = entry.find('*[@N="Key"]'), entry.find('*[@N="Value"]')
+                key = value = None
+                for part in entry:  # psrpcore takes the first Key and the first Value
+                    name = part.attrib.get("N")
+                    if name == "Key" and key is None:
+                        key = part
+                    elif name == "Value" and value is None:
+                        value = part
                 if entry.tag != "En" or key is None or value is None:
                     raise _NotPlain
                 table[str(self._plain(key))] = self._plain(value)
@@ -105,6 +114,18 @@ class LeanReader(_Serializer):
         if ref is not None and ref.attrib.get("RefId") in self._tn_ref_map:
             return tuple(self._tn_ref_map[ref.attrib["RefId"]])
         raise _NotPlain
+
+
+def _text(text: str) -> str:
+    """A CLIXML string's text (``_xHHHH_`` escapes decoded), long ones remembered."""
+    if "_x" not in text:
+        return text
+    return _long_text(text) if len(text) > 256 else str(_deserialize_string(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _long_text(text: str) -> str:
+    return str(_deserialize_string(text))
 
 
 def read_create_pipeline(data: bytes, cipher: Any, **kwargs: Any) -> Any:
