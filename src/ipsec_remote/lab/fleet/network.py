@@ -151,10 +151,9 @@ class FleetNetwork:
         with self.lock:
             own = self.controller_host()
             if own is None:
-                flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT,
-                            self.winrm_port)
-                rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
-                return rule.name if rule is not None and rule.inbound_security == "Require" else None
+                # Asked on every WinRM request: the answer only changes when the host does.
+                verdict: str | None = host.derived("controller_blocked_by", lambda: self._inbound_require(host))
+                return verdict
             if own is host and self.options.own_address_traffic == "loopback":
                 return None
             flow = Flow(own.name, own.address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
@@ -165,6 +164,11 @@ class FleetNetwork:
             if "outbound Require" in outcome.reason:
                 return f"{own.name}:{outcome.initiator_rule}"
             return outcome.responder_rule or outcome.reason
+
+    def _inbound_require(self, host: LabHost) -> str | None:
+        flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
+        rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
+        return rule.name if rule is not None and rule.inbound_security == "Require" else None
 
     def _matching_rules(self, view: HostPolicyView, policy: HostPolicy, flow: Flow) -> tuple[str, ...]:
         """Test-NetConnection's MatchingIPsecRules: the display names of every CS rule the flow matches."""

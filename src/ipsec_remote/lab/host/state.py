@@ -103,10 +103,10 @@ class LabHost:
         self._proposals: dict[int, tuple[weakref.ref[PSObject], Proposal]] = {}
         self._engine: Any = None
         # Views derived from the host's state (its policy as the network model sees it) are cached per
-        # ``generation``, which moves on whenever something that may change the state has run (a pipeline, a
-        # script, a direct call, a task); while one runs (``_busy``) nothing is cached.
+        # ``generation``, which moves on with every command that may change what they read (NetSecurity
+        # changes, service control) and after anything that ran on the host (a pipeline, a script, a direct
+        # call, a task).
         self.generation = 0
-        self._busy = 0
         self._derived: dict[object, tuple[int, Any]] = {}
         self.commands = CommandTable()
         for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit, native,
@@ -132,17 +132,13 @@ class LabHost:
     @contextmanager
     def changing(self) -> Iterator[None]:
         """Whatever runs inside may change the host: derived views are recomputed afterwards."""
-        self._busy += 1
         try:
             yield
         finally:
-            self._busy -= 1
             self.generation += 1
 
     def derived(self, key: object, build: Callable[[], Any]) -> Any:
-        """``build()``, cached until the host changes (see ``changing``)."""
-        if self._busy:
-            return build()
+        """``build()``, cached until the host changes (see ``generation``)."""
         hit = self._derived.get(key)
         if hit is not None and hit[0] == self.generation:
             return hit[1]
