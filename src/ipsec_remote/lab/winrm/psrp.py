@@ -21,13 +21,14 @@ from typing import Any
 
 from psrpcore import ServerPipeline, ServerRunspacePool
 from psrpcore._events import CreatePipelineEvent, PSRPEvent
-from psrpcore._payload import PSRPMessage, PSRPPayload, StreamType
+from psrpcore._payload import PSRPMessage, PSRPPayload, StreamType, create_message
 from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, add_note_property
 
 from ..runtime import PipelineCommand, PipelineResult, ScriptHost
 from ..values import ErrorRecord
 from .convert import error_parts, error_record, from_ps, to_ps
 from .leanargs import lab_value, read_create_pipeline
+from .leanoutput import Unsupported, clixml
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,23 @@ class _LabRunspacePool(ServerRunspacePool):
         assert isinstance(event, CreatePipelineEvent)
         self._process_CreatePipeline(event)
         return event
+
+    def write_output(self, pipeline: ServerPipeline, value: Any) -> None:
+        """``pipeline.write_output(to_ps(value))``, with the CLIXML written straight from the lab value
+        (leanoutput) and queued as psrpcore queues a message; values leanoutput does not write take
+        psrpcore's path."""
+        try:
+            data = b"" if value is None else clixml(value)  # a bare $null is an empty message (as psrpcore)
+        except Unsupported:
+            pipeline.write_output(to_ps(value))
+            return
+        if pipeline.state != PSInvocationState.Running:
+            pipeline.write_output(None)  # psrpcore's own refusal (InvalidPipelineState)
+        message = create_message(False, PSRPMessageType.PipelineOutput, data, self.runspace_pool_id,
+                                 pipeline.pipeline_id)
+        self._send_buffer.append(PSRPMessage(PSRPMessageType.PipelineOutput, bytearray(message),
+                                             self.runspace_pool_id, pipeline.pipeline_id, self._fragment_counter,
+                                             StreamType.default))
 
 
 def _lower_ci(event: Any) -> None:
@@ -163,7 +181,7 @@ class PsrpShell:
                                                             error_id="LabHostInternalError"))
             cmd.input = []  # only the first statement reads the pipeline input
             for value in result.output:
-                pipeline.write_output(to_ps(value))
+                self.pool.write_output(pipeline, value)
             for err in result.errors:
                 pipeline.write_error(**error_parts(err))
             if result.failure is not None:
