@@ -24,7 +24,7 @@ from pypsrp.serializer import Serializer
 
 from ipsec_remote.lab.values import CaseInsensitiveDict, PSObject
 from ipsec_remote.lab.winrm.convert import from_ps
-from ipsec_remote.lab.winrm.leanargs import Lifted, lab_value, read_create_pipeline
+from ipsec_remote.lab.winrm.leanargs import Lifted, lab_value, read_create_pipeline, read_pipeline
 from ipsec_remote.remote.transport import script_text
 
 RPID, PID = uuid.UUID(int=1), uuid.UUID(int=2)
@@ -38,18 +38,26 @@ values = st.recursive(scalars, lambda inner: st.one_of(
 SCRIPTS = ["read_state", "invoke_batch", "verify"]
 
 
-def message(statements: list[dict[str, Any]]) -> bytes:
-    """The CreatePipeline message pypsrp sends for these statements (a script's text, then named parameters)."""
+def message(statements: list[dict[str, Any]], cmdlet: bool = False, scope: bool | None = None,
+            positional: list[Any] | None = None, no_input: bool = True) -> bytes:
+    """The CreatePipeline message pypsrp sends for these statements (a script's text, then named parameters;
+    a cmdlet piped into the last statement's script when ``cmdlet``; positional arguments on it)."""
     commands = []
     for i, params in enumerate(statements):
-        command = Command(cmd=script_text(SCRIPTS[i % len(SCRIPTS)]), is_script=True, use_local_scope=None,
+        command = Command(cmd=script_text(SCRIPTS[i % len(SCRIPTS)]), is_script=True, use_local_scope=scope,
                           protocol_version="2.3")
         for name, value in params.items():
             command.args.append(CommandParameter(name=name, value=value))
+        for value in positional or []:
+            command.args.append(CommandParameter(name=None, value=value))
         command.end_of_statement = True
         commands.append(command)
+    if cmdlet:
+        commands[-1].end_of_statement = False
+        commands.append(Command(cmd="Out-String", is_script=False, use_local_scope=None, protocol_version="2.3"))
+        commands[-1].end_of_statement = True
     pipeline = Pipeline(is_nested=False, cmds=commands, history=None, redirect_err_to_out=False)
-    create = M.CreatePipeline(True, ApartmentState(value=ApartmentState.UNKNOWN),
+    create = M.CreatePipeline(no_input, ApartmentState(value=ApartmentState.UNKNOWN),
                               RemoteStreamOptions(value=RemoteStreamOptions.ADD_INVOCATION_INFO), False,
                               HostInfo(host=None), pipeline, False)
     data: bytes = M.Message(M.Destination.SERVER, str(RPID), str(PID), create, Serializer()).pack()
@@ -73,6 +81,15 @@ def arguments(ps_object: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
             for c in event.pipeline.commands]
 
 
+def what_the_lab_runs(pipeline: Any) -> tuple[bool, list[tuple[Any, ...]]]:
+    """What psrp.py reads from a pipeline: NoInput and, per command, text, kind, scope, statement end and
+    arguments (names and lab values)."""
+    return bool(pipeline.no_input), [
+        (str.__str__(c.command_text), bool(c.is_script), c.use_local_scope, bool(c.end_of_statement),
+         [(None if n is None else str.__str__(n), norm(lab_value(v, from_ps))) for n, v in c.parameters])
+        for c in pipeline.commands]
+
+
 @settings(max_examples=300, deadline=None)
 @given(statements=st.lists(st.dictionaries(st.sampled_from(["Calls", "Guard", "Probes", "Group"]), values,
                                            min_size=1, max_size=4), min_size=1, max_size=3))
@@ -93,6 +110,27 @@ def test_lean_arguments_equal_psrpcores_read_through_from_ps(statements: list[di
         == [True for s in statements for _ in s]  # every argument the controller sends takes the lean path
 
 
+@settings(max_examples=200, deadline=None)
+@given(statements=st.lists(st.dictionaries(st.sampled_from(["Calls", "Guard", "Probes"]), values, max_size=3),
+                           min_size=1, max_size=3),
+       cmdlet=st.booleans(), scope=st.none() | st.booleans(), no_input=st.booleans(),
+       positional=st.lists(scalars, max_size=2))
+def test_the_pipeline_read_without_psrpcore_is_psrpcores(statements: list[dict[str, Any]], cmdlet: bool,
+                                                         scope: bool | None, no_input: bool,
+                                                         positional: list[Any]) -> None:
+    data = message(statements, cmdlet, scope, positional, no_input)
+    try:
+        expected = what_the_lab_runs(PSRPEvent.create(PSRPMessageType.CreatePipeline,
+                                                      ps_deserialize(ElementTree.fromstring(data), None),
+                                                      RPID, PID).pipeline)
+    except ValueError:
+        assert read_pipeline(data) is None  # psrpcore refuses it (an I32 out of range): psrpcore's path says so
+        return
+    pipeline = read_pipeline(data)
+    assert pipeline is not None
+    assert what_the_lab_runs(pipeline) == expected
+
+
 def test_a_typed_argument_is_left_to_psrpcore() -> None:
     data = message([{"Whatever": {"a": 1}}]).replace(b"<T>System.Collections.Hashtable</T>",
                                                      b"<T>System.Collections.Specialized.OrderedDictionary</T>")
@@ -101,3 +139,4 @@ def test_a_typed_argument_is_left_to_psrpcore() -> None:
     ((_, value),) = command.parameters
     assert not isinstance(value, Lifted)
     assert arguments(lean) == arguments(ps_deserialize(ElementTree.fromstring(data), None))
+    assert read_pipeline(data) is None

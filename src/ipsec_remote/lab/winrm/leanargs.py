@@ -13,10 +13,11 @@ psrpcore as before. ``tests/lab/winrm/test_leanargs.py`` checks both give the sa
 from __future__ import annotations
 
 import functools
-import typing
+from collections.abc import Callable
 from typing import Any
 from xml.etree import ElementTree
 
+from psrpcore import Command, PowerShell
 from psrpcore.types import PSString
 from psrpcore.types._serializer import _deserialize_string, _Serializer
 
@@ -40,31 +41,14 @@ class _NotPlain(Exception):
     """The value holds something only psrpcore knows how to read."""
 
 
-class LeanReader(_Serializer):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._args_depth = 0
+class PlainValues:
+    """Argument values read straight into lab values; ``types`` maps TN RefIds to type names (shared with the
+    reader of the rest of the message, so references either way resolve)."""
 
-    def deserialize(self, element: ElementTree.Element) -> Any:
-        name = element.attrib.get("N")
-        if name == "V" and self._args_depth:
-            tn_before = dict(self._tn_ref_map)
-            try:
-                return Lifted(self._plain(element))
-            except _NotPlain:
-                self._tn_ref_map.clear()
-                self._tn_ref_map.update(tn_before)
-        if element.tag == "S" and len(element.text or "") > 256:
-            return PSString(_text(element.text or ""))  # a script's text: the same for every host
-        if name == "Args":
-            self._args_depth += 1
-            try:
-                return super().deserialize(element)
-            finally:
-                self._args_depth -= 1
-        return super().deserialize(element)
+    def __init__(self, types: dict[str, list[str]]) -> None:
+        self.types = types
 
-    def _plain(self, element: ElementTree.Element) -> Any:
+    def read(self, element: ElementTree.Element) -> Any:
         tag = element.tag
         if tag == "S":
             return _text(element.text or "")
@@ -80,7 +64,7 @@ class LeanReader(_Serializer):
             return None
         if tag != "Obj":
             raise _NotPlain
-        types = self._types(element)
+        types = self._type_names(element)
         body = [child for child in element if child.tag not in ("TN", "TNRef")]
         if len(body) != 1:
             raise _NotPlain
@@ -97,23 +81,50 @@ class LeanReader(_Serializer):
                         value = part
                 if entry.tag != "En" or key is None or value is None:
                     raise _NotPlain
-                table[str(self._plain(key))] = self._plain(value)
+                table[str(self.read(key))] = self.read(value)
             return table
         if types == _OBJECT_ARRAY and content.tag == "LST":
-            return [self._plain(item) for item in content]
+            return [self.read(item) for item in content]
         raise _NotPlain
 
-    def _types(self, element: ElementTree.Element) -> tuple[str, ...]:
+    def _type_names(self, element: ElementTree.Element) -> tuple[str, ...]:
         """The object's type names, registering a definition for later references as psrpcore does."""
         tn = element.find("TN")
         if tn is not None:
             names = [t.text or "" for t in tn.findall("T")]
-            self._tn_ref_map[tn.attrib["RefId"]] = names
+            self.types[tn.attrib["RefId"]] = names
             return tuple(names)
         ref = element.find("TNRef")
-        if ref is not None and ref.attrib.get("RefId") in self._tn_ref_map:
-            return tuple(self._tn_ref_map[ref.attrib["RefId"]])
+        if ref is not None and ref.attrib.get("RefId") in self.types:
+            return tuple(self.types[ref.attrib["RefId"]])
         raise _NotPlain
+
+
+class LeanReader(_Serializer):
+    """psrpcore's reader, except for the arguments' values (``Lifted``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._args_depth = 0
+
+    def deserialize(self, element: ElementTree.Element) -> Any:
+        name = element.attrib.get("N")
+        if name == "V" and self._args_depth:
+            tn_before = dict(self._tn_ref_map)
+            try:
+                return Lifted(PlainValues(self._tn_ref_map).read(element))
+            except _NotPlain:
+                self._tn_ref_map.clear()
+                self._tn_ref_map.update(tn_before)
+        if element.tag == "S" and len(element.text or "") > 256:
+            return PSString(_text(element.text or ""))  # a script's text: the same for every host
+        if name == "Args":
+            self._args_depth += 1
+            try:
+                return super().deserialize(element)
+            finally:
+                self._args_depth -= 1
+        return super().deserialize(element)
 
 
 def _text(text: str) -> str:
@@ -133,6 +144,73 @@ def read_create_pipeline(data: bytes, cipher: Any, **kwargs: Any) -> Any:
     return LeanReader(cipher, **kwargs).deserialize(ElementTree.fromstring(data))
 
 
-def lab_value(value: Any, from_ps: typing.Callable[[Any], Any]) -> Any:
+def read_pipeline(data: bytes) -> PowerShell | None:
+    """What the lab runs from a CreatePipeline message (MS-PSRP 2.2.2.10: NoInput, and the PowerShell's
+    commands — text, script or cmdlet, local scope, arguments — statement by statement), read without
+    psrpcore's objects; None when the message has a shape this reader does not know (psrpcore reads it).
+
+    The apartment state, stream options, history flag, host information and stream merges are not read:
+    the lab uses none of them (``PowerShell`` keeps psrpcore's defaults for those).
+    """
+    root = ElementTree.fromstring(data)
+    reader = PlainValues({tn.attrib.get("RefId", ""): [t.text or "" for t in tn.findall("T")]
+                          for tn in root.iter("TN")})
+    try:
+        fields = _members(root)
+        pipeline = _members(fields["PowerShell"])
+        extra = pipeline.get("ExtraCmds")
+        statements = ([_members(s)["Cmds"] for s in _list(extra)] if extra is not None and extra.tag == "Obj"
+                      else [pipeline["Cmds"]])
+        powershell = PowerShell(no_input=_flag(fields["NoInput"]))
+        for statement in statements:
+            commands = [_command(c, reader) for c in _list(statement)]
+            if not commands:
+                return None
+            commands[-1].end_of_statement = True
+            powershell.commands.extend(commands)
+    except (KeyError, _NotPlain):
+        return None
+    return powershell
+
+
+def _members(element: ElementTree.Element) -> dict[str, ElementTree.Element]:
+    """An object's extended members by name."""
+    members = element.find("MS")
+    if element.tag != "Obj" or members is None:
+        raise _NotPlain
+    return {m.attrib["N"]: m for m in members if "N" in m.attrib}
+
+
+def _list(element: ElementTree.Element) -> list[ElementTree.Element]:
+    entries = element.find("LST")
+    if element.tag != "Obj" or entries is None:
+        raise _NotPlain
+    return list(entries)
+
+
+def _flag(element: ElementTree.Element) -> bool:
+    if element.tag != "B":
+        raise _NotPlain
+    return (element.text or "").lower() == "true"
+
+
+def _command(element: ElementTree.Element, reader: PlainValues) -> Command:
+    fields = _members(element)
+    text, scope = fields["Cmd"], fields["UseLocalScope"]
+    if text.tag != "S":
+        raise _NotPlain
+    command = Command(_text(text.text or ""), is_script=_flag(fields["IsScript"]),
+                      use_local_scope=None if scope.tag == "Nil" else _flag(scope))
+    for argument in _list(fields["Args"]):
+        parts = _members(argument)
+        name = parts["N"]
+        if name.tag not in ("S", "Nil"):
+            raise _NotPlain
+        command.parameters.append((None if name.tag == "Nil" else _text(name.text or ""),
+                                   Lifted(reader.read(parts["V"]))))
+    return command
+
+
+def lab_value(value: Any, from_ps: Callable[[Any], Any]) -> Any:
     """An argument as a lab value: lifted ones are already converted."""
     return value.value if isinstance(value, Lifted) else from_ps(value)

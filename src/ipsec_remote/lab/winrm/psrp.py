@@ -19,7 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from psrpcore import ServerPipeline, ServerRunspacePool
+from psrpcore import PowerShell, ServerPipeline, ServerRunspacePool
 from psrpcore._events import CreatePipelineEvent, PSRPEvent
 from psrpcore._payload import PSRPMessage, PSRPPayload, StreamType, create_message
 from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, add_note_property
@@ -27,7 +27,7 @@ from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, add_no
 from ..runtime import PipelineCommand, PipelineResult, ScriptHost
 from ..values import ErrorRecord
 from .convert import error_parts, error_record, from_ps, to_ps
-from .leanargs import lab_value, read_create_pipeline
+from .leanargs import lab_value, read_create_pipeline, read_pipeline
 from .leanoutput import Unsupported, clixml
 
 log = logging.getLogger(__name__)
@@ -61,10 +61,16 @@ class _LabRunspacePool(ServerRunspacePool):
         lab values (leanargs: the same values, a fraction of the CPU)."""
         if message.message_type != PSRPMessageType.CreatePipeline:
             return super()._process_message(message)
-        ps_object = read_create_pipeline(message.data, self._cipher, our_capability=self.our_capability,
-                                         their_capability=self.their_capability)
-        event = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id, message.pipeline_id)
-        assert isinstance(event, CreatePipelineEvent)
+        pipeline = read_pipeline(message.data)
+        if pipeline is not None and message.pipeline_id is not None:
+            event: CreatePipelineEvent = _ReadPipelineEvent(message, message.pipeline_id, pipeline)
+        else:
+            ps_object = read_create_pipeline(message.data, self._cipher, our_capability=self.our_capability,
+                                             their_capability=self.their_capability)
+            created = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id,
+                                       message.pipeline_id)
+            assert isinstance(created, CreatePipelineEvent)
+            event = created
         self._process_CreatePipeline(event)
         return event
 
@@ -84,6 +90,19 @@ class _LabRunspacePool(ServerRunspacePool):
         self._send_buffer.append(PSRPMessage(PSRPMessageType.PipelineOutput, bytearray(message),
                                              self.runspace_pool_id, pipeline.pipeline_id, self._fragment_counter,
                                              StreamType.default))
+
+
+class _ReadPipelineEvent(CreatePipelineEvent):
+    """A CreatePipeline event whose pipeline leanargs.read_pipeline read (no psrpcore message object)."""
+
+    def __init__(self, message: PSRPMessage, pipeline_id: uuid.UUID, pipeline: PowerShell) -> None:
+        no_message: Any = None  # the message object psrpcore would have built; nothing reads it
+        super().__init__(message.message_type, no_message, message.runspace_pool_id, pipeline_id)
+        self._pipeline = pipeline
+
+    @property
+    def pipeline(self) -> PowerShell:
+        return self._pipeline
 
 
 def _lower_ci(event: Any) -> None:
@@ -144,7 +163,7 @@ class PsrpShell:
         self._drain()
 
     def _on_event(self, event: Any) -> None:
-        name = type(event).__name__
+        name = "CreatePipelineEvent" if isinstance(event, CreatePipelineEvent) else type(event).__name__
         if name in ("SetMaxRunspacesEvent", "SetMinRunspacesEvent", "ResetRunspaceStateEvent"):
             self.pool.runspace_availability_response(event.ci, True)
         elif name == "GetAvailableRunspacesEvent":
