@@ -26,6 +26,7 @@ from ..winrm.server import AuthMode
 from .faults import Faults, HostFaults
 from .hooks import FaultState
 from .kdc import LabRealm
+from .latency import Debt
 from .network import FleetNetwork, NetworkOptions
 from .spec import FleetSpec, HostSpec
 from .timers import Ticker
@@ -50,20 +51,25 @@ class FleetOptions:
 
 class _LockedHost:
     """The ScriptHost the endpoint sees: the real host, run under the fleet lock. After each pipeline the
-    fleet hears of it (``ran``: a task may have been registered)."""
+    fleet hears of it (``ran``: a task may have been registered), and the endpoint owes its client the time
+    a Windows host would have taken (``debt``, the latency model)."""
 
-    def __init__(self, host: LabHost, lock: threading.RLock, ran: Callable[[LabHost], None]) -> None:
+    def __init__(self, host: LabHost, lock: threading.RLock, ran: Callable[[LabHost], None], debt: Debt) -> None:
         self.host = host
         self.name = host.name
         self._lock = lock
         self._ran = ran
+        self.debt = debt
 
     def run_pipeline(self, commands: list[PipelineCommand], pipeline_input: list[Any]) -> PipelineResult:
         with self._lock:
+            calls, probes = len(self.host.calls), len(self.host.probes)
             try:
                 return self.host.run_pipeline(commands, pipeline_input)
             finally:
                 self._ran(self.host)
+                self.debt.add(self.debt.model.pipeline_s([c["cmdlet"] for c in self.host.calls[calls:]],
+                                                         self.host.probes[probes:]))
 
 
 class Fleet:
@@ -81,6 +87,7 @@ class Fleet:
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}
         self.endpoints: dict[str, LabEndpoint] = {}
+        self.debts: dict[str, Debt] = {}  # per host: the latency model's account (lab/fleet/latency.py)
         for host_spec in spec.hosts:
             host = LabHost(self._config(host_spec, self.faults.for_host(host_spec.name)))
             self.network.attach(host, host_spec)
@@ -110,7 +117,7 @@ class Fleet:
             utc_offset_min=faults.utc_offset_min,
             execution_policy_gpo=faults.execution_policy_gpo,
             tamper_revert_files=faults.tamper_revert_files,
-            task_start_s=faults.task_start_s,
+            task_start_s=self._task_start_s(faults),
             clock_step_after_task_s=faults.clock_step_after_task_s,
             on_battery=faults.on_battery,
             audit=self.faults.audit_of(spec.name),
@@ -118,6 +125,12 @@ class Fleet:
             listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
             firewall_allows=faults.firewall_allows,
         )
+
+    def _task_start_s(self, faults: HostFaults) -> float:
+        if faults.task_start_s is not None:
+            return faults.task_start_s
+        latency = self.faults.latency
+        return latency.task_start_s if latency.enabled else 0.0
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     @property
@@ -142,11 +155,12 @@ class Fleet:
             config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth,
                                     spn_host=f"{name.lower()}.{DOMAIN}" if auth == "kerberos" else None,
                                     cert_user=f"{USER}@{DOMAIN}" if auth == "certificate" else None)
-            endpoint = self.server.add_endpoint(_LockedHost(host, self.lock, self._pipeline_ran), config)
+            debt = self.debts[name] = Debt(self.faults.latency)
+            endpoint = self.server.add_endpoint(_LockedHost(host, self.lock, self._pipeline_ran, debt), config)
             own = self.faults.for_host(name)
             rtt_ms = own.rtt_ms if own.rtt_ms is not None else global_rtt
             state = FaultState(own, rtt_ms / 1000.0, partial(self._locked_out, host),
-                               self.network.options.lockout_drops_established)
+                               self.network.options.lockout_drops_established, debt)
             endpoint.hooks = state.hooks()
             self.endpoints[name] = endpoint
         self.ticker.start()
@@ -259,5 +273,8 @@ class Fleet:
                 snap["requests_by_auth"] = ep.auth_counts.as_dict() if ep is not None else {}
                 snap["kerberos_delegated_logons"] = ep.auth_counts.delegated_logons if ep is not None else 0
                 snap["endpoint"] = ep.url if ep is not None else None
+                debt = self.debts.get(name)
+                snap["modelled_latency_s"] = round(debt.total, 3) if debt is not None else 0.0
                 out[name] = snap
-        return {"controller_address": self.spec.controller_address, "hosts": out}
+        return {"controller_address": self.spec.controller_address, "hosts": out,
+                "latency": self.faults.latency.describe()}
