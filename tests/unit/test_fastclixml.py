@@ -140,3 +140,17 @@ def test_the_text_writer_escapes_attributes_and_text_as_elementtree(attrib: dict
     for i in range(children):
         ET.SubElement(element, "S", {"N": f"c{i}"}).text = text
     assert to_bytes(element) == ET.tostring(element, encoding="utf-8")
+
+
+def test_raw_text_is_parsed_back_when_elementtree_must_write_the_tree() -> None:
+    params = {"Calls": [{"cmdlet": "New-NetIPsecRule", "params": {"DisplayName": "a<b", "Enabled": True}}]}
+    serializer = FastSerializer()
+    element = serializer.serialize(Frozen(params), None)
+    plain = Serializer().serialize(copy.deepcopy(params), None)
+    assert element is not None and plain is not None
+    assert to_bytes(element) == ET.tostring(plain, encoding="utf-8")
+    outer, twin = ET.Element("Obj"), ET.Element("Obj")
+    outer.append(element)
+    twin.append(plain)
+    outer.tail = twin.tail = "\n"  # a tail: the text writer hands the tree to ElementTree
+    assert to_bytes(outer) == ET.tostring(twin, encoding="utf-8")

@@ -32,11 +32,22 @@ _ARRAY = ["System.Object[]", "System.Array", "System.Object"]  # ListMeta's defa
 _MESSAGES = tuple(t for t in vars(messages).values()
                   if isinstance(t, type) and issubclass(t, ComplexObject) and hasattr(t, "MESSAGE_TYPE"))
 _SKIP = object()
+# Tags pypsrp writes as element text: encoded strings, lower-cased booleans, numbers as str().
+_TEXT_TAGS = {"S": "string", "ToString": "string", "URI": "string", "XD": "string", "SBK": "string", "B": "bool",
+              **dict.fromkeys(("TS", "By", "SB", "U16", "I16", "U32", "I32", "U64", "I64", "Sg", "Db", "D", "G",
+                               "Version"), "number")}
 _ESCAPED: dict[str, str] = {}  # long strings (the scripts) as encoded once: every host is sent the same text
 
 
 class _Unusual(Exception):
     """A tree the text writer does not take on (namespaces, tails, comments): ElementTree writes it."""
+
+
+class _Raw(ET.Element):
+    """Serialized text standing in for an element (a parameter's value); ``to_bytes`` writes it as it is."""
+
+    __slots__ = ("raw",)
+    raw: str
 
 
 class Frozen:
@@ -115,17 +126,41 @@ class FastSerializer(Serializer):
                   clear: bool = True) -> Any:
         if clear:
             self._clear()
-        if type(value) is Frozen:
+        frozen = type(value) is Frozen
+        if frozen:
             value = value.value
         if metadata is None or (type(metadata) is ObjectMeta and metadata.tag == "*"):
+            if frozen and type(value) in (dict, list):
+                raw = self._raw(value, metadata, parent)
+                if raw is not None:
+                    return raw
             element = self._plain(value, metadata, parent)
             if element is not _SKIP:
                 return element
+        elif type(metadata) is ObjectMeta and metadata.tag in _TEXT_TAGS and not isinstance(value, ET.Element):
+            return self._tagged(value, metadata, parent)
         result = super().serialize(value, metadata, parent, clear=False)
         if clear and parent is None and isinstance(value, _MESSAGES) and isinstance(result, ET.Element):
             # What Message.pack does with the tree (no XML declaration for UTF-8), through the faster text writer.
             return to_bytes(result)
         return result
+
+    def _tagged(self, value: Any, metadata: ObjectMeta, parent: ET.Element | None) -> ET.Element | None:
+        """A value pypsrp's own objects declare the type of (a string, a flag, a number), as pypsrp writes it."""
+        if value is None:
+            if metadata.optional:
+                return None
+            element = ET.Element("Nil")
+        else:
+            element = ET.Element(metadata.tag)
+            kind = _TEXT_TAGS[metadata.tag]
+            element.text = (self._serialize_string(value) if kind == "string"
+                            else str(value).lower() if kind == "bool" else str(value))
+        if metadata.name is not None:
+            element.attrib["N"] = metadata.name
+        if parent is not None:
+            parent.append(element)
+        return element
 
     def _serialize_string(self, value: str | None) -> str | None:
         """pypsrp's string encoding, skipped when there is nothing to encode and remembered for long strings
@@ -143,6 +178,69 @@ class FastSerializer(Serializer):
             if len(_ESCAPED) < 64:
                 _ESCAPED[value] = escaped
         return escaped
+
+    def _raw(self, value: Any, metadata: ObjectMeta | None, parent: ET.Element | None) -> _Raw | None:
+        """A parameter's hashtable or array written straight as text (a ``_Raw`` element only ``to_bytes``
+        writes), with the RefIds and type references the element path would allocate; None (nothing
+        allocated) when it holds something else."""
+        saved = (self.obj_id, dict(self.tn), self.tn_id)
+        out: list[str] = []
+        try:
+            self._text(value, None if metadata is None else metadata.name, out)
+        except _Unusual:
+            self.obj_id, self.tn, self.tn_id = saved
+            return None
+        if metadata is not None:
+            metadata.tag = "DCT" if type(value) is dict else "LST"
+        element = _Raw("Raw")
+        element.raw = "".join(out)
+        if parent is not None:
+            parent.append(element)
+        return element
+
+    def _text(self, value: Any, name: str | None, out: list[str]) -> None:
+        attr = "" if name is None else f' N="{_escape_attrib(name)}"'
+        kind = type(value)
+        if kind is str:
+            text = _escape_cdata(self._serialize_string(value) or "")
+            out.append(f"<S{attr}>{text}</S>" if text else f"<S{attr} />")
+        elif kind is bool:
+            out.append(f"<B{attr}>{'true' if value else 'false'}</B>")
+        elif kind is int:
+            out.append(f"<I32{attr}>{value}</I32>")
+        elif value is None:
+            out.append(f"<Nil{attr} />")
+        elif kind is dict or kind is list:
+            out.append(f'<Obj RefId="{self._get_obj_id()}"{attr}>')
+            self._text_tn(_HASHTABLE if kind is dict else _ARRAY, out)
+            tag = "DCT" if kind is dict else "LST"
+            if not value:
+                out.append(f"<{tag} />")
+            else:
+                out.append(f"<{tag}>")
+                if kind is dict:
+                    for key, item in value.items():
+                        out.append("<En>")
+                        self._text(key, "Key", out)
+                        self._text(item, "Value", out)
+                        out.append("</En>")
+                else:
+                    for item in value:
+                        self._text(item, None, out)
+                out.append(f"</{tag}>")
+            out.append("</Obj>")
+        else:
+            raise _Unusual
+
+    def _text_tn(self, types: list[str], out: list[str]) -> None:
+        # pypsrp's _create_tn: the first object of a type lists its names, later ones refer to that list.
+        ref_id = self.tn.get(types[0])
+        if ref_id is None:
+            ref_id = self.tn[types[0]] = self.tn_id
+            self.tn_id += 1
+            out.append(f'<TN RefId="{ref_id}">' + "".join(f"<T>{_escape_cdata(t)}</T>" for t in types) + "</TN>")
+        else:
+            out.append(f'<TNRef RefId="{ref_id}" />')
 
     def _plain(self, value: Any, metadata: ObjectMeta | None, parent: ET.Element | None) -> Any:
         kind = type(value)
@@ -252,12 +350,25 @@ def to_bytes(element: ET.Element) -> bytes:
     try:
         _write(element, out)
     except _Unusual:
-        data: bytes = ET.tostring(element, encoding="utf-8")
+        data: bytes = ET.tostring(_expanded(element), encoding="utf-8")
         return data
     return "".join(out).encode("utf-8", "xmlcharrefreplace")
 
 
+def _expanded(element: ET.Element) -> ET.Element:
+    """The tree with each ``_Raw`` stand-in parsed back into elements (for ElementTree's writer)."""
+    if type(element) is _Raw:
+        return ET.fromstring(element.raw)
+    copy = ET.Element(element.tag, element.attrib)
+    copy.text, copy.tail = element.text, element.tail
+    copy.extend(_expanded(child) for child in element)
+    return copy
+
+
 def _write(element: ET.Element, out: list[str]) -> None:
+    if type(element) is _Raw:
+        out.append(element.raw)
+        return
     tag = element.tag
     if type(tag) is not str or tag[:1] == "{" or element.tail:
         raise _Unusual

@@ -8,6 +8,7 @@ fleet-wide re-entrant lock serialises everything that touches host state: pipeli
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import threading
 import time
@@ -229,6 +230,12 @@ class Fleet:
         """How many WinRM endpoints are listening and serving (``lab up --detach`` waits for all)."""
         serving = sum(1 for ep in self.endpoints.values() if ep.server is not None and ep.server.is_serving())
         return {"ok": serving == len(self.hosts), "hosts": len(self.hosts), "serving": serving}
+
+    def stats(self) -> dict[str, Any]:
+        """This lab process's CPU seconds and peak RSS, and each host's WSMan request count (benchmarks)."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {"cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "requests": {name: ep.counters.total for name, ep in self.endpoints.items()}}
 
     def lab_json(self) -> dict[str, Any]:
         """DESIGN §5 ``lab.json`` (the caller adds ``pid`` and the control endpoint)."""
