@@ -24,7 +24,7 @@ from pypsrp.serializer import Serializer
 
 from ipsec_remote.lab.values import PSObject as LabObject
 from ipsec_remote.lab.winrm.convert import to_ps
-from ipsec_remote.remote.fastclixml import FastSerializer, Frozen, to_bytes
+from ipsec_remote.remote.fastclixml import FastSerializer, Frozen, no_copy, to_bytes
 from ipsec_remote.remote.transport import plain, script_text
 
 RPID = "00000000-0000-0000-0000-000000000001"
@@ -41,6 +41,8 @@ def pack(serializer: Serializer, script: str, params: dict[str, Any], wrap: Any)
     command = Command(cmd=script, is_script=True, use_local_scope=None, protocol_version="2.3")
     for name, value in params.items():
         command.args.append(CommandParameter(name=name, value=wrap(value)))
+    if wrap is Frozen:
+        no_copy([command])  # as the transport sends them: the same command objects serialized twice
     pipeline = Pipeline(is_nested=False, cmds=[command], history=None, redirect_err_to_out=False)
     create = M.CreatePipeline(True, ApartmentState(value=ApartmentState.UNKNOWN),
                               RemoteStreamOptions(value=RemoteStreamOptions.ADD_INVOCATION_INFO), False,

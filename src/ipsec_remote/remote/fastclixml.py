@@ -32,6 +32,7 @@ _ARRAY = ["System.Object[]", "System.Array", "System.Object"]  # ListMeta's defa
 _MESSAGES = tuple(t for t in vars(messages).values()
                   if isinstance(t, type) and issubclass(t, ComplexObject) and hasattr(t, "MESSAGE_TYPE"))
 _SKIP = object()
+_GUESSED = {dict: "DCT", list: "LST", str: "S", bool: "B", int: "I32"}  # pypsrp's tag for a plain value
 # Tags pypsrp writes as element text: encoded strings, lower-cased booleans, numbers as str().
 _TEXT_TAGS = {"S": "string", "ToString": "string", "URI": "string", "XD": "string", "SBK": "string", "B": "bool",
               **dict.fromkeys(("TS", "By", "SB", "U16", "I16", "U32", "I32", "U64", "I64", "Sg", "Db", "D", "G",
@@ -129,6 +130,10 @@ class FastSerializer(Serializer):
         frozen = type(value) is Frozen
         if frozen:
             value = value.value
+        # A command's arguments are serialized twice per message (pypsrp writes both Cmds and ExtraCmds) and,
+        # not deep-copied (no_copy), keep the tag the first pass recorded: the same as guessing it again.
+        if frozen and type(metadata) is ObjectMeta and metadata.tag == _GUESSED.get(type(value)):
+            metadata.tag = "*"
         if metadata is None or (type(metadata) is ObjectMeta and metadata.tag == "*"):
             if frozen and type(value) in (dict, list):
                 raw = self._raw(value, metadata, parent)
