@@ -13,6 +13,11 @@ _ONE_LINE = {c: f"\\u{c:04x}" for c in (*range(0x20), 0x7F, 0x85, 0x2028, 0x2029
 _ONE_LINE.update({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"})
 
 
+def one_line(text: str) -> str:
+    """``text`` with control characters escaped, so it prints as one line."""
+    return text.translate(_ONE_LINE)
+
+
 class InputError(IpsecRemoteError):
     """Invalid inventory, playbook or CLI input: exit code 2, nothing was contacted.
 

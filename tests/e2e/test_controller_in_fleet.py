@@ -34,6 +34,7 @@ def test_controller_on_app01_apply_promote_rollback(tmp_path: Path, own_address:
     with running_lab(tmp_path, inventory(), faults=faults, playbook=STRICT) as lab:
         assert lab.lab_file()["controller_address"] == APP01
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+        assert lab.cli("doctor", "inventory.toml", "--lab", "--drill").returncode == 0  # the switch fires here
         rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
         assert rc == 0, report
         assert [w["status"] for w in report["waves"]] == ["confirmed"]
@@ -54,7 +55,7 @@ def test_without_exemptions_the_controller_host_negotiates_ipsec_to_its_peer(tmp
     with running_lab(tmp_path, inventory(skip_controller=True), playbook=STRICT) as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
-                              "--confirm-timeout", "6")
+                              "--confirm-timeout", "6", "--skip-drill")
         assert rc == 0, report
         hosts = lab.inspect()
         assert all(h["controller_blocked_by"] is None for h in hosts.values())

@@ -138,11 +138,13 @@ def test_ctrl_c_in_promote_prints_the_armed_reverts(tmp_path: Path) -> None:
     with running_lab(tmp_path, faults="rtt_ms = 100\n[hosts.sql01]\nutc_offset_min = -480\n") as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         proc = start_promote(lab, "--confirm-timeout", "60", "--skip-drill")
-        wait_for(lab, lambda h: all(h[n]["scheduled_tasks"] for n in ("sql01", "app01")), 40)
+        # Once the rules changed (a Ctrl-C before the change removes the switch again: nothing to revert).
+        wait_for(lab, lambda h: all(h[n]["scheduled_tasks"] for n in ("sql01", "app01"))
+                 and security(h) == {n: ("Require", "Request") for n in ("sql01", "app01")}, 40)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
-        lines = [line for line in err.splitlines() if "fires at" in line]
+        lines = [line.split("armed revert on ", 1)[1] for line in err.splitlines() if "armed revert on " in line]
         assert {line.split(":")[0].strip() for line in lines} == {"sql01", "app01"}, err
         sql01 = next(line for line in lines if line.strip().startswith("sql01"))
         assert "host time (UTC-08:00)" in sql01 and " UTC, " in sql01 and "s left" in sql01

@@ -42,6 +42,7 @@ def test_kerberos_rollout_over_https(tmp_path: Path) -> None:
         data = lab.lab_file()
         assert data["realm"] == "LAB.LOCAL" and Path(data["krb5_conf"]).is_file()
         for args in (("apply", "inventory.toml", "--lab"), ("status", "inventory.toml", "--lab"),
+                     ("doctor", "inventory.toml", "--lab", "--drill"),
                      ("promote", "--to", "require", "-i", "inventory.toml", "--lab"),
                      ("rollback", "-i", "inventory.toml", "--lab")):
             proc = lab.cli(*args)

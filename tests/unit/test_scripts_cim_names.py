@@ -26,4 +26,4 @@ def test_cim_reads_are_documented_properties(script: Path) -> None:
 
 def test_the_reading_scripts_read_cim_properties() -> None:
     reading = {p.name for p in SCRIPTS if READS.search(p.read_text(encoding="utf-8"))}
-    assert {"read_state.ps1", "verify.ps1", "reset_sas.ps1", "invoke_batch.ps1"} <= reading
+    assert {"read_state.ps1", "read_names.ps1", "verify.ps1", "reset_sas.ps1", "invoke_batch.ps1"} <= reading

@@ -1,13 +1,24 @@
 """The ``ipsec-remote`` command line: parse → call one core function → render → exit code.
 
-Exit codes (DESIGN §4): 0 done / no changes; 1 failed on a host or pair; 2 invalid invocation or input
-(nothing contacted); 3 ``plan --detailed-exitcode`` with changes pending.
+Exit codes (DESIGN §4):
+  0    done / no changes; ``status``: every host reachable and as the inventory wants, every pair proven
+  1    failed on at least one host or pair (the output says which and why); ``status``: drift, a host
+       not reachable, or a pair not proven; ``promote``: no pair was eligible; also a journal that cannot
+       be used or another run holding it (nothing contacted)
+  2    invalid invocation or input — nothing was contacted
+  3    ``plan --detailed-exitcode`` with changes pending
+  130  stopped by Ctrl-C (at a step boundary; what was done, what was not and any armed revert are printed)
+Whatever happens, the user gets lines, never a Python traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -15,9 +26,9 @@ import typer
 # typer (>= 0.29, pinned in pyproject) vendors click; its usage errors are caught to print one line.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from .. import log
-from ..errors import InputError, IpsecRemoteError, ValidationError
-from ..model.inventory import load_inventory
+from .. import interrupt, log
+from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
+from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
 from . import completion, reports
 from .reports import JunitOpt, ReportOpt
@@ -87,19 +98,25 @@ def plan(
     from ..ops.apply import offline_plan, remote_plan
 
     failed: dict[str, str] = {}
+    if export is not None and not export.parent.is_dir():
+        raise InputError("--export", str(export), f"folder '{export.parent}' does not exist")
     if offline:
-        offline_inv = load_inventory(inventory)
-        _warn_weak_crypto(offline_inv, inventory)
-        result = offline_plan(offline_inv)
+        inv = load_inventory(inventory)
+        _warn_weak_crypto(inv, inventory)
+        check_run(inv, str(inventory), lab=lab, sends_psk=False)
+        result = offline_plan(inv)
     else:
         inv, book, targets, journal = _prepare(inventory, None, lab)
         result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
         for host, reason in sorted(failed.items()):
-            typer.echo(f"ipsec-remote: {host}: not planned: {reason}", err=True)
+            typer.echo(f"ipsec-remote: {host}: not planned: {_without_host(host, reason)}", err=True)
     if export is not None:
-        export.write_text(plan_powershell(result), encoding="utf-8")
+        try:
+            export.write_text(plan_powershell(result), encoding="utf-8")
+        except OSError as exc:
+            raise InputError("--export", str(export), f"cannot write: {exc.strerror or exc}") from None
     if json_out:
-        typer.echo(dumps(plan_json(result)))
+        typer.echo(dumps({**plan_json(result), "failed_hosts": failed}))
     else:
         typer.echo(plan_text(result, show_powershell=show_powershell))
     if failed:
@@ -108,8 +125,18 @@ def plan(
         raise typer.Exit(3)
 
 
-def _prepare(inventory: Path, playbook: Path | None, lab: bool) -> tuple[Any, Any, Any, Any]:
-    """Everything that can be wrong with the input is checked here, before any host is contacted."""
+def _without_host(host: str, reason: str) -> str:
+    return reason[len(host) + 2:] if reason.startswith(f"{host}: ") else reason
+
+
+_state: dict[str, Any] = {}  # the journal and run lock of this command, for Ctrl-C and release
+
+
+def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | None = None,
+             sends_psk: bool = False) -> tuple[Any, Any, Any, Any]:
+    """Everything that can be wrong with the input is checked here, before any host is contacted; a
+    command that changes hosts (``command``) also takes the journal's run lock."""
+    from ..journal.lock import RunLock
     from ..journal.store import Journal
     from ..model.playbook import load_playbook
     from ..remote.connect import journal_path, targets_for
@@ -117,8 +144,50 @@ def _prepare(inventory: Path, playbook: Path | None, lab: bool) -> tuple[Any, An
     inv = load_inventory(inventory)
     _warn_weak_crypto(inv, inventory)
     book = load_playbook(playbook, inventory)
+    check_run(inv, str(inventory), lab=lab, sends_psk=sends_psk)
     targets = targets_for(inv, inventory, lab)
-    return inv, book, targets, Journal(journal_path(inventory, lab))
+    path = journal_path(inventory, lab)
+    if command is not None:
+        lock = RunLock(path, command).acquire()
+        _state["lock"] = lock
+        if lock.stale:
+            from ..journal.lock import describe
+
+            typer.echo(f"ipsec-remote: took over the journal lock of a run that ended without releasing it "
+                       f"({describe(lock.stale)})", err=True)
+    journal = Journal(path, read_only=command is None)
+    _state["journal"] = journal
+    if command is not None:
+        journal.close_stale_runs()
+        _stop_at_boundaries()
+    return inv, book, targets, journal
+
+
+def _exit_code(report: Any) -> int:
+    return 130 if getattr(report, "interrupted", None) else 0 if report.ok else 1
+
+
+def _render(report: Any, json_out: bool, printer: str,
+            write_reports: Callable[[dict[str, Any], int], None] | None = None) -> NoReturn:
+    """Print a command's report (JSON or tables), what a Ctrl-C left, then write the report files (after the
+    result is shown, so a failed write never hides it), and exit with its code."""
+    from ..report import console
+
+    code = _exit_code(report)
+    if json_out:
+        typer.echo(dumps(report.to_json()))
+    else:
+        getattr(console, printer)(report, _console())
+    for line in console.journal_lines(report) + console.interruption_lines(report):
+        typer.echo(f"ipsec-remote: {line}", err=True)
+    if write_reports is not None:
+        write_reports(report.to_json(), code)
+    raise typer.Exit(code)
+
+
+def _reports(command: str, inv: Any, inventory: Path, lab: bool, report_file: Path | None,
+             junit: Path | None) -> Callable[[dict[str, Any], int], None]:
+    return lambda result, code: reports.write(command, result, inv, inventory, lab, report_file, junit, code)
 
 
 def _warn_weak_crypto(inv: Any, inventory: Path) -> None:
@@ -154,17 +223,10 @@ def apply(
     from ..ops.apply import apply as run_apply
 
     reports.check(report_file, junit)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab)
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "apply", sends_psk=True)
     report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
                        None if json_out else _progress)
-    if json_out:
-        typer.echo(dumps(report.to_json()))
-    else:
-        from ..report.console import print_apply
-
-        print_apply(report, _console())
-    reports.write("apply", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
-    raise typer.Exit(0 if report.ok else 1)
+    _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit))
 
 
 @app.command()
@@ -175,18 +237,12 @@ def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     from ..ops.status import status as run_status
 
     reports.check(report_file, junit)
-    inv, book, targets, journal = _prepare(inventory, playbook, lab)
+    # status drops and renegotiates the pairs' SAs to prove them: one run at a time, as for changes.
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
     report = run_status(inv, targets, journal, quick, book.rollout.forks)
-    if json_out:
-        typer.echo(dumps(report.to_json()))
-    else:
-        from ..report.console import print_status
-
-        print_status(report, _console())
-    reports.write("status", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
-    raise typer.Exit(0 if report.ok else 1)
+    _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit))
 
 
 @app.command()
@@ -206,50 +262,47 @@ def promote(
     junit: JunitOpt = None,
 ) -> None:
     """Switch proven pairs to Require (or back to Request), in waves, with an on-host dead-man's switch."""
-    from ..ops.promote import PromoteInterrupted
     from ..ops.promote import promote as run_promote
 
     if to not in ("require", "request"):
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
     reports.check(report_file, junit)
     selected = _parse_pairs(pairs) if pairs else None
-    inv, book, targets, journal = _prepare(inventory, playbook, lab)
-    if selected:
-        known = {frozenset((a, b)) for a, b, _ in inv.expanded_pairs()}
-        for a, b in selected:
-            if frozenset((a, b)) not in known:
-                raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
+    inv = load_inventory(inventory)
+    _check_pairs(inv, selected)
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, f"promote --to {to}")
     timeout = confirm_timeout or book.promote.confirm_timeout_s
-    try:
-        report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
-                             None if json_out else _progress, skip_drill=skip_drill)
-    except PromoteInterrupted as stop:
-        _interrupted(stop.armed, json_out)
-    if json_out:
-        typer.echo(dumps(report.to_json()))
-    else:
-        from ..report.console import print_promote
-
-        print_promote(report, _console())
-    reports.write("promote", report.to_json(), inv, inventory, lab, report_file, junit, 0 if report.ok else 1)
-    raise typer.Exit(0 if report.ok else 1)
+    report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
+                         None if json_out else _progress, skip_drill=skip_drill)
+    _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit))
 
 
-def _interrupted(armed: list[Any], json_out: bool) -> NoReturn:
-    """Ctrl-C in promote: say which reverts are still armed and when they fire, then exit 130."""
-    from ..ops.armed import describe_deadlines
+@app.command()
+def rekey(
+    inventory: InventoryArg = DEFAULT_INVENTORY,
+    pairs: Annotated[str | None, typer.Option("--pairs", help="A:B,C:D (default: every pair)")] = None,
+    playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
+    skip_drill: Annotated[bool, typer.Option(
+        "--skip-drill", help="Rekey pairs at Require on hosts without a successful 'doctor --drill' too.")] = False,
+    json_out: JsonOpt = False,
+    lab: LabOpt = False,
+) -> None:
+    """Drop the pairs' SAs on both ends and prove them again (behind the dead-man's switch at Require)."""
+    from ..ops.rekey import rekey as run_rekey
 
-    if json_out:
-        typer.echo(dumps({"interrupted": True, "armed_reverts": [d.to_json() for d in armed], "ok": False}))
-    typer.echo("ipsec-remote: promote interrupted.", err=True)
-    if armed:
-        typer.echo("Reverts still armed — each host restores its previous rules by itself at its deadline "
-                   "unless you run 'ipsec-remote promote' again or 'ipsec-remote rollback' first:", err=True)
-        for line in describe_deadlines(armed):
-            typer.echo(f"  {line}", err=True)
-    else:
-        typer.echo("No revert is armed.", err=True)
-    raise typer.Exit(130)
+    selected = _parse_pairs(pairs) if pairs else None
+    _check_pairs(load_inventory(inventory), selected)
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "rekey")
+    report = run_rekey(inv, book, targets, journal, selected, book.rollout.forks, None if json_out else _progress,
+                       skip_drill=skip_drill)
+    _render(report, json_out, "print_rekey")
+
+
+def _check_pairs(inv: Any, selected: list[tuple[str, str]] | None) -> None:
+    known = {frozenset((a, b)) for a, b, _ in inv.expanded_pairs()}
+    for a, b in selected or []:
+        if frozenset((a, b)) not in known:
+            raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
 
 
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
@@ -267,15 +320,9 @@ def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = Fa
     """Return every host to its state before the first apply."""
     from ..ops.rollback import rollback as run_rollback
 
-    inv, book, targets, journal = _prepare(inventory, None, lab)
+    inv, book, targets, journal = _prepare(inventory, None, lab, "rollback")
     report = run_rollback(inv, targets, journal, book.rollout.forks)
-    if json_out:
-        typer.echo(dumps(report.to_json()))
-    else:
-        from ..report.console import print_rollback
-
-        print_rollback(report, _console())
-    raise typer.Exit(0 if report.ok else 1)
+    _render(report, json_out, "print_rollback")
 
 
 @app.command()
@@ -287,7 +334,8 @@ def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     """Preflight: services, firewall, merge setting, clock, overlapping rules, WinRM; --drill tests the switch."""
     from ..ops.status import doctor as run_doctor
 
-    inv, book, targets, journal = _prepare(inventory, playbook, lab)
+    # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None)
     findings = run_doctor(inv, targets, book.rollout.forks)
     drills: list[Any] = []
     if drill:
@@ -367,8 +415,25 @@ def lab_down(inventory: InventoryArg = DEFAULT_INVENTORY) -> None:
     down(inventory)
 
 
+def _stop_at_boundaries() -> None:
+    """From now on (a command that runs steps), the first Ctrl-C asks it to stop at its next step boundary;
+    a second one stops at once. ``main`` puts the previous handler back."""
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        if interrupt.requested():
+            raise KeyboardInterrupt
+        interrupt.request()
+        sys.stderr.write("ipsec-remote: Ctrl-C: stopping at the next step boundary (Ctrl-C again to stop now)\n")
+        sys.stderr.flush()
+
+    # Not the main thread (an embedding program): ValueError, and its own handling is left alone.
+    with contextlib.suppress(ValueError):
+        _state["sigint"] = signal.signal(signal.SIGINT, handler)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
+    interrupt.reset()
+    lines: list[str] = []
     try:
         rv = app(args=args, prog_name="ipsec-remote", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
@@ -379,19 +444,36 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = 2
     except UsageError as exc:
         where = f"{exc.ctx.command_path}: " if exc.ctx is not None else "ipsec-remote: "
-        typer.echo(f"{where}{exc.format_message()}", err=True)
+        lines.append(f"{where}{exc.format_message()}")
         code = 2
-    except typer.Abort:
-        typer.echo("ipsec-remote: aborted", err=True)
+    except (typer.Abort, KeyboardInterrupt):
+        lines.append("ipsec-remote: stopped at once by Ctrl-C ('ipsec-remote status' lists the reverts armed on "
+                     "the hosts)")
         code = 130
     except InputError as exc:
-        typer.echo(str(exc), err=True)
+        lines.append(str(exc))
         code = 2
     except ValidationError as exc:
         # The planner produced a call the reference rejects: a bug, never sent anywhere.
-        typer.echo(f"ipsec-remote: internal plan rejected by the cmdlet reference: {exc}", err=True)
+        lines.append(f"ipsec-remote: internal plan rejected by the cmdlet reference: {exc}")
         code = 1
     except IpsecRemoteError as exc:
-        typer.echo(f"ipsec-remote: {exc}", err=True)
+        lines.append(f"ipsec-remote: {exc}")
         code = 1
+    except OSError as exc:
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        lines.append(f"ipsec-remote: {exc.strerror or exc}{where}")
+        code = 1
+    except Exception as exc:  # a bug: still one line, never a traceback
+        lines.append(f"ipsec-remote: internal error ({type(exc).__name__}): {exc}")
+        code = 1
+    finally:
+        if "sigint" in _state:
+            signal.signal(signal.SIGINT, _state.pop("sigint"))
+        lock = _state.pop("lock", None)
+        if lock is not None:
+            lock.release()
+        _state.pop("journal", None)
+    for line in lines:
+        typer.echo(one_line(line), err=True)
     sys.exit(code)

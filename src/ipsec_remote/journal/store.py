@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..errors import IpsecRemoteError
 from ..model.calls import CmdletCall
 
 SCHEMA = """
@@ -74,18 +75,73 @@ class Verification:
     at: str
 
 
+SCHEMA_VERSION = 1  # PRAGMA user_version; a journal from a newer ipsec-remote is refused, never rewritten
+APPLICATION_ID = 0x69707372  # PRAGMA application_id: "ipsr" marks the file as an ipsec-remote journal
+# An unmarked database is adopted as an earlier release's journal when it has the tables every release wrote
+# first (runs and steps; the others are created if missing); anything else is another program's.
+ADOPTABLE = frozenset({"runs", "steps"})
+
+
+class JournalError(IpsecRemoteError):
+    """The journal cannot be used as it is: one line naming the file and what to do."""
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        super().__init__(f"journal {path}: {problem}; {fix}")
+
+
+def _aside(path: Path) -> str:
+    return (f"move it aside (mv '{path}' '{path}.bad') and run again: the journal is rebuilt from the hosts "
+            "(promotions are recorded on them)")
+
+
 class Journal:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        """``read_only``: a command that changes nothing (plan, doctor) does not create a missing journal
+        — it reads an empty one in memory, so the next changing run still sees the journal as missing."""
         self.path = path
+        self.created = False  # True for a new (or lost) journal: it is rebuilt from the hosts
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        in_memory = read_only and not path.exists()
+        if not in_memory:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(path.parent, 0o700)
+        try:
+            self._db = sqlite3.connect(":memory:" if in_memory else path, timeout=30, isolation_level=None,
+                                       check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise JournalError(path, f"cannot be opened ({exc})", "check the file and its folder") from None
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise JournalError(path, f"is damaged or not an SQLite database ({exc})", _aside(path)) from None
+        except JournalError:
+            self._db.close()
+            raise
+        if not in_memory:
+            os.chmod(path, 0o600)
+
+    def _open(self) -> None:
+        db, path = self._db, self.path
+        app_id = int(db.execute("PRAGMA application_id").fetchone()[0])
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if app_id not in (0, APPLICATION_ID) or (app_id == 0 and tables and not tables >= ADOPTABLE):
+            raise JournalError(path, "is not an ipsec-remote journal (another program's database)",
+                               "point ipsec-remote at its own state folder or move the file aside")
+        if version > SCHEMA_VERSION:
+            raise JournalError(path, f"was written by a newer ipsec-remote (schema {version}; this version reads "
+                                     f"up to {SCHEMA_VERSION})", "upgrade ipsec-remote, or move it aside")
+        check = db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            raise sqlite3.DatabaseError(str(check))
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
         self._add_columns()
-        os.chmod(path, 0o600)
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.created = not tables  # (with WAL, a journal's rows may all still be in its -wal file)
 
     def _add_columns(self) -> None:
         for table, column, kind in ADDED_COLUMNS:
@@ -103,7 +159,7 @@ class Journal:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         # Hosts are worked on from several threads sharing this connection: one transaction at a time.
-        with self._lock:
+        with self._lock, self._damaged():
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -111,6 +167,14 @@ class Journal:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    @contextmanager
+    def _damaged(self) -> Iterator[None]:
+        """SQLite errors after opening (a file damaged under us, a full disk) as one journal line."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(self.path, f"cannot be written or read ({exc})", _aside(self.path)) from None
 
     # -- runs -----------------------------------------------------------------------------------------
     def begin_run(self, command: str) -> int:
@@ -120,18 +184,31 @@ class Journal:
                              (command, now_iso(), os_user()))
             return int(cur.lastrowid or 0)
 
+    def close_stale_runs(self) -> int:
+        """Runs still 'running' while this process holds the run lock died without finishing."""
+        with self._tx() as db:
+            return int(db.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'").rowcount)
+
     def finish_run(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET finished_at = ?, status = ?, summary = ? WHERE id = ?",
                        (now_iso(), status, json.dumps(summary), run_id))
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
+        with self._lock, self._damaged():
             return list(self._db.execute(sql, args).fetchall())
 
     def runs(self) -> list[dict[str, Any]]:
         rows = self._query("SELECT id, command, started_at, finished_at, status FROM runs ORDER BY id")
         return [dict(zip(("id", "command", "started_at", "finished_at", "status"), r, strict=True)) for r in rows]
+
+    def run_summary(self, run_id: int) -> dict[str, Any]:
+        """Steps of a run per host: calls that succeeded and failed (what an interrupted run did)."""
+        rows = self._query("SELECT host, ok, COUNT(*) FROM steps WHERE run_id = ? GROUP BY host, ok", (run_id,))
+        out: dict[str, Any] = {}
+        for host, ok, count in rows:
+            out.setdefault(host, {"ok": 0, "failed": 0})["ok" if ok else "failed"] += int(count)
+        return out
 
     # -- snapshots ------------------------------------------------------------------------------------
     def snapshot_once(self, run_id: int, host: str, owned: list[dict[str, Any]], settings: dict[str, Any]) -> bool:
@@ -212,6 +289,10 @@ class Journal:
         with self._tx() as db:
             db.execute("DELETE FROM pair_security")
 
+    def drop_pair_security(self, a: str, b: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM pair_security WHERE a = ? AND b = ?", (a, b))
+
     # -- promotion ------------------------------------------------------------------------------------
     def record_wave(self, run_id: int, number: int, pairs: list[tuple[str, str]], status: str) -> int:
         with self._tx() as db:
@@ -234,10 +315,6 @@ class Journal:
     def update_revert(self, revert_id: int, status: str) -> None:
         with self._tx() as db:
             db.execute("UPDATE reverts SET status = ?, at = ? WHERE id = ?", (status, now_iso(), revert_id))
-
-    def armed_reverts(self) -> list[dict[str, Any]]:
-        rows = self._query("SELECT id, host, task_name, deadline FROM reverts WHERE status = 'armed'")
-        return [{"id": r[0], "host": r[1], "task_name": r[2], "deadline": r[3]} for r in rows]
 
     def integrity_ok(self) -> bool:
         return bool(self._query("PRAGMA integrity_check")[0][0] == "ok")

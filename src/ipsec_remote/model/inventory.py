@@ -46,7 +46,8 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: TOML has types, so `max_minutes = "480"` is a mistake to report, not a string to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 def _ip(value: str) -> str:
@@ -231,7 +232,7 @@ class Policy(_Model):
     # -KeyModule text), so a mixed fleet would negotiate differently; IKEv2 takes certificates only.
     key_module: Literal["IKEv1", "IKEv2", "AuthIP", "Default"] = "IKEv1"
     profile: Literal["Any", "Domain", "Private", "Public"] = "Any"
-    winrm_ports: list[Port] = [5985, 5986]
+    winrm_ports: Annotated[list[Port], Field(min_length=1)] = [5985, 5986]
     # Server isolation: besides the per-peer rules, each paired host gets one rule for all other inbound
     # traffic (remote Any), promoted to Require once every pair of the host is — the exemptions (DCs,
     # DNS, DHCP, the controller's WinRM path) keep precedence over it.
@@ -318,7 +319,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise InputError(label, "", f"cannot read: {exc.strerror or exc}") from None
     try:
-        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+        # utf-8-sig: Notepad and PowerShell 5.1's Out-File write a byte order mark first.
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8-sig"))
         return data
     except UnicodeDecodeError:
         raise InputError(label, "", "is not UTF-8 text") from None
@@ -436,6 +438,22 @@ def _check_references(inv: Inventory, label: str) -> None:
             raise InputError(label, f"pairs[{i}]", f"pairs host '{pair.a}' with itself")
         if not any(a != b for a in inv.expand(pair.a) for b in inv.expand(pair.b)):
             raise InputError(label, f"pairs[{i}]", "expands to no pair of two different hosts")
+        _check_probe(pair, label, f"pairs[{i}]")
+    for a, b, pair in inv.expanded_pairs():
+        versions = {ipaddress.ip_address(inv.host(h).address).version for h in (a, b)}
+        if len(versions) > 1:
+            # A transport rule's addresses and the SAs it negotiates are per IP version (windows-behaviour
+            # §6: "Separate SAs for IPv4 and IPv6"): one IPv4 and one IPv6 end can never talk IPsec.
+            raise InputError(label, f"pairs[{inv.pairs.index(pair)}]",
+                             f"pairs {a} ({inv.host(a).address}) with {b} ({inv.host(b).address}): "
+                             "one end is IPv4 and the other IPv6")
+    port = inv.connection.effective_port
+    if port not in inv.policy.winrm_ports:
+        # The controller's exemption covers policy.winrm_ports only: its own WinRM traffic on another port
+        # would fall under the pair rules and be cut off at Require.
+        where = "connection.port" if inv.connection.port is not None else "policy.winrm_ports"
+        raise InputError(label, where, f"the controller connects on port {port}, which policy.winrm_ports "
+                                       f"({', '.join(map(str, inv.policy.winrm_ports))}) does not exempt")
     if inv.policy.key_module == "IKEv2" and inv.auth.method != "certificate":
         # New-NetIPsecRule -KeyModule: IKEv2 is "Not supported with Kerberos, PSK, or NTLM".
         raise InputError(label, "policy.key_module", "IKEv2 supports certificate authentication only")
@@ -443,3 +461,24 @@ def _check_references(inv: Inventory, label: str) -> None:
         raise InputError(label, "exemptions",
                          "Kerberos authentication needs the domain controllers listed as exemptions "
                          "(role = \"domain_controller\"), or IKE cannot get tickets once Require is on")
+
+
+def _check_probe(pair: Pair, label: str, where: str) -> None:
+    """Verification makes TCP traffic to ``probe_port`` (Test-NetConnection -Port): it must match the rule."""
+    if pair.protocol == "UDP":
+        raise InputError(label, f"{where}.protocol", "a UDP pair cannot be verified: the verification probe "
+                                                     "is TCP (Test-NetConnection -Port)")
+    if pair.ports and pair.probe_port not in pair.ports:
+        raise InputError(label, f"{where}.probe_port",
+                         f"{pair.probe_port} is not one of the pair's ports ({', '.join(map(str, pair.ports))}): "
+                         "the probe's traffic would not match the pair's rule")
+
+
+def check_run(inv: Inventory, label: str, *, lab: bool, sends_psk: bool) -> None:
+    """Checks that depend on how the inventory is used, run before any host is contacted."""
+    if inv.test_only_skip_exemptions and not lab:
+        raise InputError(label, "test_only_skip_exemptions",
+                         "drops the domain controller / controller exemptions: allowed with --lab only")
+    if sends_psk and inv.auth.method == "psk" and inv.auth.psk_env and inv.auth.psk_env not in os.environ:
+        raise InputError(label, "auth.psk_env", f"environment variable {inv.auth.psk_env} is not set "
+                                                "(it should hold the pre-shared key)")

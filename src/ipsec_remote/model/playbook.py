@@ -17,7 +17,7 @@ PHASES: tuple[Phase, ...] = ("exemptions", "sets", "main_mode_rules", "rules", "
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # no "60" for 60: TOML has types
 
 
 class Rollout(_Model):

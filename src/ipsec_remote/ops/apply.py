@@ -12,20 +12,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import interrupt
 from ..errors import IpsecRemoteError
 from ..journal.store import Journal
 from ..log import get_logger
 from ..model.calls import CmdletCall
-from ..model.desired import ISOLATION, REQUEST, Kind, Security, desired_objects, isolation_rule_name, pair_rule_name
+from ..model.desired import REQUEST, Kind, desired_objects
 from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
-from ..plan.planner import Change, ObservedObject, Plan, plan_host, same_value
-from ..remote.hoststate import HostState, parse_state
+from ..plan.planner import CMDLETS, Change, ObservedObject, Plan, plan_host
+from ..remote.hoststate import HostState
+from ..remote.names import HostNames, absent_keys
 from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
+from .confirmed import SwitchedRun, armed_json
+from .hostview import (
+    kept_security,
+    name_clashes,
+    read_fleet,
+    read_steps,
+    snapshot_objects,
+    split_read,
+    sync_journal,
+    without_marks,
+)
 from .proof import prove_pairs
+from .rekey import rekey_pairs
+from .switch import Switch
 from .verify import PairResult
 
 Progress = Callable[[str, str], None]  # (host or "fleet", message)
@@ -52,58 +67,33 @@ def offline_plan(inv: Inventory) -> Plan:
 
 
 def read_states(fleet: Fleet, inv: Inventory) -> dict[str, HostState]:
-    params = {"Group": inv.policy.group, "PolicyStore": inv.policy.store}
-
-    def read(host: str, session: HostSession) -> HostState:
-        out = session.run("read_state", params)
-        if not out.objects or not isinstance(out.objects[0], dict):
-            raise StepFailed(f"{host}: read_state returned no state")
-        return parse_state(out.objects[0], inv.policy.group, inv.auth.psk_env)
-
-    return fleet.each(read)
+    return read_fleet(fleet, inv)[0]
 
 
-def kept_security(inv: Inventory, states: Mapping[str, HostState], journal: Journal
-                  ) -> dict[tuple[str, str], Security]:
-    """Promotions to keep: those the journal recorded and every host concerned still carries.
-
-    apply never raises a rule's security on its own — only promote does, behind its dead-man's switch.
-    A pair (or isolation rule) missing or changed on a host converges back to Request/Request.
-    """
-    kept: dict[tuple[str, str], Security] = {}
-    for (a, b), (inbound, outbound) in journal.pair_security().items():
-        hosts: tuple[str, ...] = (a,) if b == ISOLATION else (a, b)
-        name = isolation_rule_name(inv.policy.group) if b == ISOLATION else pair_rule_name(inv.policy.group, a, b)
-        carried = 0
-        for host in hosts:
-            rule = next((o for o in states[host].observed if o.name.lower() == name.lower()), None) \
-                if host in states else None
-            if rule is not None and same_value(rule.params.get("InboundSecurity"), inbound) \
-                    and same_value(rule.params.get("OutboundSecurity"), outbound):
-                carried += 1
-        if carried == len(hosts):
-            kept[(a, b)] = Security(inbound, outbound)
-    return kept
-
-
-def live_plan(inv: Inventory, states: Mapping[str, HostState], journal: Journal) -> Plan:
-    desired = desired_objects(inv, kept_security(inv, states, journal))
+def live_plan(inv: Inventory, states: Mapping[str, HostState], journal: Journal,
+              names: Mapping[str, HostNames] | None = None) -> Plan:
+    desired = desired_objects(inv, kept_security(inv, states, journal, names))
     hosts = []
     for name, hd in desired.items():
         if name in states:
-            plan = plan_host(name, hd.host.address, hd.objects, states[name].observed, inv.policy.store)
-            validate_plan(plan.calls, existing_sets=_existing_sets(states[name], inv.policy.store))
+            state = without_marks(states[name])
+            plan = plan_host(name, hd.host.address, hd.objects, state.observed, inv.policy.store)
+            validate_plan(plan.calls, existing_sets=_existing_sets(state, inv.policy.store))
             hosts.append(plan)
     return Plan(tuple(hosts))
 
 
 def remote_plan(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal,
                 forks: int) -> tuple[Plan, dict[str, str]]:
-    """The plan against what each host reports now (read-only), and the hosts that could not be read."""
+    """The plan against what each host reports now (read-only), and the hosts that cannot be planned:
+    not reachable, or holding one of our names outside our group (a name clash)."""
     fleet = open_fleet(targets, forks)
     try:
-        states = read_states(fleet, inv)
-        return live_plan(inv, states, journal), dict(fleet.failed)
+        states, names = read_fleet(fleet, inv)
+        failed = dict(fleet.failed)
+        failed.update(name_clashes(inv, names))
+        states = {h: s for h, s in states.items() if h not in failed}
+        return live_plan(inv, states, journal, names), failed
     finally:
         fleet.close()
 
@@ -118,34 +108,59 @@ class ApplyReport:
     run_id: int
     plan: Plan
     sent: dict[str, int] = field(default_factory=dict)  # changing calls sent per host
+    done: dict[str, list[str]] = field(default_factory=dict)  # actions of the changes each host completed
     security: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # per pair, after apply
     fresh_exemptions: dict[str, int] = field(default_factory=dict)  # created with the read, before ``plan``
-
-    @property
-    def summary(self) -> dict[str, int]:
-        """What this apply changed: the plan, plus the exemptions fresh hosts got with the read."""
-        s = dict(self.plan.summary)
-        s["add"] += sum(self.fresh_exemptions.values())
-        return s
     failed_hosts: dict[str, str] = field(default_factory=dict)
     pairs: list[PairResult] = field(default_factory=list)
+    rekeyed: list[str] = field(default_factory=list)  # "a:b" whose stale SAs were dropped and proven again
+    journal_notes: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+    armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
     audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # per host: IPsec audit policy, see audit.py
 
     @property
+    def summary(self) -> dict[str, int]:
+        """What this apply did: the changes that completed on their host (fresh exemptions included)."""
+        actions = [a for done in self.done.values() for a in done]
+        return {"add": actions.count("create"), "change": actions.count("update") + actions.count("replace"),
+                "destroy": actions.count("destroy")}
+
+    @property
+    def planned(self) -> dict[str, int]:
+        s = dict(self.plan.summary)
+        s["add"] += sum(self.fresh_exemptions.values())
+        return s
+
+    def not_done(self) -> dict[str, int]:
+        """Planned changes per host that did not complete (the host failed, or the run was stopped)."""
+        out = {}
+        for h in self.plan.hosts:
+            left = len(h.changes) + self.fresh_exemptions.get(h.host, 0) - len(self.done.get(h.host, []))
+            if left > 0:
+                out[h.host] = left
+        return out
+
+
+    @property
     def ok(self) -> bool:
-        return not self.failed_hosts and all(p.verified for p in self.pairs)
+        return not self.failed_hosts and not self.interrupted and all(p.verified for p in self.pairs)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "summary": self.summary,
+            "planned": self.planned,
             "hosts": {h.host: {"address": h.address, "changes": len(h.changes), "sent": self.sent.get(h.host, 0),
-                               "failed": self.failed_hosts.get(h.host)} for h in self.plan.hosts},
+                               "done": len(self.done.get(h.host, [])), "failed": self.failed_hosts.get(h.host)}
+                      for h in self.plan.hosts},
             "failed_hosts": self.failed_hosts,
-            "pairs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems,
-                       "inbound_security": self.security.get((p.a, p.b), ("?", "?"))[0],
-                       "outbound_security": self.security.get((p.a, p.b), ("?", "?"))[1],
-                       "sa": p.sa_summary()} for p in self.pairs],
+            "pairs": [p.to_json(self.security.get((p.a, p.b), ("?", "?"))) for p in self.pairs],
+            "rekeyed": self.rekeyed,
+            "journal_notes": self.journal_notes,
+            "interrupted": self.interrupted is not None,
+            "not_done": self.not_done(),
+            "armed_reverts": self.armed_reverts,
             "audit": self.audit,
             "ok": self.ok,
         }
@@ -163,15 +178,22 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
 
     fleet = open_fleet(targets, forks)
     report = ApplyReport(run_id, Plan(()))
+    switches: list[Switch] = []  # armed by the rekey of stale pairs at Require, if any
     try:
         say("fleet", f"connected to {len(fleet.sessions)} of {len(targets)} hosts")
-        states, done, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id)
-        report.fresh_exemptions = done
-        audit_todo = audit.plan_enable(audits, {h: _owned_json(s) for h, s in states.items()}, journal, run_id,
-                                       report.audit) if inv.policy.enable_ipsec_audit else {}
-        for host, count in done.items():
-            report.sent[host] = count
+        found: dict[str, HostState] = {}  # as read, before the fresh hosts' exemptions
+        states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found)
+        for host, count in report.fresh_exemptions.items():
             say(host, f"exemptions: {count} call(s) applied (fresh host)")
+        report.journal_notes = sync_journal(inv, found, names, journal)  # printed by the CLI
+        for host, reason in name_clashes(inv, names).items():
+            fleet.fail(host, reason)
+            states.pop(host, None)
+        # Failure auditing: each host's setting is journaled before anything changes it (not on a host
+        # refused for a name clash: nothing is sent there).
+        audit_todo = audit.plan_enable({h: a for h, a in audits.items() if h in states},
+                                       {h: snapshot_objects(s, inv.policy.group) for h, s in found.items()},
+                                       journal, run_id, report.audit) if inv.policy.enable_ipsec_audit else {}
         report.plan = live_plan(inv, states, journal)
         kept = kept_security(inv, states, journal)
         report.security = {(a, b): (kept.get((a, b), REQUEST).inbound, kept.get((a, b), REQUEST).outbound)
@@ -189,17 +211,19 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 todo = changes.get(host) or []
                 if not todo:
                     return 0
-                journal.snapshot_once(run_id, host, _owned_json(states[host]), {})
+                journal.snapshot_once(run_id, host, snapshot_objects(states[host], inv.policy.group), {})
+                guard = Guard(inv.policy.group, inv.policy.store, tuple(sorted(owned[host])), _creates(todo))
                 # Failure auditing (journaled before any change) rides on this host's first batch.
                 plan = audit_todo.pop(host, None)
                 ride = Ride(*audit.enable_step(plan), audit.is_audit_output) if plan else None
                 try:
-                    count = execute_changes(journal, run_id, host, session, phase, todo,
-                                            Guard(inv.policy.group, inv.policy.store, sorted(owned[host])), ride)
+                    count = execute_changes(journal, run_id, host, session, phase, todo, guard,
+                                            report.done.setdefault(host, []), ride)
                 finally:
                     if ride is not None:
                         audit.record_enabled(report.audit, host, ride.params, ride.output)
                 owned[host] |= {c.name for c in todo if c.action in ("create", "replace")}
+                owned[host] -= {c.name for c in todo if c.action == "destroy"}
                 return count
 
             hosts = [h for h in changes if changes[h]]
@@ -208,73 +232,127 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 say(host, f"{phase}: {count} call(s) applied")
 
         # Exemptions on every host before any host gets a set or a rule (the barrier is the join).
+        interrupt.checkpoint("the exemptions")
         run_phase("exemptions", first)
+        interrupt.checkpoint("the sets and rules")
         run_phase("rules", rest)
         audit.enable_alone(fleet, audit_todo, report.audit)  # hosts that had no batch to ride on
         if "verify" in playbook.rollout.phases:
+            interrupt.checkpoint("the verification")
             report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say)
+            interrupt.checkpoint("the end of the verification")
+            _rekey_stale(inv, playbook, fleet, targets, journal, run_id, states, report, say, switches)
+    except interrupt.Interrupted as exc:
+        report.interrupted = str(exc)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, wherever it was
+        report.interrupted = "stopped at once by Ctrl-C"
     finally:
         report.failed_hosts = dict(fleet.failed)
         for host, reason in report.failed_hosts.items():
             log.error("host failed", host=host, reason=reason)
         fleet.close()
-        journal.finish_run(run_id, "ok" if report.ok else "failed", report.summary)
+        stopped = report.interrupted is not None or interrupt.requested()
+        if stopped:
+            report.interrupted = report.interrupted or "stopped by Ctrl-C"
+            report.armed_reverts = armed_json(switches)
+        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.summary)
     return report
+
+
+def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping[str, HostTarget],
+                 journal: Journal, run_id: int, states: Mapping[str, HostState], report: ApplyReport,
+                 say: Progress, switches: list[Switch]) -> None:
+    """Pairs whose SAs still use proposals the inventory no longer has: drop them and prove again (at
+    Require behind the dead-man's switch, on drilled hosts only — see ops/rekey.py)."""
+    stale = [(p.a, p.b) for p in report.pairs if p.stale]
+    if not stale:
+        return
+    interrupt.checkpoint("rekeying the pairs whose SAs use old proposals")
+    say("fleet", f"{len(stale)} pair(s) negotiated with proposals the inventory no longer has: rekeying")
+    run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say, switches)
+    outcome = rekey_pairs(run, stale)
+    again = {(p.a, p.b): p for p in outcome.pairs}
+    report.pairs = [again.get((p.a, p.b), p) for p in report.pairs]
+    # Why a stale pair was not rekeyed (a host without a drill, a switch that could not be armed) goes to the
+    # pair it names, or else to every stale pair left unproven.
+    left = [p for p in report.pairs if (p.a, p.b) in stale and (p.a, p.b) not in again]
+    for problem in outcome.problems:
+        named = [p for p in report.pairs if problem.startswith(f"{p.a}:{p.b} ")]
+        for p in named or left:
+            if problem not in p.problems:
+                p.problems.append(problem)
+    report.rekeyed = [f"{a}:{b}" for a, b in stale if (a, b) in again and again[(a, b)].verified]
+    for key in outcome.reverted:
+        report.security[key] = ("Request", "Request")
 
 
 @dataclass(frozen=True)
 class Guard:
-    """The batch runs only if the host's owned objects are exactly ``expect`` (what the plan was made from)."""
+    """The batch runs only if the host's owned objects are exactly ``expect`` (what the plan was made from)
+    and none of ``absent`` (``Noun|Name`` of objects it creates) exists outside our group."""
 
     group: str
     store: str
-    expect: list[str]
+    expect: tuple[str, ...] | list[str]
+    absent: tuple[str, ...] = ()
 
     def params(self) -> dict[str, Any]:
-        return {"Guard": True, "Group": self.group, "PolicyStore": self.store, "ExpectOwned": self.expect}
+        out = {"Guard": True, "Group": self.group, "PolicyStore": self.store, "ExpectOwned": list(self.expect)}
+        if self.absent:
+            out["Absent"] = list(self.absent)
+        return out
 
 
-def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int
-                           ) -> tuple[dict[str, HostState], dict[str, int], dict[str, audit.AuditState]]:
+def _creates(changes: list[Change]) -> tuple[str, ...]:
+    return tuple(f"{CMDLETS[c.kind].noun}|{c.name}" for c in changes if c.action in ("create", "replace"))
+
+
+def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int, report: ApplyReport,
+                           found: dict[str, HostState]
+                           ) -> tuple[dict[str, HostState], dict[str, HostNames], dict[str, audit.AuditState]]:
     """Read every host; in the same round trip, a host with none of our objects gets its exemptions.
 
     The exemptions of a fresh host are known before reading it (planned against an empty state), so they
-    ride as a second statement of the read pipeline, guarded by "no owned objects": on a host that has
-    some, nothing runs and the normal plan takes over. Saves a round trip per host on a first rollout.
+    ride as the last statement of the read pipeline, guarded by "no owned objects, and none of the names
+    this host needs taken outside our group": on a host that has some, or a name clash, nothing runs and
+    the normal plan (or the clash report) takes over. Saves a round trip per host on a first rollout.
     With ``policy.enable_ipsec_audit``, the host's IPsec audit policy is read in the same pipeline.
     """
     desired = desired_objects(inv)
-    read_params = {"Group": inv.policy.group, "PolicyStore": inv.policy.store}
-    done: dict[str, int] = {}
+    names: dict[str, HostNames] = {}
     audits: dict[str, audit.AuditState] = {}
 
     def read(host: str, session: HostSession) -> HostState:
         exemptions = [o for o in desired[host].objects if o.kind is Kind.EXEMPTION]
         fresh = plan_host(host, inv.host(host).address, exemptions, [], inv.policy.store)
         validate_plan(fresh.calls)
-        steps: list[tuple[str, dict[str, Any]]] = [("read_state", read_params)]
+        steps = read_steps(inv)
         if inv.policy.enable_ipsec_audit:
             steps.append(audit.read_step(audit.MANAGED))
         if fresh.calls:
-            steps.append(("invoke_batch", {"Calls": [batch_data(c) for c in fresh.calls],
-                                           **Guard(inv.policy.group, inv.policy.store, []).params()}))
+            guard = Guard(inv.policy.group, inv.policy.store, (), tuple(absent_keys(desired[host].objects)))
+            steps.append(("invoke_batch", {"Calls": [batch_data(c) for c in fresh.calls], **guard.params()}))
         out = session.run_statements(steps)
         objects, audit_state = audit.split_output(out.objects)
         if audit_state is not None:
             audits[host] = audit_state
-        if not objects or not isinstance(objects[0], dict) or "Rules" not in objects[0]:
-            raise StepFailed(f"{host}: read_state returned no state")
-        state = parse_state(objects[0], inv.policy.group, inv.auth.psk_env)
-        results = [r for r in objects[1:] if isinstance(r, dict)]
-        if not results or results[0].get("error_id") == "StateMoved":
-            return state  # not fresh: planned normally below
-        journal.snapshot_once(run_id, host, _owned_json(state), {})
-        _record_results(journal, run_id, host, "exemptions", fresh.calls, results, out.errors)
-        done[host] = len(fresh.calls)
+        state, names[host], results = split_read(host, objects, inv)
+        found[host] = state
+        if not results or results[0].get("error_id") in ("StateMoved", "NameClash"):
+            return state  # not fresh (planned normally below), or a clash (reported below)
+        journal.snapshot_once(run_id, host, snapshot_objects(state, inv.policy.group), {})
+        report.sent[host] = len(fresh.calls)
+        done = report.done.setdefault(host, [])
+        try:
+            _record_results(journal, run_id, host, "exemptions", fresh.calls, results, out.errors)
+        finally:
+            done += _completed(list(fresh.changes), results)
+            report.fresh_exemptions[host] = len(fresh.changes)
         # Every call succeeded: the host now holds exactly the planned exemptions.
         return HostState([ObservedObject(o.kind, o.name, dict(o.params)) for o in exemptions], state.facts)
 
-    return fleet.each(read), done, audits
+    states = fleet.each(read)
+    return states, {h: names[h] for h in states}, audits
 
 
 @dataclass
@@ -289,7 +367,9 @@ class Ride:
 
 
 def execute_changes(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
-                    changes: list[Change], guard: Guard | None = None, ride: Ride | None = None) -> int:
+                    changes: list[Change], guard: Guard | None = None, done: list[str] | None = None,
+                    ride: Ride | None = None) -> int:
+    """Send the changes' calls as one batch; ``done`` gets the action of each change that completed."""
     calls = [call for change in changes for call in change.calls]
     params: dict[str, Any] = {"Calls": [batch_data(c) for c in calls]}
     if guard is not None:
@@ -301,15 +381,38 @@ def execute_changes(journal: Journal, run_id: int, host: str, session: HostSessi
         out = session.run_statements([("invoke_batch", params), (ride.script, ride.params)])
         ride.output = [o for o in out.objects if ride.mine(o)]
         objects = [o for o in out.objects if not ride.mine(o)]
-    _record_results(journal, run_id, host, phase, calls, [r for r in objects if isinstance(r, dict)],
-                    out.errors)
+    results = [r for r in objects if isinstance(r, dict)]
+    try:
+        _record_results(journal, run_id, host, phase, calls, results, out.errors)
+    finally:
+        if done is not None:
+            done += _completed(changes, results)
     return len(calls)
+
+
+def _completed(changes: list[Change], results: list[dict[str, Any]]) -> list[str]:
+    """Actions of the changes whose every call succeeded (the batch stops at the first failure)."""
+    ok = 0
+    for result in results:
+        if result.get("index", 0) < 0 or not result.get("ok"):
+            break
+        ok += 1
+    out: list[str] = []
+    used = 0
+    for change in changes:
+        used += len(change.calls)
+        if used > ok:
+            break
+        out.append(change.action)
+    return out
 
 
 def _record_results(journal: Journal, run_id: int, host: str, phase: str, calls: list[CmdletCall],
                     results: list[dict[str, Any]], errors: list[str]) -> None:
     if results and results[0].get("error_id") == "StateMoved":
         raise StepFailed(f"{host}: nothing applied: {results[0].get('error')} (run apply again to re-plan)")
+    if results and results[0].get("error_id") == "NameClash":
+        raise StepFailed(f"{host}: nothing applied: {results[0].get('error')} — rename or remove them")
     for call, result in zip(calls, results, strict=False):  # fewer results: the batch stopped
         journal.record_step(run_id, host, phase, call, bool(result.get("ok")), result.get("error"))
         if not result.get("ok"):
@@ -322,8 +425,3 @@ def _record_results(journal: Journal, run_id: int, host: str, phase: str, calls:
 def _target(call: Any) -> str:
     name = call.params.get("IPsecRuleName") or call.params.get("Name") or ""
     return f"'{name}'" if name else ""
-
-
-def _owned_json(state: HostState) -> list[dict[str, Any]]:
-    return [{"kind": o.kind.value, "name": o.name,
-             "params": CmdletCall("observed", dict(o.params)).to_json()["params"]} for o in state.observed]

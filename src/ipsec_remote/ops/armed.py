@@ -1,5 +1,4 @@
-"""Reverts armed on the hosts right now, read from the hosts themselves (for ``status``), and the lines that
-tell an operator about them (``status``, an interrupted ``promote``)."""
+"""Reverts armed on the hosts right now, read from the hosts themselves (for ``status``)."""
 
 from __future__ import annotations
 
@@ -46,6 +45,3 @@ def read_armed(fleet: Fleet) -> list[ArmedRevert]:
     return sorted((a for a in found.values() if a is not None),
                   key=lambda a: (a.deadline is not None, a.deadline.utc if a.deadline else None))
 
-
-def describe_deadlines(deadlines: list[Deadline]) -> list[str]:
-    return [d.describe() for d in sorted(deadlines, key=lambda d: d.utc)]

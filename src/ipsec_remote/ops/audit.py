@@ -12,7 +12,8 @@ English ones is ``unknown`` — reported by doctor, and then apply leaves that h
 previous setting it cannot read is one rollback could not restore exactly.
 
 Every step here rides in a pipeline another step already sends (the read in apply's read, doctor's and the
-diagnosis's event read; the change in apply's batch; the restore in rollback's first round trip).
+diagnosis's event read; the change in apply's batch; the restore in rollback's first round trip, as one of
+its SETTINGS_RESTORERS).
 """
 
 from __future__ import annotations
@@ -274,20 +275,21 @@ def enable_alone(fleet: Fleet, todo: Mapping[str, Mapping[str, str]], report: di
     fleet.each(send, list(todo))
 
 
-# -- rollback ---------------------------------------------------------------------------------------------
-def restore_with(journal: Journal, host: str, session: HostSession, steps: list[tuple[str, dict[str, Any]]],
-                 report: dict[str, dict[str, Any]]) -> None:
-    """Run ``steps`` (never retried) with, in the same pipeline, the audit settings the journal recorded put
-    back exactly; once read back equal, the journal forgets them."""
-    snap = journal.snapshot(host)
-    previous = recorded(snap[1]) if snap else {}
+# -- rollback (through ops/rollback.py's SETTINGS_RESTORERS) ---------------------------------------------
+def restore_steps(settings: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The step that puts back the audit settings a snapshot recorded (none if it recorded none)."""
+    previous = recorded(settings)
+    return [restore_step(previous)] if previous else []
+
+
+def settle_restore(journal: Journal, host: str, settings: Mapping[str, Any], objects: list[Any]
+                   ) -> dict[str, Any] | None:
+    """What the restore step read back: once equal to what the journal recorded, the journal forgets it."""
+    previous = recorded(settings)
     if not previous:
-        for script, params in steps:
-            session.run(script, params, retry=False)
-        return
-    out = session.run_statements([*steps, restore_step(previous)])
-    _, state = split_output(out.objects)
+        return None
+    _, state = split_output(objects)
     problems = differs(previous, state)
-    report[host] = {"restored": dict(previous), **({"problem": "; ".join(problems)} if problems else {})}
     if not problems:
         journal.forget_settings(host, list(journal_values(previous)))
+    return {"restored": dict(previous), **({"problem": "; ".join(problems)} if problems else {})}

@@ -1,29 +1,25 @@
 """promote: switch proven pairs to Require (or back to Request) in waves, each behind a dead-man's switch.
 
 ``--to require`` needs a successful ``doctor --drill`` on every host it touches (``--skip-drill`` overrides).
-Per wave (a confirmed commit, as Junos ``commit confirmed`` or ``netplan try``; ops/switch.py):
+Each wave is a change behind the switch (ops/confirmed.py: arm → change → prove → confirm or revert); its
+change is ``Set-NetIPsecRule -InboundSecurity Require -OutboundSecurity Request`` (or the playbook's), with the
+promotion marked in each rule's Description so a lost journal is rebuilt from the hosts (ops/hostview.py).
+A wave that is not confirmed stops further waves (per the playbook's failure settings).
 
-a. arm — on every host of the wave, the settings to restore go to a protected folder and a one-time SYSTEM
-   task, inline and policy-proof, is registered at now + confirm-timeout; each host reports its deadline;
-b. change — ``Set-NetIPsecRule -InboundSecurity Require -OutboundSecurity Request`` (or the playbook's);
-c. prove — traffic and SAs on both ends for every pair of the wave, and a *fresh* WinRM session to
-   every host (a new connection through the new policy, not the pool opened before the change);
-d. confirm — before the earliest host deadline, remove the tasks if all of (c) holds; a host whose task had
-   already fired makes the wave reverted. Otherwise revert at once where the host answers and let the task
-   revert where it does not: after its deadline, poll its last run and result (bounded), then stop further
-   waves. Ctrl-C raises PromoteInterrupted with the reverts still armed and their deadlines.
+Ctrl-C stops at the next step boundary (interrupt.py); a second one stops at once. Either way the run is
+marked interrupted in the journal and the report lists the reverts still armed, with the deadlines the hosts
+reported (host time and UTC).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..journal.deadman import latest_drills
-from ..journal.store import Journal
+from .. import interrupt
+from ..journal.store import Journal, now_iso
 from ..model.calls import CmdletCall
 from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
@@ -31,24 +27,17 @@ from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
 from ..remote.deadman import Deadline, revert_line
-from ..remote.sessions import Fleet, open_fleet
-from ..remote.transport import HostTarget, probe_fresh_session
-from .apply import execute_changes, read_states
+from ..remote.names import promotion_mark
+from ..remote.sessions import open_fleet
+from ..remote.transport import HostSession, HostTarget
+from .apply import execute_changes
+from .confirmed import Confirmed, SwitchedRun, behind_switch, undrilled
+from .hostview import read_fleet, sync_journal
 from .proof import prove_pairs
-from .switch import Switch
 from .verify import PairResult
 
 Pair = tuple[str, str]
 REQUEST_PAIR = ("Request", "Request")
-CONFIRM_MARGIN_S = 2.0  # at least this long before the earliest deadline to send the confirm
-
-
-class PromoteInterrupted(Exception):
-    """Ctrl-C during a promotion: the reverts still armed, with their deadlines."""
-
-    def __init__(self, armed: list[Deadline]) -> None:
-        super().__init__("interrupted")
-        self.armed = armed
 
 
 @dataclass
@@ -57,7 +46,7 @@ class WaveReport:
     name: str
     pairs: list[Pair]
     isolated: list[str] = field(default_factory=list)  # hosts whose server-isolation rule changes too
-    status: str = "pending"  # confirmed | reverted | failed
+    status: str = "pending"  # confirmed | reverted | failed | aborted | interrupted (changed, not confirmed)
     problems: list[str] = field(default_factory=list)
     proofs: list[PairResult] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)  # the reverts armed, as each host reported them
@@ -77,15 +66,23 @@ class PromoteReport:
     waves: list[WaveReport] = field(default_factory=list)
     failed_hosts: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # host -> why it is not promoted (no drill)
+    run_id: int = 0
+    nothing_eligible: str | None = None  # why no pair could be promoted (exit 1)
+    journal_notes: list[str] = field(default_factory=list)
+    interrupted: str | None = None
+    armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
 
     @property
     def ok(self) -> bool:
-        return all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts and not self.refused
+        return (all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts and not self.refused
+                and self.nothing_eligible is None and self.interrupted is None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": {"inbound": self.target[0], "outbound": self.target[1]}, "skipped": self.skipped,
+        return {"run_id": self.run_id, "target": {"inbound": self.target[0], "outbound": self.target[1]},
+                "skipped": self.skipped, "nothing_eligible": self.nothing_eligible,
                 "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts,
-                "refused_hosts": self.refused, "ok": self.ok}
+                "refused_hosts": self.refused, "journal_notes": self.journal_notes,
+                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
 
 
 def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pair]]]:
@@ -107,14 +104,7 @@ def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pa
 def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport) -> list[Pair]:
     """Pairs whose hosts all have a successful drill as their latest; the others are skipped and their hosts
     listed with the reason."""
-    drills = latest_drills(journal)
-    for host in sorted({h for p in pairs for h in p}):
-        drill = drills.get(host)
-        if drill is None:
-            report.refused[host] = "no dead-man's switch drill yet: run 'ipsec-remote doctor --drill'"
-        elif not drill.ok:
-            report.refused[host] = (f"its last drill ({drill.at}) failed: {drill.detail.get('problem', '?')}; "
-                                    "fix it and run 'ipsec-remote doctor --drill'")
+    report.refused.update(undrilled(journal, [h for p in pairs for h in p]))
     kept = []
     for a, b in pairs:
         bad = [h for h in (a, b) if h in report.refused]
@@ -129,18 +119,20 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             to: str, selected: list[Pair] | None, confirm_timeout_s: int, forks: int,
             say: Callable[[str, str], None] | None = None, skip_drill: bool = False) -> PromoteReport:
     say = say or (lambda _h, _m: None)
-    target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else ("Request", "Request")
+    target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else REQUEST_PAIR
     report = PromoteReport(target)
     if to == "require" and not skip_drill:
         known = _selected(inv, selected)
         if not refuse_undrilled(journal, known, report):
             return report  # nothing is contacted when no pair's hosts were drilled
         selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
-    run_id = journal.begin_run(f"promote --to {to}")
+    run_id = report.run_id = journal.begin_run(f"promote --to {to}")
     fleet = open_fleet(targets, forks)
-    switches: list[Switch] = []
+    run: SwitchedRun | None = None
     try:
-        states = read_states(fleet, inv)
+        states, names = read_fleet(fleet, inv)
+        run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
+        report.journal_notes = sync_journal(inv, states, names, journal)
         current = journal.pair_security()
         if to == "require":
             candidates = _candidates(inv, journal, selected, report)
@@ -157,30 +149,36 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             # Demotion lowers the requirement: no proof is needed first, only the management path after.
             eligible = [p for p in _selected(inv, selected) if current.get(p, REQUEST_PAIR) != target]
         done = {p for p, sec in current.items() if sec == target and p[1] != ISOLATION}
+        if not [p for p in eligible if current.get(p, REQUEST_PAIR) != target] and report.skipped:
+            report.nothing_eligible = (f"no pair is eligible for {target[0]}/{target[1]}: "
+                                       + "; ".join(f"{p}: {why}" for p, why in sorted(report.skipped.items())))
         for number, (name, pairs) in enumerate(plan_waves(eligible, playbook), start=1):
             pairs = [p for p in pairs if current.get(p, REQUEST_PAIR) != target]
             if not pairs:
                 continue
+            interrupt.checkpoint(f"wave {number} ({name})")
             wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
             report.waves.append(wave)
-            _run_wave(inv, playbook, fleet, targets, journal, run_id, wave, target, confirm_timeout_s, states, say,
-                      switches)
+            _run_wave(run, wave, target, confirm_timeout_s)
             if wave.status == "confirmed":
                 done |= set(pairs)
             failed_pairs = sum(1 for p in wave.proofs if not p.verified)
             if wave.status != "confirmed" and (playbook.failure.stop_on_failed_wave
                                                or failed_pairs > playbook.failure.max_failed_pairs_per_wave):
                 break
-    except KeyboardInterrupt:
-        armed = [d for s in switches for d in s.pending()]
-        journal.finish_run(run_id, "interrupted", {"waves": len(report.waves), "armed": len(armed)})
-        run_id = 0
-        raise PromoteInterrupted(armed) from None
+    except interrupt.Interrupted as exc:
+        report.interrupted = str(exc)
+    except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, wherever it was
+        report.interrupted = "stopped at once by Ctrl-C"
     finally:
         report.failed_hosts = dict(fleet.failed)
         fleet.close()
-        if run_id:
-            journal.finish_run(run_id, "ok" if report.ok else "failed", {"waves": len(report.waves)})
+        stopped = report.interrupted is not None or interrupt.requested()
+        if stopped:
+            report.interrupted = report.interrupted or "stopped by Ctrl-C"
+            report.armed_reverts = run.armed_now() if run is not None else []
+        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed",
+                           {"waves": len(report.waves), **({"armed": len(report.armed_reverts)} if stopped else {})})
     return report
 
 
@@ -223,130 +221,56 @@ def _rule_calls(inv: Inventory, pairs: list[Pair], isolated: list[str],
     targets: list[tuple[tuple[str, ...], str]] = [((a, b), pair_rule_name(inv.policy.group, a, b))
                                                   for a, b in pairs]
     targets += [((h,), isolation_rule_name(inv.policy.group)) for h in isolated]
+    # The promotion is recorded on the hosts too (-Description, a String of Set-NetIPsecRule per the
+    # reference), so a lost journal is rebuilt from them (ops/hostview.py).
+    mark = promotion_mark(security[0], security[1], now_iso())
     for hosts, rule in targets:
         for host in hosts:
             calls.setdefault(host, []).append(CmdletCall("Set-NetIPsecRule", {
                 "IPsecRuleName": rule, "InboundSecurity": security[0],
-                "OutboundSecurity": security[1], "PolicyStore": inv.policy.store}))
+                "OutboundSecurity": security[1], "Description": mark, "PolicyStore": inv.policy.store}))
     for host_calls in calls.values():
         validate_plan(host_calls)
     return calls
 
 
-
-
-def _revert_lines(inv: Inventory, wave: WaveReport, previous: Mapping[Pair, tuple[str, str]]) -> dict[str, list[str]]:
-    """What each host's revert restores: the security each rule had before this wave."""
+def revert_lines(inv: Inventory, pairs: list[Pair], isolated: list[str],
+                 previous: Mapping[Pair, tuple[str, str]]) -> dict[str, list[str]]:
+    """What each host's revert restores: the security each rule had before (Request/Request if unrecorded)."""
     lines: dict[str, list[str]] = {}
-    for a, b in wave.pairs:
+    for a, b in pairs:
         inbound, outbound = previous.get((a, b), REQUEST_PAIR)
         for host in (a, b):
             lines.setdefault(host, []).append(
                 revert_line(pair_rule_name(inv.policy.group, a, b), inbound, outbound, inv.policy.store))
-    for host in wave.isolated:
+    for host in isolated:
         inbound, outbound = previous.get((host, ISOLATION), REQUEST_PAIR)
         lines.setdefault(host, []).append(
             revert_line(isolation_rule_name(inv.policy.group), inbound, outbound, inv.policy.store))
     return lines
 
 
-def _run_wave(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapping[str, HostTarget],
-              journal: Journal, run_id: int, wave: WaveReport, target: tuple[str, str], timeout_s: int,
-              states: Mapping[str, Any], say: Callable[[str, str], None], switches: list[Switch]) -> None:
-    wave_id = journal.record_wave(run_id, wave.number, wave.pairs, "arming")
-    hosts = sorted({h for p in wave.pairs for h in p})
-    lines = _revert_lines(inv, wave, journal.pair_security())
-    change = _rule_calls(inv, wave.pairs, wave.isolated, target)
+def _run_wave(run: SwitchedRun, wave: WaveReport, target: tuple[str, str], timeout_s: int) -> None:
+    change = _rule_calls(run.inv, wave.pairs, wave.isolated, target)
 
-    # a. arm — each host reports its own deadline; the earliest one rules the wave.
-    switch = Switch(fleet, targets, journal, run_id, wave_id, say=say)
-    switches.append(switch)
-    problems = switch.arm(lines, timeout_s)
-    if problems:
-        wave.status = "failed"
-        wave.problems = [f"{h}: {p}" for h, p in sorted(problems.items())]
-        for host, outcome in switch.disarm(list(switch.armed)).items():
-            switch.record(host, "aborted" if outcome.ok else outcome.status)
-        journal.update_wave(wave_id, "aborted")
-        return
-    earliest = switch.earliest() or time.monotonic()
-    wave.deadlines = switch.pending()
-    for deadline in wave.deadlines:
-        say(deadline.host, f"wave {wave.number}: revert armed, {deadline.describe().split(': ', 1)[1]}")
-    journal.update_wave(wave_id, "changing")
+    def apply_change(hosts: list[str]) -> None:
+        def one(host: str, session: HostSession) -> int:
+            changes = [Change("update", Kind.RULE, str(c.params["IPsecRuleName"]), "promote", (c,))
+                       for c in change[host]]
+            return execute_changes(run.journal, run.run_id, host, session, f"promote-wave-{wave.number}", changes)
 
-    # b. change
-    def apply_change(host: str, session: Any) -> int:
-        changes = [Change("update", Kind.RULE, str(c.params["IPsecRuleName"]), "promote", (c,))
-                   for c in change[host]]
-        return execute_changes(journal, run_id, host, session, f"promote-wave-{wave.number}", changes)
+        run.fleet.each(one, hosts)
 
-    fleet.each(apply_change, hosts)
-
-    # c. prove — under the new policy: SAs negotiated before the change are dropped first.
-    peers: dict[str, list[str]] = {}
-    for a, b in wave.pairs:
-        peers.setdefault(a, []).append(inv.host(b).address)
-        peers.setdefault(b, []).append(inv.host(a).address)
-    fleet.each(lambda host, session: session.run("reset_sas", {"Peers": peers.get(host, [])}, retry=False), hosts)
-    # ... then SAs on both ends, and a fresh management session to every host.
-    wave.proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                              only={frozenset(p) for p in wave.pairs})
-    fresh = {h: probe_fresh_session(targets[h]) for h in hosts}
-    lowering = target == REQUEST_PAIR  # a demotion is kept even if a pair does not prove: it only loosens
-    wave.problems = [] if lowering else [f"{p.a} <-> {p.b}: " + "; ".join(p.problems)
-                                         for p in wave.proofs if not p.verified]
-    wave.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items() if not ok]
-    wave.problems += [f"{h}: {fleet.failed[h]}" for h in hosts if h in fleet.failed]
-
-    # d. confirm before the earliest deadline, or revert
-    margin = max(CONFIRM_MARGIN_S, 2 * switch.round_trip_s)
-    if not wave.problems and time.monotonic() + margin >= earliest:
-        wave.problems.append("the earliest revert deadline came before the wave could be confirmed")
-    if not wave.problems:
-        outcomes = switch.disarm(hosts)
-        fired = {h: o for h, o in outcomes.items() if not o.ok}
-        if not fired:
-            for host in hosts:
-                switch.record(host, "confirmed")
-            for a, b in wave.pairs:
-                journal.set_pair_security(a, b, *target)
-            for host in wave.isolated:
-                journal.set_pair_security(host, ISOLATION, *target)
-            wave.status = "confirmed"
-            journal.update_wave(wave_id, "confirmed")
-            say("fleet", f"wave {wave.number}: confirmed")
-            return
-        wave.problems += [f"{h}: {o.detail}" for h, o in sorted(fired.items())]
-    journal.update_wave(wave_id, "reverting")
-    wave.status = "reverted"
-    _revert(switch, hosts, fresh, wave, playbook.promote.revert_wait_s)
-    journal.update_wave(wave_id, wave.status)
-
-
-def _revert(switch: Switch, hosts: list[str], fresh: Mapping[str, bool], wave: WaveReport, wait_s: float) -> None:
-    """Revert at once through a new session where the host answers; else wait for its own task."""
-    waiting = []
-    for host in hosts:
-        outcome = switch.revert_now(host) if fresh.get(host) else None
-        if outcome is None or not outcome.ok:
-            if outcome is not None:
-                wave.problems.append(f"{host}: {outcome.detail}")
-            waiting.append(host)
-        elif outcome.status == "reverted-before-confirm" and not any(p.startswith(f"{host}: the revert fired")
-                                                                     for p in wave.problems):
-            wave.problems.append(f"{host}: {outcome.detail}")
-    lost = [h for h in waiting if h not in switch.armed]
-    for host in lost:  # disarmed for a confirm that did not happen, and now out of reach
-        waiting.remove(host)
-        switch.record(host, "revert-failed")
-        wave.problems.append(f"{host}: its revert task was already removed and the controller could not restore "
-                             "its rules; run 'ipsec-remote rollback' or restore them by hand")
-        wave.status = "failed"
-    if not waiting:
-        return
-    switch.say("fleet", f"wave {wave.number}: waiting for the on-host revert of {', '.join(waiting)}")
-    for host, outcome in switch.wait_for_tasks(waiting, wait_s).items():
-        if not outcome.ok:
-            wave.problems.append(f"{host}: {outcome.detail}")
-            wave.status = "failed"
+    lines = revert_lines(run.inv, wave.pairs, wave.isolated, run.journal.pair_security())
+    outcome = Confirmed()
+    try:
+        behind_switch(run, outcome, wave.number, f"wave {wave.number}", wave.pairs, lines, timeout_s, apply_change,
+                      lowering=target == REQUEST_PAIR)
+    finally:  # also when a Ctrl-C stopped the wave: the report shows how far it got
+        wave.status, wave.problems, wave.proofs, wave.deadlines = (outcome.status, outcome.problems,
+                                                                   outcome.proofs, outcome.deadlines)
+    if wave.status == "confirmed":
+        for a, b in wave.pairs:
+            run.journal.set_pair_security(a, b, *target)
+        for host in wave.isolated:
+            run.journal.set_pair_security(host, ISOLATION, *target)

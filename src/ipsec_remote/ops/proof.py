@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import interrupt
 from ..journal.store import Journal
 from ..model.inventory import Inventory
 from ..model.playbook import Verify
@@ -35,8 +36,7 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
     for a, b, pair in pairs:
         down = [h for h in (a, b) if h not in fleet.sessions]
         if down:
-            results[(a, b)] = PairResult(a, b, False, problems=[
-                f"{h}: not reachable ({fleet.failed.get(h, 'no session')})" for h in down])
+            results[(a, b)] = PairResult(a, b, False, problems=[host_failure(h, fleet.failed.get(h)) for h in down])
         else:
             pending.append((a, b, pair))
 
@@ -61,7 +61,7 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
         for a, b, pair in pending:
             if a not in reports or b not in reports:
                 gone = a if a not in reports else b
-                results[(a, b)] = PairResult(a, b, False, problems=[f"{gone}: {fleet.failed.get(gone, 'lost')}"])
+                results[(a, b)] = PairResult(a, b, False, problems=[host_failure(gone, fleet.failed.get(gone))])
                 continue
             views = {a: end_view(reports[a], inv.host(b).address), b: end_view(reports[b], inv.host(a).address)}
             result = check_pair(a, b, views, want)
@@ -73,7 +73,8 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
         pending = still
         if not pending or time.monotonic() + settings.poll_interval_s > deadline:
             break
-        time.sleep(settings.poll_interval_s)
+        if interrupt.sleep(settings.poll_interval_s):
+            break  # Ctrl-C: the pairs proven so far are reported, the caller stops at its next checkpoint
 
     unproven = [r for r in results.values() if not r.verified]
     if unproven:
@@ -110,3 +111,11 @@ def _add_diagnosis(inv: Inventory, fleet: Fleet, states: Mapping[str, HostState]
                 if line not in found:
                     found.append(line)
         r.problems = found + r.problems
+
+
+def host_failure(host: str, reason: str | None) -> str:
+    """Why a host took no part, as the pair table shows it: the host's own reason (refused credentials, a
+    name clash, a failed call, a connection that could not be made), never a blanket "not reachable"."""
+    if not reason:
+        return f"{host}: not reachable (no session)"
+    return reason if reason.startswith(f"{host}: ") else f"{host}: {reason}"

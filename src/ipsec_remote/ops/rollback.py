@@ -1,71 +1,163 @@
 """rollback: every host back to its state before the first apply.
 
-Owned objects are removed in reverse dependency order — rules, main-mode rules, sets, and the exemptions
+Objects of our group that existed before the first apply (the snapshot recorded them) come back with their
+original parameters; everything else we own is removed — rules, main-mode rules, sets, and the exemptions
 last, so nothing can require authentication while a domain controller loses its exemption. Leftover
-dead-man's switches are removed. Each host is then read again: it must hold none of our objects and a
-fresh session must reach it. A host that is down is reported and rolled back by the next run.
+dead-man's switches are removed, and settings the product changed are restored by the hooks in
+``SETTINGS_RESTORERS``. Each host is then read again: it must hold exactly its snapshot and a fresh
+session must reach it. A host that is down is reported and rolled back by the next run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import interrupt
 from ..journal.store import Journal
+from ..model.calls import CmdletCall
+from ..model.desired import DesiredObject, Kind
 from ..model.inventory import Inventory
 from ..model.reference import validate_plan
-from ..plan.planner import plan_host
+from ..plan.planner import HostPlan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget, probe_fresh_session
 from . import audit
 from .apply import Guard, execute_changes, read_states
+from .hostview import without_marks
+
+Step = tuple[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class SettingsRestorer:
+    """Puts back host settings a feature changed, from the snapshot's ``settings``. ``steps`` ride in rollback's
+    first round trip to each host (with the removal of a leftover switch), so restoring costs no round trip;
+    ``settle`` reads that pipeline's output, forgets in the journal what is back, and returns the host's entry
+    for the report (None: nothing of this feature was recorded). An entry with a "problem" fails the rollback."""
+
+    key: str  # the report's key (JSON) for this feature's per-host entries
+    steps: Callable[[Mapping[str, Any]], list[Step]]
+    settle: Callable[[Journal, str, Mapping[str, Any], list[Any]], dict[str, Any] | None]
+
+
+# Features that change host settings register theirs here (one mechanism for every setting).
+SETTINGS_RESTORERS: list[SettingsRestorer] = [
+    SettingsRestorer("audit", audit.restore_steps, audit.settle_restore),
+]
 
 
 @dataclass
 class RollbackReport:
-    removed: dict[str, int] = field(default_factory=dict)
-    remaining: dict[str, list[str]] = field(default_factory=dict)
+    run_id: int = 0
+    removed: dict[str, int] = field(default_factory=dict)  # objects removed per host
+    restored: dict[str, int] = field(default_factory=dict)  # objects brought back per host (settings: below)
+    calls: dict[str, int] = field(default_factory=dict)  # calls sent per host
+    remaining: dict[str, list[str]] = field(default_factory=dict)  # what still differs from the snapshot
     failed_hosts: dict[str, str] = field(default_factory=dict)
     unreachable_after: list[str] = field(default_factory=list)
-    audit: dict[str, dict[str, Any]] = field(default_factory=dict)  # per host: restored IPsec audit policy
+    settings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # restorer key -> host -> entry
+    interrupted: str | None = None
+    armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # rollback arms none: always empty
+
+    @property
+    def audit(self) -> dict[str, dict[str, Any]]:
+        """Per host: the IPsec audit policy restored (or why not)."""
+        return self.settings.get("audit", {})
 
     @property
     def ok(self) -> bool:
         return (not self.failed_hosts and not any(self.remaining.values()) and not self.unreachable_after
-                and not any("problem" in a for a in self.audit.values()))
+                and not self.interrupted
+                and not any("problem" in e for entries in self.settings.values() for e in entries.values()))
 
     def to_json(self) -> dict[str, Any]:
-        return {"removed": self.removed, "remaining": self.remaining, "failed_hosts": self.failed_hosts,
-                "unreachable_after": self.unreachable_after, "audit": self.audit, "ok": self.ok}
+        return {"run_id": self.run_id, "removed": self.removed, "restored": self.restored, "calls": self.calls,
+                "summary": {"destroy": sum(self.removed.values()), "restore": sum(self.restored.values())},
+                "remaining": self.remaining, "failed_hosts": self.failed_hosts,
+                "unreachable_after": self.unreachable_after,
+                **{r.key: self.settings.get(r.key, {}) for r in SETTINGS_RESTORERS},
+                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
+
+
+def snapshot_desired(journal: Journal, host: str) -> tuple[list[DesiredObject], Mapping[str, Any]]:
+    """The host's objects of our group before the first apply, as objects to converge to."""
+    found = journal.snapshot(host)
+    if found is None:
+        return [], {}
+    owned, settings = found
+    objects = [DesiredObject(Kind(o["kind"]), str(o["name"]),
+                             dict(CmdletCall.from_json({"cmdlet": "snapshot", "params": o["params"]}).params),
+                             f"restore {o['kind']} {o['name']} as it was before the first apply")
+               for o in owned]
+    return objects, settings
+
+
+def _restore_plan(inv: Inventory, host: str, state: HostState, objects: list[DesiredObject]) -> HostPlan:
+    state = without_marks(state)
+    plan = plan_host(host, inv.host(host).address, objects, state.observed, inv.policy.store)
+    sets = {Kind.MM_CRYPTO_SET, Kind.QM_CRYPTO_SET, Kind.P1_AUTH_SET}
+    validate_plan(plan.calls, existing_sets={inv.policy.store: {o.name for o in state.observed if o.kind in sets}})
+    return plan
 
 
 def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, forks: int) -> RollbackReport:
     run_id = journal.begin_run("rollback")
-    report = RollbackReport()
+    report = RollbackReport(run_id)
     fleet = open_fleet(targets, forks)
     try:
         states = read_states(fleet, inv)
+        interrupt.checkpoint("the rollback")
+
+        lock = threading.Lock()
 
         def undo(host: str, session: HostSession) -> int:
-            # A revert task left by an interrupted promote; the audit policy apply changed rides along.
-            audit.restore_with(journal, host, session, [("disarm_revert", {})], report.audit)
-            plan = plan_host(host, inv.host(host).address, [], states[host].observed, inv.policy.store)
-            validate_plan(plan.calls)
-            if not plan.changes:
-                return 0
-            guard = Guard(inv.policy.group, inv.policy.store, sorted(o.name for o in states[host].observed))
-            return execute_changes(journal, run_id, host, session, "rollback", list(plan.changes), guard)
+            objects, settings = snapshot_desired(journal, host)
+            # A revert task left by an interrupted promote is removed first; the settings to restore ride in
+            # the same pipeline.
+            riders = [(r, r.steps(settings)) for r in SETTINGS_RESTORERS]
+            out = session.run_statements([("disarm_revert", {}), *(step for _, steps in riders for step in steps)],
+                                         retry=False)
+            for restorer, steps in riders:
+                entry = restorer.settle(journal, host, settings, out.objects) if steps else None
+                if entry is not None:
+                    with lock:
+                        report.settings.setdefault(restorer.key, {})[host] = entry
+            plan = _restore_plan(inv, host, states[host], objects)
+            done: list[str] = []
+            sent = 0
+            try:
+                if plan.changes:
+                    owned = tuple(sorted(o.name for o in states[host].observed))
+                    guard = Guard(inv.policy.group, inv.policy.store, owned)
+                    sent = execute_changes(journal, run_id, host, session, "rollback", list(plan.changes), guard,
+                                           done)
+            finally:
+                report.removed[host] = done.count("destroy")
+                report.restored[host] = len(done) - done.count("destroy")
+                report.calls[host] = sent
+            return sent
 
-        report.removed = fleet.each(undo, list(states))
+        fleet.each(undo, list(states))
+        interrupt.checkpoint("checking the hosts after the rollback")
         after: dict[str, HostState] = read_states(fleet, inv)
-        report.remaining = {h: [o.name for o in s.observed] for h, s in after.items()}
+        for host, state in after.items():
+            left = _restore_plan(inv, host, state, snapshot_desired(journal, host)[0]).changes
+            report.remaining[host] = [f"{c.kind.value} {c.name}" + (f" ({', '.join(c.changed)})" if c.changed else "")
+                                      for c in left]
         report.unreachable_after = [h for h in after if not probe_fresh_session(targets[h])]
         if not fleet.failed:
             journal.clear_pair_security()
+    except interrupt.Interrupted as exc:
+        report.interrupted = str(exc)
     finally:
         report.failed_hosts = dict(fleet.failed)
         fleet.close()
-        journal.finish_run(run_id, "ok" if report.ok else "failed", report.to_json())
+        stopped = report.interrupted is not None or interrupt.requested()
+        if stopped:
+            report.interrupted = report.interrupted or "stopped by Ctrl-C"
+        journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.to_json())
     return report

@@ -8,17 +8,21 @@ from typing import Any
 
 from ..journal.deadman import latest_promotion_reverts
 from ..journal.store import Journal
-from ..model.desired import isolation_rule_name
+from ..model.desired import Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
 from ..model.playbook import Verify
+from ..plan.planner import Change, same_value
 from ..remote.hoststate import HostFacts, HostState
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .apply import live_plan, read_states
 from .armed import ArmedRevert, read_armed
+from .hostview import name_clashes, read_fleet, sync_journal
 from .proof import prove_pairs
 from .verify import PairResult
+
+REQUEST_PAIR = ("Request", "Request")
 
 
 @dataclass
@@ -29,44 +33,47 @@ class StatusReport:
     drift: dict[str, list[str]] = field(default_factory=dict)
     unreachable_reason: dict[str, str] = field(default_factory=dict)
     isolation: dict[str, tuple[str, str]] = field(default_factory=dict)  # host -> its isolation rule's In/Out
+    journal_notes: list[str] = field(default_factory=list)
     armed_reverts: list[ArmedRevert] = field(default_factory=list)  # read from the hosts
     reverts: list[dict[str, Any]] = field(default_factory=list)  # the latest promotion's reverts (journal)
 
     @property
     def ok(self) -> bool:
-        return all(self.reachable.values()) and all(p.verified for p in self.pairs)
+        """Every host reachable and as the inventory wants, every pair proven (exit 0); else exit 1."""
+        return (all(self.reachable.values()) and not any(self.drift.values())
+                and all(p.verified for p in self.pairs))
 
     def to_json(self) -> dict[str, Any]:
-        pairs = []
-        for p in self.pairs:
-            inbound, outbound = self.security.get((p.a, p.b), ("unknown", "unknown"))
-            ends = [p.ends.get(h) for h in (p.a, p.b)]
-            pairs.append({"a": p.a, "b": p.b, "verified": p.verified,
-                          "main_mode_sa": all(e is not None and e.mm is not None for e in ends),
-                          "quick_mode_sa": all(e is not None and e.qm is not None for e in ends),
-                          "inbound_security": inbound, "outbound_security": outbound,
-                          "sa": p.sa_summary(), "problems": p.problems})
-        hosts = {h: {"reachable": ok, "drift": self.drift.get(h, []),
+        pairs = [p.to_json(self.security.get((p.a, p.b), ("unknown", "unknown"))) for p in self.pairs]
+        hosts = {h: {"reachable": ok, "drift": self.drift.get(h, []), "drift_known": ok,
                      **({"error": self.unreachable_reason[h]} if h in self.unreachable_reason else {}),
                      **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {})}
                  for h, ok in self.reachable.items()}
-        return {"pairs": pairs, "hosts": hosts, "ok": self.ok,
+        return {"pairs": pairs, "hosts": hosts, "failed_hosts": dict(self.unreachable_reason),
+                "journal_notes": self.journal_notes, "ok": self.ok,
                 "armed_reverts": [a.to_json() for a in self.armed_reverts], "reverts": self.reverts}
 
 
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
            forks: int) -> StatusReport:
+    """The truth about each pair now: both hosts carry what the inventory wants, at the security the
+    journal recorded, and SAs negotiated now — each host's SAs with its peers are dropped in the read
+    pipeline, so old SAs (they outlive rules and proposal changes) prove nothing."""
     fleet = open_fleet(targets, forks)
     report = StatusReport()
+    peers: dict[str, list[str]] = {}
+    for a, b, _ in inv.expanded_pairs():
+        peers.setdefault(a, []).append(inv.host(b).address)
+        peers.setdefault(b, []).append(inv.host(a).address)
     try:
-        states = read_states(fleet, inv)
-        plan = live_plan(inv, states, journal)
-        for host_plan in plan.hosts:
-            report.drift[host_plan.host] = [
-                f"{c.kind.value} {c.name}: " + ("missing" if c.action == "create" else
-                                                "not ours to keep" if c.action == "destroy" else
-                                                "changed " + ", ".join(c.changed))
-                for c in host_plan.changes]
+        states, names = read_fleet(fleet, inv, lambda h: [("reset_sas", {"Peers": peers[h]})] if h in peers else [])
+        if journal.created:
+            report.journal_notes = sync_journal(inv, states, names, journal)
+        clashes = name_clashes(inv, names)
+        plan = live_plan(inv, states, journal, names)
+        changes = {h.host: list(h.changes) for h in plan.hosts}
+        for host, found in changes.items():
+            report.drift[host] = [_drift_line(c) for c in found] + ([clashes[host]] if host in clashes else [])
         report.security = _rule_security(inv, states)
         name = isolation_rule_name(inv.policy.group).lower()
         for host, state in states.items():
@@ -75,6 +82,9 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
                 report.isolation[host] = (str(rule.params.get("InboundSecurity")),
                                           str(rule.params.get("OutboundSecurity")))
         report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
+        expected = journal.pair_security()
+        for pair in report.pairs:
+            _hold_to_inventory(inv, pair, states, changes, expected)
         report.armed_reverts = read_armed(fleet)
         report.reverts = latest_promotion_reverts(journal)
     finally:
@@ -82,6 +92,40 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
         report.unreachable_reason = dict(fleet.failed)
         fleet.close()
     return report
+
+
+def _drift_line(c: Change) -> str:
+    return f"{c.kind.value} {c.name}: " + ("missing" if c.action == "create" else
+                                           "not ours to keep" if c.action == "destroy" else
+                                           "changed " + ", ".join(c.changed))
+
+
+def _hold_to_inventory(inv: Inventory, pair: PairResult, states: Mapping[str, HostState],
+                       changes: Mapping[str, list[Change]], expected: Mapping[tuple[str, str], tuple[str, str]]
+                       ) -> None:
+    """SAs alone prove little: the pair is verified only if both hosts hold the pair's objects as the
+    inventory wants them, at the security the journal says."""
+    rule = pair_rule_name(inv.policy.group, pair.a, pair.b)
+    want = expected.get((pair.a, pair.b), REQUEST_PAIR)
+    extra: list[str] = []
+    for host in (pair.a, pair.b):
+        if host not in states:
+            continue
+        found = next((o for o in states[host].observed if o.name.lower() == rule.lower()), None)
+        if found is None:
+            extra.append(f"{host}: rule {rule} is missing")
+        else:
+            have = (str(found.params.get("InboundSecurity")), str(found.params.get("OutboundSecurity")))
+            if not (same_value(have[0], want[0]) and same_value(have[1], want[1])):
+                extra.append(f"{host}: rule {rule} is {have[0]}/{have[1]}, the journal says {want[0]}/{want[1]}")
+        needed = [c.name for c in changes.get(host, []) if c.kind is not Kind.EXEMPTION
+                  and c.kind is not Kind.RULE and c.action != "destroy"]
+        if needed:
+            extra.append(f"{host}: {len(needed)} object(s) the pair needs are missing or changed "
+                         f"({', '.join(needed)}; see drift)")
+    if extra:
+        pair.problems = extra + pair.problems
+        pair.verified = False
 
 
 def _rule_security(inv: Inventory, states: Mapping[str, HostState]) -> dict[tuple[str, str], tuple[str, str]]:

@@ -182,7 +182,7 @@ class Switch:
             else:
                 outcomes[host] = Outcome(status)
 
-        self.fleet.each(disarm_one, hosts)
+        self.fleet.each(disarm_one, hosts, cleanup=True)  # also after a Ctrl-C: nothing needs them
         for host in hosts:
             outcome = outcomes.get(host) or Outcome("unknown", f"could not disarm ({self.fleet.failed.get(host)})",
                                                     ok=False)

@@ -89,6 +89,16 @@ class PairResult:
     verified: bool
     ends: dict[str, EndView] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    stale: bool = False  # an SA exists but uses proposals the inventory no longer has (rekey drops it)
+
+    def to_json(self, security: tuple[str, str] = ("?", "?")) -> dict[str, Any]:
+        """One pair as every command prints it (status, apply, promote, rekey)."""
+        ends = [self.ends.get(h) for h in (self.a, self.b)]
+        return {"a": self.a, "b": self.b, "verified": self.verified,
+                "main_mode_sa": all(e is not None and e.mm is not None for e in ends),
+                "quick_mode_sa": all(e is not None and e.qm is not None for e in ends),
+                "inbound_security": security[0], "outbound_security": security[1],
+                "sa": self.sa_summary(), "stale_sa": self.stale, "problems": self.problems}
 
     def sa_summary(self) -> dict[str, Any]:
         end = self.ends.get(self.a) or EndView()
@@ -143,12 +153,14 @@ def check_pair(a: str, b: str, views: Mapping[str, EndView], want: Expected) -> 
             result.problems.append(f"{host}: no main-mode SA with {peer}")
         elif tuple(C.code(view.mm.get(k)) for k in ("CipherAlgorithm", "HashAlgorithm", "GroupId")) not in want.mm:
             result.problems.append(f"{host}: main-mode SA uses {_mm_text(view.mm)}, not an inventory proposal")
+            result.stale = True
         if view.qm is None:
             result.problems.append(f"{host}: no quick-mode SA with {peer}")
         else:
             got = sa_transforms(view.qm)
             if got is None or frozenset(got) not in want.qm or len(set(got)) != len(got):
                 result.problems.append(f"{host}: quick-mode SA uses {_qm_text(view.qm)}, not an inventory proposal")
+                result.stale = True
     result.verified = not result.problems
     return result
 

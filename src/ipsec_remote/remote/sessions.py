@@ -7,12 +7,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .. import interrupt
 from ..errors import IpsecRemoteError
 from ..model.calls import CmdletCall, ParamValue, SecretRef
 from ..model.inventory import resolve_secret
 from .transport import HostSession, HostTarget
 
 T = TypeVar("T")
+
+
+class _NotStarted(Exception):
+    """A host's work skipped because a stop was requested before its turn."""
 
 
 @dataclass
@@ -29,17 +34,31 @@ class Fleet:
         if session is not None:
             session.close()
 
-    def each(self, fn: Callable[[str, HostSession], T], hosts: Iterable[str] | None = None) -> dict[str, T]:
-        """``fn`` on every live host (or the given ones) concurrently; a failing host is recorded, not fatal."""
+    def each(self, fn: Callable[[str, HostSession], T], hosts: Iterable[str] | None = None,
+             cleanup: bool = False) -> dict[str, T]:
+        """``fn`` on every live host (or the given ones) concurrently; a failing host is recorded, not fatal.
+
+        Once a stop is requested (Ctrl-C), hosts whose turn has not come yet are left out — they are not
+        failed, just not done; the caller's next checkpoint ends the command. ``cleanup`` work (removing a
+        dead-man's switch nothing needs any more) runs all the same.
+        """
         names = [h for h in (hosts if hosts is not None else list(self.sessions)) if h in self.sessions]
         results: dict[str, T] = {}
         if not names:
             return results
+
+        def guarded(host: str, session: HostSession) -> T:
+            if interrupt.requested() and not cleanup:
+                raise _NotStarted()
+            return fn(host, session)
+
         with ThreadPoolExecutor(max_workers=min(self.forks, len(names))) as pool:
-            futures = {h: pool.submit(fn, h, self.sessions[h]) for h in names}
+            futures = {h: pool.submit(guarded, h, self.sessions[h]) for h in names}
             for host, future in futures.items():
                 try:
                     results[host] = future.result()
+                except _NotStarted:
+                    continue
                 except IpsecRemoteError as exc:
                     self.fail(host, str(exc))
         return results

@@ -1,15 +1,19 @@
-"""Human rendering of apply, status and doctor reports (rich tables on stdout)."""
+"""Human rendering of apply, status, promote, rollback, rekey and doctor reports (rich tables on stdout);
+journal notes and what a Ctrl-C left behind as lines for stderr."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..ops.apply import ApplyReport
 from ..ops.drill import DrillResult
 from ..ops.promote import PromoteReport
+from ..ops.proof import host_failure
+from ..ops.rekey import RekeyReport
 from ..ops.rollback import RollbackReport
 from ..ops.status import Finding, StatusReport
 from ..ops.verify import PairResult
@@ -30,26 +34,35 @@ def _pair_table(title: str, pairs: list[PairResult], security: dict[tuple[str, s
             f"{p.a} <-> {p.b}", TICK if p.verified else CROSS,
             f"{TICK} {mm['cipher']}/{mm['hash']}/{mm['group']}" if mm else CROSS,
             f"{TICK} {qm['cipher']}/{qm['integrity']}" if qm else CROSS,
-            f"{inbound}/{outbound}", "\n".join(p.problems))
+            f"{inbound}/{outbound}", escape("\n".join(p.problems)))
     return table
 
 
+def _counts(s: dict[str, int]) -> str:
+    return f"{s['add']} added, {s['change']} changed, {s['destroy']} destroyed"
+
+
 def print_apply(report: ApplyReport, console: Console) -> None:
-    s = report.summary
-    if not any(s.values()):
+    done, planned = report.summary, report.planned
+    if not any(planned.values()):
         console.print("No changes: every reachable host already matches the inventory.")
     else:
-        console.print(f"Applied: {s['add']} added, {s['change']} changed, {s['destroy']} destroyed "
-                      f"({sum(report.sent.values())} calls sent).")
+        console.print(f"Applied: {_counts(done)} ({sum(report.sent.values())} calls sent).")
+        for host, left in sorted(report.not_done().items()):
+            why = report.failed_hosts.get(host) or ("stopped by Ctrl-C" if report.interrupted else "not sent")
+            console.print(f"[red]{CROSS} {host}: {left} planned change(s) not applied — {escape(why)}[/red]")
     for host, reason in sorted(report.failed_hosts.items()):
-        console.print(f"[red]{CROSS} {host}: {reason}[/red]")
+        if host not in report.not_done():
+            console.print(f"[red]{CROSS} {escape(host_failure(host, reason))}[/red]")
+    if report.rekeyed:
+        console.print(f"Rekeyed (SAs used proposals the inventory no longer has): {', '.join(report.rekeyed)}")
     _print_audit(report.audit, console)
     if report.pairs:
         console.print(_pair_table("Pair verification", report.pairs, report.security))
     bad = [p for p in report.pairs if not p.verified]
     if report.ok:
         console.print(f"{TICK} all {len(report.pairs)} pair(s) verified.")
-    else:
+    elif not report.interrupted:
         console.print(f"{CROSS} {len(report.failed_hosts)} host(s) failed, {len(bad)} pair(s) not verified.")
 
 
@@ -60,16 +73,22 @@ def print_status(report: StatusReport, console: Console) -> None:
         table.add_column(col)
     for host, ok in report.reachable.items():
         drift = report.drift.get(host) or []
-        table.add_row(host, TICK if ok else f"{CROSS} {report.unreachable_reason.get(host, '')}",
-                      "\n".join(drift) if drift else "none")
+        reason = report.unreachable_reason.get(host, "")
+        table.add_row(host, TICK if ok else f"{CROSS} {escape(reason)}",
+                      escape("\n".join(drift)) if drift else "none" if ok else "unknown (not read)")
     console.print(table)
+    verified = sum(1 for p in report.pairs if p.verified)
+    drifted = sum(1 for d in report.drift.values() if d)
+    down = sum(1 for ok in report.reachable.values() if not ok)
+    console.print(f"{TICK if report.ok else CROSS} {verified} of {len(report.pairs)} pair(s) verified, "
+                  f"{drifted} host(s) with drift, {down} host(s) not reachable.")
     print_switches(report, console)
 
 
 def print_switches(report: StatusReport, console: Console) -> None:
     """Reverts armed on the hosts now, and what became of the latest promotion's reverts."""
     for armed in report.armed_reverts:
-        console.print(f"  armed revert — {armed.describe()}")
+        console.print(f"  armed revert — {escape(armed.describe())}")
     for revert in report.reverts:
         if revert["status"] == "reverted-before-confirm":
             console.print(f"  wave {revert['wave']} reverted on {revert['host']}: its revert fired before the "
@@ -86,7 +105,7 @@ def print_doctor(findings: list[Finding], console: Console) -> None:
     for col in ("host", "severity", "problem", "what to do"):
         table.add_column(col)
     for f in findings:
-        table.add_row(f.host, f.severity, f.problem, f.fix)
+        table.add_row(f.host, f.severity, escape(f.problem), escape(f.fix))
     console.print(table)
 
 
@@ -104,17 +123,19 @@ def print_promote(report: PromoteReport, console: Console) -> None:
     for host, why in sorted(report.refused.items()):
         console.print(f"{CROSS} {host} refused: {why}")
     for pair, why in sorted(report.skipped.items()):
-        console.print(f"  skipped {pair}: {why}")
-    if not report.waves:
-        console.print(f"Nothing to promote to {inbound}/{outbound}.")
+        console.print(f"  skipped {pair}: {escape(why)}")
+    if report.nothing_eligible:
+        console.print(f"{CROSS} Nothing promoted: {escape(report.nothing_eligible)}")
+    elif not report.waves and not report.interrupted:
+        console.print(f"Nothing to promote: every selected pair is already at {inbound}/{outbound}.")
     for wave in report.waves:
         mark = TICK if wave.status == "confirmed" else CROSS
         console.print(f"{mark} wave {wave.number} ({wave.name}): {len(wave.pairs)} pair(s) "
                       f"→ {inbound}/{outbound}: {wave.status}")
         for problem in wave.problems:
-            console.print(f"    {problem}")
+            console.print(f"    {escape(problem)}")
     for host, reason in sorted(report.failed_hosts.items()):
-        console.print(f"{CROSS} {host}: {reason}")
+        console.print(f"{CROSS} {escape(host_failure(host, reason))}")
 
 
 def _print_audit(audit: dict[str, dict[str, Any]], console: Console) -> None:
@@ -130,12 +151,61 @@ def _print_audit(audit: dict[str, dict[str, Any]], console: Console) -> None:
 
 
 def print_rollback(report: RollbackReport, console: Console) -> None:
-    for host, count in sorted(report.removed.items()):
+    for host in sorted(set(report.removed) | set(report.remaining)):
         left = report.remaining.get(host) or []
-        console.print(f"{TICK if not left else CROSS} {host}: {count} call(s); "
-                      + (f"left: {', '.join(left)}" if left else "no owned objects left"))
+        restored = report.restored.get(host, 0)
+        console.print(f"{TICK if not left else CROSS} {host}: {report.removed.get(host, 0)} object(s) removed, "
+                      f"{restored} restored ({report.calls.get(host, 0)} call(s)); "
+                      + (f"still differs: {escape(', '.join(left))}" if left else "as before the first apply"))
     for host in report.unreachable_after:
         console.print(f"{CROSS} {host}: not reachable through a new session after rollback")
     for host, reason in sorted(report.failed_hosts.items()):
-        console.print(f"{CROSS} {host}: {reason} (run rollback again when it is back)")
+        console.print(f"{CROSS} {escape(host_failure(host, reason))} (run rollback again when it is back)")
     _print_audit(report.audit, console)
+
+
+def print_rekey(report: RekeyReport, console: Console) -> None:
+    if report.pairs:
+        console.print(_pair_table("Rekeyed pairs", report.pairs, report.security))
+    for problem in report.problems:
+        console.print(f"{CROSS} {escape(problem)}")
+    if report.reverted:
+        console.print(f"{CROSS} back to Request/Request after a failed rekey: {', '.join(report.reverted)}")
+    for host, reason in sorted(report.failed_hosts.items()):
+        console.print(f"{CROSS} {escape(host_failure(host, reason))}")
+    if report.ok:
+        console.print(f"{TICK} {len(report.pairs)} pair(s) rekeyed and verified.")
+
+
+def journal_lines(report: Any) -> list[str]:
+    return list(getattr(report, "journal_notes", []) or [])
+
+
+def interruption_lines(report: Any) -> list[str]:
+    """What a Ctrl-C left: where it stopped, what was done, what was not, armed reverts and deadlines."""
+    if not getattr(report, "interrupted", None):
+        return []
+    lines = [f"{report.interrupted}; the run is marked interrupted in the journal"]
+    if isinstance(report, ApplyReport):
+        lines.append(f"done: {_counts(report.summary)} ({sum(report.sent.values())} calls sent)")
+        left = report.not_done()
+        lines.append("not done: " + (", ".join(f"{h}: {n} change(s)" for h, n in sorted(left.items()))
+                                     if left else "no planned change") + ("; pairs not verified"
+                                                                          if not report.pairs else ""))
+    elif isinstance(report, PromoteReport):
+        lines.append("done: " + (", ".join(f"wave {w.number} {w.status}" for w in report.waves) or "no wave"))
+        lines.append("not done: the remaining waves (run promote again to continue)")
+    elif isinstance(report, RollbackReport):
+        lines.append(f"done: {sum(report.removed.values())} object(s) removed, "
+                     f"{sum(report.restored.values())} restored")
+        lines.append("not done: the rest of the rollback (run rollback again to finish)")
+    elif isinstance(report, RekeyReport):
+        lines.append(f"done: {len(report.pairs)} pair(s) rekeyed; not done: the others (run rekey again)")
+    armed = getattr(report, "armed_reverts", []) or []
+    for r in armed:
+        lines.append(f"armed revert on {r.get('text') or r.get('host')} — the host then restores its previous "
+                     "rules by itself, unless 'ipsec-remote rollback' removes the revert first")
+    if not armed:
+        lines.append("no revert is armed by this run ('ipsec-remote status' lists the reverts armed on the hosts)")
+    return lines
+

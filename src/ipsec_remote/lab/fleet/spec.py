@@ -68,7 +68,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise LabConfigError(label, "", f"cannot read: {exc.strerror or exc}") from None
     try:
-        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+        data: dict[str, Any] = tomllib.loads(raw.decode("utf-8-sig"))  # Notepad writes a byte order mark
     except UnicodeDecodeError:
         raise LabConfigError(label, "", "is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:

@@ -3,8 +3,9 @@
 #   @{ cmdlet = 'New-NetIPsecRule'; params = @{ ... }; nested = @{ Proposal = @( @{ cmdlet = ...; params = @{...} } ) } }
 # Only the cmdlets below may run; nested calls may only build proposals.
 # With -Guard, the calls run only if the owned objects in the store are exactly -ExpectOwned (the names the
-# controller planned from): a plan is refused when the host changed since it was read. Owned objects are
-# found through their CIM properties RuleGroup and InstanceID (wfascimprov class pages), not the
+# controller planned from): a plan is refused when the host changed since it was read; and none of
+# -Absent ('Noun|Name' of objects the calls create) may exist outside our group (a name clash). Objects are
+# told apart through their CIM properties RuleGroup and InstanceID (wfascimprov class pages), not the
 # undocumented cmdlet-style aliases Group/Name.
 # NetSecurity cmdlets are CDXML functions: they ignore a script-scope $ErrorActionPreference (PowerShell
 # issues 4568, 24389), so every call gets -ErrorAction Stop or a provider error would pass as success.
@@ -13,7 +14,8 @@ param(
     [switch]$Guard,
     [string]$Group = '',
     [string]$PolicyStore = 'PersistentStore',
-    [string[]]$ExpectOwned = @()
+    [string[]]$ExpectOwned = @(),
+    [string[]]$Absent = @()
 )
 $ErrorActionPreference = 'Stop'
 
@@ -31,6 +33,24 @@ if ($Guard) {
     if ($moved.Count -gt 0) {
         [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('the host changed since it was read: ' + ($moved -join ', ')); error_id = 'StateMoved' }
         return
+    }
+    if ($Absent.Count -gt 0) {
+        $taken = @()
+        foreach ($pair in @(@('NetIPsecRule', 'Get-NetIPsecRule'), @('NetIPsecMainModeRule', 'Get-NetIPsecMainModeRule'),
+                @('NetIPsecMainModeCryptoSet', 'Get-NetIPsecMainModeCryptoSet'), @('NetIPsecQuickModeCryptoSet', 'Get-NetIPsecQuickModeCryptoSet'),
+                @('NetIPsecPhase1AuthSet', 'Get-NetIPsecPhase1AuthSet'))) {
+            $getter = $pair[1]
+            foreach ($o in @(& $getter -PolicyStore $PolicyStore -ErrorAction Stop)) {
+                $props = $o.PSBase.CimInstanceProperties
+                if ([string]$props['RuleGroup'].Value -eq $Group) { continue }
+                $key = $pair[0] + '|' + [string]$props['InstanceID'].Value
+                if ($Absent -contains $key) { $taken += $key }
+            }
+        }
+        if ($taken.Count -gt 0) {
+            [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('names already used outside the group: ' + ($taken -join ', ')); error_id = 'NameClash' }
+            return
+        }
     }
 }
 
