@@ -208,9 +208,9 @@ class Fleet:
         """Start due scheduled tasks and finish started ones (real wall-clock time, each host's clock; the
         tampering local user acts here too); now and then expire idle SAs.
 
-        Expiry scans the whole fleet's SA table, so it runs every quarter of the idle time (at most every
-        5 s): an SA outlives its idle limit by that much at worst. ASSUMPTION: Windows' own check interval
-        is undocumented (windows-behaviour.md §6).
+        Expiry visits only SAs whose idle deadline has passed (SaTable keeps a heap of deadlines); it runs
+        every quarter of the idle time (at most every 5 s): an SA outlives its idle limit by that much at
+        worst. ASSUMPTION: Windows' own check interval is undocumented (windows-behaviour.md §6).
         """
         with self.lock:
             timed = [self.hosts[name] for name in sorted(self._timed)]

@@ -10,6 +10,8 @@ Local/Remote from that host's view (PS-Get-NetIPsecMainModeSA); SAs idle longer 
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +42,9 @@ class SaTable:
     """The fleet's SAs.  Pure data: every call takes ``now`` (seconds, any epoch) explicitly.
 
     Indexed by host and by parent MM SA, so adding, listing or removing one host's SAs costs what that
-    host holds, never the whole fleet's table (a 10,000-host lab holds tens of thousands of SAs).
+    host holds, never the whole fleet's table (a 10,000-host lab holds tens of thousands of SAs). Idle
+    expiry visits only SAs whose deadline has passed (a heap of deadlines, re-checked when popped: traffic
+    moves a deadline later without touching the heap).
     """
 
     idle_timeout_s: float | None = None  # overrides each host's MaxSAIdleTimeSeconds (tests)
@@ -52,6 +56,9 @@ class SaTable:
     _qm_by_mm: dict[MmKey, dict[tuple[str, str, str, QmKey], _Entry]] = field(default_factory=dict)
     _qm_by_host: dict[str, dict[tuple[str, str, str, QmKey], _Entry]] = field(default_factory=dict)
     _next_id: int = 1
+    # (deadline, tie, entry): an entry's deadline at or before its real one (touch() only moves it later).
+    _deadlines: list[tuple[float, int, _Entry]] = field(default_factory=list)
+    _tie: itertools.count[int] = field(default_factory=itertools.count)
 
     def new_id(self) -> int:
         """Deterministic SA ids (the Name property is a numeric string in the cmdlet doc example)."""
@@ -108,6 +115,7 @@ class SaTable:
         entry = _Entry(host, peer, local, remote, record, now, self._timeout(host_timeout_s))
         self._mm[(host, local, remote)] = entry
         self._mm_by_host.setdefault(host, {})[(host, local, remote)] = entry
+        self._schedule(entry, entry.last_used + entry.timeout)
 
     def add_qm(
         self,
@@ -126,6 +134,7 @@ class SaTable:
         self._qm[qkey] = entry
         self._qm_by_mm.setdefault((host, local, remote), {})[qkey] = entry
         self._qm_by_host.setdefault(host, {})[qkey] = entry
+        self._schedule(entry, entry.last_used + entry.timeout)
 
     def touch(self, host: str, local: str, remote: str, key: QmKey | None, now: float) -> None:
         """Traffic over an SA resets its idle timer (and its parent MM SA's)."""
@@ -136,15 +145,38 @@ class SaTable:
             qm.last_used = now
 
     def expire(self, now: float) -> list[Event]:
-        """Drop idle SAs; returns 5452 (QM SA ended) / 4655 (MM SA ended) events (netsecurity.json)."""
+        """Drop idle SAs; returns 5452 (QM SA ended) / 4655 (MM SA ended) events (netsecurity.json).
+
+        QM SAs first, then MM SAs (an MM SA whose last QM SA just went is idle itself), each kind in
+        deadline order."""
+        due: list[tuple[float, int, _Entry]] = []
+        while self._deadlines and self._deadlines[0][0] < now:
+            due.append(heapq.heappop(self._deadlines))
         events: list[Event] = []
-        for qkey, qm in list(self._qm.items()):
+        later: list[_Entry] = []
+        for _deadline, _tie, qm in due:
+            if qm.qm_key is None:
+                continue
+            qkey = (qm.host, qm.local, qm.remote, qm.qm_key)
+            if self._qm.get(qkey) is not qm:
+                continue  # removed or renegotiated (the new entry has its own deadline)
             if self._expired(qm, now):
                 self._pop_qm(qkey)
                 events.append(_qm_ended(qm, "idle"))
-        for mkey, mm in list(self._mm.items()):
+            else:
+                later.append(qm)
+        for _deadline, _tie, mm in due:
+            if mm.qm_key is not None:
+                continue
+            mkey = (mm.host, mm.local, mm.remote)
+            if self._mm.get(mkey) is not mm:
+                continue
             if self._expired(mm, now):
                 events.extend(self._drop_mm(mkey, "idle"))
+            elif self.assumptions.mm_sa_idle_expiry:
+                later.append(mm)
+        for entry in later:
+            self._schedule(entry, self._deadline(entry))
         return events
 
     def remove(self, host: str, peer: str | None = None, quick_mode_only: bool = False,
@@ -181,6 +213,17 @@ class SaTable:
         return []
 
     # --- helpers ---------------------------------------------------------------------------------------
+    def _schedule(self, entry: _Entry, deadline: float) -> None:
+        heapq.heappush(self._deadlines, (deadline, next(self._tie), entry))
+
+    def _deadline(self, e: _Entry) -> float:
+        """The earliest time ``e`` can be idle: its own deadline, or for an MM SA its live QM SAs' last."""
+        deadline = e.last_used + e.timeout
+        if e.qm_key is None:
+            children = self._qm_by_mm.get((e.host, e.local, e.remote), {}).values()
+            deadline = max([deadline, *(q.last_used + q.timeout for q in children)])
+        return deadline
+
     @staticmethod
     def _candidates(by_host: dict[str, dict[Any, _Entry]], hosts: set[str]) -> list[tuple[Any, _Entry]]:
         """The entries ``hosts`` hold, host by host: each host's in table (insertion) order, so every host's
