@@ -3,6 +3,7 @@
     python bench/run.py                     # everything; scale at 10, 100 and 1,000 hosts
     python bench/run.py --quick             # scale at 10 and 100 hosts, no time-to-Require (make bench-quick)
     python bench/run.py --scale 100,1000    # only the scale part, these sizes (make bench-big: 10,000)
+    python bench/run.py --time-to-require   # only the time-to-Require estimate (bench/time_to_require.py)
 
 Prints tables and writes bench/results/*.json (summary.json in the shape the README quotes; --scale writes
 scale.json) and a PNG plot. The scale part and the time-to-Require estimate run with the lab's latency model
@@ -174,6 +175,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="scale at 10 and 100 hosts; no time-to-Require")
     parser.add_argument("--scale", metavar="N[,M...]", help="run only the scale part, for these fleet sizes")
+    parser.add_argument("--time-to-require", action="store_true",
+                        help="run only the time-to-Require estimate (1,000 hosts, from a 6-host measurement)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ipsec-remote-bench-"))
@@ -186,6 +189,12 @@ def main() -> None:
             out = {"machine": machine(), "latency": latency, "scale": scale}
             (RESULTS / "scale.json").write_text(json.dumps(out, indent=2) + "\n")
             print(f"wrote {RESULTS / 'scale.json'}")
+            return
+        if args.time_to_require:
+            print("Time to Require, 1,000 hosts, default playbook (an ESTIMATE from the latency model):")
+            ttr_only = {"machine": machine(), "latency": latency, "time_to_require": time_to_require(work / "ttr")}
+            (RESULTS / "time_to_require.json").write_text(json.dumps(ttr_only, indent=2) + "\n")
+            print(f"wrote {RESULTS / 'time_to_require.json'}")
             return
         sizes = [10, 100] if args.quick else [10, 100, 1000]
         print("Requests per host (6-host lab):")
