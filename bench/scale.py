@@ -73,6 +73,7 @@ def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
         before, load_before = lab_stats(workdir), os.getloadavg()
         code, out, wall, usage = run_child(["apply", "inventory.toml", "--lab", "--json"], workdir, 3600)
         after, load_after = lab_stats(workdir), os.getloadavg()
+        err_tail = (workdir / "child.err").read_text()[-1500:] if code != 0 else ""
     finally:
         run_child(["lab", "down", "inventory.toml"], workdir, 600)
     report = json.loads(out) if out.startswith("{") else {}
@@ -85,7 +86,15 @@ def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
         "lab_peak_rss_mb": after.get("peak_rss_mb"), "pairs_verified": sum(1 for p in pairs if p.get("verified")),
         "lab_up_s": round(up_s, 1), "forks": forks, "rtt_ms": RTT_MS, "latency_model": True,
         "load_avg": [round(load_before[0], 2), round(load_after[0], 2)],
+        **({"stderr_tail": err_tail, "failed_hosts": _failed(report)} if code != 0 else {}),
     }
+
+
+def _failed(report: dict[str, Any]) -> dict[str, str]:
+    """The hosts the apply reports failed, with the first few reasons (a failed row says why)."""
+    hosts = report.get("hosts", {})
+    failed = {n: str(h.get("failed")) for n, h in hosts.items() if isinstance(h, dict) and h.get("failed")}
+    return dict(list(failed.items())[:5]) | ({"…": f"{len(failed)} hosts failed"} if len(failed) > 5 else {})
 
 
 def bench_scale(workdir: Path, sizes: list[int]) -> list[dict[str, Any]]:
@@ -100,4 +109,7 @@ def bench_scale(workdir: Path, sizes: list[int]) -> list[dict[str, Any]]:
               f"{row['load_avg'][0]:.2f}, {row['load_avg'][1]:.2f}"
               + ("" if row["exit"] == 0 else f"  (exit {row['exit']}, {row['pairs_verified']} pairs verified)"),
               flush=True)
+        if row["exit"] != 0:
+            print("    " + json.dumps(row["failed_hosts"])[:600] + "\n    " + row["stderr_tail"][-600:].replace(
+                "\n", "\n    "), flush=True)
     return rows
