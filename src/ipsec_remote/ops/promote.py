@@ -32,8 +32,8 @@ from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from .apply import execute_changes
 from .confirmed import Confirmed, SwitchedRun, behind_switch, undrilled
-from .hostview import read_fleet, sync_journal
-from .proof import prove_pairs
+from .hostview import read_fleet_with, sync_journal
+from .proof import first_probes, prove_pairs
 from .verify import PairResult
 
 Pair = tuple[str, str]
@@ -130,15 +130,20 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     fleet = open_fleet(targets, forks)
     run: SwitchedRun | None = None
     try:
-        states, names = read_fleet(fleet, inv)
+        # Pairs must still verify now, not only when the journal recorded it: the proof's first round rides
+        # along the read (one pipeline per host); later rounds, if any, poll as usual.
+        candidates = _candidates(inv, journal, selected, report) if to == "require" else []
+        only = {frozenset(p) for p in candidates}
+        probes = first_probes(inv, fleet, playbook.verify, only)
+        states, names, rides = read_fleet_with(
+            fleet, inv, lambda h: [("verify", {"Probes": probes[h]})] if h in probes else [])
         run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
         report.journal_notes = sync_journal(inv, states, names, journal)
         current = journal.pair_security()
         if to == "require":
-            candidates = _candidates(inv, journal, selected, report)
-            # Pairs must still verify now, not only when the journal recorded it.
-            proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                                 only={frozenset(p) for p in candidates})
+            first = {h: (r[0] if r else {}) for h, r in rides.items() if h in probes}
+            proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say, only=only,
+                                 first_round=first)
             eligible = []
             for proof in proofs:
                 if proof.verified:

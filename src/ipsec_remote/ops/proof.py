@@ -26,7 +26,11 @@ from .verify import PairResult, check_pair, diagnose, end_view, expected
 def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[str, HostState],
                 journal: Journal | None, run_id: int | None,
                 say: Callable[[str, str], None] | None = None,
-                only: set[frozenset[str]] | None = None) -> list[PairResult]:
+                only: set[frozenset[str]] | None = None,
+                first_round: Mapping[str, dict[str, Any]] | None = None) -> list[PairResult]:
+    """Prove the pairs (all, or ``only`` these); ``first_round``: each host's verify report from a pipeline
+    that already ran the first round's probes (``first_probes``, riding along another read), so the first
+    round costs no request of its own."""
     say = say or (lambda _h, _m: None)
     pairs = [(a, b, pair) for a, b, pair in inv.expanded_pairs()
              if only is None or frozenset((a, b)) in only]
@@ -42,13 +46,7 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
 
     deadline = time.monotonic() + settings.timeout_s
     while pending:
-        probes: dict[str, list[dict[str, Any]]] = {}
-        for a, b, pair in pending:
-            probes.setdefault(a, []).append({"Target": inv.host(b).address, "Port": pair.probe_port})
-            if settings.both_directions:
-                probes.setdefault(b, []).append({"Target": inv.host(a).address, "Port": pair.probe_port})
-            else:
-                probes.setdefault(b, [])
+        probes = _probes(inv, pending, settings)
 
         def round_on(host: str, session: HostSession, probes: dict[str, list[dict[str, Any]]] = probes
                      ) -> dict[str, Any]:
@@ -56,7 +54,11 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             first = out.objects[0] if out.objects else {}
             return first if isinstance(first, dict) else {}
 
-        reports = fleet.each(round_on, list(probes))
+        if first_round is not None:
+            reports = {h: first_round[h] for h in probes if h in first_round}
+            first_round = None
+        else:
+            reports = fleet.each(round_on, list(probes))
         still = []
         for a, b, pair in pending:
             if a not in reports or b not in reports:
@@ -85,6 +87,28 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             journal.record_verification(run_id, r.a, r.b, r.verified,
                                         {"problems": r.problems, "sa": r.sa_summary()})
     return ordered
+
+
+def _probes(inv: Inventory, pending: list[tuple[str, str, Any]], settings: Verify) -> dict[str, list[dict[str, Any]]]:
+    """Each host's probes for one round: toward its peer in every pending pair (both ends with
+    ``both_directions``; else the far end only reads its SAs)."""
+    probes: dict[str, list[dict[str, Any]]] = {}
+    for a, b, pair in pending:
+        probes.setdefault(a, []).append({"Target": inv.host(b).address, "Port": pair.probe_port})
+        if settings.both_directions:
+            probes.setdefault(b, []).append({"Target": inv.host(a).address, "Port": pair.probe_port})
+        else:
+            probes.setdefault(b, [])
+    return probes
+
+
+def first_probes(inv: Inventory, fleet: Fleet, settings: Verify,
+                 only: set[frozenset[str]]) -> dict[str, list[dict[str, Any]]]:
+    """The first round's probes of ``prove_pairs(..., only=only)``, for a pipeline to run them ahead (as
+    ``verify`` statements) and hand the reports back as its ``first_round``."""
+    pending = [(a, b, pair) for a, b, pair in inv.expanded_pairs()
+               if frozenset((a, b)) in only and a in fleet.sessions and b in fleet.sessions]
+    return _probes(inv, pending, settings)
 
 
 def _add_diagnosis(inv: Inventory, fleet: Fleet, states: Mapping[str, HostState],
