@@ -66,10 +66,10 @@ def _pair_rule(host: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_ctrl_c_during_promote_reports_the_armed_reverts(tmp_path: Path) -> None:
-    # 400 ms per request keeps the wave between its rule change and its confirm (reset, proof, fresh session,
-    # disarm: ~12 requests) longer than a `lab inspect` poll even on a loaded machine (at 150 ms the bench
-    # branch's faster controller confirmed before the Ctrl-C arrived).
-    with running_lab(tmp_path, faults="rtt_ms = 400\n") as lab:
+    # 500 ms per request keeps the wave between its rule change and its confirm (proof, a fresh session's
+    # opening, the confirm: ~7 requests) longer than a `lab inspect` poll even on a loaded machine (at 150 ms
+    # the bench branch's faster controller confirmed before the Ctrl-C arrived).
+    with running_lab(tmp_path, faults="rtt_ms = 500\n") as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         proc = popen(lab, "promote", "--to", "require", "-i", "inventory.toml", "--lab", "--confirm-timeout", "20",
                      "--skip-drill")
