@@ -2,6 +2,7 @@
 
     python bench/run.py                     # everything; scale at 10, 100 and 1,000 hosts
     python bench/run.py --quick             # scale at 10 and 100 hosts, no time-to-Require (make bench-quick)
+    python bench/run.py --only requests     # one part (requests, baseline, scale); the others keep their figures
     python bench/run.py --scale 100,1000    # only the scale part, these sizes (make bench-big: 10,000)
     python bench/run.py --time-to-require   # only the time-to-Require estimate (bench/time_to_require.py)
 
@@ -39,6 +40,8 @@ from time_to_require import report as time_to_require  # noqa: E402
 from ipsec_remote.lab.fleet.latency import LatencyModel  # noqa: E402
 
 FAST_PLAYBOOK = "[verify]\ntimeout_s = 60\npoll_interval_s = 1\n[promote]\nconfirm_timeout_s = 60\n"
+# Continuous traffic along every pair while the requests are measured: packets dropped by promote and rollback.
+MEMBER_TRAFFIC = "[traffic]\nbetween_members_interval_ms = 100\n"
 
 
 def cli(workdir: Path, *args: str, timeout: float = 1800) -> tuple[subprocess.CompletedProcess[str], float, float]:
@@ -63,21 +66,33 @@ def per_host(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
     return sum(totals) / max(1, len(totals))
 
 
-def prepare(workdir: Path, hosts: int, rtt_ms: int) -> list[str]:
+def traffic(workdir: Path) -> dict[str, Any]:
+    proc, _, _ = cli(workdir, "lab", "inspect", "inventory.toml", "--json")
+    return dict(json.loads(proc.stdout).get("traffic") or {})
+
+
+def prepare(workdir: Path, hosts: int, rtt_ms: int, faults: str | None = None) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     names = write_inventory(workdir / "inventory.toml", hosts)
     (workdir / "playbooks").mkdir(exist_ok=True)
     (workdir / "playbooks" / "server-to-server.toml").write_text(FAST_PLAYBOOK)
-    up, wall, _ = cli(workdir, "lab", "up", "inventory.toml", "--detach", "--rtt-ms", str(rtt_ms))
+    extra: list[str] = []
+    if faults is not None:
+        (workdir / "faults.toml").write_text(faults)
+        extra = ["--faults", "faults.toml"]
+    up, wall, _ = cli(workdir, "lab", "up", "inventory.toml", "--detach", "--rtt-ms", str(rtt_ms), *extra)
     if up.returncode != 0:
         raise SystemExit(f"lab up failed: {up.stderr}")
     print(f"  lab up with {hosts} hosts: {wall:.1f} s")
     return names
 
 
-def bench_requests(workdir: Path) -> dict[str, float]:
-    names = prepare(workdir, 6, 0)
+def bench_requests(workdir: Path) -> tuple[dict[str, float], dict[str, Any]]:
+    """Requests per host of each step; and, with member traffic every 100 ms along the 8 pairs, the packets
+    each step dropped between members."""
+    names = prepare(workdir, 6, 0, MEMBER_TRAFFIC)
     figures: dict[str, float] = {}
+    drops: dict[str, Any] = {"interval_ms": 100}
     try:
         steps = [("fresh_apply", ("apply", "inventory.toml", "--lab")),
                  ("noop_apply", ("apply", "inventory.toml", "--lab")),
@@ -85,13 +100,18 @@ def bench_requests(workdir: Path) -> dict[str, float]:
                  ("promote", ("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")),
                  ("rollback", ("rollback", "-i", "inventory.toml", "--lab"))]
         for label, args in steps:
-            before = requests(workdir)
+            before, sent = requests(workdir), traffic(workdir)
             proc, wall, _ = cli(workdir, *args)
             figures[label] = round(per_host(before, requests(workdir), names), 1)
-            print(f"  {label:<12} {figures[label]:>6} requests/host  ({wall:.1f} s, exit {proc.returncode})")
+            now = traffic(workdir)
+            lost = now.get("dropped_between_members", 0) - sent.get("dropped_between_members", 0)
+            if label in ("promote", "rollback"):
+                drops[label] = {"dropped": lost, "sent": now.get("sent", 0) - sent.get("sent", 0)}
+            print(f"  {label:<12} {figures[label]:>6} requests/host  ({wall:.1f} s, exit {proc.returncode}, "
+                  f"{lost} member packets dropped)")
     finally:
         cli(workdir, "lab", "down", "inventory.toml")
-    return figures
+    return figures, drops
 
 
 def bench_baseline(workdir: Path) -> dict[str, float]:
@@ -174,11 +194,14 @@ def parse_sizes(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="scale at 10 and 100 hosts; no time-to-Require")
+    parser.add_argument("--only", choices=("requests", "baseline", "scale"), help="run one part only")
     parser.add_argument("--scale", metavar="N[,M...]", help="run only the scale part, for these fleet sizes")
     parser.add_argument("--time-to-require", action="store_true",
                         help="run only the time-to-Require estimate (1,000 hosts, from a 6-host measurement)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / "summary.json"
+    summary: dict[str, Any] = json.loads(path.read_text()) if args.only and path.exists() else {}
     work = Path(tempfile.mkdtemp(prefix="ipsec-remote-bench-"))
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({machine()})")
     latency = latency_figures()
@@ -197,25 +220,27 @@ def main() -> None:
             print(f"wrote {RESULTS / 'time_to_require.json'}")
             return
         sizes = [10, 100] if args.quick else [10, 100, 1000]
-        print("Requests per host (6-host lab):")
-        req = bench_requests(work / "requests")
-        print("Baseline, same rollout with a new RunspacePool per step (6 hosts, rtt 20 ms):")
-        base = bench_baseline(work / "baseline")
-        print("Scale (apply with proof, latency model on, rtt 20 ms):")
-        scale = bench_scale(work / "scale", sizes)
-        ttr = None
-        if not args.quick:
+        if args.only in (None, "requests"):
+            print("Requests per host (6-host lab, member traffic every 100 ms):")
+            summary["requests_per_host"], summary["member_drops"] = bench_requests(work / "requests")
+        if args.only in (None, "baseline"):
+            print("Baseline, same rollout with a new RunspacePool per step (6 hosts, rtt 20 ms):")
+            summary["baseline"] = bench_baseline(work / "baseline")
+        if args.only in (None, "scale"):
+            print("Scale (apply with proof, latency model on, rtt 20 ms):")
+            summary["scale"] = bench_scale(work / "scale", sizes)
+        if args.only is None and not args.quick:
             print("Time to Require, 1,000 hosts, default playbook (an ESTIMATE from the latency model):")
-            ttr = time_to_require(work / "ttr", 1000)
+            summary["time_to_require"] = time_to_require(work / "ttr", 1000)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary = {"machine": machine(), "requests_per_host": req, "baseline": base, "scale": scale,
-               "latency": latency, "load_avg_end": round(os.getloadavg()[0], 2)}
-    if ttr is not None:
-        summary["time_to_require"] = ttr
-    (RESULTS / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot(scale, RESULTS / "scale.png")
-    print(f"wrote {RESULTS / 'summary.json'}")
+    summary["machine"] = machine()
+    summary["latency"] = latency
+    summary["load_avg_end"] = round(os.getloadavg()[0], 2)
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.only in (None, "scale"):
+        plot(summary["scale"], RESULTS / "scale.png")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

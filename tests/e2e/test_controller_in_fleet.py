@@ -35,6 +35,8 @@ def test_controller_on_app01_apply_promote_rollback(tmp_path: Path, own_address:
         assert lab.lab_file()["controller_address"] == APP01
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         assert lab.cli("doctor", "inventory.toml", "--lab", "--drill").returncode == 0  # the switch fires here
+        # Server isolation: promote needs a recent observation of the clear-text peers (issue 15).
+        assert lab.cli("observe", "inventory.toml", "--lab", "--window", "2s").returncode == 0
         rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab")
         assert rc == 0, report
         assert [w["status"] for w in report["waves"]] == ["confirmed"]
@@ -54,6 +56,7 @@ def test_without_exemptions_the_controller_host_negotiates_ipsec_to_its_peer(tmp
     # dropped as clear text (the lab decides it by negotiating app01 -> sql01:5986 with both hosts' rules).
     with running_lab(tmp_path, inventory(skip_controller=True), playbook=STRICT) as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+        assert lab.cli("observe", "inventory.toml", "--lab", "--window", "2s").returncode == 0
         rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
                               "--confirm-timeout", "6", "--skip-drill")
         assert rc == 0, report

@@ -160,8 +160,10 @@ def test_a_slow_task_is_polled_until_it_has_run(tmp_path: Path) -> None:
     faults = "[hosts.sql01]\ntask_start_s = 5\n[hosts.app01]\ntask_start_s = 5\n"
     with running_lab(tmp_path, lockout_inventory("controller"), faults=faults) as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+        # Server isolation wants an observation; the operator accepts cutting off the controller it names.
+        assert lab.cli("observe", "inventory.toml", "--lab", "--window", "1s").returncode == 0
         rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
-                              "--confirm-timeout", "6", "--skip-drill")
+                              "--confirm-timeout", "6", "--skip-drill", "--accept-breaking", "10.10.1.100")
         assert rc == 1, report
         (wave,) = report["waves"]
         assert wave["status"] == "reverted", wave

@@ -45,6 +45,9 @@ def test_rollout_under_each_assumption(tmp_path: Path, type_layer: bool, cascade
         rc, status = lab.json("status", "inventory.toml", "--lab")
         assert rc == 0 and all(_verified_pairs(status)), status
         assert all(p["inbound_security"] == "Require" for p in status["pairs"])
+        assert _sa_removals(lab) == []  # promote and status keep the SAs that carry traffic (zero drop)
+        rc, rekeyed = lab.json("rekey", "inventory.toml", "--lab")  # rekey is what resets SAs now
+        assert rc == 0, rekeyed
         _assert_reset_left_no_stale_sa(lab)
 
         rc, rolled = lab.json("rollback", "-i", "inventory.toml", "--lab")
@@ -57,9 +60,14 @@ def test_rollout_under_each_assumption(tmp_path: Path, type_layer: bool, cascade
             assert owned == [], name
 
 
+def _sa_removals(lab: Lab) -> list[str]:
+    return [f"{n}: {c['cmdlet']}" for n, h in lab.inspect().items() for c in h["calls"]
+            if c["cmdlet"].startswith("Remove-NetIPsec") and c["cmdlet"].endswith("SA")]
+
+
 def _assert_reset_left_no_stale_sa(lab: Lab) -> None:
-    """The wave reset the pair's SAs before proving it: each host holds one MM SA per peer and only QM SAs
-    negotiated inside a live MM SA (none left over from before the reset)."""
+    """The rekey reset the pair's SAs (quick mode first) before proving it: each host holds one MM SA per peer
+    and only QM SAs negotiated inside a live MM SA (none left over from before the reset)."""
     hosts = lab.inspect()
     removals = []
     for name in ("sql01", "app01"):

@@ -1,9 +1,11 @@
 """status tells the truth (issue 12): verified only with the inventory's objects on both hosts, at the
-journal's security, proven by SAs negotiated now; drift or a host down makes ``ok`` false and exit 1."""
+journal's security, proven by traffic over SAs that use the inventory's proposals (never by deleting SAs, which
+under Require drops packets); drift or a host down makes ``ok`` false and exit 1."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .conftest import ROOT, Lab, running_lab
 
@@ -54,20 +56,45 @@ def test_a_host_that_is_down_shows_its_reason_not_no_drift(tmp_path: Path) -> No
         assert "none" not in block and "cannot connect" in block and "unknown" in block, proc.stdout
 
 
-def test_status_verifies_a_promoted_pair_with_fresh_sas(lab: Lab) -> None:
+def _sa_removals(lab: Lab) -> int:
+    return sum(1 for h in lab.inspect().values() for c in h["calls"]
+               if c["cmdlet"] in ("Remove-NetIPsecMainModeSA", "Remove-NetIPsecQuickModeSA"))
+
+
+def test_status_verifies_a_promoted_pair_without_deleting_an_sa(lab: Lab) -> None:
     assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
     rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab",
                           "--skip-drill")
     assert rc == 0, report
-    before = {n: sum(1 for c in h["calls"] if c["cmdlet"] == "Remove-NetIPsecMainModeSA")
-              for n, h in lab.inspect().items()}
+    before = _sa_removals(lab)
     rc, status = lab.json("status", "inventory.toml", "--lab")
     assert rc == 0 and status["ok"], status
     (pair,) = status["pairs"]
     assert pair["verified"] and (pair["inbound_security"], pair["outbound_security"]) == ("Require", "Request")
-    after = {n: sum(1 for c in h["calls"] if c["cmdlet"] == "Remove-NetIPsecMainModeSA")
-             for n, h in lab.inspect().items()}
-    assert sum(after.values()) > sum(before.values())  # old SAs were dropped before proving
+    assert _sa_removals(lab) == before  # the SAs carrying the pair's traffic were read, not dropped
+
+
+def test_status_on_a_required_fleet_drops_no_member_packet(tmp_path: Path) -> None:
+    # Member traffic every 100 ms; dropping the SAs under Require would lose packets until IKE renegotiates
+    # (300 ms here).
+    faults = "[traffic]\nbetween_members_interval_ms = 100\nnegotiation_ms = 300\n"
+    with running_lab(tmp_path, faults=faults) as lab:
+        assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")
+        assert rc == 0, report
+        before = _traffic(lab)
+        for _ in range(3):
+            rc, status = lab.json("status", "inventory.toml", "--lab")
+            assert rc == 0 and status["ok"], status
+        after = _traffic(lab)
+        assert after["sent"] > before["sent"]  # members kept talking while status ran
+        assert after["dropped_between_members"] - before["dropped_between_members"] == 0, after
+
+
+def _traffic(lab: Lab) -> dict[str, Any]:
+    rc, doc = lab.json("lab", "inspect", "inventory.toml")
+    assert rc == 0, doc
+    return doc["traffic"]  # type: ignore[no-any-return]
 
 
 def test_status_flags_a_rule_below_the_journals_security(tmp_path: Path) -> None:

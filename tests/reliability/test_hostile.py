@@ -1,7 +1,8 @@
 """Hostile strings in the inventory's free-text fields reach a host only as parameter values.
 
-Free text that reaches a host: ``auth.authority`` (the certificate authority of the phase 1 auth proposal)
-and the GPO name of ``policy.store`` (``-PolicyStore`` of every call and of the revert task). Everything
+Free text that reaches a host: ``auth.authority`` (the certificate authority of the phase 1 auth proposal).
+The GPO name of ``policy.store`` is free text too: where a command refuses a GPO store (model/gpo.py) a
+hostile one comes back in the one-line refusal, escaped, with nothing sent; GPO mode's plan quotes it. Everything
 else sent to a host is built from names the inventory validator restricts to ``[A-Za-z0-9_.-]`` (host,
 exemption and group names, ``policy.group``, pair ends); for those the hostile string is refused with the
 usual one-line error. Then: the lab's call log shows each value arrived byte for byte as a parameter and no
@@ -33,11 +34,11 @@ AUTHORITY = "CN=" + HOSTILE
 STORE = "lab.local\\" + HOSTILE  # domain\GPO name: the GPO name is free text without a backslash
 INVENTORY = (ROOT / "inventory.toml").read_text().replace(
     'method = "kerberos"', f"method = \"certificate\"\nauthority = {toml_str(AUTHORITY)}"
-).replace('store = "PersistentStore"', f"store = {toml_str(STORE)}")
-# The lab applies the GPO to both hosts: a preexisting set of someone else's lives in it.
+)
+# A preexisting set of someone else's lives in the store we write to.
 FAULTS = "".join(
     f"[hosts.{h}.preexisting]\nmain_mode_crypto_sets = [{{ name = \"other-team-mm\", display_name = \"other\", "
-    f"policy_store = {toml_str(STORE)}, proposal = [{{ encryption = \"AES256\", hash = \"SHA256\", "
+    f"policy_store = \"PersistentStore\", proposal = [{{ encryption = \"AES256\", hash = \"SHA256\", "
     f"key_exchange = \"DH19\" }}] }}]\n" for h in ("sql01", "app01"))
 
 SINGLE_QUOTES = ("'", "\u2018", "\u2019", "\u201a", "\u201b")
@@ -86,11 +87,12 @@ def test_hostile_values_arrive_only_as_parameter_values(lab: Lab) -> None:
             c["cmdlet"] for c in calls if c["cmdlet"].startswith("Get-")}, name
         # Each hostile value arrived byte for byte as a parameter value, everywhere it was planned.
         stores = values_of(calls, "PolicyStore")
-        assert stores and all(s == STORE for s in stores if s not in ("ActiveStore",)), set(map(str, stores))
+        assert stores and all(s == "PersistentStore" for s in stores if s not in ("ActiveStore",)), stores
         authorities = values_of(calls, "Authority")
         assert authorities == [AUTHORITY], authorities
-        # The objects live in that GPO, untouched neighbours included.
-        assert "other-team-mm" in [o.get("Name") for o in hosts[name]["stores"][STORE]["main_mode_crypto_sets"]]
+        # The objects live in that store, untouched neighbours included.
+        assert "other-team-mm" in [o.get("Name") for o in
+                                   hosts[name]["stores"]["PersistentStore"]["main_mode_crypto_sets"]]
         assert not any(str(c["params"].get("DisplayName", "")).startswith("other") for c in changing_calls(
             hosts[name]))
 
@@ -101,7 +103,7 @@ def test_hostile_values_arrive_only_as_parameter_values(lab: Lab) -> None:
     hosts = control_inspect(lab)
     for name in ("sql01", "app01"):
         sets = [c for c in hosts[name]["calls"] if c["cmdlet"].startswith("Set-")]
-        assert sets and all(c["params"].get("PolicyStore") == STORE for c in sets), sets
+        assert sets and all(c["params"].get("PolicyStore") == "PersistentStore" for c in sets), sets
         # Only the SA reset before proving a wave removes anything: SAs, each given as the object read.
         removed = [c for c in hosts[name]["calls"] if c["cmdlet"].startswith("Remove-")]
         assert all(c["cmdlet"] in ("Remove-NetIPsecMainModeSA", "Remove-NetIPsecQuickModeSA")
@@ -116,13 +118,12 @@ def test_show_powershell_and_export_quote_safely(lab: Lab, tmp_path: Path) -> No
     script = export.read_text(encoding="utf-8")
     for text in (shown.stdout, script):
         assert f"-Authority {quoted(AUTHORITY)}" in text
-        assert f"-PolicyStore {quoted(STORE)}" in text
         # No quote of any kind left single inside a literal: every one of them is doubled.
         assert HOSTILE not in text
-    # Read every -Authority / -PolicyStore literal back with PowerShell's rules for single-quoted strings:
+    # Read every -Authority literal back with PowerShell's rules for single-quoted strings:
     # the value is exactly the inventory's, and the literal ends right where the next token starts.
     for text in (shown.stdout, script):
-        for param, expected in (("-Authority ", AUTHORITY), ("-PolicyStore ", STORE)):
+        for param, expected in (("-Authority ", AUTHORITY),):
             starts = [i for i in range(len(text)) if text.startswith(param, i)]
             assert starts
             for start in starts:
@@ -146,6 +147,27 @@ def read_single_quoted(text: str, i: int) -> tuple[str, int]:
             return "".join(out), i + 1
         out.append(c)
         i += 1
+
+
+def test_a_hostile_gpo_name_is_refused_in_one_line_or_quoted_in_the_plan(lab: Lab, tmp_path: Path) -> None:
+    before = {n: h["requests"]["total"] for n, h in control_inspect(lab).items()}
+    path = lab.dir / "hostile-gpo.toml"
+    path.write_text(INVENTORY.replace('store = "PersistentStore"', f"store = {toml_str(STORE)}\ngpo_writer = \"dc01\""),
+                    encoding="utf-8")
+    rc, out, err = run_in_process(["promote", "--to", "require", "-i", str(path), "--lab"])
+    assert_one_line("promote", rc, out, err, str(path), "policy.store")
+    assert "line2" in err and "\\n" in err  # the newline shows escaped
+    assert {n: h["requests"]["total"] for n, h in control_inspect(lab).items()} == before
+    # GPO mode's offline plan writes the GPO on the DC: the name is one quoted literal in the export.
+    export = tmp_path / "gpo.ps1"
+    rc, out, err = run_in_process(["plan", str(path), "--offline", "--export", str(export)])
+    assert rc == 0, err
+    script = export.read_text(encoding="utf-8")
+    starts = [i for i in range(len(script)) if script.startswith("-PolicyStore ", i)]
+    assert starts
+    for start in starts:
+        value, end = read_single_quoted(script, start + len("-PolicyStore "))
+        assert value == STORE and script[end] in (" ", "\n"), script[end:end + 20]
 
 
 VALIDATED = [

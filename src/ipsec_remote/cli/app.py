@@ -28,9 +28,11 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
 from .. import interrupt, log
 from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
+from ..model.gpo import is_gpo_store, refuse_gpo_store
 from ..model.inventory import check_run, load_inventory
 from ..plan.render import dumps, plan_json, plan_powershell, plan_text
 from . import completion, reports
+from .gpo import gpo_plan_exit
 from .reports import JunitOpt, ReportOpt
 
 app = typer.Typer(
@@ -104,9 +106,18 @@ def plan(
         inv = load_inventory(inventory)
         _warn_weak_crypto(inv, inventory)
         check_run(inv, str(inventory), lab=lab, sends_psk=False)
+        refuse_gpo_store(inv, str(inventory), "plan --offline")
+        if is_gpo_store(inv.policy.store):
+            gpo_plan_exit(inv, json_out, show_powershell, export, detailed_exitcode)
         result = offline_plan(inv)
     else:
-        inv, book, targets, journal = _prepare(inventory, None, lab)
+        inv, book, targets, journal = _prepare(inventory, None, lab, gpo_command="plan")
+        if is_gpo_store(inv.policy.store):
+            from ..ops.gpo_apply import gpo_live_plan
+            from ..ops.gpo_status import writer_target
+
+            gpo_plan_exit(inv, json_out, show_powershell, export, detailed_exitcode,
+                      gpo_live_plan(inv, writer_target(inv, inventory, lab)))
         result, failed = remote_plan(inv, targets, journal, book.rollout.forks)
         for host, reason in sorted(failed.items()):
             typer.echo(f"ipsec-remote: {host}: not planned: {_without_host(host, reason)}", err=True)
@@ -133,9 +144,10 @@ _state: dict[str, Any] = {}  # the journal and run lock of this command, for Ctr
 
 
 def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | None = None,
-             sends_psk: bool = False) -> tuple[Any, Any, Any, Any]:
+             sends_psk: bool = False, gpo_command: str | None = None) -> tuple[Any, Any, Any, Any]:
     """Everything that can be wrong with the input is checked here, before any host is contacted; a
-    command that changes hosts (``command``) also takes the journal's run lock."""
+    command that changes hosts (``command``) also takes the journal's run lock. ``gpo_command`` names the
+    command for the GPO-store check when it differs from ``command``."""
     from ..journal.lock import RunLock
     from ..journal.store import Journal
     from ..model.playbook import load_playbook
@@ -145,6 +157,7 @@ def _prepare(inventory: Path, playbook: Path | None, lab: bool, command: str | N
     _warn_weak_crypto(inv, inventory)
     book = load_playbook(playbook, inventory)
     check_run(inv, str(inventory), lab=lab, sends_psk=sends_psk)
+    refuse_gpo_store(inv, str(inventory), gpo_command or command or "plan")
     targets = targets_for(inv, inventory, lab)
     path = journal_path(inventory, lab)
     if command is not None:
@@ -224,8 +237,15 @@ def apply(
 
     reports.check(report_file, junit)
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "apply", sends_psk=True)
-    report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
-                       None if json_out else _progress)
+    if is_gpo_store(inv.policy.store):
+        from ..ops.gpo_apply import gpo_apply
+        from ..ops.gpo_status import writer_target
+
+        report = gpo_apply(inv, book, targets, writer_target(inv, inventory, lab), journal,
+                           forks or book.rollout.forks, _progress if not json_out else (lambda _h, _m: None))
+    else:
+        report = run_apply(inv, inventory, book, targets, journal, forks or book.rollout.forks,
+                           None if json_out else _progress)
     _render(report, json_out, "print_apply", _reports("apply", inv, inventory, lab, report_file, junit))
 
 
@@ -237,11 +257,16 @@ def status(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     from ..ops.status import status as run_status
 
     reports.check(report_file, junit)
-    # status drops and renegotiates the pairs' SAs to prove them: one run at a time, as for changes.
+    # status rebuilds the journal from the hosts' promotion marks: one run at a time, as for changes.
     inv, book, targets, journal = _prepare(inventory, playbook, lab, "status")
     # status proves what is there now; it does not wait as long as a rollout would.
     quick = book.verify.model_copy(update={"timeout_s": min(book.verify.timeout_s, 15.0)})
-    report = run_status(inv, targets, journal, quick, book.rollout.forks)
+    if is_gpo_store(inv.policy.store):
+        from ..ops.gpo_status import gpo_status, writer_target
+
+        report = gpo_status(inv, targets, writer_target(inv, inventory, lab), quick, book.rollout.forks)
+    else:
+        report = run_status(inv, targets, journal, quick, book.rollout.forks)
     _render(report, json_out, "print_status", _reports("status", inv, inventory, lab, report_file, junit))
 
 
@@ -256,6 +281,9 @@ def promote(
     playbook: Annotated[Path | None, typer.Option("--playbook", help="Playbook file.")] = None,
     skip_drill: Annotated[bool, typer.Option(
         "--skip-drill", help="Promote hosts without a successful 'doctor --drill' too.")] = False,
+    accept_breaking: Annotated[str | None, typer.Option(
+        "--accept-breaking", help="ADDRESS[,…]: clear-text peers the last observe saw that Require may cut off.")
+    ] = None,
     json_out: JsonOpt = False,
     lab: LabOpt = False,
     report_file: ReportOpt = None,
@@ -268,12 +296,13 @@ def promote(
         raise typer.BadParameter(f"'{to}' is not one of require, request", param_hint="--to")
     reports.check(report_file, junit)
     selected = _parse_pairs(pairs) if pairs else None
+    accepted = _parse_addresses(accept_breaking) if accept_breaking is not None else None
     inv = load_inventory(inventory)
     _check_pairs(inv, selected)
     inv, book, targets, journal = _prepare(inventory, playbook, lab, f"promote --to {to}")
     timeout = confirm_timeout or book.promote.confirm_timeout_s
     report = run_promote(inv, book, targets, journal, to, selected, timeout, book.rollout.forks,
-                         None if json_out else _progress, skip_drill=skip_drill)
+                         None if json_out else _progress, skip_drill=skip_drill, accept_breaking=accepted)
     _render(report, json_out, "print_promote", _reports("promote", inv, inventory, lab, report_file, junit))
 
 
@@ -305,6 +334,18 @@ def _check_pairs(inv: Any, selected: list[tuple[str, str]] | None) -> None:
             raise InputError("--pairs", f"{a}:{b}", "is not a pair of the inventory")
 
 
+def _parse_addresses(text: str) -> list[str]:
+    import ipaddress
+
+    out = []
+    for i, item in enumerate(text.split(",")):
+        try:
+            out.append(str(ipaddress.ip_address(item.strip())))
+        except ValueError:
+            raise InputError("--accept-breaking", f"[{i}]", f"'{item}' is not an IP address") from None
+    return out
+
+
 def _parse_pairs(text: str) -> list[tuple[str, str]]:
     out = []
     for i, item in enumerate(text.split(",")):
@@ -321,7 +362,13 @@ def rollback(inventory: InventoryOpt = DEFAULT_INVENTORY, json_out: JsonOpt = Fa
     from ..ops.rollback import rollback as run_rollback
 
     inv, book, targets, journal = _prepare(inventory, None, lab, "rollback")
-    report = run_rollback(inv, targets, journal, book.rollout.forks)
+    if is_gpo_store(inv.policy.store):
+        from ..ops.gpo_apply import gpo_rollback
+        from ..ops.gpo_status import writer_target
+
+        report = gpo_rollback(inv, targets, writer_target(inv, inventory, lab), journal, book.rollout.forks)
+    else:
+        report = run_rollback(inv, targets, journal, book.rollout.forks)
     _render(report, json_out, "print_rollback")
 
 
@@ -335,7 +382,8 @@ def doctor(inventory: InventoryArg = DEFAULT_INVENTORY, json_out: JsonOpt = Fals
     from ..ops.status import doctor as run_doctor
 
     # --drill arms tasks on the hosts and records each drill: it takes the run lock and the real journal.
-    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None)
+    inv, book, targets, journal = _prepare(inventory, playbook, lab, "doctor --drill" if drill else None,
+                                           gpo_command="doctor --drill" if drill else "doctor")
     findings = run_doctor(inv, targets, book.rollout.forks)
     drills: list[Any] = []
     if drill:
@@ -428,6 +476,12 @@ def _stop_at_boundaries() -> None:
     # Not the main thread (an embedding program): ValueError, and its own handling is left alone.
     with contextlib.suppress(ValueError):
         _state["sigint"] = signal.signal(signal.SIGINT, handler)
+
+
+# Commands kept in modules of their own (they import the helpers above).
+from .observe import observe_command  # noqa: E402
+
+app.command("observe")(observe_command)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:

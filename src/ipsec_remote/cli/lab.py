@@ -174,6 +174,11 @@ def _render(state: dict[str, Any]) -> None:
             str(len(host["scheduled_tasks"])), str(len(host["events"])),
         )
     Console(width=max(100, Console().width)).print(table)
+    t = state.get("traffic") or {}
+    if t.get("sent"):
+        by_client = ", ".join(f"{k} {v}" for k, v in t.get("dropped_by_client", {}).items()) or "no clients"
+        typer.echo(f"traffic: {t['sent']} packets sent, {t['delivered']} delivered, {t['dropped']} dropped "
+                   f"({t['dropped_between_members']} between members; by client: {by_client})")
 
 
 def down(inventory: Path) -> None:

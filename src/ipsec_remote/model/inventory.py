@@ -227,6 +227,9 @@ class Auth(_Model):
 class Policy(_Model):
     group: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")] = "ipsec-remote"
     store: str = "PersistentStore"  # or 'domain.example\GPO Name'
+    # With a GPO store: the domain controller (an exemption with role domain_controller) the GPO is edited
+    # on, in one GPO session. From a member server the edit would be a second hop (model/gpo.py).
+    gpo_writer: Name | None = None
     # IKEv1 by default: it is the same on Server 2016-2025 and supports Kerberos, certificates and PSK.
     # 'Default' means IKEv1+AuthIP up to Server 2022 but IKEv1+IKEv2 on Server 2025 (New-NetIPsecRule
     # -KeyModule text), so a mixed fleet would negotiate differently; IKEv2 takes certificates only.
@@ -240,6 +243,10 @@ class Policy(_Model):
     # apply turns on failure auditing of IPsec Main Mode and Quick Mode (auditpol, by GUID) so that failed
     # negotiations leave Security-log events to diagnose from; rollback restores what each host had.
     enable_ipsec_audit: bool = True
+    # observe turns on success and failure auditing of Filtering Platform Connection (events 5156/5157: every
+    # connection, short ones and UDP peers included) for its window; rollback restores what each host had.
+    # Off by default: Microsoft calls its success events "very high volume".
+    enable_connection_audit: bool = False
 
     @field_validator("store")
     @classmethod

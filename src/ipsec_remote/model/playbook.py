@@ -60,6 +60,9 @@ class Promote(_Model):
     # After a revert deadline, how long to keep polling a host's task (its last run and result) before
     # judging it; powershell.exe start-up and NetSecurity's first load can take a while on a busy server.
     revert_wait_s: Annotated[float, Field(gt=0, le=3600)] = 120
+    # With policy.server_isolation, promote --to require needs each host's latest 'observe' to be at most this
+    # old: the isolation rule cuts off every clear-text peer the observation would have named.
+    observation_max_age_s: Annotated[int, Field(ge=60, le=30 * 86400)] = 86400
     waves: Annotated[list[Wave], Field(min_length=1)] = [
         Wave(name="canary", pairs=1), Wave(name="quarter", percent=25), Wave(name="rest", percent=100)]
 

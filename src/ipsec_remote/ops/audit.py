@@ -44,9 +44,15 @@ QUICK_MODE = Subcategory("ipsec_quick_mode", "IPsec Quick Mode", "{0CCE9219-69AE
 DRIVER = Subcategory("ipsec_driver", "IPsec Driver", "{0CCE9213-69AE-11D9-BED3-505054503030}")
 PACKET_DROP = Subcategory("filtering_platform_packet_drop", "Filtering Platform Packet Drop",
                           "{0CCE9225-69AE-11D9-BED3-505054503030}")
+# Audit_ObjectAccess_FirewallConnection (win32 "Auditing Constants"): events 5156 (S) / 5157 (F), what observe
+# reads; turned on by observe only with policy.enable_connection_audit (its success events are "very high
+# volume", audit-filtering-platform-connection.md).
+CONNECTION = Subcategory("filtering_platform_connection", "Filtering Platform Connection",
+                         "{0CCE9226-69AE-11D9-BED3-505054503030}")
 REPORTED = (MAIN_MODE, QUICK_MODE, DRIVER, PACKET_DROP)  # what doctor reports
 MANAGED = (MAIN_MODE, QUICK_MODE)  # what apply turns failure auditing on for
-BY_GUID = {s.guid: s for s in REPORTED}
+RESTORED = (*MANAGED, CONNECTION)  # what rollback puts back when the journal recorded it
+BY_GUID = {s.guid: s for s in (*REPORTED, CONNECTION)}
 
 # "Inclusion Setting" words of an en-US host -> (success, failure).
 INCLUSION = {"no auditing": (False, False), "success": (True, False), "failure": (False, True),
@@ -150,9 +156,15 @@ def enable_step(plan: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
                     "Read": [s.guid for s in subs]}
 
 
+def enable_all_step(subs: tuple[Subcategory, ...]) -> tuple[str, dict[str, Any]]:
+    """Success and failure auditing on for ``subs`` (observe's Filtering Platform Connection), read back."""
+    return SCRIPT, {"Set": [{"Guid": s.guid, "Success": "enable", "Failure": "enable"} for s in subs],
+                    "Read": [s.guid for s in subs]}
+
+
 def restore_step(previous: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     """Both flags back to exactly what the journal recorded."""
-    subs = [s for s in MANAGED if previous.get(s.key) in SETTINGS]
+    subs = [s for s in RESTORED if previous.get(s.key) in SETTINGS]
     items = []
     for s in subs:
         success, failure = flags_of(previous[s.key])

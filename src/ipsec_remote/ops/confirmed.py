@@ -5,8 +5,12 @@ a. arm — on every host concerned, the rules to restore go to a protected folde
    inline and policy-proof, is registered at now + confirm-timeout; each host reports its own deadline
    (ops/switch.py, remote/deadman.py);
 b. change — promote's ``Set-NetIPsecRule``; rekey changes no rule (dropping the SAs is the risky step);
-c. prove — the pairs' SAs are dropped on both ends, then traffic and SAs on both ends, and a *fresh* WinRM
-   session to every host (a new connection through the new policy, not the pool opened before);
+c. prove — traffic and SAs on both ends, and a *fresh* WinRM session to every host (a new connection through
+   the new policy, not the pool opened before). How the SAs are proven is the caller's ``prove``:
+   promote keeps the SAs that carry the pairs' traffic (``prove_in_place``: under Require, deleting them
+   drops the pair's packets until IKE renegotiates — docs/traffic.md) and proves instead that a KDC answers
+   through the new policy, which the next renegotiation needs; rekey needs new SAs (new crypto) and drops
+   them first (``renew_and_prove``);
 d. confirm — before the earliest host deadline, remove the tasks if all of (c) holds; a host whose task had
    already fired makes the change reverted. Otherwise revert at once where the host answers and let the task
    revert where it does not: after its deadline, poll its last run and result (bounded).
@@ -32,7 +36,7 @@ from ..remote.deadman import Deadline
 from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet, probe_fresh_sessions
 from ..remote.transport import HostSession, HostTarget
-from .proof import prove_pairs
+from .proof import check_dependencies, kdc_probes, prove_pairs
 from .switch import Switch
 from .verify import PairResult
 
@@ -105,13 +109,33 @@ def reset_and_prove(run: SwitchedRun, pairs: list[Pair]) -> list[PairResult]:
                        only={frozenset(p) for p in pairs})
 
 
+def prove_in_place(run: SwitchedRun, pairs: list[Pair], hosts: list[str]) -> tuple[list[PairResult], list[str]]:
+    """Prove ``pairs`` with the SAs they have (traffic, then SAs on both ends, none deleted), and from every
+    host of ``hosts`` a KDC through the new policy (Kerberos): SAs negotiated before the change keep
+    carrying traffic, so what must hold is the next renegotiation's dependency (proof.kdc_probes).
+    Returns the proofs and the problems of hosts outside any pair (an isolation rule alone)."""
+    deps = kdc_probes(run.inv, hosts)
+    proofs = prove_pairs(run.inv, run.fleet, run.playbook.verify, run.states, run.journal, run.run_id, run.say,
+                         only={frozenset(p) for p in pairs}, dependencies=deps)
+    alone = [h for h in hosts if not any(h in p for p in pairs)]
+    return proofs, check_dependencies(run.fleet, deps, alone)
+
+
+def renew_and_prove(run: SwitchedRun, pairs: list[Pair], hosts: list[str]) -> tuple[list[PairResult], list[str]]:
+    """``reset_and_prove``: the pairs' SAs dropped and negotiated again (what a rekey is for)."""
+    return reset_and_prove(run, pairs), []
+
+
+Prover = Callable[[SwitchedRun, list[Pair], list[str]], tuple[list[PairResult], list[str]]]
+
+
 def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, pairs: list[Pair],
                   lines: Mapping[str, list[str]], timeout_s: int, change: Callable[[list[str]], None] | None = None,
-                  lowering: bool = False) -> Confirmed:
-    """Arm on every host of ``lines`` (what each host's revert restores), ``change``, prove ``pairs``, then
-    confirm or revert; ``result`` says how far it got (also when a Ctrl-C stops it). Journalled as wave
-    ``number`` of the run. ``lowering``: a change that only loosens (a demotion) is kept even if a pair does
-    not prove — only the management path must hold."""
+                  lowering: bool = False, *, prove: Prover) -> Confirmed:
+    """Arm on every host of ``lines`` (what each host's revert restores), ``change``, prove ``pairs`` (with
+    ``prove``: ``prove_in_place`` or ``renew_and_prove``), then confirm or revert; ``result`` says how far it
+    got (also when a Ctrl-C stops it). Journalled as wave ``number`` of the run. ``lowering``: a change that
+    only loosens (a demotion) is kept even if a pair does not prove — only the management path must hold."""
     journal = run.journal
     result.wave_id = journal.record_wave(run.run_id, number, pairs, "arming")
     hosts = sorted(lines)
@@ -141,11 +165,12 @@ def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, p
         change(hosts)
     _stop_armed(journal, result, what, "proving")
 
-    # c. prove — under the new policy, with SAs negotiated now; and a fresh management session to every host.
-    result.proofs = reset_and_prove(run, pairs)
+    # c. prove — under the new policy (``prove``: keep or renew the SAs); and a fresh management session to
+    # every host.
+    result.proofs, unreached = prove(run, pairs, hosts)
     fresh = probe_fresh_sessions(run.targets, hosts, run.fleet.forks)
     result.problems = [] if lowering else [f"{p.a} <-> {p.b}: " + "; ".join(p.problems)
-                                           for p in result.proofs if not p.verified]
+                                           for p in result.proofs if not p.verified] + unreached
     result.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items()
                         if not ok]
     result.problems += [f"{h}: {run.fleet.failed[h]}" for h in hosts if h in run.fleet.failed]

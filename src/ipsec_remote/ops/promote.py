@@ -1,9 +1,14 @@
 """promote: switch proven pairs to Require (or back to Request) in waves, each behind a dead-man's switch.
 
-``--to require`` needs a successful ``doctor --drill`` on every host it touches (``--skip-drill`` overrides).
+``--to require`` needs a successful ``doctor --drill`` on every host it touches (``--skip-drill`` overrides)
+and, with server isolation, an ``observe`` newer than the playbook's limit; an isolation rule that would cut
+off a clear-text peer of that observation is held back (ops/wouldbreak.py) unless ``--accept-breaking``.
 Each wave is a change behind the switch (ops/confirmed.py: arm → change → prove → confirm or revert); its
 change is ``Set-NetIPsecRule -InboundSecurity Require -OutboundSecurity Request`` (or the playbook's), with the
 promotion marked in each rule's Description so a lost journal is rebuilt from the hosts (ops/hostview.py).
+The proof keeps the SAs that carry the pairs' traffic (no SA reset after the mode change: under Require that
+drops the pair's packets until IKE renegotiates, docs/traffic.md) and proves instead that what the next
+renegotiation needs answers through the new policy (a KDC with Kerberos).
 A wave that is not confirmed stops further waves (per the playbook's failure settings).
 
 Ctrl-C stops at the next step boundary (interrupt.py); a second one stops at once. Either way the run is
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import interrupt
+from ..journal.observations import Observation, latest_observations
 from ..journal.store import Journal, now_iso
 from ..model.calls import CmdletCall
 from ..model.desired import ISOLATION, Kind, isolation_rule_name, pair_rule_name
@@ -31,10 +37,11 @@ from ..remote.names import promotion_mark
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from .apply import execute_changes
-from .confirmed import Confirmed, SwitchedRun, behind_switch, undrilled
+from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place, undrilled
 from .hostview import read_fleet_with, sync_journal
 from .proof import first_probes, prove_pairs
 from .verify import PairResult
+from .wouldbreak import ISOLATION_RULE, Breaking, breaking, stale
 
 Pair = tuple[str, str]
 REQUEST_PAIR = ("Request", "Request")
@@ -50,10 +57,12 @@ class WaveReport:
     problems: list[str] = field(default_factory=list)
     proofs: list[PairResult] = field(default_factory=list)
     deadlines: list[Deadline] = field(default_factory=list)  # the reverts armed, as each host reported them
+    would_break: list[Breaking] = field(default_factory=list)  # clear-text flows that held a rule back
 
     def to_json(self) -> dict[str, Any]:
         return {"number": self.number, "name": self.name, "pairs": [f"{a}:{b}" for a, b in self.pairs],
                 "isolation_hosts": self.isolated, "status": self.status, "problems": self.problems,
+                "would_break": [b.to_json() for b in self.would_break],
                 "deadlines": [d.to_json() for d in self.deadlines],
                 "proofs": [{"a": p.a, "b": p.b, "verified": p.verified, "problems": p.problems}
                            for p in self.proofs]}
@@ -71,17 +80,21 @@ class PromoteReport:
     journal_notes: list[str] = field(default_factory=list)
     interrupted: str | None = None
     armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # after a Ctrl-C: what is still armed
+    would_break: list[Breaking] = field(default_factory=list)  # rules held back: what they would cut off
+    accepted_breaking: list[Breaking] = field(default_factory=list)  # cut off knowingly (--accept-breaking)
 
     @property
     def ok(self) -> bool:
         return (all(w.status == "confirmed" for w in self.waves) and not self.failed_hosts and not self.refused
-                and self.nothing_eligible is None and self.interrupted is None)
+                and self.nothing_eligible is None and self.interrupted is None and not self.would_break)
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "target": {"inbound": self.target[0], "outbound": self.target[1]},
                 "skipped": self.skipped, "nothing_eligible": self.nothing_eligible,
                 "waves": [w.to_json() for w in self.waves], "failed_hosts": self.failed_hosts,
-                "refused_hosts": self.refused, "journal_notes": self.journal_notes,
+                "refused_hosts": self.refused, "would_break": [b.to_json() for b in self.would_break],
+                "accepted_breaking": [b.to_json() for b in self.accepted_breaking],
+                "journal_notes": self.journal_notes,
                 "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
 
 
@@ -115,17 +128,42 @@ def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport)
     return kept
 
 
+def refuse_unobserved(inv: Inventory, playbook: Playbook, observations: Mapping[str, Observation],
+                      pairs: list[Pair], report: PromoteReport) -> list[Pair]:
+    """With server isolation, pairs whose hosts all have a recent enough observation; the others are skipped
+    and their hosts listed with the reason."""
+    hosts = sorted({h for p in pairs for h in p})
+    for host, why in stale(observations, hosts, playbook.promote.observation_max_age_s).items():
+        report.refused[host] = why
+    kept = []
+    for a, b in pairs:
+        bad = [h for h in (a, b) if h in report.refused]
+        if bad:
+            report.skipped.setdefault(f"{a}:{b}", "no recent observation on " + ", ".join(bad))
+        else:
+            kept.append((a, b))
+    return kept
+
+
 def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], journal: Journal,
             to: str, selected: list[Pair] | None, confirm_timeout_s: int, forks: int,
-            say: Callable[[str, str], None] | None = None, skip_drill: bool = False) -> PromoteReport:
+            say: Callable[[str, str], None] | None = None, skip_drill: bool = False,
+            accept_breaking: list[str] | None = None) -> PromoteReport:
     say = say or (lambda _h, _m: None)
     target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else REQUEST_PAIR
     report = PromoteReport(target)
+    observations = latest_observations(journal)
     if to == "require" and not skip_drill:
         known = _selected(inv, selected)
         if not refuse_undrilled(journal, known, report):
             return report  # nothing is contacted when no pair's hosts were drilled
         selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+    if to == "require" and inv.policy.server_isolation:
+        known = _selected(inv, selected)
+        if not refuse_unobserved(inv, playbook, observations, known, report):
+            return report  # nothing is contacted when no pair's hosts were observed recently
+        selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+    accepted = list(accept_breaking or [])
     run_id = report.run_id = journal.begin_run(f"promote --to {to}")
     fleet = open_fleet(targets, forks)
     run: SwitchedRun | None = None
@@ -157,12 +195,17 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
         if not [p for p in eligible if current.get(p, REQUEST_PAIR) != target] and report.skipped:
             report.nothing_eligible = (f"no pair is eligible for {target[0]}/{target[1]}: "
                                        + "; ".join(f"{p}: {why}" for p, why in sorted(report.skipped.items())))
-        for number, (name, pairs) in enumerate(plan_waves(eligible, playbook), start=1):
-            pairs = [p for p in pairs if current.get(p, REQUEST_PAIR) != target]
-            if not pairs:
-                continue
+        proven = {frozenset(p) for p in [*eligible, *done]}
+        handled: set[str] = set()  # hosts whose isolation rule a wave took up (or held back)
+        stopped = False
+        waves = [(name, [p for p in pairs if current.get(p, REQUEST_PAIR) != target])
+                 for name, pairs in plan_waves(eligible, playbook)]
+        for name, pairs in [w for w in waves if w[1]]:
+            number = len(report.waves) + 1
             interrupt.checkpoint(f"wave {number} ({name})")
             wave = WaveReport(number, name, pairs, _isolation_hosts(inv, pairs, done, current, target, to))
+            handled |= set(wave.isolated)
+            _hold_breaking(inv, wave, observations, proven, accepted, target, report)
             report.waves.append(wave)
             _run_wave(run, wave, target, confirm_timeout_s)
             if wave.status == "confirmed":
@@ -170,7 +213,19 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
             failed_pairs = sum(1 for p in wave.proofs if not p.verified)
             if wave.status != "confirmed" and (playbook.failure.stop_on_failed_wave
                                                or failed_pairs > playbook.failure.max_failed_pairs_per_wave):
+                stopped = True
                 break
+        # Isolation rules left behind: every pair of the host is promoted, the rule is not (a rule a clear-text
+        # peer held back before, now exempted, made a member or accepted).
+        left = [] if stopped else _isolation_left(inv, _selected(inv, selected), done, current, target, to,
+                                                  handled | set(fleet.failed))
+        if left:
+            wave = WaveReport(len(report.waves) + 1, "isolation", [], left)
+            _hold_breaking(inv, wave, observations, proven, accepted, target, report)
+            if wave.isolated:
+                interrupt.checkpoint(f"wave {wave.number} (isolation)")
+                report.waves.append(wave)
+                _run_wave(run, wave, target, confirm_timeout_s)
     except interrupt.Interrupted as exc:
         report.interrupted = str(exc)
     except KeyboardInterrupt:  # a second Ctrl-C: stopped at once, wherever it was
@@ -218,6 +273,38 @@ def _isolation_hosts(inv: Inventory, pairs: list[Pair], done: set[Pair],
         if to == "request" or all(p in after for p in mine):
             out.append(host)
     return out
+
+
+def _isolation_left(inv: Inventory, selected: list[Pair], done: set[Pair], current: Mapping[Pair, tuple[str, str]],
+                    target: tuple[str, str], to: str, skip: set[str]) -> list[str]:
+    """Hosts of the selected pairs whose isolation rule is not at ``target`` although every pair of the host is
+    (toward Require) — or whatever its pairs (back to Request)."""
+    if not inv.policy.server_isolation:
+        return []
+    out = []
+    for host in sorted({h for p in selected for h in p} - skip):
+        if current.get((host, ISOLATION), REQUEST_PAIR) == target:
+            continue
+        mine = [(a, b) for a, b, _ in inv.expanded_pairs() if host in (a, b)]
+        if to == "request" or all(p in done for p in mine):
+            out.append(host)
+    return out
+
+
+def _hold_breaking(inv: Inventory, wave: WaveReport, observations: Mapping[str, Observation],
+                   proven: set[frozenset[str]], accepted: list[str], target: tuple[str, str],
+                   report: PromoteReport) -> None:
+    """Take out of the wave every isolation rule that would cut off a clear-text peer of the last observation
+    (listing the flows); flows the operator accepted (--accept-breaking) do not hold a rule back."""
+    if target == REQUEST_PAIR:
+        return  # lowering a rule cuts nobody off
+    for host in list(wave.isolated):
+        held, taken = breaking(inv, host, ISOLATION_RULE, target, observations.get(host), proven, accepted)
+        report.accepted_breaking += taken
+        if held:
+            wave.isolated.remove(host)
+            wave.would_break += held
+            report.would_break += held
 
 
 def _rule_calls(inv: Inventory, pairs: list[Pair], isolated: list[str],
@@ -270,7 +357,7 @@ def _run_wave(run: SwitchedRun, wave: WaveReport, target: tuple[str, str], timeo
     outcome = Confirmed()
     try:
         behind_switch(run, outcome, wave.number, f"wave {wave.number}", wave.pairs, lines, timeout_s, apply_change,
-                      lowering=target == REQUEST_PAIR)
+                      lowering=target == REQUEST_PAIR, prove=prove_in_place)
     finally:  # also when a Ctrl-C stopped the wave: the report shows how far it got
         wave.status, wave.problems, wave.proofs, wave.deadlines = (outcome.status, outcome.problems,
                                                                    outcome.proofs, outcome.deadlines)

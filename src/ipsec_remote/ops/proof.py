@@ -20,18 +20,61 @@ from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet
 from ..remote.transport import HostSession
 from . import audit
-from .verify import PairResult, check_pair, diagnose, end_view, expected
+from .verify import PairResult, check_pair, diagnose, end_view, expected, same_address
+
+KERBEROS_PORT = 88  # Vista/2008+ reach the KDC over TCP 88 first (KB244474, windows-behaviour.md §4)
+Dependency = tuple[str, str, int]  # (what, address, TCP port) a host must reach for IKE to renegotiate
+
+
+def kdc_probes(inv: Inventory, hosts: list[str]) -> dict[str, list[Dependency]]:
+    """With Kerberos authentication, every domain controller of the inventory from every host: a new main
+    mode needs a ticket, so a policy that cuts a host off its KDCs breaks the next renegotiation even while
+    the SAs negotiated before it still carry traffic (windows-behaviour.md §4)."""
+    if inv.auth.method != "kerberos":
+        return {}
+    dcs = [(f"domain controller {e.name}", e.address, KERBEROS_PORT) for e in inv.exemptions
+           if e.role == "domain_controller"]
+    return {h: list(dcs) for h in hosts} if dcs else {}
+
+
+def _unreached(host: str, report: Mapping[str, Any], deps: list[Dependency]) -> list[str]:
+    """The dependencies verify.ps1's bounded connect did not reach (``Connected``; ``Outcome`` says how)."""
+    probes = [p for p in report.get("Probes") or [] if isinstance(p, Mapping)]
+    out = []
+    for what, address, port in deps:
+        probe = next((p for p in probes if same_address(p.get("Target"), address)
+                      and int(p.get("Port") or 0) == port), None)
+        if probe is None or not probe.get("Connected"):
+            how = f" ({probe.get('Outcome')})" if probe is not None and probe.get("Outcome") else ""
+            out.append(f"{host}: {what} {address} does not answer on TCP {port}{how} through the new policy "
+                       "(Kerberos: the next IKE renegotiation would fail)")
+    return out
+
+
+def check_dependencies(fleet: Fleet, deps: Mapping[str, list[Dependency]], hosts: list[str]) -> list[str]:
+    """One verification round on ``hosts`` probing only their dependencies: the problems found."""
+    todo = [h for h in hosts if deps.get(h) and h in fleet.sessions]
+
+    def probe(host: str, session: HostSession) -> list[str]:
+        out = session.run("verify", {"Probes": [{"Target": a, "Port": p} for _, a, p in deps[host]]})
+        first = out.objects[0] if out.objects and isinstance(out.objects[0], dict) else {}
+        return _unreached(host, first, deps[host])
+
+    return [line for lines in fleet.each(probe, todo).values() for line in lines]
 
 
 def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[str, HostState],
                 journal: Journal | None, run_id: int | None,
                 say: Callable[[str, str], None] | None = None,
                 only: set[frozenset[str]] | None = None,
+                dependencies: Mapping[str, list[Dependency]] | None = None,
                 first_round: Mapping[str, dict[str, Any]] | None = None) -> list[PairResult]:
-    """Prove the pairs (all, or ``only`` these); ``first_round``: each host's verify report from a pipeline
-    that already ran the first round's probes (``first_probes``, riding along another read), so the first
-    round costs no request of its own."""
+    """``dependencies``: per host, addresses it must also reach (probed in the same rounds); a pair whose
+    host does not is not verified. ``first_round``: each host's verify report from a pipeline that already
+    ran the first round's probes (``first_probes``, riding along another read), so the first round costs
+    no request of its own."""
     say = say or (lambda _h, _m: None)
+    deps = dependencies or {}
     pairs = [(a, b, pair) for a, b, pair in inv.expanded_pairs()
              if only is None or frozenset((a, b)) in only]
     want = expected(inv)
@@ -46,7 +89,7 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
 
     deadline = time.monotonic() + settings.timeout_s
     while pending:
-        probes = _probes(inv, pending, settings)
+        probes = _probes(inv, pending, settings, deps)
 
         def round_on(host: str, session: HostSession, probes: dict[str, list[dict[str, Any]]] = probes
                      ) -> dict[str, Any]:
@@ -67,6 +110,9 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
                 continue
             views = {a: end_view(reports[a], inv.host(b).address), b: end_view(reports[b], inv.host(a).address)}
             result = check_pair(a, b, views, want)
+            for host in (a, b):
+                result.problems += _unreached(host, reports[host], deps.get(host, []))
+            result.verified = not result.problems
             results[(a, b)] = result
             if result.verified:
                 say(a, f"pair {a} <-> {b} verified")
@@ -89,9 +135,10 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
     return ordered
 
 
-def _probes(inv: Inventory, pending: list[tuple[str, str, Any]], settings: Verify) -> dict[str, list[dict[str, Any]]]:
+def _probes(inv: Inventory, pending: list[tuple[str, str, Any]], settings: Verify,
+            deps: Mapping[str, list[Dependency]]) -> dict[str, list[dict[str, Any]]]:
     """Each host's probes for one round: toward its peer in every pending pair (both ends with
-    ``both_directions``; else the far end only reads its SAs)."""
+    ``both_directions``; else the far end only reads its SAs), then its dependencies."""
     probes: dict[str, list[dict[str, Any]]] = {}
     for a, b, pair in pending:
         probes.setdefault(a, []).append({"Target": inv.host(b).address, "Port": pair.probe_port})
@@ -99,16 +146,18 @@ def _probes(inv: Inventory, pending: list[tuple[str, str, Any]], settings: Verif
             probes.setdefault(b, []).append({"Target": inv.host(a).address, "Port": pair.probe_port})
         else:
             probes.setdefault(b, [])
+    for host in list(probes):
+        probes[host] = probes[host] + [{"Target": a, "Port": p} for _, a, p in deps.get(host, [])]
     return probes
 
 
-def first_probes(inv: Inventory, fleet: Fleet, settings: Verify,
-                 only: set[frozenset[str]]) -> dict[str, list[dict[str, Any]]]:
-    """The first round's probes of ``prove_pairs(..., only=only)``, for a pipeline to run them ahead (as
-    ``verify`` statements) and hand the reports back as its ``first_round``."""
+def first_probes(inv: Inventory, fleet: Fleet, settings: Verify, only: set[frozenset[str]],
+                 dependencies: Mapping[str, list[Dependency]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The first round's probes of ``prove_pairs(..., only=only, dependencies=dependencies)``, for a
+    pipeline to run them ahead (as ``verify`` statements) and hand the reports back as its ``first_round``."""
     pending = [(a, b, pair) for a, b, pair in inv.expanded_pairs()
                if frozenset((a, b)) in only and a in fleet.sessions and b in fleet.sessions]
-    return _probes(inv, pending, settings)
+    return _probes(inv, pending, settings, dependencies or {})
 
 
 def _add_diagnosis(inv: Inventory, fleet: Fleet, states: Mapping[str, HostState],

@@ -25,7 +25,7 @@ from ..model.playbook import Playbook
 from ..remote.deadman import revert_line
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostTarget
-from .confirmed import Confirmed, SwitchedRun, behind_switch, reset_and_prove, undrilled
+from .confirmed import Confirmed, SwitchedRun, behind_switch, renew_and_prove, reset_and_prove, undrilled
 from .hostview import read_fleet, sync_journal
 from .verify import PairResult
 
@@ -67,7 +67,16 @@ def rekey_pairs(run: SwitchedRun, pairs: list[Pair], skip_drill: bool = False) -
                 revert_line(pair_rule_name(run.inv.policy.group, a, b), *REQUEST_PAIR, run.inv.policy.store))
     switched = Confirmed()
     try:
-        behind_switch(run, switched, 1, "rekey", guarded, lines, timeout_s)
+        # Unlike a promotion (which keeps the SAs: ops/confirmed.prove_in_place), a rekey exists to get new
+        # SAs, and Windows documents no way to make IKE replace a live SA early but deleting it. So a pair at
+        # Require loses the packets sent between the deletion (reset_sas.ps1, quick mode first) and the new
+        # quick-mode SA: the first packet starts IKE, the peer's Require inbound discards what the sender's
+        # negotiation discovery sends in clear meanwhile (windows-behaviour.md §3). It cannot be avoided
+        # without lowering the pair to Request for the moment — clear text instead of a drop, which a rekey
+        # for stronger crypto must not trade for. The loss lasts one IKE exchange: measured in the lab (member
+        # traffic every 100 ms, 300 ms negotiation, one Required pair) 8 packets per rekey, against 0 for
+        # promote, status and rollback.
+        behind_switch(run, switched, 1, "rekey", guarded, lines, timeout_s, prove=renew_and_prove)
     finally:
         outcome.pairs += switched.proofs
         outcome.problems += switched.problems

@@ -1,9 +1,13 @@
 """rollback: every host back to its state before the first apply.
 
-Objects of our group that existed before the first apply (the snapshot recorded them) come back with their
-original parameters; everything else we own is removed — rules, main-mode rules, sets, and the exemptions
-last, so nothing can require authentication while a domain controller loses its exemption. Leftover
-dead-man's switches are removed, and settings the product changed are restored by the hooks in
+First, on every host, each rule of ours at Require goes back to Request (with the leftover dead-man's switch
+and the settings to restore, in the same round trip) — and only once every host has done so are objects
+changed or removed: a host whose rule is gone sends its peer clear text, which a peer still at Require
+inbound discards (PS-Set-NetIPsecRule -InboundSecurity), while a peer at Request accepts it
+(windows-behaviour.md §3). Then objects of our group that existed before the first apply (the snapshot
+recorded them) come back with their original parameters; everything else we own is removed — rules,
+main-mode rules, sets, and the exemptions last, so nothing can require authentication while a domain
+controller loses its exemption. Settings the product changed are restored by the hooks in
 ``SETTINGS_RESTORERS``. Each host is then read again: it must hold exactly its snapshot and a fresh
 session must reach it. A host that is down is reported and rolled back by the next run.
 """
@@ -21,9 +25,9 @@ from ..model.calls import CmdletCall
 from ..model.desired import DesiredObject, Kind
 from ..model.inventory import Inventory
 from ..model.reference import validate_plan
-from ..plan.planner import HostPlan, plan_host
+from ..plan.planner import HostPlan, plan_host, same_value
 from ..remote.hoststate import HostState
-from ..remote.sessions import open_fleet, probe_fresh_sessions
+from ..remote.sessions import batch_data, open_fleet, probe_fresh_sessions
 from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .apply import Guard, execute_changes, read_states
@@ -114,18 +118,30 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
 
         lock = threading.Lock()
 
-        def undo(host: str, session: HostSession) -> int:
-            objects, settings = snapshot_desired(journal, host)
-            # A revert task left by an interrupted promote is removed first; the settings to restore ride in
-            # the same pipeline.
+        def lower(host: str, session: HostSession) -> None:
+            # A revert task left by an interrupted promote is removed first; the settings to restore and the
+            # demotions ride in the same pipeline.
+            _, settings = snapshot_desired(journal, host)
             riders = [(r, r.steps(settings)) for r in SETTINGS_RESTORERS]
-            out = session.run_statements([("disarm_revert", {}), *(step for _, steps in riders for step in steps)],
-                                         retry=False)
-            for restorer, steps in riders:
-                entry = restorer.settle(journal, host, settings, out.objects) if steps else None
+            calls = demotions(inv, states[host])
+            steps: list[Step] = [("disarm_revert", {})]
+            if calls:
+                guard = Guard(inv.policy.group, inv.policy.store, sorted(o.name for o in states[host].observed))
+                steps.append(("invoke_batch", {"Calls": [batch_data(c) for c in calls], **guard.params()}))
+            out = session.run_statements([*steps, *(step for _, more in riders for step in more)], retry=False)
+            for restorer, more in riders:
+                entry = restorer.settle(journal, host, settings, out.objects) if more else None
                 if entry is not None:
                     with lock:
                         report.settings.setdefault(restorer.key, {})[host] = entry
+            if calls:
+                results = [o for o in out.objects if isinstance(o, dict) and "ok" in o and "index" in o]
+                for call, result in zip(calls, results, strict=False):
+                    journal.record_step(run_id, host, "rollback-demote", call, bool(result.get("ok")),
+                                        result.get("error"))
+
+        def undo(host: str, session: HostSession) -> int:
+            objects, _ = snapshot_desired(journal, host)
             plan = _restore_plan(inv, host, states[host], objects)
             done: list[str] = []
             sent = 0
@@ -141,7 +157,9 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
                 report.calls[host] = sent
             return sent
 
-        fleet.each(undo, list(states))
+        fleet.each(lower, list(states))  # every host, before any host removes a rule (the barrier is the join)
+        interrupt.checkpoint("the rollback (every rule of ours is back at Request)")
+        fleet.each(undo, [h for h in states if h in fleet.sessions])
         interrupt.checkpoint("checking the hosts after the rollback")
         after: dict[str, HostState] = read_states(fleet, inv)
         for host, state in after.items():
@@ -162,3 +180,14 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
             report.interrupted = report.interrupted or "stopped by Ctrl-C"
         journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed", report.to_json())
     return report
+
+
+def demotions(inv: Inventory, state: HostState) -> list[CmdletCall]:
+    """``Set-NetIPsecRule … Request/Request`` for each rule of ours that requires IPsec in either direction."""
+    calls = [CmdletCall("Set-NetIPsecRule", {"IPsecRuleName": o.name, "InboundSecurity": "Request",
+                                             "OutboundSecurity": "Request", "PolicyStore": inv.policy.store})
+             for o in state.observed if o.kind is Kind.RULE
+             and (same_value(o.params.get("InboundSecurity"), "Require")
+                  or same_value(o.params.get("OutboundSecurity"), "Require"))]
+    validate_plan(calls)
+    return calls

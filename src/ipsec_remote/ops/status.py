@@ -1,4 +1,12 @@
-"""status (the verification matrix and drift) and doctor (the read-only preflight). Neither changes a host."""
+"""status (the verification matrix and drift) and doctor (the read-only preflight). Neither changes a host.
+
+status never deletes an SA: under Require, a deleted SA drops the pair's packets until IKE renegotiates
+(negotiation discovery sends in clear meanwhile and the peer's Require inbound discards it; docs/traffic.md),
+so a status run would itself cut traffic. It proves with the SAs the pairs have instead: traffic through
+each pair, then each end's main- and quick-mode SAs read and judged against the inventory's proposals
+(stale algorithms fail the pair), both ends' objects held to the inventory and the journal's security, and —
+with Kerberos — every host's KDC reached through the policy in force, which the next renegotiation needs.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..journal.deadman import latest_promotion_reverts
+from ..journal.observations import Observation, latest_observations
 from ..journal.store import Journal
 from ..model.desired import Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
@@ -19,7 +28,7 @@ from . import audit
 from .apply import live_plan, read_states
 from .armed import ArmedRevert, read_armed
 from .hostview import name_clashes, read_fleet, sync_journal
-from .proof import prove_pairs
+from .proof import kdc_probes, prove_pairs
 from .verify import PairResult
 
 REQUEST_PAIR = ("Request", "Request")
@@ -36,6 +45,7 @@ class StatusReport:
     journal_notes: list[str] = field(default_factory=list)
     armed_reverts: list[ArmedRevert] = field(default_factory=list)  # read from the hosts
     reverts: list[dict[str, Any]] = field(default_factory=list)  # the latest promotion's reverts (journal)
+    observations: dict[str, Observation] = field(default_factory=dict)  # each host's latest observe (journal)
 
     @property
     def ok(self) -> bool:
@@ -47,26 +57,30 @@ class StatusReport:
         pairs = [p.to_json(self.security.get((p.a, p.b), ("unknown", "unknown"))) for p in self.pairs]
         hosts = {h: {"reachable": ok, "drift": self.drift.get(h, []), "drift_known": ok,
                      **({"error": self.unreachable_reason[h]} if h in self.unreachable_reason else {}),
-                     **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {})}
+                     **({"isolation": "/".join(self.isolation[h])} if h in self.isolation else {}),
+                     **_observed(self.observations.get(h))}
                  for h, ok in self.reachable.items()}
         return {"pairs": pairs, "hosts": hosts, "failed_hosts": dict(self.unreachable_reason),
                 "journal_notes": self.journal_notes, "ok": self.ok,
                 "armed_reverts": [a.to_json() for a in self.armed_reverts], "reverts": self.reverts}
 
 
+def _observed(obs: Observation | None) -> dict[str, Any]:
+    """A host's clear-text peers from its latest observation (none observed yet: no keys)."""
+    if obs is None:
+        return {}
+    return {"clear_text_peers": [f.to_json() for f in obs.flows], "observed_at": obs.finished_at}
+
+
 def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, verify: Verify,
            forks: int) -> StatusReport:
     """The truth about each pair now: both hosts carry what the inventory wants, at the security the
-    journal recorded, and SAs negotiated now — each host's SAs with its peers are dropped in the read
-    pipeline, so old SAs (they outlive rules and proposal changes) prove nothing."""
+    journal recorded, and traffic runs over SAs that use the inventory's proposals — the SAs in place, never
+    deleted (module doc): SAs outlive rules and proposal changes, so they are judged, not trusted."""
     fleet = open_fleet(targets, forks)
     report = StatusReport()
-    peers: dict[str, list[str]] = {}
-    for a, b, _ in inv.expanded_pairs():
-        peers.setdefault(a, []).append(inv.host(b).address)
-        peers.setdefault(b, []).append(inv.host(a).address)
     try:
-        states, names = read_fleet(fleet, inv, lambda h: [("reset_sas", {"Peers": peers[h]})] if h in peers else [])
+        states, names = read_fleet(fleet, inv)
         if journal.created:
             report.journal_notes = sync_journal(inv, states, names, journal)
         clashes = name_clashes(inv, names)
@@ -81,12 +95,14 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
             if rule is not None:
                 report.isolation[host] = (str(rule.params.get("InboundSecurity")),
                                           str(rule.params.get("OutboundSecurity")))
-        report.pairs = prove_pairs(inv, fleet, verify, states, None, None)
+        report.pairs = prove_pairs(inv, fleet, verify, states, None, None,
+                                   dependencies=kdc_probes(inv, sorted(fleet.sessions)))
         expected = journal.pair_security()
         for pair in report.pairs:
             _hold_to_inventory(inv, pair, states, changes, expected)
         report.armed_reverts = read_armed(fleet)
         report.reverts = latest_promotion_reverts(journal)
+        report.observations = latest_observations(journal)
     finally:
         report.reachable = {h.name: h.name in fleet.sessions for h in inv.hosts}
         report.unreachable_reason = dict(fleet.failed)

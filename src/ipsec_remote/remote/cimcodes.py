@@ -62,6 +62,30 @@ SA_KEY_MODULE = {0: "IKEv1", 1: "AuthIP", 2: "IKEv2"}
 TRANSFORM = {1: "AH", 2: "ESP_AUTH", 3: "ESP_CIPHER", 4: "ESP_AUTH_AND_CIPHER", 5: "ESP_AUTH_FW"}
 
 
+# NetTCPIP classes observe.ps1 reads (learn.microsoft.com/windows/win32/fwp/wmi/nettcpipprov; MicrosoftDocs
+# win32 desktop-src/FWP/wmi/nettcpipprov/msft-nettcpconnection.md and msft-netudpendpoint.md): the properties
+# read, with their documented types. Not WFAS classes, so not in data/wfascim.json.
+NETTCPIP_CLASSES: dict[str, dict[str, str]] = {
+    "MSFT_NetTCPConnection": {"LocalAddress": "string", "LocalPort": "uint16", "RemoteAddress": "string",
+                              "RemotePort": "uint16", "State": "uint8", "OwningProcess": "uint32",
+                              "InstanceID": "string"},
+    "MSFT_NetUDPEndpoint": {"LocalAddress": "string", "LocalPort": "uint16"},
+}
+# MSFT_NetTCPConnection.State (uint8), as the class page lists it.
+TCP_STATE = {1: "Closed", 2: "Listen", 3: "SynSent", 4: "SynReceived", 5: "Established", 6: "FinWait1",
+             7: "FinWait2", 8: "CloseWait", 9: "Closing", 10: "LastAck", 11: "TimeWait", 12: "DeleteTCB"}
+# Direction of events 5156/5157 (event-5156.md, EventData "Direction": %%14592 inbound, %%14593 outbound); a
+# host that hands the property over rendered says the word instead.
+EVENT_DIRECTION = {"%%14592": "Inbound", "%%14593": "Outbound", "Inbound": "Inbound", "Outbound": "Outbound"}
+
+
+def observe_codes() -> dict[str, Any]:
+    """The codes observe.ps1 compares, as its parameters: the script aggregates on the host (one answer per
+    chunk, whatever the number of samples), so the meaning of each number travels with the call."""
+    return {"ListenState": next(c for c, n in TCP_STATE.items() if n == "Listen"),
+            "InboundDirections": [raw for raw, word in EVENT_DIRECTION.items() if word == "Inbound"]}
+
+
 def _check() -> None:
     """Every documented code above must be on its class page with the meaning we give it."""
     pages: dict[tuple[str, str], tuple[Mapping[int, str], tuple[int, ...]]] = {

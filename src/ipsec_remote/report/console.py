@@ -17,6 +17,7 @@ from ..ops.rekey import RekeyReport
 from ..ops.rollback import RollbackReport
 from ..ops.status import Finding, StatusReport
 from ..ops.verify import PairResult
+from .traffic import breaking_lines, clear_text_lines
 
 TICK, CROSS = "✓", "✗"
 
@@ -69,13 +70,14 @@ def print_apply(report: ApplyReport, console: Console) -> None:
 def print_status(report: StatusReport, console: Console) -> None:
     console.print(_pair_table("IPsec status", report.pairs, report.security))
     table = Table(title="Hosts")
-    for col in ("host", "reachable", "drift"):
+    for col in ("host", "reachable", "drift", "clear-text peers (last observe)"):
         table.add_column(col)
     for host, ok in report.reachable.items():
         drift = report.drift.get(host) or []
         reason = report.unreachable_reason.get(host, "")
         table.add_row(host, TICK if ok else f"{CROSS} {escape(reason)}",
-                      escape("\n".join(drift)) if drift else "none" if ok else "unknown (not read)")
+                      escape("\n".join(drift)) if drift else "none" if ok else "unknown (not read)",
+                      escape(clear_text_lines(report.observations.get(host))))
     console.print(table)
     verified = sum(1 for p in report.pairs if p.verified)
     drifted = sum(1 for d in report.drift.values() if d)
@@ -134,6 +136,13 @@ def print_promote(report: PromoteReport, console: Console) -> None:
                       f"→ {inbound}/{outbound}: {wave.status}")
         for problem in wave.problems:
             console.print(f"    {escape(problem)}")
+        for line in breaking_lines(wave.would_break):
+            console.print(f"    {CROSS} not promoted: {escape(line)}")
+    for line in breaking_lines(report.accepted_breaking):
+        console.print(f"  accepted (--accept-breaking): {escape(line)}")
+    if report.would_break:
+        console.print("  A rule held back is promoted once each peer above is exempted, made a member with a proven "
+                      "pair, or named in --accept-breaking ADDRESS[,…].")
     for host, reason in sorted(report.failed_hosts.items()):
         console.print(f"{CROSS} {escape(host_failure(host, reason))}")
 

@@ -155,3 +155,25 @@ def test_mm_rule_selection_narrowest_wins() -> None:
     chosen = select_mm_rule(h, A, B, Assumptions())
     assert chosen is not None and chosen.name == "mm-narrow"
     assert select_mm_rule(h, A, "192.168.1.1", Assumptions()) is None
+
+
+def test_endpoints_match_as_written_or_mirrored() -> None:
+    """Assumptions.cs_rule_endpoints: a rule written from a's side (a local, b remote, b's port) meets
+    b's side of the flow only when endpoints are mirrored (ports swap with the addresses)."""
+    from ipsec_remote.lab.ike.matching import effective_rule, select_mm_rule
+    from ipsec_remote.lab.ike.model import Assumptions, CsRule, Flow, HostPolicy, MmRule
+
+    rule = CsRule("a-to-b", local_address=("10.0.0.1",), remote_address=("10.0.0.2",), protocol="TCP",
+                  remote_port=("1433",))
+    mm = MmRule("mm", local_address=("10.0.0.1",), remote_address=("10.0.0.2",))
+    flow = Flow("a", "10.0.0.1", "10.0.0.2", "TCP", 49152, 1433)
+    a = HostPolicy("a", ("10.0.0.1",), cs_rules=(rule,), mm_rules=(mm,))
+    b = HostPolicy("b", ("10.0.0.2",), cs_rules=(rule,), mm_rules=(mm,))
+    as_written, mirrored = Assumptions(), Assumptions(cs_rule_endpoints="mirrored")
+    assert effective_rule(a, flow, "outbound", as_written) == rule
+    assert effective_rule(b, flow, "inbound", as_written) is None
+    assert effective_rule(b, flow, "inbound", mirrored) == rule
+    assert select_mm_rule(b, "10.0.0.2", "10.0.0.1", as_written) is None
+    assert select_mm_rule(b, "10.0.0.2", "10.0.0.1", mirrored) == mm
+    reverse = Flow("b", "10.0.0.2", "10.0.0.1", "TCP", 49152, 1433)  # b's port is not 1433 here
+    assert effective_rule(b, reverse, "outbound", mirrored) is None

@@ -27,7 +27,8 @@ task_start_s = 4                              # a started task runs this long (p
 clock_step_after_task_s = 900                 # once, when the next pipeline starts after a task is registered,
                                               # the clock steps forward this far (a time-sync correction)
 on_battery = true                             # the host runs on batteries (tasks that disallow it do not start)
-listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986)
+listening_ports = [135, 445, 5985, 5986, 1433]  # TCP ports a service answers on (default: 135, 445, 5985, 5986;
+                                              # a domain controller also 88, 389 and 3268)
 firewall_allows = [135, 445, 5985, 5986]      # inbound ports the firewall lets in (default: listening_ports);
                                               # a SYN to an allowed closed port is refused at once, to any
                                               # other port it is dropped (the sender waits out its timeout)
@@ -54,6 +55,19 @@ kdc_clock_skew_s = 600                        # the KDC's clock runs this far ah
 [audit]                                       # the same, for every host (a host's own table wins)
 ipsec_driver = "failure"
 
+[domain]                                      # the lab's AD domain (lab/fleet/domain.py)
+deny_gpo_edit = ['lab.local\\IPsec Isolation']  # the admin may not edit these GPOs
+
+[[clients]]                                   # machines outside the inventory that talk to lab hosts
+name = "reporting"                            # (every key: lab/fleet/traffic_spec.py, docs/traffic.md)
+address = "10.10.1.50"
+ipsec = false                                 # a non-member: no IPsec policy at all
+talks_to = ["sql01:1433/TCP"]
+interval_ms = 500
+
+[traffic]
+between_members_interval_ms = 100             # continuous traffic along every inventory pair
+
 [assumptions]                                 # behaviours Windows does not document, for every host
 trigger_utc_datetime = "wall_clock"           # see HostAssumptions (lab/host/config.py): each key is a field
 unregister_running_task = "stops"             # there, each value one of its documented choices
@@ -63,7 +77,7 @@ own_address_traffic = "policy"                # the controller runs on a managed
 ```
 
 Audit keys are the subcategories of ``lab/host/audit.py``: ``ipsec_main_mode``, ``ipsec_quick_mode``,
-``ipsec_extended_mode``, ``ipsec_driver``, ``filtering_platform_packet_drop``.
+``ipsec_extended_mode``, ``ipsec_driver``, ``filtering_platform_packet_drop``, ``filtering_platform_connection``.
 
 Preexisting objects are the New-* cmdlet's parameters in snake_case (``remote_address`` is
 ``-RemoteAddress``, ``name`` the ``-Name`` alias), checked against the cmdlet reference; a ``proposal``
@@ -98,8 +112,10 @@ from typing import Any
 from ..host import HostAssumptions, HostConfig, LabHost
 from ..host.audit import BY_KEY, SETTINGS, Setting
 from ..host.reference import param_specs
+from .domain import DomainFaults, parse_domain
 from .latency import LatencyModel, parse_latency
 from .spec import FleetSpec, LabConfigError, read_toml
+from .traffic_spec import TrafficConfig, parse_traffic
 
 # Object kinds a host can hold before we arrive: the New-* cmdlet whose parameters their keys name, and
 # the proposal cmdlet a nested ``proposal`` table stands for.
@@ -161,6 +177,9 @@ class Faults:
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
     kerberos: KerberosFaults = field(default_factory=KerberosFaults)
     latency: LatencyModel = field(default_factory=LatencyModel)
+    domain: DomainFaults = field(default_factory=DomainFaults)
+    # ``[[clients]]`` and ``[traffic]``: flows through the network model (lab/fleet/traffic_spec.py).
+    traffic: TrafficConfig = field(default_factory=TrafficConfig)
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
@@ -346,8 +365,11 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.kerberos = _kerberos(value, label)
         elif key == "latency":
             faults.latency = parse_latency(value, label)
-        elif key != "hosts":
+        elif key == "domain":
+            faults.domain = parse_domain(value, label)
+        elif key not in ("hosts", "clients", "traffic"):
             raise LabConfigError(label, key, "unknown fault key")
+    faults.traffic = parse_traffic(data.get("clients"), data.get("traffic"), label, spec)
     hosts = data.get("hosts", {})
     if not isinstance(hosts, dict):
         raise LabConfigError(label, "hosts", "must be a table of host names")

@@ -19,11 +19,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..host import HostConfig, LabHost
-from ..host.config import DEFAULT_LISTENING_PORTS
+from ..host.config import default_listening_ports
+from ..host.gpupdate import due_refresh
+from ..ike.model import Assumptions as IkeAssumptions
 from ..runtime import PipelineCommand, PipelineResult
 from ..winrm import EndpointConfig, LabEndpoint, LabServer, make_lab_ca
 from ..winrm.clientcert import make_client_certificate
 from ..winrm.server import AuthMode
+from .domain import build_domain
 from .faults import Faults, HostFaults
 from .hooks import FaultState
 from .kdc import LabRealm
@@ -31,6 +34,7 @@ from .latency import Debt
 from .network import FleetNetwork, NetworkOptions
 from .spec import FleetSpec, HostSpec
 from .timers import Ticker
+from .traffic import TrafficModel
 
 USERNAME = "LAB\\admin"
 DOMAIN = "lab.local"
@@ -83,7 +87,8 @@ class Fleet:
         sa_idle_s = self.options.sa_idle_s if self.options.sa_idle_s is not None else self.faults.sa_idle_s
         net_options = self.options.network or NetworkOptions(
             sa_idle_s=sa_idle_s,
-            own_address_traffic=self.faults.assumptions.own_address_traffic)
+            own_address_traffic=self.faults.assumptions.own_address_traffic,
+            assumptions=IkeAssumptions(cs_rule_endpoints=self.faults.assumptions.cs_rule_endpoints))
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}
@@ -93,6 +98,14 @@ class Fleet:
             host = LabHost(self._config(host_spec, self.faults.for_host(host_spec.name)))
             self.network.attach(host, host_spec)
             self.hosts[host_spec.name] = host
+        self.domain = build_domain(DOMAIN, spec, self.hosts, self.faults.domain)
+        self.traffic = TrafficModel(self.faults.traffic, spec, self.network, self.hosts, time.monotonic)
+        self._sleeping = threading.Condition(self.lock)
+        for host in self.hosts.values():
+            host.connections = self.traffic
+            host.sleep = self._sleep
+            if self.traffic.flows:
+                host.change_listener = self.traffic.on_change
         self.server: LabServer | None = None
         self.realm: LabRealm | None = None
         self.client_cert: tuple[Path, Path] | None = None
@@ -123,7 +136,8 @@ class Fleet:
             on_battery=faults.on_battery,
             audit=self.faults.audit_of(spec.name),
             assumptions=self.faults.assumptions,
-            listening_ports=DEFAULT_LISTENING_PORTS if faults.listening_ports is None else faults.listening_ports,
+            listening_ports=(default_listening_ports(spec.role) if faults.listening_ports is None
+                             else faults.listening_ports),
             firewall_allows=faults.firewall_allows,
         )
 
@@ -200,6 +214,15 @@ class Fleet:
                                 "Rule": rule})
             return rule is not None
 
+    def _sleep(self, seconds: float) -> None:
+        """Start-Sleep in a pipeline (which holds the fleet lock): wait with the lock released, so the
+        network, the timers and other hosts' pipelines go on meanwhile (Condition.wait releases an RLock
+        however deeply it is held, and takes it back)."""
+        deadline = time.monotonic() + seconds
+        with self._sleeping:
+            while (left := deadline - time.monotonic()) > 0:
+                self._sleeping.wait(left)
+
     def reachable_from_controller(self, name: str) -> bool:
         """A new WinRM connection from the controller would be accepted (not down, not locked out)."""
         return not self.faults.for_host(name).down and self.network.controller_blocked_by(self.hosts[name]) is None
@@ -219,6 +242,14 @@ class Fleet:
                 host.tick_tasks()
                 if not host.has_timers:
                     self._timed.discard(host.name)
+        # Group Policy: background and Invoke-GPUpdate refreshes. Every host has a domain link (any pipeline
+        # may schedule another host's refresh), so this visit stays fleet-wide; it reads two numbers per host.
+        for host in list(self.hosts.values()):
+            with self.lock:
+                due_refresh(host)
+        if self.traffic.flows:
+            with self.lock:
+                self.traffic.tick()
         now = time.monotonic()
         if now >= self._next_expiry:
             idle = self.network.options.sa_idle_s or 300.0
@@ -283,5 +314,8 @@ class Fleet:
                 debt = self.debts.get(name)
                 snap["modelled_latency_s"] = round(debt.total, 3) if debt is not None else 0.0
                 out[name] = snap
-        return {"controller_address": self.spec.controller_address, "hosts": out,
-                "latency": self.faults.latency.describe()}
+        with self.lock:
+            gpos = self.domain.inspect()
+            traffic = self.traffic.to_json()
+        return {"controller_address": self.spec.controller_address, "hosts": out, "gpos": gpos,
+                "traffic": traffic, "latency": self.faults.latency.describe()}

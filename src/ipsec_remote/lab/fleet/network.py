@@ -193,6 +193,14 @@ class FleetNetwork:
             self._record(events)
             self._sync([host.name, *(e.host for e in events)])
 
+    def record(self, events: Iterable[Event]) -> None:
+        """Audit events an outcome raised, each in the Security log of the lab host it names."""
+        self._record(events)
+
+    def sync(self, names: Iterable[str]) -> None:
+        """Mirror the fleet's SA table into these hosts' ``Get-NetIPsec*SA`` lists."""
+        self._sync(names)
+
     def _record(self, events: Iterable[Event]) -> None:
         for event in events:
             target = self._by_name.get(event.host.lower())

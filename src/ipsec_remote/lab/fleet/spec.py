@@ -1,7 +1,7 @@
 """What the lab needs from an inventory, read with tomllib alone.
 
 The lab must not import the controller's core (DESIGN §2), so it reads only the keys it needs:
-``controller.address``, ``connection.scheme/port``, ``auth.authority``, ``hosts[].name/address`` and
+``controller.address``, ``connection.scheme/port``, ``auth.authority``, ``policy.store``, ``hosts[].name/address`` and
 ``exemptions[].name/address/role``. Validation of everything else is the controller's business; problems
 found here are still reported as one ``file: key.path: problem`` line (DESIGN §7).
 """
@@ -51,6 +51,7 @@ class FleetSpec:
     winrm_port: int  # the *modelled* WinRM port (5986/5985): the port of the controller's flow
     machine_cert_ca: str
     hosts: list[HostSpec] = field(default_factory=list)
+    policy_store: str = "PersistentStore"  # policy.store: a 'domain\GPO' is created in the lab's domain
 
     @property
     def state_dir(self) -> Path:
@@ -135,4 +136,5 @@ def load_fleet_spec(path: str | Path) -> FleetSpec:
         winrm_port=port,
         machine_cert_ca=str(authority),
         hosts=hosts,
+        policy_store=str(_table(data, "policy", label).get("store") or "PersistentStore"),
     )

@@ -44,12 +44,16 @@ SUBCATEGORIES: tuple[Subcategory, ...] = (
     Subcategory("ipsec_driver", "IPsec Driver", "{0CCE9213-69AE-11D9-BED3-505054503030}"),
     Subcategory("filtering_platform_packet_drop", "Filtering Platform Packet Drop",
                 "{0CCE9225-69AE-11D9-BED3-505054503030}"),
+    # Audit_ObjectAccess_FirewallConnection (win32 "Auditing Constants", Ntsecapi.h).
+    Subcategory("filtering_platform_connection", "Filtering Platform Connection",
+                "{0CCE9226-69AE-11D9-BED3-505054503030}"),
 )
 BY_KEY = {s.key: s for s in SUBCATEGORIES}
 BY_GUID = {s.guid: s for s in SUBCATEGORIES}
 
 # Event id -> (subcategory key, audit type), as the windows-itpro-docs subcategory pages mark them
-# (audit-ipsec-main-mode.md, -quick-mode.md, -extended-mode.md, -driver.md, audit-filtering-platform-packet-drop.md).
+# (audit-ipsec-main-mode.md, -quick-mode.md, -extended-mode.md, -driver.md, audit-filtering-platform-packet-drop.md,
+# audit-filtering-platform-connection.md).
 # The pages mark most events (S), failures included (5453, 4963, 4983); the lab follows the pages.
 EVENT_AUDIT: dict[int, tuple[str, Literal["success", "failure"]]] = {
     **{i: ("ipsec_main_mode", "success") for i in (4646, 4650, 4651, 4655, 4976, 5049, 5453)},
@@ -60,6 +64,9 @@ EVENT_AUDIT: dict[int, tuple[str, Literal["success", "failure"]]] = {
     **{i: ("ipsec_driver", "failure") for i in (5480, 5483, 5484, 5485)},
     5152: ("filtering_platform_packet_drop", "failure"),
     5153: ("filtering_platform_packet_drop", "success"),
+    # audit-filtering-platform-connection.md: 5154/5156/5158 (S), 5031/5155/5157/5159 (F); 5150/5151 unmarked.
+    **{i: ("filtering_platform_connection", "success") for i in (5154, 5156, 5158)},
+    **{i: ("filtering_platform_connection", "failure") for i in (5031, 5155, 5157, 5159)},
 }
 # 4654 (QM negotiation failed) belongs to IPsec Quick Mode (WFP "Auditing and Logging" page) but no page marks
 # its type: HostAssumptions.qm_failure_audit_type chooses.

@@ -10,6 +10,15 @@ from .audit import Setting
 
 # TCP ports a stock Server 2022 answers on: RPC endpoint mapper, SMB, WinRM over HTTP and HTTPS.
 DEFAULT_LISTENING_PORTS = (135, 445, 5985, 5986)
+# A domain controller answers besides on the KDC's TCP 88 (Kerberos over TCP first since Vista/2008, KB244474,
+# windows-behaviour.md §4), LDAP 389 and the global catalog's 3268 (learn.microsoft.com/troubleshoot/
+# windows-server/active-directory/specify-server-port-active-directory-powershell-cmdlet).
+DC_LISTENING_PORTS = (88, 135, 389, 445, 3268, 5985, 5986)
+
+
+def default_listening_ports(role: str) -> tuple[int, ...]:
+    """What a lab host answers on when the faults file does not say: by its inventory role."""
+    return DC_LISTENING_PORTS if role == "domain_controller" else DEFAULT_LISTENING_PORTS
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,11 @@ class HostAssumptions:
     """The controller runs on a managed host and manages it through that host's own address. Microsoft does
     not say whether connection security rules apply to a host's traffic to its own address: "loopback"
     (they do not: the stack short-circuits it) or "policy" (the host's rules are evaluated for it)."""
+
+    cs_rule_endpoints: Literal["local_remote", "mirrored"] = "local_remote"
+    """Whether a connection security or main-mode rule also matches a host found in its -RemoteAddress
+    (Endpoint 2) with the roles swapped — "mirrored" — or only as written — "local_remote". The fleet's
+    IKE model reads it (lab/ike/model.py Assumptions.cs_rule_endpoints has the sources)."""
 
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single

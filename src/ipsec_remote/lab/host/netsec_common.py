@@ -64,13 +64,16 @@ def netsec_command(
         if args.get("WhatIf") and name.startswith(CHANGES):
             return []  # -WhatIf: the change is described, not made
         try:
-            return list(handler(host, ctx, args, pipeline_input))
+            out = list(handler(host, ctx, args, pipeline_input))
         except PowerShellError as exc:
             entry["error"] = exc.record.message
             raise
         finally:
             if not reads:
                 host.generation += 1  # views derived from the host's policy are rebuilt (LabHost.derived)
+        if name.startswith(CHANGES):
+            host.notify_change()  # traffic in flight meets each intermediate state (lab/fleet/traffic.py)
+        return out
 
     specs = params if params is not None else param_specs(name)
     # NetSecurity cmdlets are CDXML functions of a module (HostAssumptions.cdxml_sees_script_preference).

@@ -32,7 +32,7 @@ def get_setting(host: LabHost, ctx: InvocationContext,
     elif any(name.lower() == v.lower() for v in READ_ONLY_VIEWS):
         values = host.stores.effective_settings(gpo_only=True)  # RSOP; the service stores set nothing
     else:
-        values = dict(host.stores.writable("Get-NetFirewallSetting", args).settings)
+        values = dict(host.stores.writable("Get-NetFirewallSetting", args, write=False).settings)
     # Profile: "only valid in ActiveStore" (MSFT_NetSecuritySettingData page).
     active_profile = host.stores.current_profile if _is_active(host, args) else None
     return [cim.setting(host.config.assumptions, values, name, active_profile)]
@@ -66,7 +66,7 @@ def get_profile(host: LabHost, ctx: InvocationContext,
         if _is_active(host, args):
             values = host.stores.effective_profile(profile)
         else:
-            values = dict(host.stores.writable("Get-NetFirewallProfile", args).profiles[profile])
+            values = dict(host.stores.writable("Get-NetFirewallProfile", args, write=False).profiles[profile])
         out.append(cim.firewall_profile(host.config.assumptions, profile, values))
     return out
 
@@ -213,15 +213,22 @@ def sa_commands(host: LabHost) -> dict[str, Any]:
 
 def open_gpo(host: LabHost, ctx: InvocationContext,
     args: CaseInsensitiveDict, _in: list[Any]) -> Iterable[Any]:
-    # The session string is opaque on Windows; the lab hands out the GPO store name and edits apply at
-    # once (ASSUMPTION: Save-NetGPO's all-at-once write and its overwrite hazard are not modelled).
-    store = host.stores.writable("Open-NetGPO", CaseInsensitiveDict({"PolicyStore": args.get("PolicyStore")}))
+    name = str(args.get("PolicyStore") or "")
+    if host.stores.domain is not None and host.stores.domain.holds(name):
+        # In a fleet: a session caching edits until Save-NetGPO (gpo_domain.py).
+        return [host.stores.domain.open_session("Open-NetGPO", name)]
+    # A lone host (no domain): the session string is the store name and edits apply at once.
+    store = host.stores.writable("Open-NetGPO", CaseInsensitiveDict({"PolicyStore": name}))
     return [store.name]
 
 
 def save_gpo(host: LabHost, ctx: InvocationContext,
     args: CaseInsensitiveDict, _in: list[Any]) -> Iterable[Any]:
-    host.stores.writable("Save-NetGPO", CaseInsensitiveDict({"PolicyStore": args.get("GPOSession")}))
+    handle = str(args.get("GPOSession") or "")
+    if host.stores.domain is not None and handle in host.stores.domain.sessions:
+        host.stores.domain.save_session("Save-NetGPO", handle)
+        return []
+    host.stores.writable("Save-NetGPO", CaseInsensitiveDict({"PolicyStore": handle}))
     return []
 
 

@@ -15,6 +15,7 @@ from ..values import CaseInsensitiveDict, ErrorRecord, PSObject
 from . import (
     audit,
     files,
+    gpupdate,
     native,
     netsec_firewall,
     netsec_rules,
@@ -29,6 +30,8 @@ from .audit import AuditPolicy
 from .cim import proposal_values, render_proposal
 from .config import HostConfig
 from .filesystem import LabFileSystem
+from .flows import DEFAULT_SLEEP, ConnectionSource, NoConnections, Sleeper
+from .flows import register as register_flows
 from .model import Proposal
 from .network import Network, NoNetwork
 from .policy import HostPolicyView, build_policy
@@ -100,6 +103,10 @@ class LabHost:
         # Every TCP connect a script attempted: via, target, port, outcome, waited_s (modelled seconds).
         self.probes: list[dict[str, Any]] = []
         self.sa_listener: SaListener | None = None
+        # The traffic seam (lab/host/flows.py): connection tables, Start-Sleep, and who hears policy changes.
+        self.connections: ConnectionSource = NoConnections()
+        self.sleep: Sleeper = DEFAULT_SLEEP
+        self.change_listener: Callable[[], None] | None = None
         self._proposals: dict[int, tuple[weakref.ref[PSObject], Proposal]] = {}
         self._engine: Any = None
         # Views derived from the host's state (its policy as the network model sees it) are cached per
@@ -110,8 +117,9 @@ class LabHost:
         self._derived: dict[object, tuple[int, Any]] = {}
         self.commands = CommandTable()
         for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit, native,
-                       powershell_exe, sockets):
+                       powershell_exe, sockets, gpupdate):
             module.register(self, self.commands)
+        register_flows(self, self.commands)
         for call in config.preexisting:
             self.apply_call(call, log=False)
         if config.tamper_revert_files:
@@ -206,6 +214,14 @@ class LabHost:
         event = HostEvent(event_id, time or self.now(), message, dict(data or {}), record_id=len(self.events) + 1)
         self.events.append(event)
         return event
+
+    def notify_change(self) -> None:
+        """A NetSecurity change (policy or SAs) took effect: whoever follows the host's traffic hears it.
+        Views derived from the host's policy are rebuilt first (a Group Policy refresh changes it outside
+        any pipeline)."""
+        self.generation += 1
+        if self.change_listener is not None:
+            self.change_listener()
 
     def remove_sa(self, which: str, sa: dict[str, Any]) -> None:
         table = self.main_mode_sas if which == "main_mode" else self.quick_mode_sas

@@ -15,11 +15,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..values import CaseInsensitiveDict
 from . import errors
 from .model import Kind, PolicyObject, Store
+
+if TYPE_CHECKING:
+    from .gpo_domain import DomainLink
 
 PROFILES = ("Domain", "Private", "Public")
 NOT_CONFIGURED = "NotConfigured"
@@ -89,6 +92,9 @@ class PolicyStores:
         self.persistent = new_store("PersistentStore", "Local")
         self.gpos: CaseInsensitiveDict = CaseInsensitiveDict()
         self.current_profile = current_profile
+        # In a fleet, the domain: 'domain\GPO' names the one shared GPO (gpo_domain.py) and ``gpos`` are
+        # this host's applied copies (RSOP). Without it (a lone host) ``gpos`` are edited in place.
+        self.domain: DomainLink | None = None
         for name in gpo_names:
             self.add_gpo(name)
 
@@ -111,12 +117,14 @@ class PolicyStores:
         # lab's Open-NetGPO hands out the GPO name itself as the session string.
         return str(args.get("GPOSession") or args.get("PolicyStore") or "PersistentStore")
 
-    def writable(self, cmdlet: str, args: CaseInsensitiveDict) -> Store:
+    def writable(self, cmdlet: str, args: CaseInsensitiveDict, write: bool = True) -> Store:
         name = self.store_name(args)
         if name.lower() == "persistentstore":
             return self.persistent
         if any(name.lower() == v.lower() for v in READ_ONLY_VIEWS):
             raise errors.read_only_store(cmdlet, name)
+        if self.domain is not None and self.domain.holds(name):
+            return self.domain.reach(cmdlet, name, write)
         store = self.gpos.get(name)
         if not isinstance(store, Store):
             raise errors.unknown_store(cmdlet, name)
@@ -131,7 +139,7 @@ class PolicyStores:
             return [(o, s) for s in self.gpo_list() for o in s.list(kind)]
         if any(name == v.lower() for v in READ_ONLY_VIEWS):
             return []
-        store = self.writable(cmdlet, args)
+        store = self.writable(cmdlet, args, write=False)
         return [(o, store) for o in store.list(kind)]
 
     # --- merge ----------------------------------------------------------------------------------------

@@ -88,9 +88,20 @@ def globally_exempt(policy: HostPolicy, flow: Flow) -> bool:
 
 
 def rule_matches(rule: CsRule, policy: HostPolicy, ep: Endpoints, assumptions: Assumptions) -> bool:
-    """Address, protocol and port conditions of a CS rule (PS-New-NetIPsecRule parameters)."""
+    """Address, protocol and port conditions of a CS rule (PS-New-NetIPsecRule parameters), in either
+    orientation when ``Assumptions.cs_rule_endpoints`` is "mirrored"."""
     if not rule.enabled or (rule.mode == "Tunnel" and not assumptions.tunnel_rules_match):
         return False
+    if _oriented_match(rule, policy, ep, assumptions):
+        return True
+    return assumptions.cs_rule_endpoints == "mirrored" and _oriented_match(rule, policy, _swapped(ep), assumptions)
+
+
+def _swapped(ep: Endpoints) -> Endpoints:
+    return Endpoints(ep.remote_address, ep.local_address, ep.protocol, ep.remote_port, ep.local_port)
+
+
+def _oriented_match(rule: CsRule, policy: HostPolicy, ep: Endpoints, assumptions: Assumptions) -> bool:
     if not address_matches(rule.local_address, ep.local_address, policy, assumptions):
         return False
     if not address_matches(rule.remote_address, ep.remote_address, policy, assumptions):
@@ -181,8 +192,9 @@ def select_mm_rule(
         r
         for r in policy.mm_rules
         if r.enabled
-        and address_matches(r.local_address, local_address, policy, assumptions)
-        and address_matches(r.remote_address, remote_address, policy, assumptions)
+        and (_mm_addresses(r, local_address, remote_address, policy, assumptions)
+             or (assumptions.cs_rule_endpoints == "mirrored"
+                 and _mm_addresses(r, remote_address, local_address, policy, assumptions)))
     ]
     if not hits:
         return None
@@ -192,6 +204,11 @@ def select_mm_rule(
         hits,
         key=lambda r: _address_count(r.local_address, policy) * _address_count(r.remote_address, policy),
     )
+
+
+def _mm_addresses(rule: MmRule, local: str, remote: str, policy: HostPolicy, a: Assumptions) -> bool:
+    return address_matches(rule.local_address, local, policy, a) and address_matches(
+        rule.remote_address, remote, policy, a)
 
 
 # --- address and port primitives ---------------------------------------------------------------------

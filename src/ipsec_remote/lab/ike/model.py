@@ -198,6 +198,14 @@ class Assumptions:
     """ASSUMPTION: after the first common auth method fails its credential check, do not retry the next
     common method (IKE responder selects one method; Windows retry behaviour is undocumented)."""
 
+    cs_rule_endpoints: Literal["local_remote", "mirrored"] = "local_remote"
+    """How a rule's -LocalAddress/-RemoteAddress (MS-FASP Endpoint1/Endpoint2) meet a flow. The WS2008 WFAS
+    help says a connection security rule "will apply to communications between any computer in Endpoint 1
+    and any computer in Endpoint 2" (cc811531, windows-behaviour.md §9), which reads as symmetric; the
+    cmdlets call the endpoints local and remote, and whether Windows today also matches a host found in
+    Endpoint 2 (ports swapped with the addresses) is not stated. ASSUMPTION: "local_remote" = the host's
+    address must be in -LocalAddress (as the names say); "mirrored" = either orientation matches."""
+
     kdc_reachability: Literal["all", "any"] = "all"
     """ASSUMPTION: Kerberos needs every listed DC ("all", conservative: flags a DC covered by Require as a
     configuration error, §4 inference) or at least one ("any", DC locator fails over)."""

@@ -4,9 +4,11 @@ psrpcore keeps a single send buffer per pool. Each time it has produced messages
 one outbox per target (the pool itself, or a pipeline's CommandId), so a Receive for a command only ever
 gets that command's fragments — which is how pypsrp expects output to be split.
 
-Everything here runs on the lab's event loop thread; a pipeline's script runs synchronously inside
-``feed`` (the lab engine is pure Python and quick, and running it inline keeps hosts that share a network
-model free of locking).
+Everything here runs on the lab's event loop thread except a pipeline's script, which runs on a worker
+thread (the host serialises scripts under its fleet lock): a script may wait — ``Start-Sleep`` in a sampling
+loop — without stalling every other endpoint, as a Windows host runs each shell's pipelines on its own. Its
+results are written into psrpcore back on the loop thread. Without a running loop (unit tests feeding a
+shell directly) the script runs inline.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +45,8 @@ _PS_VERSION_TABLE = {
     "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.20348.2849")],
 }
 _DRAIN_CHUNK = 64 * 1024  # max bytes per psrpcore payload we queue; a Receive may carry several
+# Scripts of every lab endpoint; only those sleeping hold a thread for long (the rest wait for the fleet lock).
+_SCRIPTS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lab-pipeline")
 
 
 class _LabRunspacePool(ServerRunspacePool):
@@ -118,6 +123,7 @@ class _Command:
     pipeline: ServerPipeline
     input: list[Any] = field(default_factory=list)
     ran: bool = False
+    stop_asked: bool = False  # Ctrl-C arrived while the script ran on its worker thread
 
 
 class PsrpShell:
@@ -187,30 +193,66 @@ class PsrpShell:
         if cmd.ran or cmd.pipeline.metadata is None:
             return
         cmd.ran = True
-        pipeline = cmd.pipeline
-        metadata: Any = pipeline.metadata  # psrpcore's PowerShell (commands with end_of_statement marks)
-        pipeline.start()
-        failure: ErrorRecord | None = None
-        for statement in _statements(metadata.commands):
+        metadata: Any = cmd.pipeline.metadata  # psrpcore's PowerShell (commands with end_of_statement marks)
+        statements = _statements(metadata.commands)
+        pipeline_input, cmd.input = cmd.input, []
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._publish(cmd, self._execute(statements, pipeline_input))
+            return
+        job = loop.run_in_executor(_SCRIPTS, self._execute, statements, pipeline_input)
+        job.add_done_callback(lambda done: self._finished(cmd, done))
+
+    def _execute(self, statements: list[list[PipelineCommand]], pipeline_input: list[Any]) -> list[PipelineResult]:
+        """The statements in order (only the first reads the pipeline input), up to a terminating error."""
+        results: list[PipelineResult] = []
+        for i, statement in enumerate(statements):
             try:
-                result = self.host.run_pipeline(statement, cmd.input)
+                result = self.host.run_pipeline(statement, pipeline_input if i == 0 else [])
             except Exception as exc:  # a lab bug must fail this pipeline, not the endpoint
                 log.exception("lab host %s failed running a pipeline", getattr(self.host, "name", "?"))
                 result = PipelineResult(failure=ErrorRecord(f"lab host internal error: {exc}",
                                                             error_id="LabHostInternalError"))
-            cmd.input = []  # only the first statement reads the pipeline input
+            results.append(result)
+            if result.failure is not None:
+                break
+        return results
+
+    def _finished(self, cmd: _Command, job: asyncio.Future[list[PipelineResult]]) -> None:
+        if job.cancelled():
+            return
+        error = job.exception()
+        results = job.result() if error is None else [PipelineResult(failure=ErrorRecord(
+            f"lab host internal error: {error}", error_id="LabHostInternalError"))]
+        self._publish(cmd, results)
+
+    def _publish(self, cmd: _Command, results: list[PipelineResult]) -> None:
+        if self.closed or self._commands.get(cmd.command_id) is not cmd:
+            return  # the client stopped or dropped the pipeline meanwhile: nobody reads this output
+        pipeline = cmd.pipeline
+        if pipeline.state != PSInvocationState.NotStarted:
+            return  # stopped by a signal while the script ran
+        # Started only now: psrpcore's Running state message then leaves with the output and the final state in
+        # one Receive, as when the script ran inline (a Receive for it alone would be a request Windows saves).
+        pipeline.start()
+        if cmd.stop_asked:
+            pipeline.stop()
+            self._drain()
+            return
+        failure: ErrorRecord | None = None
+        for result in results:
             for value in result.output:
                 self.pool.write_output(pipeline, value)
             for err in result.errors:
                 pipeline.write_error(**error_parts(err))
-            if result.failure is not None:
-                failure = result.failure
-                break
+            failure = result.failure or failure
         if failure is None:
             pipeline.complete()
         else:
             # psrpcore has no public "fail" call; the Failed state message carries the terminating error.
             pipeline._change_state(PSInvocationState.Failed, error_record(failure))
+        self._drain()
 
     # ---- signals and teardown ------------------------------------------------------------------------
     def signal(self, command_id: str, code: str) -> None:
@@ -225,6 +267,8 @@ class PsrpShell:
             self._outbox.pop(cmd.command_id, None)
         elif code.lower().endswith("ctrl_c") and cmd.pipeline.state == PSInvocationState.Running:
             cmd.pipeline.stop()
+        elif code.lower().endswith("ctrl_c") and cmd.ran:
+            cmd.stop_asked = True  # the script cannot be interrupted; its output is dropped when it ends
         self._drain()
 
     def close(self) -> None:

@@ -7,6 +7,9 @@
 # -Absent ('Noun|Name' of objects the calls create) may exist outside our group (a name clash). Objects are
 # told apart through their CIM properties RuleGroup and InstanceID (wfascimprov class pages), not the
 # undocumented cmdlet-style aliases Group/Name.
+# With -GpoSession (GPO mode, on the writer): the calls edit a session of the GPO -PolicyStore names
+# (Open-NetGPO; -GPOSession instead of -PolicyStore on each call) and one Save-NetGPO writes them all at the
+# end, only if every call succeeded: a failure leaves the GPO as it was (Open-NetGPO / Save-NetGPO docs).
 # NetSecurity cmdlets are CDXML functions: they ignore a script-scope $ErrorActionPreference (PowerShell
 # issues 4568, 24389), so every call gets -ErrorAction Stop or a provider error would pass as success.
 param(
@@ -15,7 +18,8 @@ param(
     [string]$Group = '',
     [string]$PolicyStore = 'PersistentStore',
     [string[]]$ExpectOwned = @(),
-    [string[]]$Absent = @()
+    [string[]]$Absent = @(),
+    [switch]$GpoSession
 )
 $ErrorActionPreference = 'Stop'
 
@@ -67,7 +71,18 @@ $proposalCmdlets = @('New-NetIPsecMainModeCryptoProposal', 'New-NetIPsecQuickMod
 # A selector-less Remove-* removes every object in the store (Remove-NetIPsecRule doc, example 1).
 $selectors = @('Name', 'IPsecRuleName')
 
+$session = $null
+if ($GpoSession) {
+    try {
+        $session = Open-NetGPO -PolicyStore $PolicyStore -ErrorAction Stop
+    } catch {
+        [pscustomobject]@{ index = -1; cmdlet = 'Open-NetGPO'; ok = $false; error = $_.Exception.Message; error_id = 'GpoOpen' }
+        return
+    }
+}
+
 $index = 0
+$failed = $false
 foreach ($call in $Calls) {
     $name = [string]$call.cmdlet
     $ok = $false
@@ -79,8 +94,10 @@ foreach ($call in $Calls) {
         }
         $splat = @{}
         foreach ($key in $call.params.Keys) {
+            if ($GpoSession -and $key -eq 'PolicyStore') { continue }
             $splat[$key] = $call.params[$key]
         }
+        if ($GpoSession) { $splat['GPOSession'] = $session }
         $splat['ErrorAction'] = 'Stop'
         if ($name -like 'Remove-*') {
             $hasSelector = $false
@@ -112,6 +129,17 @@ foreach ($call in $Calls) {
         $errorId = $_.FullyQualifiedErrorId
     }
     [pscustomobject]@{ index = $index; cmdlet = $name; ok = $ok; error = $message; error_id = $errorId }
-    if (-not $ok) { break }
+    if (-not $ok) { $failed = $true; break }
     $index = $index + 1
+}
+if ($GpoSession -and -not $failed) {
+    $saved = $false
+    $message = $null
+    try {
+        Save-NetGPO -GPOSession $session -ErrorAction Stop
+        $saved = $true
+    } catch {
+        $message = $_.Exception.Message
+    }
+    [pscustomobject]@{ index = $index; cmdlet = 'Save-NetGPO'; ok = $saved; error = $message; error_id = $null }
 }

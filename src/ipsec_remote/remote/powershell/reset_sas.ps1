@@ -1,6 +1,7 @@
 # Deletes this host's SAs with the given peers, so the next traffic negotiates under the policy in force
-# now. Without it, SAs negotiated before a promotion would "prove" a pair whose renegotiation fails (e.g.
-# Kerberos no longer reaching a DC).
+# now: rekey's step (new SAs with the inventory's proposals). Promote and status never send it: under
+# Require, the pair's packets are dropped until IKE renegotiates (docs/traffic.md); they judge the SAs in
+# place and probe what a renegotiation needs (a DC on TCP 88) instead.
 # Quick-mode SAs first, then main-mode SAs: nothing documents that deleting a main-mode SA takes the
 # quick-mode SAs negotiated inside it along. An SA may expire (or the peer's delete notification remove it)
 # between the read and the removal: an SA that is gone afterwards counts as done. Peers are compared as
