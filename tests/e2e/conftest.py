@@ -93,3 +93,41 @@ CHANGING = ("New-", "Set-", "Remove-", "Rename-", "Copy-", "Enable-", "Disable-"
 
 def changing_calls(host: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in host["calls"] if c["cmdlet"].startswith(CHANGING) and "Proposal" not in c["cmdlet"]]
+
+
+def host_powershell(lab: Lab, host: str, script: str, **params: Any) -> list[Any]:
+    """An administrator's own change on a lab host: ``script`` over WinRM (pypsrp, the lab's credentials and
+    CA), not through ipsec-remote. Fails on any error record."""
+    from urllib.parse import urlsplit
+
+    from pypsrp.powershell import PowerShell, RunspacePool
+    from pypsrp.wsman import WSMan
+
+    info = lab.lab_file()
+    entry = info["hosts"][host]
+    url = urlsplit(entry["endpoint"])
+    with WSMan(url.hostname or "127.0.0.1", port=url.port, username=entry["username"], password=entry["password"],
+               ssl=True, auth="basic", cert_validation=info["ca_bundle"], connection_timeout=10,
+               read_timeout=30, operation_timeout=20) as wsman, RunspacePool(wsman) as pool:
+        ps = PowerShell(pool)
+        ps.add_script(script)
+        if params:
+            ps.add_parameters(params)
+        output = ps.invoke()
+        assert not ps.streams.error, [str(e) for e in ps.streams.error]
+        return list(output)
+
+
+def ready_to_promote(lab: Lab, isolation: bool = False) -> None:
+    """What promote --to require asks for first: a successful drill on every host, and — for server
+    isolation, once the CLI has ``observe`` — a recent observation of who talks to the hosts."""
+    proc = lab.cli("doctor", "inventory.toml", "--lab", "--drill")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if isolation and lab.cli("observe", "--help").returncode == 0:
+        proc = lab.cli("observe", "inventory.toml", "--lab", "--window", "1s")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def creates(lab: Lab) -> dict[str, int]:
+    """WSMan Create requests (RunspacePool opens) each host has received so far."""
+    return {name: int(h["requests"].get("Create", 0)) for name, h in lab.inspect().items()}

@@ -72,17 +72,21 @@ def _kill_between_change_and_confirm(lab: Lab) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "ipsec_remote", "promote", "--to", "require", "-i",
                              "inventory.toml", "--lab", "--confirm-timeout", "8", "--skip-drill"],
                             cwd=lab.dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # Kill the controller as soon as the wave changed the rules but before it could confirm.
+    # Kill the controller as soon as the wave changed the rules but before it could confirm. The lab's control
+    # endpoint is polled directly (a `lab inspect` CLI start-up per poll can outlast the window under load).
+    from reliability.helpers import control_inspect
+
     deadline = time.monotonic() + 30
     changed = False
-    while time.monotonic() < deadline and not changed:
-        hosts = lab.inspect()
+    while time.monotonic() < deadline and not changed and proc.poll() is None:
+        hosts = control_inspect(lab)
         changed = all(pair_rule(hosts[n])["InboundSecurity"] == "Require" for n in ("sql01", "app01"))
         if not changed:
-            time.sleep(0.1)
+            time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
     assert changed, "the wave never changed the rules"
+    assert proc.returncode == -signal.SIGKILL, "promote finished before the kill: the window was missed"
     tasks_seen = lab.inspect()
     time.sleep(12)  # past the 8 s deadline: the scheduled task fires on the host itself
     hosts = lab.inspect()

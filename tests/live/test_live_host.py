@@ -1,8 +1,9 @@
 """The same scripts against a real Windows host, when one is given; skipped otherwise.
 
 Set IPSEC_REMOTE_LIVE_HOST (https://host:5986/wsman or a host name), IPSEC_REMOTE_LIVE_USER,
-IPSEC_REMOTE_LIVE_PASSWORD, and optionally IPSEC_REMOTE_LIVE_CA (CA bundle) and IPSEC_REMOTE_LIVE_AUTH
-(default negotiate). Everything created lives in the group 'ipsec-remote-livetest' and is removed at the
+IPSEC_REMOTE_LIVE_PASSWORD, and optionally IPSEC_REMOTE_LIVE_CA (CA bundle), IPSEC_REMOTE_LIVE_AUTH
+(default negotiate) and IPSEC_REMOTE_LIVE_PEER (an address the host negotiates IPsec with: traffic to it
+makes the SAs that are then read). Everything created lives in the group 'ipsec-remote-livetest' and is removed at the
 end; nothing outside that group is touched. These tests settle what the lab can only assume (the
 display format of set proposals, SA property values, error texts).
 """
@@ -17,6 +18,7 @@ from pydantic import SecretStr
 
 from ipsec_remote.model.calls import CmdletCall
 from ipsec_remote.model.reference import validate_call
+from ipsec_remote.remote import cimcodes as C
 from ipsec_remote.remote.cimcodes import cim_classes
 from ipsec_remote.remote.hoststate import parse_state
 from ipsec_remote.remote.sessions import batch_data
@@ -27,6 +29,7 @@ pytestmark = [pytest.mark.live, pytest.mark.skipif(
     not (HOST and os.environ.get("IPSEC_REMOTE_LIVE_USER") and os.environ.get("IPSEC_REMOTE_LIVE_PASSWORD")),
     reason="set IPSEC_REMOTE_LIVE_HOST/_USER/_PASSWORD to run against a real Windows host")]
 GROUP = "ipsec-remote-livetest"
+PEER = os.environ.get("IPSEC_REMOTE_LIVE_PEER")  # an address this host negotiates IPsec with
 
 
 @pytest.fixture(scope="module")
@@ -74,15 +77,36 @@ def test_batch_creates_reads_back_and_reports_errors(session: HostSession) -> No
     assert again[0]["ok"] is False and again[0]["error"]  # duplicate name: Windows' own error text
 
 
-def test_sa_objects_carry_documented_property_names(session: HostSession) -> None:
-    # verify.ps1 reports each SA's CIM properties under their class-page names (MSFT_NetMainModeSA /
-    # MSFT_NetQuickModeSA, data/wfascim.json).
-    out = session.run("verify", {"Probes": []})
-    report = out.objects[0]
-    for key, cls in (("MainModeSAs", "MSFT_NetMainModeSA"), ("QuickModeSAs", "MSFT_NetQuickModeSA")):
-        documented = {n.lower() for n in cim_classes()[cls]["properties"]}
-        for sa in report[key]:
+@pytest.mark.skipif(not PEER, reason="set IPSEC_REMOTE_LIVE_PEER (a peer this host negotiates IPsec with) to "
+                    "make traffic and read its SAs")
+def test_traffic_makes_sas_with_documented_names_and_known_codes(session: HostSession) -> None:
+    """SAs toward the peer dropped, then traffic (verify.ps1's probe, TCP 445), then the SAs it negotiated:
+    a main-mode and a quick-mode SA toward the peer, every property under its class-page name (MSFT_NetMainModeSA
+    / MSFT_NetQuickModeSA, data/wfascim.json), algorithms as numbers the controller maps to names, and the
+    quick-mode SA inside one of the main-mode SAs read."""
+    assert PEER
+    # None toward the peer to begin with: what is read below was negotiated by this test's traffic.
+    session.run("reset_sas", {"Peers": [PEER]}, retry=False)
+    before = session.run("verify", {"Probes": []}).objects[0]
+    assert not [sa for sa in before["MainModeSAs"] + before["QuickModeSAs"] if sa["RemoteEndpoint"] == PEER]
+    report = session.run("verify", {"Probes": [{"Target": PEER, "Port": 445}], "TimeoutMs": 5000}).objects[0]
+    (probe,) = report["Probes"]
+    assert probe["Target"] == PEER and probe["Outcome"] in ("connected", "refused"), probe  # traffic went out
+    mm = [sa for sa in report["MainModeSAs"] if sa["RemoteEndpoint"] == PEER]
+    qm = [sa for sa in report["QuickModeSAs"] if sa["RemoteEndpoint"] == PEER]
+    assert mm and qm, report  # the traffic negotiated; an empty list would check nothing below
+    for key, sas in (("MSFT_NetMainModeSA", mm), ("MSFT_NetQuickModeSA", qm)):
+        documented = {n.lower() for n in cim_classes()[key]["properties"]}
+        for sa in sas:
             assert {k.lower() for k in sa} <= documented, sa
+            assert sa["LocalEndpoint"] and sa["LocalEndpoint"] != PEER, sa
+    for sa in mm:
+        assert C.name(C.CIPHER, sa["CipherAlgorithm"]) not in (None, "None"), sa
+        assert C.name(C.HASH, sa["HashAlgorithm"]) is not None and C.name(C.DH, sa["GroupId"]) is not None, sa
+    for sa in qm:
+        assert C.name(C.TRANSFORM, sa["FirstTransformType"]) is not None, sa
+        assert C.name(C.CIPHER, sa["FirstCipherAlgorithm"]) is not None, sa
+    assert {str(sa["MmSaId"]) for sa in qm} & {str(sa["InstanceID"]) for sa in mm}, (mm, qm)
 
 
 def test_events_script_runs(session: HostSession) -> None:

@@ -53,9 +53,10 @@ def popen_cli(lab: Lab, *args: str) -> subprocess.Popen[str]:
 
 
 def kill_after_request(lab: Lab, args: tuple[str, ...], host: str, n: int, delay_s: float,
-                       timeout_s: float = 60) -> dict[str, int]:
+                       timeout_s: float = 60, died_by_signal: bool = False) -> dict[str, int]:
     """Run the CLI and SIGKILL it ``delay_s`` after ``host``'s endpoint received its n-th WSMan request of
-    this run. Returns the request totals seen at the kill. Fails if the command ended before the point."""
+    this run. Returns the request totals seen at the kill. Fails if the command ended before the point, and
+    with ``died_by_signal`` if it ended by itself before the signal landed."""
     base = requests_total(control_inspect(lab))[host]
     proc = popen_cli(lab, *args)
     deadline = time.monotonic() + timeout_s
@@ -72,7 +73,9 @@ def kill_after_request(lab: Lab, args: tuple[str, ...], host: str, n: int, delay
             time.sleep(0.002)
         time.sleep(delay_s)
         proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=10)
+        _out, err = proc.communicate(timeout=10)
+        if died_by_signal:
+            assert proc.returncode == -signal.SIGKILL, f"{args} ended by itself (rc={proc.returncode}): {err[-500:]}"
         return seen
     finally:
         if proc.poll() is None:

@@ -209,10 +209,41 @@ def test_healthy_host_has_no_diagnosis() -> None:
     assert diagnose("app01", facts, [], "PersistentStore", HostFacts(utc_now=at(1))) == []
 
 
-def test_scripts_and_checks_use_documented_sa_property_names() -> None:
-    from ipsec_remote.model.reference import check_property_names
+SA_READS = {"MainModeSAs": ("Get-NetIPsecMainModeSA", "MSFT_NetMainModeSA"),
+            "QuickModeSAs": ("Get-NetIPsecQuickModeSA", "MSFT_NetQuickModeSA")}
 
-    check_property_names("Get-NetIPsecMainModeSA", ["LocalEndpoint", "RemoteEndpoint", "CipherAlgorithm",
-                                                    "HashAlgorithm", "GroupId"])
-    check_property_names("Get-NetIPsecQuickModeSA", ["LocalEndpoint", "RemoteEndpoint", "FirstCipherAlgorithm",
-                                                     "FirstIntegrityAlgorithm", "PfsGroupId"])
+
+def sa_reads(script: str, cmdlet: str) -> set[str]:
+    """The CIM property names a script reads from each object of ``cmdlet`` (its ``foreach`` block)."""
+    import re
+
+    block = re.search(r"foreach \(\$(\w+) in @\(" + cmdlet + r" [^)]*\)\) \{(.*?)\n\}", script, re.S)
+    assert block, f"no foreach over {cmdlet}"
+    return set(re.findall(r"Get-Cim \$" + block.group(1) + r" '(\w+)'", block.group(2)))
+
+
+def test_scripts_and_checks_use_documented_sa_property_names() -> None:
+    """The names are read from verify.ps1 itself and checked against the class pages (the project's copy
+    of shared/reference/wfascim-classes.json): documented, not "ignored". The controller's checks read
+    only what the script sends."""
+    import inspect
+    import re
+    from importlib import resources
+
+    from ipsec_remote.ops import verify
+    from ipsec_remote.remote.cimcodes import cim_classes
+
+    script = resources.files("ipsec_remote").joinpath("remote/powershell/verify.ps1").read_text("utf-8")
+    checks = inspect.getsource(verify)
+    for cmdlet, cls in SA_READS.values():
+        read = sa_reads(script, cmdlet)
+        assert {"LocalEndpoint", "RemoteEndpoint"} < read, (cmdlet, read)
+        props = cim_classes()[cls]["properties"]
+        undocumented = {n for n in read if props.get(n, {}).get("doc_status") != "documented"}
+        assert not undocumented, f"verify.ps1 reads {sorted(undocumented)} of {cls}: not documented there"
+    # Every SA key the controller's checks look up (literal or First/Second-prefixed) is one the script sends.
+    used = set(re.findall(r"\b(?:mm|qm|s|view\.mm)\.get\(f?[\"']((?:\{prefix\})?\w+)[\"']\)", checks))
+    used = {u.replace("{prefix}", p) for u in used for p in ("First", "Second")}
+    assert {"CipherAlgorithm", "GroupId", "FirstCipherAlgorithm", "MmSaId"} <= used, used
+    sent = set().union(*(sa_reads(script, c) for c, _ in SA_READS.values()))
+    assert used <= sent, sorted(used - sent)
