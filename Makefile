@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 export IPSEC_REMOTE_USER ?= LAB\admin
 
-.PHONY: install test lint demo bench bench-quick clean kerberos kerberos-python mutation
+.PHONY: install test lint demo bench bench-quick bench-big clean kerberos kerberos-python mutation
 
 # Kerberos: Debian's MIT KDC and tools (the lab's realm), libkrb5-dev (to build the gssapi and krb5 Python
 # packages) and faketime (the lab's skewed-KDC fault). Needs root or sudo for apt-get.
@@ -64,6 +64,10 @@ bench-quick: install
 mutation: install
 	$(BIN)/pip install --quiet -e ".[dev,mutation]"
 	nice -n 15 $(BIN)/python tools/mutation.py $(MUTATION_ARGS)
+
+# 10,000 hosts, apply with proof (not part of `make test`; tens of minutes and a few GB on two cores).
+bench-big: install
+	$(BIN)/python bench/run.py --scale 10000
 
 clean:
 	rm -rf mutants $(VENV) .ipsec-remote .pytest_cache .mypy_cache .ruff_cache

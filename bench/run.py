@@ -1,11 +1,16 @@
 """Benchmarks on the lab: WSMan requests per host, a pool-per-step baseline, fleet scale.
 
-    python bench/run.py            # 10, 100 and 1,000 hosts
-    python bench/run.py --quick    # 10 and 100 hosts (under 3 minutes)
-    python bench/run.py --only requests   # one part (requests, baseline, scale); the others keep their figures
+    python bench/run.py                     # everything; scale at 10, 100 and 1,000 hosts
+    python bench/run.py --quick             # scale at 10 and 100 hosts, no time-to-Require (make bench-quick)
+    python bench/run.py --only requests     # one part (requests, baseline, scale); the others keep their figures
+    python bench/run.py --scale 100,1000    # only the scale part, these sizes (make bench-big: 10,000)
+    python bench/run.py --time-to-require   # only the time-to-Require estimate (bench/time_to_require.py)
 
-Prints tables and writes bench/results/*.json (summary.json in the shape the README quotes) and a PNG plot.
-Figures are measured, never asserted: nothing here is a test.
+Prints tables and writes bench/results/*.json (summary.json in the shape the README quotes; --scale writes
+scale.json) and a PNG plot. The scale part and the time-to-Require estimate run with the lab's latency model
+on; every run prints its figures and which of them are assumptions. Figures are measured, never asserted:
+nothing here is a test. The machine is shared: run it under ``nice`` and read the load printed next to each
+row; request counts and RSS do not depend on load, wall and CPU seconds do.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE))
 
 from fleetgen import write_inventory  # noqa: E402
+from scale import bench_scale  # noqa: E402
+from time_to_require import report as time_to_require  # noqa: E402
+
+from ipsec_remote.lab.fleet.latency import LatencyModel  # noqa: E402
 
 FAST_PLAYBOOK = "[verify]\ntimeout_s = 60\npoll_interval_s = 1\n[promote]\nconfirm_timeout_s = 60\n"
 # Continuous traffic along every pair while the requests are measured: packets dropped by promote and rollback.
@@ -131,24 +140,6 @@ def bench_baseline(workdir: Path) -> dict[str, float]:
             "ours_wall_s": round(ours_wall, 2), "baseline_wall_s": round(base_wall, 2)}
 
 
-def bench_scale(workdir: Path, sizes: list[int]) -> list[dict[str, Any]]:
-    rows = []
-    for n in sizes:
-        names = prepare(workdir / str(n), n, 20)
-        try:
-            before = requests(workdir / str(n))
-            proc, wall, rss = cli(workdir / str(n), "apply", "inventory.toml", "--lab", "--json")
-            report = json.loads(proc.stdout) if proc.stdout.startswith("{") else {}
-            reqs = per_host(before, requests(workdir / str(n)), names)
-        finally:
-            cli(workdir / str(n), "lab", "down", "inventory.toml")
-        pairs = len(report.get("pairs", []))
-        rows.append({"hosts": n, "pairs": pairs, "wall_s": round(wall, 2), "rss_mb": round(rss, 1),
-                     "requests_per_host": round(reqs, 1), "exit": proc.returncode})
-        print(f"  {n:>5} hosts {pairs:>5} pairs  {wall:7.1f} s  peak RSS {rss:6.1f} MB  {reqs:.1f} req/host")
-    return rows
-
-
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
     try:
         import matplotlib
@@ -175,17 +166,60 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def latency_figures() -> dict[str, Any]:
+    """The latency model's default figures (the scale part turns it on), printed with every run."""
+    figures = LatencyModel(enabled=True).describe()
+    assumed = ", ".join(f"{k} = {figures[k]}" for k in figures["assumptions"])
+    sourced = ", ".join(f"{k} = {figures[k]}" for k in figures["sourced"])
+    print(f"Latency model (lab/fleet/latency.py): ASSUMPTIONS (no public figure): {assumed}; "
+          f"from public figures: {sourced}; WinRM round trip 20 ms (ASSUMPTION)")
+    return figures
+
+
+def machine() -> str:
+    return (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{platform.system()} {platform.release()}")
+
+
+def parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise SystemExit(f"--scale: {text!r} is not a comma-separated list of host counts") from None
+    if not sizes or any(n < 1 for n in sizes):
+        raise SystemExit(f"--scale: {text!r} is not a comma-separated list of host counts ≥ 1")
+    return sizes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="10 and 100 hosts only")
+    parser.add_argument("--quick", action="store_true", help="scale at 10 and 100 hosts; no time-to-Require")
     parser.add_argument("--only", choices=("requests", "baseline", "scale"), help="run one part only")
+    parser.add_argument("--scale", metavar="N[,M...]", help="run only the scale part, for these fleet sizes")
+    parser.add_argument("--time-to-require", action="store_true",
+                        help="run only the time-to-Require estimate (1,000 hosts, from a 6-host measurement)")
     args = parser.parse_args()
-    sizes = [10, 100] if args.quick else [10, 100, 1000]
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "summary.json"
     summary: dict[str, Any] = json.loads(path.read_text()) if args.only and path.exists() else {}
     work = Path(tempfile.mkdtemp(prefix="ipsec-remote-bench-"))
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({machine()})")
+    latency = latency_figures()
     try:
+        if args.scale:
+            print("Scale (apply with proof, latency model on, rtt 20 ms):")
+            scale = bench_scale(work / "scale", parse_sizes(args.scale))
+            out = {"machine": machine(), "latency": latency, "scale": scale}
+            (RESULTS / "scale.json").write_text(json.dumps(out, indent=2) + "\n")
+            print(f"wrote {RESULTS / 'scale.json'}")
+            return
+        if args.time_to_require:
+            print("Time to Require, 1,000 hosts, default playbook (an ESTIMATE from the latency model):")
+            ttr_only = {"machine": machine(), "latency": latency, "time_to_require": time_to_require(work / "ttr")}
+            (RESULTS / "time_to_require.json").write_text(json.dumps(ttr_only, indent=2) + "\n")
+            print(f"wrote {RESULTS / 'time_to_require.json'}")
+            return
+        sizes = [10, 100] if args.quick else [10, 100, 1000]
         if args.only in (None, "requests"):
             print("Requests per host (6-host lab, member traffic every 100 ms):")
             summary["requests_per_host"], summary["member_drops"] = bench_requests(work / "requests")
@@ -193,12 +227,16 @@ def main() -> None:
             print("Baseline, same rollout with a new RunspacePool per step (6 hosts, rtt 20 ms):")
             summary["baseline"] = bench_baseline(work / "baseline")
         if args.only in (None, "scale"):
-            print("Scale (rtt 20 ms):")
+            print("Scale (apply with proof, latency model on, rtt 20 ms):")
             summary["scale"] = bench_scale(work / "scale", sizes)
+        if args.only is None and not args.quick:
+            print("Time to Require, 1,000 hosts, default playbook (an ESTIMATE from the latency model):")
+            summary["time_to_require"] = time_to_require(work / "ttr", 1000)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    summary["machine"] = (f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-                          f"{platform.system()} {platform.release()}")
+    summary["machine"] = machine()
+    summary["latency"] = latency
+    summary["load_avg_end"] = round(os.getloadavg()[0], 2)
     path.write_text(json.dumps(summary, indent=2) + "\n")
     if args.only in (None, "scale"):
         plot(summary["scale"], RESULTS / "scale.png")

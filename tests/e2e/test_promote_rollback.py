@@ -61,8 +61,9 @@ def test_promote_to_require_then_rollback(lab: Lab) -> None:
 
 
 def test_killed_controller_is_reverted_by_the_on_host_task(tmp_path: Path) -> None:
-    # 200 ms per WinRM request keeps the window between change and confirm wide enough to hit.
-    with running_lab(tmp_path, faults="rtt_ms = 200\n") as lab:
+    # 500 ms per WinRM request keeps the window between change and confirm (proof, a fresh session's
+    # opening, the confirm: ~7 requests) wide enough to hit with `lab inspect` polls on a loaded machine.
+    with running_lab(tmp_path, faults="rtt_ms = 500\n") as lab:
         _kill_between_change_and_confirm(lab)
 
 

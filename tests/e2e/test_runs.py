@@ -66,7 +66,10 @@ def _pair_rule(host: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_ctrl_c_during_promote_reports_the_armed_reverts(tmp_path: Path) -> None:
-    with running_lab(tmp_path, faults="rtt_ms = 150\n") as lab:
+    # 500 ms per request keeps the wave between its rule change and its confirm (proof, a fresh session's
+    # opening, the confirm: ~7 requests) longer than a `lab inspect` poll even on a loaded machine (at 150 ms
+    # the bench branch's faster controller confirmed before the Ctrl-C arrived).
+    with running_lab(tmp_path, faults="rtt_ms = 500\n") as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         proc = popen(lab, "promote", "--to", "require", "-i", "inventory.toml", "--lab", "--confirm-timeout", "20",
                      "--skip-drill")
@@ -89,7 +92,9 @@ def test_ctrl_c_during_promote_reports_the_armed_reverts(tmp_path: Path) -> None
 
 
 def test_ctrl_c_during_apply_says_what_was_done_and_what_was_not(tmp_path: Path) -> None:
-    with running_lab(tmp_path, faults="rtt_ms = 300\n") as lab:
+    # 600 ms per request: the phases after the exemptions (sets, main-mode rules, rules: a pipeline each) take
+    # longer than a `lab inspect` poll on a loaded machine (at 300 ms the apply finished first).
+    with running_lab(tmp_path, faults="rtt_ms = 600\n") as lab:
         proc = popen(lab, "apply", "inventory.toml", "--lab", "--json")
         # Stop once the exemptions are there (the next step boundary is the rules, or the verification).
         wait_for(lab, lambda hosts: any(h["stores"]["PersistentStore"]["rules"] for h in hosts.values()))

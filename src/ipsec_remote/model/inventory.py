@@ -16,7 +16,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from ..errors import InputError
@@ -259,14 +268,29 @@ class Inventory(_Model):
     # Lockout rehearsals in the lab only: leave these exemptions out of what is applied. Never in production.
     test_only_skip_exemptions: list[Literal["controller", "domain_controller"]] = []
 
+    # Look-ups by host name and by group, built on first use (the model is frozen): a 10,000-host fleet
+    # asks for hosts by name hundreds of thousands of times per command.
+    _by_name: dict[str, Host] | None = PrivateAttr(default=None)
+    _by_group: dict[str, list[str]] | None = PrivateAttr(default=None)
+
     def host(self, name: str) -> Host:
-        return next(h for h in self.hosts if h.name == name)
+        if self._by_name is None:
+            by_name: dict[str, Host] = {}
+            for h in self.hosts:
+                by_name.setdefault(h.name, h)
+            self._by_name = by_name
+        return self._by_name[name]
 
     def expand(self, ref: str) -> list[str]:
         """Host names a pair end refers to (a host name or ``group:NAME``)."""
         if ref.startswith("group:"):
-            group = ref[len("group:"):]
-            return [h.name for h in self.hosts if group in h.groups]
+            if self._by_group is None:
+                by_group: dict[str, list[str]] = {}
+                for h in self.hosts:
+                    for g in dict.fromkeys(h.groups):
+                        by_group.setdefault(g, []).append(h.name)
+                self._by_group = by_group
+            return list(self._by_group.get(ref[len("group:"):], []))
         return [ref]
 
     def expanded_pairs(self) -> list[tuple[str, str, Pair]]:

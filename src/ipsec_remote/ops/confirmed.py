@@ -34,8 +34,8 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..remote.deadman import Deadline
 from ..remote.hoststate import HostState
-from ..remote.sessions import Fleet
-from ..remote.transport import HostSession, HostTarget, probe_fresh_session
+from ..remote.sessions import Fleet, probe_fresh_sessions
+from ..remote.transport import HostSession, HostTarget
 from .proof import check_dependencies, kdc_probes, prove_pairs
 from .switch import Switch
 from .verify import PairResult
@@ -168,7 +168,7 @@ def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, p
     # c. prove — under the new policy (``prove``: keep or renew the SAs); and a fresh management session to
     # every host.
     result.proofs, unreached = prove(run, pairs, hosts)
-    fresh = {h: probe_fresh_session(run.targets[h]) for h in hosts}
+    fresh = probe_fresh_sessions(run.targets, hosts, run.fleet.forks)
     result.problems = [] if lowering else [f"{p.a} <-> {p.b}: " + "; ".join(p.problems)
                                            for p in result.proofs if not p.verified] + unreached
     result.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items()

@@ -47,15 +47,23 @@ def split_read(host: str, objects: list[Any], inv: Inventory) -> tuple[HostState
 def read_fleet(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | None = None
                ) -> tuple[dict[str, HostState], dict[str, HostNames]]:
     """Every live host read in one pipeline each (plus ``extra(host)`` statements riding along)."""
+    states, names, _ = read_fleet_with(fleet, inv, extra)
+    return states, names
+
+
+def read_fleet_with(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | None = None
+                    ) -> tuple[dict[str, HostState], dict[str, HostNames], dict[str, list[dict[str, Any]]]]:
+    """``read_fleet``, and what each host's ``extra`` statements returned (in order)."""
     names: dict[str, HostNames] = {}
+    rest: dict[str, list[dict[str, Any]]] = {}
 
     def read(host: str, session: HostSession) -> HostState:
         out = session.run_statements(read_steps(inv) + (extra(host) if extra else []))
-        state, names[host], _ = split_read(host, out.objects, inv)
+        state, names[host], rest[host] = split_read(host, out.objects, inv)
         return state
 
     states = fleet.each(read)
-    return states, {h: names[h] for h in states}
+    return states, {h: names[h] for h in states}, {h: rest[h] for h in states}
 
 
 def without_marks(state: HostState) -> HostState:

@@ -40,8 +40,8 @@ from ..remote.transport import HostSession, HostTarget
 from .apply import execute_changes, live_plan
 from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place, undrilled
 from .doctor import Finding, preflight
-from .hostview import read_fleet, sync_journal
-from .proof import prove_pairs
+from .hostview import read_fleet_with, sync_journal
+from .proof import first_probes, prove_pairs
 from .status import hold_to_inventory
 from .verify import PairResult
 from .wouldbreak import ISOLATION_RULE, Breaking, breaking, stale
@@ -159,15 +159,20 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     try:
         if checks:  # the doctor's preflight on these sessions: a host with an error is failed, not promoted
             report.preflight = preflight(inv, fleet)
-        states, names = read_fleet(fleet, inv)
+        # Pairs must still verify now, not only when the journal recorded it: the proof's first round rides
+        # along the read (one pipeline per host); later rounds, if any, poll as usual.
+        candidates = _candidates(inv, journal, selected, report) if to == "require" else []
+        only = {frozenset(p) for p in candidates}
+        probes = first_probes(inv, fleet, playbook.verify, only)
+        states, names, rides = read_fleet_with(
+            fleet, inv, lambda h: [("verify", {"Probes": probes[h]})] if h in probes else [])
         run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
         report.journal_notes = sync_journal(inv, states, names, journal)
         current = journal.pair_security()
         if to == "require":
-            candidates = _candidates(inv, journal, selected, report)
-            # Pairs must still verify now, not only when the journal recorded it.
-            proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                                 only={frozenset(p) for p in candidates})
+            first = {h: (r[0] if r else {}) for h, r in rides.items() if h in probes}
+            proofs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say, only=only,
+                                 first_round=first)
             # SAs outlive a deleted or changed rule (nothing here resets them, to drop nothing), so the
             # proof is held to the objects the hosts carry, as status does.
             changes = {h.host: list(h.changes) for h in live_plan(inv, states, journal, names).hosts}

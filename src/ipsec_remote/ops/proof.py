@@ -68,9 +68,12 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
                 journal: Journal | None, run_id: int | None,
                 say: Callable[[str, str], None] | None = None,
                 only: set[frozenset[str]] | None = None,
-                dependencies: Mapping[str, list[Dependency]] | None = None) -> list[PairResult]:
+                dependencies: Mapping[str, list[Dependency]] | None = None,
+                first_round: Mapping[str, dict[str, Any]] | None = None) -> list[PairResult]:
     """``dependencies``: per host, addresses it must also reach (probed in the same rounds); a pair whose
-    host does not is not verified."""
+    host does not is not verified. ``first_round``: each host's verify report from a pipeline that already
+    ran the first round's probes (``first_probes``, riding along another read), so the first round costs
+    no request of its own."""
     say = say or (lambda _h, _m: None)
     deps = dependencies or {}
     pairs = [(a, b, pair) for a, b, pair in inv.expanded_pairs()
@@ -91,15 +94,7 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
                            f"{settings.timeout_s:g} s)", "proving", total=len(pairs), pending=len(pending),
                            left_s=settings.timeout_s))
     while pending:
-        probes: dict[str, list[dict[str, Any]]] = {}
-        for a, b, pair in pending:
-            probes.setdefault(a, []).append({"Target": inv.host(b).address, "Port": pair.probe_port})
-            if settings.both_directions:
-                probes.setdefault(b, []).append({"Target": inv.host(a).address, "Port": pair.probe_port})
-            else:
-                probes.setdefault(b, [])
-        for host in list(probes):
-            probes[host] = probes[host] + [{"Target": a, "Port": p} for _, a, p in deps.get(host, [])]
+        probes = _probes(inv, pending, settings, deps)
 
         def round_on(host: str, session: HostSession, probes: dict[str, list[dict[str, Any]]] = probes
                      ) -> dict[str, Any]:
@@ -107,7 +102,11 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             first = out.objects[0] if out.objects else {}
             return first if isinstance(first, dict) else {}
 
-        reports = fleet.each(round_on, list(probes))
+        if first_round is not None:
+            reports = {h: first_round[h] for h in probes if h in first_round}
+            first_round = None
+        else:
+            reports = fleet.each(round_on, list(probes))
         still = []
         for a, b, pair in pending:
             if a not in reports or b not in reports:
@@ -143,6 +142,31 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             journal.record_verification(run_id, r.a, r.b, r.verified,
                                         {"problems": r.problems, "sa": r.sa_summary()})
     return ordered
+
+
+def _probes(inv: Inventory, pending: list[tuple[str, str, Any]], settings: Verify,
+            deps: Mapping[str, list[Dependency]]) -> dict[str, list[dict[str, Any]]]:
+    """Each host's probes for one round: toward its peer in every pending pair (both ends with
+    ``both_directions``; else the far end only reads its SAs), then its dependencies."""
+    probes: dict[str, list[dict[str, Any]]] = {}
+    for a, b, pair in pending:
+        probes.setdefault(a, []).append({"Target": inv.host(b).address, "Port": pair.probe_port})
+        if settings.both_directions:
+            probes.setdefault(b, []).append({"Target": inv.host(a).address, "Port": pair.probe_port})
+        else:
+            probes.setdefault(b, [])
+    for host in list(probes):
+        probes[host] = probes[host] + [{"Target": a, "Port": p} for _, a, p in deps.get(host, [])]
+    return probes
+
+
+def first_probes(inv: Inventory, fleet: Fleet, settings: Verify, only: set[frozenset[str]],
+                 dependencies: Mapping[str, list[Dependency]] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The first round's probes of ``prove_pairs(..., only=only, dependencies=dependencies)``, for a
+    pipeline to run them ahead (as ``verify`` statements) and hand the reports back as its ``first_round``."""
+    pending = [(a, b, pair) for a, b, pair in inv.expanded_pairs()
+               if frozenset((a, b)) in only and a in fleet.sessions and b in fleet.sessions]
+    return _probes(inv, pending, settings, dependencies or {})
 
 
 def _add_diagnosis(inv: Inventory, fleet: Fleet, states: Mapping[str, HostState],

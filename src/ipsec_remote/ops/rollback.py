@@ -28,8 +28,8 @@ from ..model.reference import validate_plan
 from ..plan.limit import Limit
 from ..plan.planner import HostPlan, Plan, plan_host, same_value
 from ..remote.hoststate import HostState
-from ..remote.sessions import batch_data, open_fleet
-from ..remote.transport import HostSession, HostTarget, probe_fresh_session
+from ..remote.sessions import batch_data, open_fleet, probe_fresh_sessions
+from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .apply import Guard, execute_changes, read_states
 from .hostview import without_marks
@@ -183,7 +183,8 @@ def rollback(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal
             left = _restore_plan(inv, host, state, snapshot_desired(journal, host)[0]).changes
             report.remaining[host] = [f"{c.kind.value} {c.name}" + (f" ({', '.join(c.changed)})" if c.changed else "")
                                       for c in left]
-        report.unreachable_after = [h for h in after if not probe_fresh_session(targets[h])]
+        fresh = probe_fresh_sessions(targets, list(after), fleet.forks)
+        report.unreachable_after = [h for h in after if not fresh[h]]
         if not fleet.failed:
             if limit is None:
                 journal.clear_pair_security()

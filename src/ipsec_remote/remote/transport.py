@@ -37,6 +37,7 @@ from tenacity import (
 from ..errors import IpsecRemoteError
 from ..log import get_logger
 from .autherrors import describe, is_kerberos_error, tls_alert
+from .fastclixml import Frozen, no_copy, speed_up
 
 
 class TransportError(IpsecRemoteError):
@@ -165,11 +166,13 @@ class HostSession:
     def _open_pool(self) -> tuple[WSMan, RunspacePool]:
         wsman = make_wsman(self.target)
         pool = RunspacePool(wsman)
+        speed_up(pool)
         try:
             pool.open()
         except BaseException:
             wsman.close()
             raise
+        _proxies_read_once(wsman)
         return wsman, pool
 
     # -- running scripts ------------------------------------------------------------------------------
@@ -187,8 +190,12 @@ class HostSession:
             ps = PowerShell(pool)
             ps.add_script(script_text(script))
             if parameters:
-                ps.add_parameters(parameters)
-            output = ps.invoke()
+                ps.add_parameters(_frozen(parameters))
+            no_copy(ps.commands)
+            try:
+                output = ps.invoke()
+            finally:
+                _forget(pool, ps)
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:  # a terminating error; had_errors alone is not enough
                 raise RemoteScriptError(f"{self.target.name}: {script} failed: {errors[-1] if errors else ''}",
@@ -214,8 +221,12 @@ class HostSession:
                     ps.add_statement()
                 ps.add_script(script_text(script))
                 if parameters:
-                    ps.add_parameters(parameters)
-            output = ps.invoke()
+                    ps.add_parameters(_frozen(parameters))
+            no_copy(ps.commands)
+            try:
+                output = ps.invoke()
+            finally:
+                _forget(pool, ps)
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:
                 names = "+".join(s for s, _ in steps)
@@ -351,13 +362,39 @@ def sessions_from(factory: SessionFactory) -> Iterator[None]:
 
 
 def probe_fresh_session(target: HostTarget) -> bool:
-    """Open a brand-new connection and pool, run a trivial script, close: proof the path works now."""
+    """Open a brand-new connection and pool, close it: proof the management path works now.
+
+    The opening is the proof: a new TCP connection through the host's current IPsec policy, authentication,
+    a new shell (WSMan Create) and the pool reported Opened by the host (Receive). A pipeline on top (it ran
+    an empty batch until issue 17) adds two round trips and proves nothing more about the path."""
     try:
-        with new_session(target, RetryPolicy(attempts=1)) as session:
-            session.run("invoke_batch", {"Calls": []}, retry=False)
+        with new_session(target, RetryPolicy(attempts=1)):
+            pass
         return True
     except IpsecRemoteError:
         return False
+
+
+def _forget(pool: RunspacePool, ps: PowerShell) -> None:
+    """The pool stops holding a pipeline it has finished with. pypsrp keeps every pipeline (its output,
+    streams and parsed messages) in ``pool.pipelines`` until ``ps.close()``, which costs a Signal request
+    we do not send; a command's pool lives as long as the command, so on a large fleet every script's output
+    stayed in memory to the end (about a quarter of a megabyte per host)."""
+    pool.pipelines.pop(ps.id, None)
+
+
+def _proxies_read_once(wsman: WSMan) -> None:
+    """pypsrp reads the environment's proxy settings into its requests session when it builds it; requests
+    would read the whole environment again on every request (a tenth of the controller's CPU on a large
+    fleet). The session keeps the settings it was built with."""
+    session = getattr(wsman.transport, "session", None)
+    if session is not None:
+        session.trust_env = False
+
+
+def _frozen(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as pypsrp should hold them: serialized as they are, never deep-copied (fastclixml)."""
+    return {name: Frozen(value) for name, value in parameters.items()}
 
 
 def _error_text(record: Any) -> str:

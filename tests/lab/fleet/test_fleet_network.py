@@ -160,3 +160,28 @@ def test_main_mode_rules_pick_the_proposals_and_a_mismatch_fails_main_mode(make_
     assert sas(apart, "sql01") == ([], [])
     failures = [e["message"] for e in apart.host("app01")["events"] if e["id"] == 4653]
     assert any("main mode proposal" in m for m in failures), failures
+
+
+def test_a_change_within_a_pipeline_is_what_its_next_probe_meets(make_lab: LabFactory) -> None:
+    """The network model caches each host's policy; a rule removed or a service stopped by the same script
+    between two probes must show in the second one (the cache moves on with every change)."""
+    lab = make_lab()
+    lab.ok("sql01", NEW_RULE, Name="pair", Remote=["10.10.1.30"], In="Request", Out="Request")
+    (out,) = lab.ok("app01", """
+        New-NetIPsecRule -IPsecRuleName 'pair' -DisplayName 'pair' -RemoteAddress 10.10.1.20 `
+            -InboundSecurity Request -OutboundSecurity Request -KeyModule IKEv1 | Out-Null
+        function Rules($To) { @((Test-NetConnection -ComputerName $To -Port 445 -InformationLevel Detailed `
+            -WarningAction SilentlyContinue).MatchingIPsecRules) }
+        function Sas { @(Get-NetIPsecQuickModeSA).Count }
+        $first = @(Rules 10.10.1.20); $firstSas = Sas
+        Remove-NetIPsecMainModeSA -ErrorAction Stop; Remove-NetIPsecQuickModeSA -ErrorAction Stop
+        $null = Rules 10.10.1.40  # traffic elsewhere: the network model reads this host's policy again
+        Stop-Service -Name IKEEXT
+        $null = Rules 10.10.1.20; $stoppedSas = Sas
+        Start-Service -Name IKEEXT
+        Remove-NetIPsecRule -IPsecRuleName 'pair'
+        [pscustomobject]@{ First = $first; FirstSas = $firstSas; StoppedSas = $stoppedSas; After = @(Rules 10.10.1.20) }
+        """)
+    assert prop(out, "First") == ["pair"] and prop(out, "FirstSas") == 1
+    assert prop(out, "StoppedSas") == 0  # IKEEXT stopped in this script: no negotiation
+    assert prop(out, "After") == []

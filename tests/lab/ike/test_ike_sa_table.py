@@ -170,3 +170,32 @@ def test_renegotiated_mm_sa_replaces_survivor_and_its_qm_sas() -> None:
     names = [q["Name"] for q in table.qm_sas("a", 400)]
     assert first.qm_sa_initiator is not None and first.qm_sa_initiator["Name"] not in names
     assert len(table.mm_sas("a", 400)) == 1 and len(names) == 1
+
+
+def _whole_table_expiry(table: SaTable, now: float) -> set[tuple[str, str]]:
+    """What a scan of every SA calls idle at ``now`` (the reference the deadline heap must agree with)."""
+    return {(h, str(r["Name"])) for h in ("a", "b") for r in [*table.mm_sas(h, 0), *table.qm_sas(h, 0)]
+            if not any(r is x for x in [*table.mm_sas(h, now), *table.qm_sas(h, now)])}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_expiry_by_deadline_matches_a_whole_table_scan(seed: int) -> None:
+    """Traffic at random times on random ports (new and reused SAs), expiry at random times: exactly the SAs
+    a full scan finds idle end, and none that traffic kept alive."""
+    import random
+
+    rng = random.Random(seed)
+    table, now = SaTable(idle_timeout_s=30), 0.0
+    ended_total = 0
+    for _ in range(200):
+        now += rng.choice([1, 5, 12, 31])
+        if rng.random() < 0.6:
+            send(table, now, rng.choice([445, 80, 8080]), sport=rng.randrange(50000, 50004))
+        else:
+            idle = _whole_table_expiry(table, now)
+            events = table.expire(now)
+            ended = {(e.host, e.message.split()[2]) for e in events}
+            assert ended == idle, (now, ended, idle)
+            ended_total += len(events)
+            assert _whole_table_expiry(table, now) == set()
+    assert ended_total > 0

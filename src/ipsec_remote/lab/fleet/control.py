@@ -1,5 +1,6 @@
 """The lab process's control endpoint on 127.0.0.1: ``GET /health`` (how many WinRM endpoints serve),
-``GET /inspect`` (DESIGN §5 shape), ``POST /shutdown``.
+``GET /inspect`` (DESIGN §5 shape), ``GET /stats`` (the lab process's CPU and memory and each host's WSMan
+request count: what benchmarks read without a whole inspect), ``POST /shutdown``.
 
 Only whoever can read ``lab.json`` (mode 0600) knows the random bearer token, so another local user cannot
 read the fleet's state or stop it. Plain HTTP is enough on the loopback interface.
@@ -19,9 +20,9 @@ from typing import Any
 
 class ControlServer:
     def __init__(self, token: str, inspect: Callable[[], dict[str, Any]], shutdown: Callable[[], None],
-                 health: Callable[[], dict[str, Any]]) -> None:
+                 health: Callable[[], dict[str, Any]], stats: Callable[[], dict[str, Any]] | None = None) -> None:
         self._token = token
-        handler = _make_handler(token, inspect, shutdown, health)
+        handler = _make_handler(token, inspect, shutdown, health, stats or (lambda: {}))
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="lab-control", daemon=True)
@@ -42,7 +43,7 @@ class ControlServer:
 
 def _make_handler(
     token: str, inspect: Callable[[], dict[str, Any]], shutdown: Callable[[], None],
-    health: Callable[[], dict[str, Any]],
+    health: Callable[[], dict[str, Any]], stats: Callable[[], dict[str, Any]],
 ) -> type[BaseHTTPRequestHandler]:
     expected = f"Bearer {token}".encode()
 
@@ -74,6 +75,8 @@ def _make_handler(
                 self._send(200, health())
             elif self.path == "/inspect":
                 self._send(200, inspect())
+            elif self.path == "/stats":
+                self._send(200, stats())
             else:
                 self._send(404, {"error": "not found"})
 

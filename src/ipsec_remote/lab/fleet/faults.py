@@ -45,6 +45,10 @@ remote_address = ["10.10.1.100"]
 name = "legacy-qm"
 proposal = [{ encryption = "DES3", esp_hash = "SHA1" }]
 
+[latency]                                     # how long a Windows host takes (lab/fleet/latency.py): off
+enabled = true                                # unless enabled; each figure can be set (pool_open_s,
+cim_call_s = 0.05                             # cim_call_s, blocked_connect = "wait"|"record", task_start_s)
+
 [kerberos]                                    # the KDC of `lab up --auth kerberos`
 kdc_down = true                               # krb5kdc is not started: no client can reach a KDC
 kdc_clock_skew_s = 600                        # the KDC's clock runs this far ahead (libfaketime)
@@ -110,6 +114,7 @@ from ..host import HostAssumptions, HostConfig, LabHost
 from ..host.audit import BY_KEY, SETTINGS, Setting
 from ..host.reference import param_specs
 from .domain import DomainFaults, parse_domain
+from .latency import LatencyModel, parse_latency
 from .spec import FleetSpec, LabConfigError, read_toml
 from .traffic_spec import TrafficConfig, parse_traffic
 
@@ -140,7 +145,7 @@ class HostFaults:
     execution_policy_gpo: str | None = None
     tamper_revert_files: bool = False
     utc_offset_min: int = 0
-    task_start_s: float = 0.0
+    task_start_s: float | None = None  # None: the latency model's figure when it is on, else 0
     clock_step_after_task_s: float = 0.0
     on_battery: bool = False
     spn_registered: bool = True  # kerberos lab: the host's HTTP/ and WSMAN/ SPNs exist in the KDC
@@ -172,6 +177,7 @@ class Faults:
     # ``[assumptions]``: the file's choices; the fields it does not set keep their documented defaults.
     assumptions: HostAssumptions = field(default_factory=HostAssumptions)
     kerberos: KerberosFaults = field(default_factory=KerberosFaults)
+    latency: LatencyModel = field(default_factory=LatencyModel)
     domain: DomainFaults = field(default_factory=DomainFaults)
     # ``[[clients]]`` and ``[traffic]``: flows through the network model (lab/fleet/traffic_spec.py).
     traffic: TrafficConfig = field(default_factory=TrafficConfig)
@@ -366,6 +372,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.assumptions = parse_assumptions(value, label)
         elif key == "kerberos":
             faults.kerberos = _kerberos(value, label)
+        elif key == "latency":
+            faults.latency = parse_latency(value, label)
         elif key == "domain":
             faults.domain = parse_domain(value, label)
     faults.traffic = parse_traffic(data.get("clients"), data.get("traffic"), label, spec)

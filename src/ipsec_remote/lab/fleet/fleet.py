@@ -8,9 +8,11 @@ fleet-wide re-entrant lock serialises everything that touches host state: pipeli
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -28,6 +30,7 @@ from .domain import build_domain
 from .faults import Faults, HostFaults
 from .hooks import FaultState
 from .kdc import LabRealm
+from .latency import Debt
 from .network import FleetNetwork, NetworkOptions
 from .spec import FleetSpec, HostSpec
 from .timers import Ticker
@@ -52,16 +55,26 @@ class FleetOptions:
 
 
 class _LockedHost:
-    """The ScriptHost the endpoint sees: the real host, run under the fleet lock."""
+    """The ScriptHost the endpoint sees: the real host, run under the fleet lock. After each pipeline the
+    fleet hears of it (``ran``: a task may have been registered), and the endpoint owes its client the time
+    a Windows host would have taken (``debt``, the latency model)."""
 
-    def __init__(self, host: LabHost, lock: threading.RLock) -> None:
+    def __init__(self, host: LabHost, lock: threading.RLock, ran: Callable[[LabHost], None], debt: Debt) -> None:
         self.host = host
         self.name = host.name
         self._lock = lock
+        self._ran = ran
+        self.debt = debt
 
     def run_pipeline(self, commands: list[PipelineCommand], pipeline_input: list[Any]) -> PipelineResult:
         with self._lock:
-            return self.host.run_pipeline(commands, pipeline_input)
+            calls, probes = len(self.host.calls), len(self.host.probes)
+            try:
+                return self.host.run_pipeline(commands, pipeline_input)
+            finally:
+                self._ran(self.host)
+                self.debt.add(self.debt.model.pipeline_s([c["cmdlet"] for c in self.host.calls[calls:]],
+                                                         self.host.probes[probes:]))
 
 
 class Fleet:
@@ -80,6 +93,7 @@ class Fleet:
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}
         self.endpoints: dict[str, LabEndpoint] = {}
+        self.debts: dict[str, Debt] = {}  # per host: the latency model's account (lab/fleet/latency.py)
         for host_spec in spec.hosts:
             host = LabHost(self._config(host_spec, self.faults.for_host(host_spec.name)))
             self.network.attach(host, host_spec)
@@ -96,6 +110,8 @@ class Fleet:
         self.realm: LabRealm | None = None
         self.client_cert: tuple[Path, Path] | None = None
         self.ticker = Ticker(self, self.options.tick_s)
+        # Hosts with a task to start or finish (or a tampering user): the only ones the timer visits.
+        self._timed = {name for name, host in self.hosts.items() if host.has_timers}
         self._next_expiry = 0.0
 
     def _config(self, spec: HostSpec, faults: HostFaults) -> HostConfig:
@@ -115,7 +131,7 @@ class Fleet:
             utc_offset_min=faults.utc_offset_min,
             execution_policy_gpo=faults.execution_policy_gpo,
             tamper_revert_files=faults.tamper_revert_files,
-            task_start_s=faults.task_start_s,
+            task_start_s=self._task_start_s(faults),
             clock_step_after_task_s=faults.clock_step_after_task_s,
             on_battery=faults.on_battery,
             audit=self.faults.audit_of(spec.name),
@@ -124,6 +140,12 @@ class Fleet:
                              else faults.listening_ports),
             firewall_allows=faults.firewall_allows,
         )
+
+    def _task_start_s(self, faults: HostFaults) -> float:
+        if faults.task_start_s is not None:
+            return faults.task_start_s
+        latency = self.faults.latency
+        return latency.task_start_s if latency.enabled else 0.0
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     @property
@@ -148,11 +170,12 @@ class Fleet:
             config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth,
                                     spn_host=f"{name.lower()}.{DOMAIN}" if auth == "kerberos" else None,
                                     cert_user=f"{USER}@{DOMAIN}" if auth == "certificate" else None)
-            endpoint = self.server.add_endpoint(_LockedHost(host, self.lock), config)
+            debt = self.debts[name] = Debt(self.faults.latency)
+            endpoint = self.server.add_endpoint(_LockedHost(host, self.lock, self._pipeline_ran, debt), config)
             own = self.faults.for_host(name)
             rtt_ms = own.rtt_ms if own.rtt_ms is not None else global_rtt
             state = FaultState(own, rtt_ms / 1000.0, partial(self._locked_out, host),
-                               self.network.options.lockout_drops_established)
+                               self.network.options.lockout_drops_established, debt)
             endpoint.hooks = state.hooks()
             self.endpoints[name] = endpoint
         self.ticker.start()
@@ -176,6 +199,10 @@ class Fleet:
             self.realm.stop()
 
     # --- behaviour ----------------------------------------------------------------------------------------
+    def _pipeline_ran(self, host: LabHost) -> None:
+        if host.has_timers:
+            self._timed.add(host.name)
+
     def _locked_out(self, host: LabHost) -> bool:
         """The controller's WinRM traffic to ``host`` is discarded now; each discard is audited as 4963
         ("IPsec dropped an inbound clear text packet that should have been secured", windows-behaviour §3)."""
@@ -204,14 +231,22 @@ class Fleet:
         """Start due scheduled tasks and finish started ones (real wall-clock time, each host's clock; the
         tampering local user acts here too); now and then expire idle SAs.
 
-        Expiry scans the whole fleet's SA table, so it runs every quarter of the idle time (at most every
-        5 s): an SA outlives its idle limit by that much at worst. ASSUMPTION: Windows' own check interval
-        is undocumented (windows-behaviour.md §6).
+        Expiry visits only SAs whose idle deadline has passed (SaTable keeps a heap of deadlines); it runs
+        every quarter of the idle time (at most every 5 s): an SA outlives its idle limit by that much at
+        worst. ASSUMPTION: Windows' own check interval is undocumented (windows-behaviour.md §6).
         """
-        for host in self.hosts.values():
+        with self.lock:
+            timed = [self.hosts[name] for name in sorted(self._timed)]
+        for host in timed:
             with self.lock:  # per host, so the WinRM loop never waits for the whole fleet
                 host.tick_tasks()
-                due_refresh(host)  # Group Policy: background and Invoke-GPUpdate refreshes
+                if not host.has_timers:
+                    self._timed.discard(host.name)
+        # Group Policy: background and Invoke-GPUpdate refreshes. Every host has a domain link (any pipeline
+        # may schedule another host's refresh), so this visit stays fleet-wide; it reads two numbers per host.
+        for host in list(self.hosts.values()):
+            with self.lock:
+                due_refresh(host)
         if self.traffic.flows:
             with self.lock:
                 self.traffic.tick()
@@ -226,6 +261,12 @@ class Fleet:
         """How many WinRM endpoints are listening and serving (``lab up --detach`` waits for all)."""
         serving = sum(1 for ep in self.endpoints.values() if ep.server is not None and ep.server.is_serving())
         return {"ok": serving == len(self.hosts), "hosts": len(self.hosts), "serving": serving}
+
+    def stats(self) -> dict[str, Any]:
+        """This lab process's CPU seconds and peak RSS, and each host's WSMan request count (benchmarks)."""
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {"cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+                "requests": {name: ep.counters.total for name, ep in self.endpoints.items()}}
 
     def lab_json(self) -> dict[str, Any]:
         """DESIGN §5 ``lab.json`` (the caller adds ``pid`` and the control endpoint)."""
@@ -270,9 +311,11 @@ class Fleet:
                 snap["requests_by_auth"] = ep.auth_counts.as_dict() if ep is not None else {}
                 snap["kerberos_delegated_logons"] = ep.auth_counts.delegated_logons if ep is not None else 0
                 snap["endpoint"] = ep.url if ep is not None else None
+                debt = self.debts.get(name)
+                snap["modelled_latency_s"] = round(debt.total, 3) if debt is not None else 0.0
                 out[name] = snap
         with self.lock:
             gpos = self.domain.inspect()
             traffic = self.traffic.to_json()
         return {"controller_address": self.spec.controller_address, "hosts": out, "gpos": gpos,
-                "traffic": traffic}
+                "traffic": traffic, "latency": self.faults.latency.describe()}

@@ -1,4 +1,5 @@
-"""Endpoint behaviour from faults and from the host's policy: refusals, HTTP 500s, drops and latency.
+"""Endpoint behaviour from faults and from the host's policy: refusals, HTTP 500s, drops and latency
+(the round trip, and the time a Windows host would have spent: ``latency.Debt``).
 
 The WinRM server consults these on its event loop, so each is a few dictionary look-ups and, for
 ``refuse_connection``, one rule evaluation — nothing that blocks.
@@ -11,15 +12,17 @@ from collections.abc import Callable
 
 from ..winrm.counters import EndpointHooks, Verdict
 from .faults import HostFaults
+from .latency import Debt, LatencyModel
 
 
 class FaultState:
     """Per-endpoint request numbering for ``winrm_errors`` and ``drop_after_calls``, and the lockout."""
 
     def __init__(self, faults: HostFaults, rtt_s: float, locked_out: Callable[[], bool],
-                 drop_established: bool = True) -> None:
+                 drop_established: bool = True, debt: Debt | None = None) -> None:
         self.faults = faults
         self._rtt_s = rtt_s
+        self.debt = debt or Debt(LatencyModel())
         self._locked_out = locked_out
         self._drop_established = drop_established
         self._seen = 0
@@ -47,5 +50,6 @@ class FaultState:
 
     def hooks(self) -> EndpointHooks:
         return EndpointHooks(
-            refuse_connection=self.refuse_connection, before_request=self.before_request, rtt_s=self.rtt_s
+            refuse_connection=self.refuse_connection, before_request=self.before_request, rtt_s=self.rtt_s,
+            owed_s=self.debt.take,
         )

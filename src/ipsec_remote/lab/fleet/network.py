@@ -78,7 +78,12 @@ class FleetNetwork:
         return list(self._by_name.values())
 
     def policy(self, host: LabHost) -> HostPolicy:
-        return host_policy(host.active_policy(), self._specs[host.name].is_dc, self.options.subnet_prefix)
+        """The host's enforced policy as the IKE model takes it, rebuilt only after the host changed (every
+        WinRM request asks whether the controller is locked out, every probe negotiates)."""
+        is_dc, prefix = self._specs[host.name].is_dc, self.options.subnet_prefix
+        policy: HostPolicy = host.derived(("ike_policy", is_dc, prefix),
+                                          lambda: host_policy(host.active_policy(), is_dc, prefix))
+        return policy
 
     def context(self) -> NegotiationContext:
         dcs = tuple(self.policy(h) for h in self._dcs)
@@ -105,7 +110,7 @@ class FleetNetwork:
             flow = Flow(src_host.name, src_host.address, address, protocol,
                         EPHEMERAL_PORT if tcp_like else 0, port if tcp_like else 0)
             view = src_host.active_policy()
-            src = host_policy(view, self._specs[src_host.name].is_dc, self.options.subnet_prefix)
+            src = self.policy(src_host)
             matching = self._matching_rules(view, src, flow)
             if address == src_host.address:
                 return ProbeResult(True, matching, src_host.address, address, "connected")  # loopback: no IPsec
@@ -146,10 +151,9 @@ class FleetNetwork:
         with self.lock:
             own = self.controller_host()
             if own is None:
-                flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT,
-                            self.winrm_port)
-                rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
-                return rule.name if rule is not None and rule.inbound_security == "Require" else None
+                # Asked on every WinRM request: the answer only changes when the host does.
+                verdict: str | None = host.derived("controller_blocked_by", lambda: self._inbound_require(host))
+                return verdict
             if own is host and self.options.own_address_traffic == "loopback":
                 return None
             flow = Flow(own.name, own.address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
@@ -160,6 +164,11 @@ class FleetNetwork:
             if "outbound Require" in outcome.reason:
                 return f"{own.name}:{outcome.initiator_rule}"
             return outcome.responder_rule or outcome.reason
+
+    def _inbound_require(self, host: LabHost) -> str | None:
+        flow = Flow(CONTROLLER, self.controller_address, host.address, "TCP", EPHEMERAL_PORT, self.winrm_port)
+        rule = effective_rule(self.policy(host), flow, "inbound", self.options.assumptions)
+        return rule.name if rule is not None and rule.inbound_security == "Require" else None
 
     def _matching_rules(self, view: HostPolicyView, policy: HostPolicy, flow: Flow) -> tuple[str, ...]:
         """Test-NetConnection's MatchingIPsecRules: the display names of every CS rule the flow matches."""

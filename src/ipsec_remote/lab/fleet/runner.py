@@ -35,7 +35,7 @@ def serve(
     stop = stop or threading.Event()
     fleet = Fleet(spec, faults, options)
     token = secrets.token_urlsafe(32)
-    control = ControlServer(token, fleet.inspect, stop.set, fleet.health)
+    control = ControlServer(token, fleet.inspect, stop.set, fleet.health, fleet.stats)
     path = lab_file_path(spec.state_dir)
     previous = _install_signal_handlers(stop)
     try:

@@ -55,6 +55,8 @@ def netsec_command(
     """A cmdlet with ParamSpecs from the reference (or ``params`` for one it lacks); NetSecurity ones
     (``log``) go to the call log."""
 
+    reads = name.startswith(("Get-", "Test-")) or name.endswith("Proposal")  # change nothing on the host
+
     def run(ctx: InvocationContext, args: CaseInsensitiveDict, pipeline_input: list[Any]) -> list[Any]:
         entry: dict[str, Any] = {"cmdlet": name, "params": {k: to_json(host, v) for k, v in args.items()}}
         if log:
@@ -66,6 +68,9 @@ def netsec_command(
         except PowerShellError as exc:
             entry["error"] = exc.record.message
             raise
+        finally:
+            if not reads:
+                host.generation += 1  # views derived from the host's policy are rebuilt (LabHost.derived)
         if name.startswith(CHANGES):
             host.notify_change()  # traffic in flight meets each intermediate state (lab/fleet/traffic.py)
         return out

@@ -109,6 +109,12 @@ class LabHost:
         self.change_listener: Callable[[], None] | None = None
         self._proposals: dict[int, tuple[weakref.ref[PSObject], Proposal]] = {}
         self._engine: Any = None
+        # Views derived from the host's state (its policy as the network model sees it) are cached per
+        # ``generation``, which moves on with every command that may change what they read (NetSecurity
+        # changes, service control) and after anything that ran on the host (a pipeline, a script, a direct
+        # call, a task).
+        self.generation = 0
+        self._derived: dict[object, tuple[int, Any]] = {}
         self.commands = CommandTable()
         for module in (netsec_rules, netsec_sets, netsec_firewall, system, files, tasks, audit, native,
                        powershell_exe, sockets, gpupdate):
@@ -131,7 +137,28 @@ class LabHost:
                 "COMPUTERNAME": self.name.upper()})
         return self._engine
 
+    @contextmanager
+    def changing(self) -> Iterator[None]:
+        """Whatever runs inside may change the host: derived views are recomputed afterwards."""
+        try:
+            yield
+        finally:
+            self.generation += 1
+
+    def derived(self, key: object, build: Callable[[], Any]) -> Any:
+        """``build()``, cached until the host changes (see ``generation``)."""
+        hit = self._derived.get(key)
+        if hit is not None and hit[0] == self.generation:
+            return hit[1]
+        value = build()
+        self._derived[key] = (self.generation, value)
+        return value
+
     def run_pipeline(self, commands: list[PipelineCommand], pipeline_input: list[Any]) -> PipelineResult:
+        with self.changing():
+            return self._run_pipeline(commands, pipeline_input)
+
+    def _run_pipeline(self, commands: list[PipelineCommand], pipeline_input: list[Any]) -> PipelineResult:
         if self._step_pending:  # the time-sync correction lands as the next pipeline starts
             self._step_pending, self._clock_step = False, self._clock_step + self.config.clock_step_after_task_s
         token = HOST_CLOCK.set(self.now)
@@ -146,7 +173,8 @@ class LabHost:
         """Run script text through the engine (returns the engine's ScriptResult)."""
         token = HOST_CLOCK.set(self.now)
         try:
-            return self.engine.run(text, dict(parameters or {}), variables=dict(variables or {}))
+            with self.changing():
+                return self.engine.run(text, dict(parameters or {}), variables=dict(variables or {}))
         finally:
             HOST_CLOCK.reset(token)
 
@@ -188,7 +216,10 @@ class LabHost:
         return event
 
     def notify_change(self) -> None:
-        """A NetSecurity change (policy or SAs) took effect: whoever follows the host's traffic hears it."""
+        """A NetSecurity change (policy or SAs) took effect: whoever follows the host's traffic hears it.
+        Views derived from the host's policy are rebuilt first (a Group Policy refresh changes it outside
+        any pipeline)."""
+        self.generation += 1
         if self.change_listener is not None:
             self.change_listener()
 
@@ -244,7 +275,8 @@ class LabHost:
             args[key] = self._resolve_nested(value, log, ctx)
         before = len(self.calls)
         try:
-            return list(command.invoke(ctx or _DirectContext(), args, []))
+            with self.changing():
+                return list(command.invoke(ctx or _DirectContext(), args, []))
         except Exception as exc:
             if not log:
                 raise ValueError(f"{call['cmdlet']}: {exc}") from exc
@@ -277,21 +309,36 @@ class LabHost:
         instance = tasks.start(self, task)
         return tasks.finish(self, instance) if instance is not None else None
 
+    @property
+    def has_timers(self) -> bool:
+        """Something for ``tick_tasks`` to do now or later: a task that has not run, a started one, or the
+        tampering user (a fleet ticks only these hosts)."""
+        return bool(self.config.tamper_revert_files or self.task_instances
+                    or any(t.last_run is None and t.at is not None for t in self.tasks.values()))
+
     def tick_tasks(self) -> None:
         """The timer: the tampering local user acts (it has been at it all along), due tasks start, and the
         actions whose start-up time is over run."""
         if self.config.tamper_revert_files:
-            tamper.act(self)
-        for task in self.due_tasks():
-            tasks.start(self, task)
+            with self.changing():
+                tamper.act(self)
+        due = self.due_tasks()
         now = self.now()
-        for instance in [i for i in self.task_instances if i.effect_at <= now]:
-            tasks.finish(self, instance)
+        ready = [i for i in self.task_instances if i.effect_at <= now]
+        if not due and not ready:
+            return
+        with self.changing():
+            for task in due:
+                tasks.start(self, task)
+            now = self.now()
+            for instance in [i for i in self.task_instances if i.effect_at <= now]:
+                tasks.finish(self, instance)
 
     # --- views ----------------------------------------------------------------------------------------
 
     def active_policy(self) -> HostPolicyView:
-        return build_policy(self)
+        view: HostPolicyView = self.derived("active_policy", lambda: build_policy(self))
+        return view
 
     def snapshot(self) -> dict[str, Any]:
         return build_snapshot(self)

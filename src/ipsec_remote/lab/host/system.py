@@ -110,6 +110,7 @@ def control_service(verb: str) -> Any:
                     "Microsoft.PowerShell.Commands.ServiceCommandException", target=svc.name, command=cmd).record)
                 continue
             svc.status = "Stopped" if verb == "Stop" else "Running"
+            host.generation += 1  # the host's policy view (services) changed
             if args.get("PassThru"):
                 out.append(_service_object(svc))
         return out

@@ -8,6 +8,7 @@ undocumented and decided by ``Assumptions.tie_break``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -214,7 +215,7 @@ def _mm_addresses(rule: MmRule, local: str, remote: str, policy: HostPolicy, a: 
 
 
 def address_matches(entries: Iterable[str], address: str, policy: HostPolicy, a: Assumptions) -> bool:
-    ip = ipaddress.ip_address(address)
+    ip = _ip(address)
     for entry in entries:
         for net in _networks(entry, policy):
             if net is None:
@@ -258,14 +259,29 @@ def _is_keyword(entry: str) -> bool:
     return entry.strip()[:1].isalpha() and ":" not in entry
 
 
-def _networks(entry: str, policy: HostPolicy) -> list[_IpNet | tuple[_Ip, _Ip] | None]:
-    """Parse one address entry; [None] = Any, [] = keyword the lab cannot resolve."""
+def _networks(entry: str, policy: HostPolicy) -> tuple[_IpNet | tuple[_Ip, _Ip] | None, ...]:
+    """Parse one address entry; (None,) = Any, () = keyword the lab cannot resolve."""
+    return _parsed_entry(entry, policy.local_subnets)
+
+
+# Every probe matches every rule's addresses: parse each entry (and address) once per lab process.
+@functools.lru_cache(maxsize=65536)
+def _ip(address: str) -> _Ip:
+    return ipaddress.ip_address(address)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed_entry(entry: str, local_subnets: tuple[str, ...]) -> tuple[_IpNet | tuple[_Ip, _Ip] | None, ...]:
+    return tuple(_parse_entry(entry, local_subnets))
+
+
+def _parse_entry(entry: str, local_subnets: tuple[str, ...]) -> list[_IpNet | tuple[_Ip, _Ip] | None]:
     text = entry.strip()
     low = text.lower()
     if low == "any":
         return [None]
     if low == "localsubnet":
-        return [ipaddress.ip_network(s, strict=False) for s in policy.local_subnets]
+        return [ipaddress.ip_network(s, strict=False) for s in local_subnets]
     if _is_keyword(text):
         return []
     if "-" in text:

@@ -67,6 +67,10 @@ def _no_delay() -> float:
     return 0.0
 
 
+def _nothing_owed(kind: str) -> float:
+    return 0.0
+
+
 @dataclass
 class EndpointHooks:
     """Callables consulted by the event loop, per connection or per request.
@@ -77,8 +81,11 @@ class EndpointHooks:
     * ``before_request(kind)`` — ``"ok"``, ``"http500"`` (answer HTTP 500) or ``"drop"`` (reset the
       connection without answering); ``kind`` is the WSMan operation, e.g. ``"Command"``.
     * ``rtt_s()`` — seconds added to every WSMan request (a slow or distant host).
+    * ``owed_s(kind)`` — seconds the answer to this request waits after the host handled it (the time a
+      Windows host would have spent: the fleet's latency model).
     """
 
     refuse_connection: Callable[[], bool] = field(default=_never)
     before_request: Callable[[str], Verdict] = field(default=_ok)
     rtt_s: Callable[[], float] = field(default=_no_delay)
+    owed_s: Callable[[str], float] = field(default=_nothing_owed)

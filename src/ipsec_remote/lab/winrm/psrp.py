@@ -22,13 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from psrpcore import ServerPipeline, ServerRunspacePool
-from psrpcore._payload import PSRPPayload, StreamType
-from psrpcore.types import PSInvocationState, PSVersion, add_note_property
+from psrpcore import PowerShell, ServerPipeline, ServerRunspacePool
+from psrpcore._events import CreatePipelineEvent, PSRPEvent
+from psrpcore._payload import PSRPMessage, PSRPPayload, StreamType, create_message
+from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, add_note_property
 
 from ..runtime import PipelineCommand, PipelineResult, ScriptHost
 from ..values import ErrorRecord
 from .convert import error_parts, error_record, from_ps, to_ps
+from .leanargs import lab_value, read_create_pipeline, read_pipeline
+from .leanoutput import Unsupported, clixml
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,54 @@ class _LabRunspacePool(ServerRunspacePool):
     def _process_SetMinRunspaces(self, event: Any) -> None:
         _lower_ci(event)
         super()._process_SetMinRunspaces(event)
+
+    def _process_message(self, message: PSRPMessage) -> Any:
+        """As psrpcore processes a message, except that a CreatePipeline's arguments are read straight into
+        lab values (leanargs: the same values, a fraction of the CPU)."""
+        if message.message_type != PSRPMessageType.CreatePipeline:
+            return super()._process_message(message)
+        pipeline = read_pipeline(message.data)
+        if pipeline is not None and message.pipeline_id is not None:
+            event: CreatePipelineEvent = _ReadPipelineEvent(message, message.pipeline_id, pipeline)
+        else:
+            ps_object = read_create_pipeline(message.data, self._cipher, our_capability=self.our_capability,
+                                             their_capability=self.their_capability)
+            created = PSRPEvent.create(message.message_type, ps_object, message.runspace_pool_id,
+                                       message.pipeline_id)
+            assert isinstance(created, CreatePipelineEvent)
+            event = created
+        self._process_CreatePipeline(event)
+        return event
+
+    def write_output(self, pipeline: ServerPipeline, value: Any) -> None:
+        """``pipeline.write_output(to_ps(value))``, with the CLIXML written straight from the lab value
+        (leanoutput) and queued as psrpcore queues a message; values leanoutput does not write take
+        psrpcore's path."""
+        try:
+            data = b"" if value is None else clixml(value)  # a bare $null is an empty message (as psrpcore)
+        except Unsupported:
+            pipeline.write_output(to_ps(value))
+            return
+        if pipeline.state != PSInvocationState.Running:
+            pipeline.write_output(None)  # psrpcore's own refusal (InvalidPipelineState)
+        message = create_message(False, PSRPMessageType.PipelineOutput, data, self.runspace_pool_id,
+                                 pipeline.pipeline_id)
+        self._send_buffer.append(PSRPMessage(PSRPMessageType.PipelineOutput, bytearray(message),
+                                             self.runspace_pool_id, pipeline.pipeline_id, self._fragment_counter,
+                                             StreamType.default))
+
+
+class _ReadPipelineEvent(CreatePipelineEvent):
+    """A CreatePipeline event whose pipeline leanargs.read_pipeline read (no psrpcore message object)."""
+
+    def __init__(self, message: PSRPMessage, pipeline_id: uuid.UUID, pipeline: PowerShell) -> None:
+        no_message: Any = None  # the message object psrpcore would have built; nothing reads it
+        super().__init__(message.message_type, no_message, message.runspace_pool_id, pipeline_id)
+        self._pipeline = pipeline
+
+    @property
+    def pipeline(self) -> PowerShell:
+        return self._pipeline
 
 
 def _lower_ci(event: Any) -> None:
@@ -118,7 +169,7 @@ class PsrpShell:
         self._drain()
 
     def _on_event(self, event: Any) -> None:
-        name = type(event).__name__
+        name = "CreatePipelineEvent" if isinstance(event, CreatePipelineEvent) else type(event).__name__
         if name in ("SetMaxRunspacesEvent", "SetMinRunspacesEvent", "ResetRunspaceStateEvent"):
             self.pool.runspace_availability_response(event.ci, True)
         elif name == "GetAvailableRunspacesEvent":
@@ -192,7 +243,7 @@ class PsrpShell:
         failure: ErrorRecord | None = None
         for result in results:
             for value in result.output:
-                pipeline.write_output(to_ps(value))
+                self.pool.write_output(pipeline, value)
             for err in result.errors:
                 pipeline.write_error(**error_parts(err))
             failure = result.failure or failure
@@ -285,7 +336,7 @@ def _statements(commands: list[Any]) -> list[list[PipelineCommand]]:
         out[-1].append(PipelineCommand(
             text=str.__str__(cmd.command_text),
             is_script=bool(cmd.is_script),
-            parameters=[(None if n is None else str.__str__(n), from_ps(v)) for n, v in cmd.parameters],
+            parameters=[(None if n is None else str.__str__(n), lab_value(v, from_ps)) for n, v in cmd.parameters],
         ))
         if cmd.end_of_statement:
             out.append([])

@@ -171,6 +171,9 @@ class LabEndpoint:
             if delay > 0:
                 await asyncio.sleep(delay)
             status, envelope = await self.service.handle(req, principal, conn.peer, self.url)
+            owed = self.hooks.owed_s(req.kind)
+            if owed > 0:
+                await asyncio.sleep(owed)
         if encrypted:
             ctype, envelope = wrap(state, envelope, content_protocol(content_type))
             return HttpResponse(status, envelope, extra, content_type=ctype)
