@@ -169,6 +169,7 @@ class InProcessSession(HostSession):
                                       parameters=[(k, _to_lab(v)) for k, v in parameters.items()])
             with self.fleet.lock:
                 result: PipelineResult = host.run_pipeline([command], [])
+            self.fleet._pipeline_ran(host)  # as the WinRM path does: a host with tasks joins the timer's visits
             output += [transport.plain(_to_client(v)) for v in result.output]
             errors += [transport._error_text(_error_to_client(e)) for e in result.errors]
             if result.failure is not None:
