@@ -77,7 +77,10 @@ def apply_never_raises(lab: Lab) -> Any:
 
 
 def identity(cmdlet: str, params: dict[str, Any]) -> tuple[str, str]:
-    return cmdlet, str(params.get("IPsecRuleName") or params.get("Name") or params.get("DisplayName"))
+    name = params.get("IPsecRuleName") or params.get("Name") or params.get("DisplayName")
+    if isinstance(name, list) and len(name) == 1:
+        name = name[0]  # -IPsecRuleName is String[]: one name or a one-element array select the same rule
+    return cmdlet, str(name)
 
 
 def journal_matches_hosts(lab: Lab, run_id: int, calls: dict[str, list[dict[str, Any]]]) -> None:
