@@ -101,13 +101,21 @@ def test_hostile_values_arrive_only_as_parameter_values(lab: Lab) -> None:
                                    "--skip-drill")
     assert rc == 0, (promoted, err)
     hosts = control_inspect(lab)
-    removed_anywhere: list[dict[str, Any]] = []
     for name in ("sql01", "app01"):
         sets = [c for c in hosts[name]["calls"] if c["cmdlet"].startswith("Set-")]
         assert sets and all(c["params"].get("PolicyStore") == "PersistentStore" for c in sets), sets
-        # Only the SA reset before proving a wave removes anything: SAs, each given as the object read.
-        removed = [c for c in hosts[name]["calls"] if c["cmdlet"].startswith("Remove-")]
-        removed_anywhere += removed
+        # Zero-drop promotion (issue 15): the SAs carrying the pair are kept, nothing is removed.
+        assert [c for c in hosts[name]["calls"] if c["cmdlet"].startswith("Remove-")] == [], name
+        assert hosts[name]["scheduled_tasks"] == []
+    before = {name: len(hosts[name]["calls"]) for name in ("sql01", "app01")}
+
+    # rekey is what drops SAs now: each SA given back as the object read, never a selector built from text.
+    rc, rekeyed, err = cli_json(lab, "rekey", "-i", "inventory.toml", "--lab", "--skip-drill")
+    assert rc == 0, (rekeyed, err)
+    hosts = control_inspect(lab)
+    removed_anywhere: list[dict[str, Any]] = []
+    for name in ("sql01", "app01"):
+        removed_anywhere += [c for c in hosts[name]["calls"][before[name]:] if c["cmdlet"].startswith("Remove-")]
         assert hosts[name]["scheduled_tasks"] == []
     # The reset ran, both kinds: the first end to drop an SA takes its peer's with it (IKE delete), so
     # one of the two hosts did the removing. An empty list would let a no-op reset through.
