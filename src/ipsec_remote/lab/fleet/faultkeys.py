@@ -9,6 +9,7 @@ from ..host import HostAssumptions
 from ..host.audit import BY_KEY
 from .domain import DOMAIN_KEYS
 from .faults import _SCALARS, HOST_TABLES, KERBEROS_KEYS, PREEXISTING_KINDS, TOP_KEYS
+from .latency import LATENCY_KEYS
 from .traffic_spec import TRAFFIC_KEYS
 
 HOST = "hosts.NAME"  # how a host's table is written in the key paths (NAME: a host of the inventory)
@@ -31,6 +32,8 @@ def fault_keys() -> list[str]:
             keys += [f"assumptions.{f.name}" for f in dataclasses.fields(HostAssumptions)]
         elif top == "domain":
             keys += [f"domain.{k}" for k in DOMAIN_KEYS]
+        elif top == "latency":
+            keys += [f"latency.{k}" for k in LATENCY_KEYS]
         elif top == "traffic":
             keys += [f"traffic.{k}" for k in TRAFFIC_KEYS]
         else:

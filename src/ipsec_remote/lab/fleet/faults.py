@@ -352,7 +352,8 @@ def _check_preexisting(hf: HostFaults, label: str, where: str, address: str) -> 
 
 
 # The keys each table accepts (docs/lab.md documents every one: tests/lab/fleet/test_lab_docs.py).
-TOP_KEYS = ("rtt_ms", "sa_idle_s", "audit", "assumptions", "kerberos", "domain", "clients", "traffic", "hosts")
+TOP_KEYS = ("rtt_ms", "sa_idle_s", "latency", "audit", "assumptions", "kerberos", "domain", "clients", "traffic",
+            "hosts")
 HOST_TABLES = ("preexisting", "audit")  # besides the scalar keys of _SCALARS
 KERBEROS_KEYS = ("kdc_down", "kdc_clock_skew_s")
 

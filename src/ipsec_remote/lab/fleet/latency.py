@@ -99,6 +99,9 @@ class Debt:
         return owed
 
 
+LATENCY_KEYS = ("enabled", "pool_open_s", "cim_call_s", "blocked_connect", "task_start_s")  # docs/lab.md
+
+
 def parse_latency(table: Any, label: str) -> LatencyModel:
     if not isinstance(table, dict):
         raise LabConfigError(label, "latency", "must be a table")
