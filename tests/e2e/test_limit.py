@@ -54,6 +54,11 @@ def test_apply_promote_rollback_with_limit(tmp_path: Path) -> None:
         assert requests(hosts)["web01"] == 0
         assert "ipsec-remote-pair-web01-app01" not in rule_names(hosts["app01"])
         assert "ipsec-remote-pair-app01-sql01" in rule_names(hosts["app01"])
+        # status with the same limit agrees with apply: the rule apply left alone is not drift.
+        rc, seen = lab.json("status", "--lab", "--limit", "app01,sql01")
+        assert rc == 0, seen
+        assert {h: d["drift"] for h, d in seen["hosts"].items()} == {"app01": [], "sql01": []}, seen["hosts"]
+        assert [(p["a"], p["b"], p["verified"]) for p in seen["pairs"]] == [("app01", "sql01", True)]
 
         # promote: only the pair inside the limit; the one with an end outside is skipped and said so.
         rc, promoted = lab.json("promote", "--to", "require", "inventory.toml", "--lab", "--limit", "app01,sql01",

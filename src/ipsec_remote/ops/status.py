@@ -20,7 +20,7 @@ from ..journal.store import Journal
 from ..model.desired import Kind, isolation_rule_name, pair_rule_name
 from ..model.inventory import Inventory
 from ..model.playbook import Verify
-from ..plan.limit import Limit
+from ..plan.limit import Limit, leave_skipped_alone
 from ..plan.planner import Change, same_value
 from ..remote.hoststate import HostState
 from ..remote.sessions import open_fleet
@@ -87,6 +87,8 @@ def status(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, 
             report.journal_notes = sync_journal(inv, states, names, journal)
         clashes = name_clashes(inv, names)
         plan = live_plan(inv, states, journal, names)
+        if limit is not None:  # a skipped pair's rule is not this run's business (as for apply --limit)
+            plan = leave_skipped_alone(plan, limit, inv.policy.group)
         changes = {h.host: list(h.changes) for h in plan.hosts}
         for host, found in changes.items():
             report.drift[host] = [_drift_line(c) for c in found] + ([clashes[host]] if host in clashes else [])
