@@ -193,3 +193,37 @@ def test_gpo_promote_and_rollback_ask_on_a_terminal_and_yes_skips(tmp_path: Path
         assert term.finish() == 0, term.plain
         assert "[yes/no]" not in term.plain
         assert gpo_doc(lab)["gpos"][GPO]["objects"] == []
+
+
+def test_one_ctrl_c_after_the_gpo_edit_reverts_it_and_the_deadline_refresh_brings_it_back(tmp_path: Path) -> None:
+    import signal
+
+    from reliability.helpers import control_inspect, popen_cli
+
+    with running_lab(tmp_path, INVENTORY, faults=LISTENERS + "rtt_ms = 300\n", playbook=WAVES) as lab:
+        rc, report = lab.json("apply", "inventory.toml", "--lab")
+        assert rc == 0, report
+        proc = popen_cli(lab, "promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill",
+                         "--confirm-timeout", "10")
+        deadline = time.monotonic() + 60
+        seen: list[str] = []
+        while time.monotonic() < deadline and proc.poll() is None and not seen:
+            hosts = control_inspect(lab)
+            seen = [n for n in MANAGED if any("-gpromo-" in str(r.get("Name")) for r in rsop_rules(hosts[n]))
+                    and hosts[n]["scheduled_tasks"]]
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+        assert seen, "the canary's edit never reached a host while its task was armed"
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        doc = gpo_doc(lab)
+        assert promoted_rules(doc["gpos"][GPO]["objects"]) == []  # the controller reverted its edit first
+        assert any(promoted_rules([{"name": r["Name"]} for r in rsop_rules(doc["hosts"][h])]) for h in seen)
+        time.sleep(14)  # past the 10 s deadline: each task refreshes computer policy
+        doc = gpo_doc(lab)
+        for host in seen:
+            h = doc["hosts"][host]
+            assert promoted_rules([{"name": r["Name"]} for r in rsop_rules(h)]) == [], host
+            assert h["scheduled_tasks"] == [] and h["reachable_from_controller"], host
+        rc, status = lab.json("status", "inventory.toml", "--lab")
+        assert rc == 0 and all(p["verified"] and p["inbound_security"] == "Request" for p in status["pairs"]), status

@@ -45,8 +45,8 @@ def gpo_key(inv: Inventory) -> str:
     return f"gpo:{inv.policy.store}"
 
 
-def _read_gpo(inv: Inventory, writer_fleet: Fleet) -> HostState | None:
-    states, _ = read_fleet(writer_fleet, inv)
+def _read_gpo(inv: Inventory, writer_fleet: Fleet, cleanup: bool = False) -> HostState | None:
+    states, _ = read_fleet(writer_fleet, inv, cleanup=cleanup)
     return states.get(inv.policy.gpo_writer or "")
 
 

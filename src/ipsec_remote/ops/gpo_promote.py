@@ -7,14 +7,17 @@ a. arm — every wave host gets the usual one-time SYSTEM task, whose deadline a
    restore: SYSTEM has no rights on a GPO, so a host cannot undo a GPO edit itself;
 b. change — the GPO's objects for the promoted pairs so far plus the wave's (gpo_desired.py: each pair its
    own rules, carved out of the Request rules) written on ``policy.gpo_writer`` in one GPO session and one
-   Save-NetGPO ("Open-NetGPO": edits are cached until "Save-NetGPO" writes them), then only the wave's hosts
-   refresh and their RSOP must carry the edit;
+   Save-NetGPO (Open-NetGPO "caches the GPO so that modifications can be made locally", Save-NetGPO "loads
+   and saves the entire GPO at once": learn.microsoft.com/powershell/module/netsecurity/open-netgpo and
+   .../save-netgpo), then only the wave's hosts refresh (gpupdate /target:computer /force, as apply does)
+   and their RSOP must carry the edit;
 c. prove — the wave's pairs through the new policy and a fresh WinRM session to every wave host;
 d. confirm, or revert: the controller writes the GPO back to the confirmed promotions (one session, one
    Save), then each wave host refreshes again (through a new session, or its task at the deadline) and its
    RSOP is checked; no later wave starts.
 
-What the net does not cover: a controller that dies after (b) cannot revert the GPO. The hosts' tasks still
+One Ctrl-C after (b) reverts the GPO edit before stopping (the tasks then refresh the hosts to it). What
+the net does not cover: a controller that dies after (b) cannot revert the GPO. The hosts' tasks still
 fire, but their refresh re-applies the GPO as it is — Require stays on the wave's pairs, at every refresh,
 until the GPO is edited. The next run sees it: status reads the GPO's promotions against the journal's
 confirmed ones and marks those pairs unconfirmed; ``promote`` takes them up again (proven, then confirmed
@@ -63,11 +66,13 @@ class GpoEdit:
     run_id: int
     say: Say
 
-    def write(self, promoted: Mapping[Pair, Security], phase: str, refresh: list[str] | None) -> list[str]:
+    def write(self, promoted: Mapping[Pair, Security], phase: str, refresh: list[str] | None,
+              cleanup: bool = False) -> list[str]:
         """The GPO's objects for ``promoted`` in one session and one Save (nothing if it holds them
-        already); then ``refresh`` (hosts) run gpupdate and their RSOP must carry it. Problems, one line each."""
+        already); then ``refresh`` (hosts) run gpupdate and their RSOP must carry it. Problems, one line each.
+        ``cleanup``: also after a Ctrl-C (the revert of an edit nobody will confirm)."""
         writer = self.inv.policy.gpo_writer or ""
-        gpo = _read_gpo(self.inv, self.writer_fleet)
+        gpo = _read_gpo(self.inv, self.writer_fleet, cleanup)
         if gpo is None:
             return [self.writer_fleet.failed.get(writer) or f"{writer}: the GPO could not be read"]
         changes = list(_plan(self.inv, gpo_objects(self.inv, promoted), gpo).changes)
@@ -109,6 +114,7 @@ def gpo_promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTa
     fleet = open_fleet(targets, forks)
     edit = GpoEdit(inv, writer_fleet, fleet, journal, run_id, say)
     rsop_inv = with_store(inv, RSOP)  # what the hosts enforce from the GPO
+    run: SwitchedRun | None = None
     try:
         if checks:
             report.preflight = preflight(rsop_inv, fleet)
@@ -184,6 +190,7 @@ def gpo_promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTa
         stopped = report.interrupted is not None or interrupt.requested()
         if stopped:
             report.interrupted = report.interrupted or "stopped by Ctrl-C"
+            report.armed_reverts = run.armed_now() if run is not None else []
         journal.finish_run(run_id, "interrupted" if stopped else "ok" if report.ok else "failed",
                            {"waves": len(report.waves), "gpo": inv.policy.store})
     return report
@@ -200,6 +207,15 @@ def _run_wave(run: SwitchedRun, edit: GpoEdit, wave: WaveReport, before: Mapping
                       lowering=lowering, prove=prove_in_place,
                       # The hosts' own reverts (a new session, or the task) refresh policy: the GPO first.
                       undo=lambda: edit.write(before, f"promote-wave-{wave.number}-revert", None))
+    except interrupt.Interrupted:
+        if outcome.status.startswith("interrupted"):
+            # One Ctrl-C after the GPO edit: no confirm will come, and the hosts' refresh undoes nothing
+            # while the GPO holds the edit — so the controller reverts it before stopping; each wave host's
+            # task then refreshes to it at its deadline.
+            undone = edit.write(before, f"promote-wave-{wave.number}-revert", None, cleanup=True)
+            outcome.problems += undone or ["stopped by Ctrl-C: the GPO edit was reverted; each wave host gets it "
+                                           "back at its deadline's computer-policy refresh"]
+        raise
     finally:
         wave.status, wave.problems, wave.proofs, wave.deadlines = (outcome.status, outcome.problems,
                                                                    outcome.proofs, outcome.deadlines)
