@@ -353,9 +353,11 @@ def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
     inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, command, limit=limit,
                                                         gpo_command=command or "doctor")
     if is_gpo_store(inv.policy.store):  # the hosts enforce what Group Policy delivered: their RSOP
-        from ..ops.gpo_status import RSOP, with_store
+        from ..ops.gpo_doctor import gpo_doctor
+        from ..ops.gpo_status import RSOP, with_store, writer_target
 
         findings = run_doctor(with_store(inv, RSOP), targets, forks or book.rollout.forks)
+        findings += gpo_doctor(inv, writer_target(inv, inventory, lab), journal.pair_security())
     else:
         findings = run_doctor(inv, targets, forks or book.rollout.forks)
     drills: list[Any] = []
