@@ -227,3 +227,22 @@ def test_one_ctrl_c_after_the_gpo_edit_reverts_it_and_the_deadline_refresh_bring
             assert h["scheduled_tasks"] == [] and h["reachable_from_controller"], host
         rc, status = lab.json("status", "inventory.toml", "--lab")
         assert rc == 0 and all(p["verified"] and p["inbound_security"] == "Request" for p in status["pairs"]), status
+
+
+def test_a_gpo_that_drifted_from_the_inventory_is_not_promoted(tmp_path: Path) -> None:
+    from .conftest import host_powershell
+
+    with running_lab(tmp_path, INVENTORY, faults=LISTENERS) as lab:
+        assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
+        # Someone else's edit of the GPO on the DC (direct -PolicyStore edits are local there).
+        host_powershell(lab, "dc01", "param([string]$Store) Set-NetIPsecRule -IPsecRuleName "
+                        "'ipsec-remote-gpair-sql01-sql02-ab' -Enabled False -PolicyStore $Store -ErrorAction Stop",
+                        Store=GPO)
+        version = gpo_doc(lab)["gpos"][GPO]["version"]
+        rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")
+        assert rc == 1 and report["waves"] == [], report
+        why = report["failed_hosts"]["dc01"]
+        assert "nothing changed: the GPO differs from the inventory" in why and "gpair-sql01-sql02-ab" in why, why
+        doc = gpo_doc(lab)
+        assert doc["gpos"][GPO]["version"] == version
+        assert all(h["scheduled_tasks"] == [] for h in doc["hosts"].values())

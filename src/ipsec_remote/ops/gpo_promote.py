@@ -127,6 +127,15 @@ def gpo_promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTa
                                 "that stopped mid-wave); this run takes the pair up again"
                                 for (a, b), sec in sorted(held.items())
                                 if sec != REQUEST_PAIR and (a, b) not in confirmed]
+        # A wave writes the whole GPO for the inventory: other differences would reach hosts outside the wave
+        # unproven (at the catch-up refresh), so they are apply's to repair first.
+        drift = _plan(inv, gpo_objects(inv, promotions(held)), gpo).changes
+        if drift:
+            writer_fleet.fail(writer.name, f"{writer.name}: nothing changed: the GPO differs from the inventory ("
+                              + "; ".join(f"{c.action} {c.kind.value} {c.name}" for c in drift[:5])
+                              + (f"; {len(drift) - 5} more" if len(drift) > 5 else "")
+                              + "): run 'ipsec-remote apply' first")
+            return report
         states, _ = read_fleet(fleet, rsop_inv)
         if to == "require":
             candidates = []
