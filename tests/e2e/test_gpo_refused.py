@@ -1,5 +1,5 @@
 """A GPO store (``policy.store = 'domain\\GPO'``) is refused by every command not yet built for it (all but
-``plan``, ``apply``, ``status`` and ``rollback``):
+``plan``, ``apply``, ``status``, ``promote``, ``doctor`` and ``rollback``):
 one line naming the file and ``policy.store``, exit 2, and not one WinRM request reaches any host."""
 
 from __future__ import annotations

@@ -166,8 +166,9 @@ def test_a_hostile_gpo_name_is_refused_in_one_line_or_quoted_in_the_plan(lab: La
     path = lab.dir / "hostile-gpo.toml"
     path.write_text(INVENTORY.replace('store = "PersistentStore"', f"store = {toml_str(STORE)}\ngpo_writer = \"dc01\""),
                     encoding="utf-8")
-    rc, out, err = run_in_process(["promote", "--to", "require", "-i", str(path), "--lab"])
-    assert_one_line("promote", rc, out, err, str(path), "policy.store")
+    # rekey refuses a GPO store (promote works with one since issue 13): the refusal quotes the name.
+    rc, out, err = run_in_process(["rekey", str(path), "--lab"])
+    assert_one_line("rekey", rc, out, err, str(path), "policy.store")
     assert "line2" in err and "\\n" in err  # the newline shows escaped
     assert {n: h["requests"]["total"] for n, h in control_inspect(lab).items()} == before
     # GPO mode's offline plan writes the GPO on the DC: the name is one quoted literal in the export.

@@ -135,7 +135,7 @@ def plan(
             from ..ops.gpo_status import writer_target
 
             gpo_plan_exit(inv, json_out, show_powershell, export, detailed_exitcode,
-                          gpo_live_plan(inv, writer_target(inv, inventory, lab)))
+                          gpo_live_plan(inv, writer_target(inv, inventory, lab), journal))
         result, failed = remote_plan(inv, targets, journal, forks or book.rollout.forks, scope)
         for host, reason in sorted(failed.items()):
             typer.echo(f"ipsec-remote: {host}: not planned: {runner.without_host(host, reason)}", err=True)
@@ -215,7 +215,8 @@ def status(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
     if is_gpo_store(inv.policy.store):
         from ..ops.gpo_status import gpo_status, writer_target
 
-        report = gpo_status(inv, targets, writer_target(inv, inventory, lab), quick, forks or book.rollout.forks)
+        report = gpo_status(inv, targets, writer_target(inv, inventory, lab), quick, forks or book.rollout.forks,
+                            journal.pair_security())
     else:
         report = run_status(inv, targets, journal, quick, forks or book.rollout.forks, scope)
     runner.render(report, json_out, "print_status",
@@ -260,9 +261,22 @@ def promote(
     inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, f"promote --to {to}", limit=limit)
     selected = runner.limited_pairs(selected, scope)
     timeout = confirm_timeout or book.promote.confirm_timeout_s
+    gpo = is_gpo_store(inv.policy.store)
+    if gpo and accepted is not None:
+        raise InputError("--accept-breaking", accept_breaking or "", "is for server isolation, which a GPO store "
+                                                                     "does not support")
     if confirm.wanted(yes):
         confirm.ask("Promote these pairs?",
-                    lambda: confirm.promote_preview(inv, book, journal, to, selected, timeout, scope))
+                    lambda: confirm.promote_preview(inv, book, journal, to, selected, timeout, scope, gpo=gpo))
+    if gpo:
+        from ..ops.gpo_promote import gpo_promote
+        from ..ops.gpo_status import writer_target
+
+        report = gpo_promote(inv, book, targets, writer_target(inv, inventory, lab), journal, to, selected, timeout,
+                             forks or book.rollout.forks, runner.events(json_out), skip_drill=skip_drill,
+                             checks=not skip_preflight)
+        runner.render(report, json_out, "print_promote",
+                      runner.report_writer("promote", inv, inventory, lab, report_file, junit), scope)
     report = run_promote(inv, book, targets, journal, to, selected, timeout, forks or book.rollout.forks,
                          runner.events(json_out), skip_drill=skip_drill, accept_breaking=accepted,
                          checks=not skip_preflight)
@@ -309,7 +323,10 @@ def rollback(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = N
         from ..ops.gpo_apply import gpo_rollback
         from ..ops.gpo_status import writer_target
 
-        report = gpo_rollback(inv, targets, writer_target(inv, inventory, lab), journal, forks or book.rollout.forks)
+        writer = writer_target(inv, inventory, lab)
+        if confirm.wanted(yes):
+            confirm.ask("Roll the GPO back?", lambda: confirm.gpo_rollback_preview(inv, writer, journal))
+        report = gpo_rollback(inv, targets, writer, journal, forks or book.rollout.forks)
         runner.render(report, json_out, "print_rollback")
     if scope is not None:
         refuse_rollback_across(scope, journal.pair_security())
@@ -335,7 +352,14 @@ def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
     command = "doctor --drill" if drill else None
     inv, book, targets, journal, scope = runner.prepare(inventory, playbook, lab, command, limit=limit,
                                                         gpo_command=command or "doctor")
-    findings = run_doctor(inv, targets, forks or book.rollout.forks)
+    if is_gpo_store(inv.policy.store):  # the hosts enforce what Group Policy delivered: their RSOP
+        from ..ops.gpo_doctor import gpo_doctor
+        from ..ops.gpo_status import RSOP, with_store, writer_target
+
+        findings = run_doctor(with_store(inv, RSOP), targets, forks or book.rollout.forks)
+        findings += gpo_doctor(inv, writer_target(inv, inventory, lab), journal.pair_security())
+    else:
+        findings = run_doctor(inv, targets, forks or book.rollout.forks)
     drills: list[Any] = []
     if drill:
         from ..ops.drill import drill as run_drill

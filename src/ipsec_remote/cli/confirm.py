@@ -64,21 +64,36 @@ def rollback_preview(inv: Any, targets: Any, journal: Any, forks: int, scope: An
 
 
 def promote_preview(inv: Any, book: Any, journal: Any, to: str, selected: Any, timeout_s: int,
-                    scope: Any) -> list[str] | None:
+                    scope: Any, gpo: bool = False) -> list[str] | None:
     from ..ops.preview import promote_waves
     from .options import limit_lines
 
     waves, target = promote_waves(inv, book, journal, to, selected)
     if not waves:
         return None  # nothing would change: promote says why
+    net = (f"each through the GPO '{inv.policy.store}' (one session and one Save per wave, only the wave's hosts "
+           f"refreshed), behind an on-host computer-policy refresh that fires after {timeout_s} s unless "
+           "confirmed — it undoes nothing until the controller has reverted its GPO edit" if gpo else
+           f"each behind an on-host revert that fires after {timeout_s} s unless confirmed")
     lines = [f"promote --to {to}: {sum(len(p) for _, p in waves)} pair(s) to {target[0]}/{target[1]} in "
-             f"{len(waves)} wave(s), each behind an on-host revert that fires after {timeout_s} s unless "
-             "confirmed (pairs are proven again first; one that does not verify now is skipped):"]
+             f"{len(waves)} wave(s), {net} (pairs are proven again first; one that does not verify now is "
+             "skipped):"]
     for number, (name, pairs) in enumerate(waves, start=1):
         hosts = sorted({h for p in pairs for h in p})
         lines.append(f"  wave {number} ({name}): {', '.join(f'{a}:{b}' for a, b in pairs)} — "
                      f"{len(hosts)} host(s): {', '.join(hosts)}")
     return lines + limit_lines(scope)
+
+
+def gpo_rollback_preview(inv: Any, writer: Any, journal: Any) -> list[str] | None:
+    """GPO mode's rollback: the GPO's changes back to its snapshot, as the writer reads it now."""
+    from ..ops.gpo_apply import gpo_rollback_plan
+    from ..plan.gpo_plan import gpo_plan_text
+
+    plan = gpo_rollback_plan(inv, writer, journal)
+    text = gpo_plan_text(plan, False).replace("No changes. The GPO matches the inventory.",
+                                              "No object to remove or restore: the GPO is as before the first apply.")
+    return [text]
 
 
 def gpo_preview(inv: Any, writer: Any) -> list[str] | None:

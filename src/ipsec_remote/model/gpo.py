@@ -20,7 +20,9 @@ from .inventory import Inventory
 LOCAL_STORE = "PersistentStore"
 
 # Commands that are correct with a GPO store.
-GPO_READY: frozenset[str] = frozenset({"plan", "plan --offline", "status", "apply", "rollback"})
+GPO_READY: frozenset[str] = frozenset({"plan", "plan --offline", "status", "apply", "rollback",
+                                       "promote --to require", "promote --to request", "doctor",
+                                       "doctor --drill"})
 
 
 def is_gpo_store(store: str) -> bool:
@@ -58,5 +60,5 @@ def refuse_gpo_store(inv: Inventory, label: str, command: str) -> None:
     if is_gpo_store(inv.policy.store) and command not in GPO_READY:
         raise InputError(label, "policy.store",
                          f"'{inv.policy.store}' is a GPO: '{command}' does not support a GPO store yet "
-                         "(GPO mode has plan, apply, status and rollback so far); "
+                         "(GPO mode has plan, apply, status, promote, doctor and rollback so far); "
                          f"use store = \"{LOCAL_STORE}\"")

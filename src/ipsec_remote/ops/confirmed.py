@@ -130,12 +130,18 @@ Prover = Callable[[SwitchedRun, list[Pair], list[str]], tuple[list[PairResult], 
 
 
 def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, pairs: list[Pair],
-                  lines: Mapping[str, list[str]], timeout_s: int, change: Callable[[list[str]], None] | None = None,
-                  lowering: bool = False, *, prove: Prover) -> Confirmed:
+                  lines: Mapping[str, list[str]], timeout_s: int,
+                  change: Callable[[list[str]], list[str] | None] | None = None,
+                  lowering: bool = False, *, prove: Prover,
+                  undo: Callable[[], list[str]] | None = None) -> Confirmed:
     """Arm on every host of ``lines`` (what each host's revert restores), ``change``, prove ``pairs`` (with
     ``prove``: ``prove_in_place`` or ``renew_and_prove``), then confirm or revert; ``result`` says how far it
     got (also when a Ctrl-C stops it). Journalled as wave ``number`` of the run. ``lowering``: a change that
-    only loosens (a demotion) is kept even if a pair does not prove — only the management path must hold."""
+    only loosens (a demotion) is kept even if a pair does not prove — only the management path must hold.
+    ``change`` may return problems (a GPO edit that failed): they stop the confirm like a failed proof.
+    ``undo`` runs before the hosts' reverts when the change is not confirmed (GPO mode: the controller
+    reverts its GPO edit first, so the hosts' computer-policy refresh brings the old policy back); the
+    problems it returns make the wave failed."""
     journal = run.journal
     result.wave_id = journal.record_wave(run.run_id, number, pairs, "arming")
     hosts = sorted(lines)
@@ -161,8 +167,7 @@ def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, p
         _abort(switch, result, "aborted")
         interrupt.checkpoint(f"changing the rules of {what}")
     journal.update_wave(result.wave_id, "changing")
-    if change is not None:
-        change(hosts)
+    changed = change(hosts) if change is not None else None
     _stop_armed(journal, result, what, "proving")
 
     # c. prove — under the new policy (``prove``: keep or renew the SAs); and a fresh management session to
@@ -174,6 +179,7 @@ def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, p
     result.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items()
                         if not ok]
     result.problems += [f"{h}: {run.fleet.failed[h]}" for h in hosts if h in run.fleet.failed]
+    result.problems += list(changed or [])
     _stop_armed(journal, result, what, "confirming")
 
     # d. confirm before the earliest deadline, or revert
@@ -193,7 +199,11 @@ def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, p
         result.problems += [f"{h}: {o.detail}" for h, o in sorted(fired.items())]
     journal.update_wave(result.wave_id, "reverting")
     result.status = "reverted"
+    undone = undo() if undo is not None else []
     _revert(switch, hosts, fresh, result, what, run.playbook.promote.revert_wait_s)
+    if undone:
+        result.problems += undone
+        result.status = "failed"
     journal.update_wave(result.wave_id, result.status)
     return result
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from ..journal.deadman import record_drill
 from ..journal.store import Journal
+from ..model.gpo import is_gpo_store
 from ..model.inventory import Inventory
-from ..remote.deadman import DRILL_TASK, SYSTEM_SID
+from ..remote.deadman import DRILL_TASK, REFRESH_LINE, SYSTEM_SID
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostTarget
 from .switch import Switch
@@ -47,7 +48,10 @@ def drill(inv: Inventory, targets: Mapping[str, HostTarget], journal: Journal, f
     try:
         hosts = [h.name for h in inv.hosts if h.name in fleet.sessions]
         switch = Switch(fleet, targets, journal, run_id, task=DRILL_TASK)
-        problems = switch.arm({h: [] for h in hosts}, DRILL_DELAY_S)
+        # GPO mode: the task's deadline action is a computer-policy refresh (promote's, ops/gpo_promote.py),
+        # so the drill runs one as SYSTEM — it applies the GPO as it stands, as a background refresh would.
+        lines = [REFRESH_LINE] if is_gpo_store(inv.policy.store) else []
+        problems = switch.arm({h: list(lines) for h in hosts}, DRILL_DELAY_S)
         for host, problem in problems.items():
             results[host] = DrillResult(host, False, f"could not arm the drill task: {problem}")
         armed = [h for h in hosts if h in switch.armed]

@@ -31,7 +31,7 @@ from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostTarget
 from .apply import ApplyReport, Guard, StepFailed, _completed, _creates, _record_results
-from .gpo_status import RSOP, rsop_behind, with_store
+from .gpo_status import RSOP, promotions, rsop_behind, with_store
 from .hostview import read_fleet, snapshot_objects
 from .proof import prove_pairs
 from .rollback import RollbackReport, snapshot_desired
@@ -45,8 +45,8 @@ def gpo_key(inv: Inventory) -> str:
     return f"gpo:{inv.policy.store}"
 
 
-def _read_gpo(inv: Inventory, writer_fleet: Fleet) -> HostState | None:
-    states, _ = read_fleet(writer_fleet, inv)
+def _read_gpo(inv: Inventory, writer_fleet: Fleet, cleanup: bool = False) -> HostState | None:
+    states, _ = read_fleet(writer_fleet, inv, cleanup=cleanup)
     return states.get(inv.policy.gpo_writer or "")
 
 
@@ -79,9 +79,10 @@ def write_gpo(inv: Inventory, writer_fleet: Fleet, journal: Journal, run_id: int
     return len(calls)
 
 
-def refresh_hosts(inv: Inventory, fleet: Fleet, writer_fleet: Fleet, say: Say) -> dict[str, HostState]:
-    """gpupdate on every live host, then each RSOP against the GPO's current objects; hosts still behind
-    are failed. Returns the RSOP states of the hosts that hold the GPO."""
+def refresh_hosts(inv: Inventory, fleet: Fleet, writer_fleet: Fleet, say: Say,
+                  hosts: list[str] | None = None) -> dict[str, HostState]:
+    """gpupdate on every live host (or those of ``hosts``), then each RSOP against the GPO's current
+    objects; hosts still behind are failed. Returns the RSOP states of the hosts that hold the GPO."""
     def refresh(host: str, session: Any) -> bool:
         out = session.run("gpo_refresh", {}, retry=False)
         first = out.objects[0] if out.objects else {}
@@ -90,10 +91,10 @@ def refresh_hosts(inv: Inventory, fleet: Fleet, writer_fleet: Fleet, say: Say) -
                              f"{first.get('Output') if isinstance(first, dict) else out.errors}")
         return True
 
-    for host in fleet.each(refresh):
+    for host in fleet.each(refresh, hosts):
         say(host, "computer policy refreshed")
     gpo = _read_gpo(inv, writer_fleet)
-    rsop, _ = read_fleet(fleet, with_store(inv, RSOP))
+    rsop, _ = read_fleet(fleet, with_store(inv, RSOP), hosts=hosts)
     if gpo is None:
         for host in list(rsop):
             fleet.fail(host, f"{host}: the GPO could not be read back on {inv.policy.gpo_writer}")
@@ -106,15 +107,30 @@ def refresh_hosts(inv: Inventory, fleet: Fleet, writer_fleet: Fleet, say: Say) -
     return rsop
 
 
-def gpo_live_plan(inv: Inventory, writer: HostTarget) -> GpoPlan:
-    """``plan`` in GPO mode: the GPO as the writer reads it now, diffed against the inventory."""
+def gpo_live_plan(inv: Inventory, writer: HostTarget, journal: Journal | None = None) -> GpoPlan:
+    """``plan`` in GPO mode: the GPO as the writer reads it now, diffed against the inventory (at the
+    security the journal's promotions confirmed)."""
+    promoted = promotions(journal.pair_security()) if journal is not None else {}
     writer_fleet = open_fleet({writer.name: writer}, 1)
     try:
         gpo = _read_gpo(inv, writer_fleet)
         if gpo is None:
             raise IpsecRemoteError(writer_fleet.failed.get(writer.name) or f"{writer.name}: the GPO could not be read")
         refresh = tuple((h.name, h.address) for h in inv.hosts)
-        return GpoPlan(inv.policy.store, _plan(inv, gpo_objects(inv), gpo), refresh)
+        return GpoPlan(inv.policy.store, _plan(inv, gpo_objects(inv, promoted), gpo), refresh)
+    finally:
+        writer_fleet.close()
+
+
+def gpo_rollback_plan(inv: Inventory, writer: HostTarget, journal: Journal) -> GpoPlan:
+    """``rollback``'s preview in GPO mode: the GPO as the writer reads it now, diffed against its snapshot."""
+    writer_fleet = open_fleet({writer.name: writer}, 1)
+    try:
+        gpo = _read_gpo(inv, writer_fleet)
+        if gpo is None:
+            raise IpsecRemoteError(writer_fleet.failed.get(writer.name) or f"{writer.name}: the GPO could not be read")
+        objects, _ = snapshot_desired(journal, gpo_key(inv))
+        return GpoPlan(inv.policy.store, _plan(inv, objects, gpo), tuple((h.name, h.address) for h in inv.hosts))
     finally:
         writer_fleet.close()
 
@@ -129,7 +145,8 @@ def gpo_apply(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarg
     try:
         gpo = _read_gpo(inv, writer_fleet)
         if gpo is not None:
-            report.plan = Plan((_plan(inv, gpo_objects(inv), gpo),))
+            # Promotions the journal confirmed stay (apply never demotes; promote --to request does).
+            report.plan = Plan((_plan(inv, gpo_objects(inv, promotions(journal.pair_security())), gpo),))
             changes = list(report.plan.hosts[0].changes)
             if changes:
                 # The GPO's objects of our group before the first edit: what rollback returns to.
@@ -138,7 +155,9 @@ def gpo_apply(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarg
                 report.sent[writer.name] = write_gpo(inv, writer_fleet, journal, run_id, "gpo", changes, gpo, done)
                 say(writer.name, f"GPO '{inv.policy.store}': {len(changes)} change(s) saved in one session")
             rsop = refresh_hosts(inv, fleet, writer_fleet, say)
-            report.security = {(a, b): ("Request", "Request") for a, b, _ in inv.expanded_pairs()}
+            confirmed = journal.pair_security()
+            report.security = {(a, b): confirmed.get((a, b), ("Request", "Request"))
+                               for a, b, _ in inv.expanded_pairs()}
             if "verify" in playbook.rollout.phases:
                 report.pairs = prove_pairs(inv, fleet, playbook.verify, rsop, journal, run_id, say)
     except StepFailed as exc:

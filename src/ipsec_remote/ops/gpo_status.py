@@ -15,9 +15,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..model.desired import DesiredObject, Kind
+from ..model.desired import ISOLATION, DesiredObject, Kind, Security
 from ..model.gpo import gpo_writer_address
-from ..model.gpo_desired import gpo_objects, gpo_rule_names
+from ..model.gpo_desired import gpo_objects
 from ..model.inventory import Host, Inventory
 from ..model.playbook import Verify
 from ..plan.planner import Change, plan_host
@@ -45,7 +45,9 @@ def writer_target(inv: Inventory, inventory: Path, lab: bool) -> HostTarget:
 
 
 def gpo_status(inv: Inventory, targets: Mapping[str, HostTarget], writer_target: HostTarget, verify: Verify,
-               forks: int) -> StatusReport:
+               forks: int, confirmed: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> StatusReport:
+    """``confirmed``: the pairs' security as the journal's promotions confirmed it; a pair the GPO holds
+    otherwise is unconfirmed (not verified, with the way out)."""
     writer = inv.policy.gpo_writer or ""
     report = StatusReport()
     gpo_fleet = open_fleet({writer: writer_target}, 1)
@@ -60,12 +62,18 @@ def gpo_status(inv: Inventory, targets: Mapping[str, HostTarget], writer_target:
         rsop, _ = read_fleet(fleet, with_store(inv, RSOP),
                              lambda h: [("reset_sas", {"Peers": peers[h]})] if h in peers else [])
         if gpo is not None:
-            writes = plan_host(writer, gpo_writer_address(inv), gpo_objects(inv), gpo.observed, inv.policy.store)
+            writes = plan_host(writer, gpo_writer_address(inv), gpo_objects(inv, promotions(confirmed or {})),
+                               gpo.observed, inv.policy.store)
             report.drift[writer] = [f"GPO: {_drift_line(c)}" for c in writes.changes]
             report.drift.update(rsop_behind(inv, gpo, rsop))
-            report.security = _pair_security(inv, gpo)
+            report.security = gpo_pair_security(inv, gpo)
         report.pairs = prove_pairs(inv, fleet, verify, rsop, None, None)
+        unconfirmed = unconfirmed_lines(report.security, confirmed or {})
         for pair in report.pairs:
+            why = unconfirmed.get((pair.a, pair.b)) or unconfirmed.get((pair.b, pair.a))
+            if why is not None:
+                pair.verified = False
+                pair.problems = [why, *pair.problems]
             stale = [h for h in (pair.a, pair.b) if report.drift.get(h)]
             if gpo is None or stale:
                 pair.verified = False
@@ -79,6 +87,12 @@ def gpo_status(inv: Inventory, targets: Mapping[str, HostTarget], writer_target:
         fleet.close()
         gpo_fleet.close()
     return report
+
+
+def promotions(security: Mapping[tuple[str, str], tuple[str, str]]) -> dict[tuple[str, str], Security]:
+    """The journal's confirmed pair security as gpo_objects' promotions (pairs at Request/Request and the
+    local mode's isolation entries left out)."""
+    return {p: Security(*sec) for p, sec in security.items() if p[1] != ISOLATION and sec != ("Request", "Request")}
 
 
 def rsop_behind(inv: Inventory, gpo: HostState, rsop: Mapping[str, HostState]) -> dict[str, list[str]]:
@@ -97,12 +111,35 @@ def _rsop_line(c: Change) -> str:
     return f"{c.kind.value} {c.name}: applied as an older version ({', '.join(c.changed)} changed since)"
 
 
-def _pair_security(inv: Inventory, gpo: HostState) -> dict[tuple[str, str], tuple[str, str]]:
-    """Each pair's security as the GPO's rule of its [[pairs]] entry has it."""
-    rules = {o.name.lower(): o for o in gpo.observed if o.kind is Kind.RULE}
+def gpo_pair_security(inv: Inventory, gpo: HostState) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each host pair's security as the GPO holds it: the narrowest of our rules (gpo_desired.py) with b's
+    address local and a's remote (b's side: it serves the ports)."""
+    rules = [o for o in gpo.observed if o.kind is Kind.RULE and o.name.lower().endswith("-ba")
+             and str(o.params.get("Group") or inv.policy.group) == inv.policy.group]
     out: dict[tuple[str, str], tuple[str, str]] = {}
-    for a, b, pair in inv.expanded_pairs():
-        found: Any = rules.get(gpo_rule_names(inv.policy.group, pair)[1].lower())  # b's side: it serves
-        if found is not None:
+    for a, b, _ in inv.expanded_pairs():
+        addr_a, addr_b = inv.host(a).address, inv.host(b).address
+        hits = [(len(_addresses(r, "LocalAddress")) * len(_addresses(r, "RemoteAddress")), r) for r in rules
+                if addr_b in _addresses(r, "LocalAddress") and addr_a in _addresses(r, "RemoteAddress")]
+        if hits:
+            found = min(hits, key=lambda h: h[0])[1]
             out[(a, b)] = (str(found.params.get("InboundSecurity")), str(found.params.get("OutboundSecurity")))
+    return out
+
+
+def _addresses(obj: Any, key: str) -> list[str]:
+    value = obj.params.get(key)
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
+
+
+def unconfirmed_lines(held: Mapping[tuple[str, str], tuple[str, str]],
+                      confirmed: Mapping[tuple[str, str], tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Pairs whose security in the GPO is not what the journal's last confirmed promotion left (a promote
+    that stopped mid-wave: its GPO edit stays until a run reverts or confirms it)."""
+    out = {}
+    for pair, sec in held.items():
+        was = confirmed.get(pair) or confirmed.get((pair[1], pair[0])) or ("Request", "Request")
+        if sec != was:
+            out[pair] = (f"the GPO holds {sec[0]}/{sec[1]} for this pair, but no promotion confirmed it (the "
+                         f"last confirmed: {was[0]}/{was[1]}): run 'promote' to resume or 'rollback'")
     return out

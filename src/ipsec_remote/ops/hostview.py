@@ -44,14 +44,17 @@ def split_read(host: str, objects: list[Any], inv: Inventory) -> tuple[HostState
     return parse_state(state, inv.policy.group, inv.auth.psk_env), parse_names(names), rest
 
 
-def read_fleet(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | None = None
+def read_fleet(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | None = None,
+               hosts: list[str] | None = None, cleanup: bool = False
                ) -> tuple[dict[str, HostState], dict[str, HostNames]]:
-    """Every live host read in one pipeline each (plus ``extra(host)`` statements riding along)."""
-    states, names, _ = read_fleet_with(fleet, inv, extra)
+    """Every live host (or those of ``hosts``) read in one pipeline each (plus ``extra(host)`` statements
+    riding along); ``cleanup``: also after a Ctrl-C (Fleet.each)."""
+    states, names, _ = read_fleet_with(fleet, inv, extra, hosts, cleanup)
     return states, names
 
 
-def read_fleet_with(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | None = None
+def read_fleet_with(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] | None = None,
+                    hosts: list[str] | None = None, cleanup: bool = False
                     ) -> tuple[dict[str, HostState], dict[str, HostNames], dict[str, list[dict[str, Any]]]]:
     """``read_fleet``, and what each host's ``extra`` statements returned (in order)."""
     names: dict[str, HostNames] = {}
@@ -62,7 +65,7 @@ def read_fleet_with(fleet: Fleet, inv: Inventory, extra: Callable[[str], Steps] 
         state, names[host], rest[host] = split_read(host, out.objects, inv)
         return state
 
-    states = fleet.each(read)
+    states = fleet.each(read, hosts, cleanup=cleanup)
     return states, {h: names[h] for h in states}, {h: rest[h] for h in states}
 
 

@@ -31,6 +31,10 @@ _TOKEN = re.compile(r"^[A-Za-z0-9-]+$")
 _DIGEST = re.compile(r"^[0-9A-F]{64}$")
 
 
+# GPO mode's deadline action (revert_task.ps1): a computer-policy refresh instead of rules to restore.
+REFRESH_LINE = "gpupdate-computer"
+
+
 def revert_line(rule: str, inbound: str, outbound: str, store: str) -> str:
     """One rule to restore: its four fields percent-encoded (UTF-8, every byte but letters, digits and
     ``-_.~``) and joined with '|', so any name or GPO store — quotes, '|', line breaks, any script — travels

@@ -88,7 +88,10 @@ class Fleet:
         net_options = self.options.network or NetworkOptions(
             sa_idle_s=sa_idle_s,
             own_address_traffic=self.faults.assumptions.own_address_traffic,
-            assumptions=IkeAssumptions(cs_rule_endpoints=self.faults.assumptions.cs_rule_endpoints))
+            assumptions=IkeAssumptions(
+                cs_rule_endpoints=self.faults.assumptions.cs_rule_endpoints,
+                tie_break=self.faults.assumptions.cs_rule_tie_break,
+                address_size_breaks_ties=self.faults.assumptions.cs_rule_address_size_breaks_ties))
         self.network = FleetNetwork(spec.controller_address, spec.winrm_port, net_options, self.lock)
         self.hosts: dict[str, LabHost] = {}
         self.roles = {h.name: h.role for h in spec.hosts}

@@ -129,6 +129,17 @@ class HostAssumptions:
     (Endpoint 2) with the roles swapped — "mirrored" — or only as written — "local_remote". The fleet's
     IKE model reads it (lab/ike/model.py Assumptions.cs_rule_endpoints has the sources)."""
 
+    cs_rule_tie_break: Literal["most_restrictive", "least_restrictive", "first_listed", "error"] = \
+        "most_restrictive"
+    """Which of two matching connection security rules of equal specificity with different actions applies:
+    Microsoft documents no outcome (windows-behaviour.md §1). "error" makes the lab drop the flow and name
+    the rules (it refuses to guess). The fleet's IKE model reads it (lab/ike/model.py Assumptions.tie_break)."""
+
+    cs_rule_address_size_breaks_ties: bool = True
+    """Among matching connection security rules with as many conditions, whether the one covering fewer
+    addresses is the more specific (only "more matching criteria" is described, by the [community] Win7
+    Resource Kit; windows-behaviour.md §1). The fleet's IKE model reads it (Assumptions.address_size_breaks_ties)."""
+
     address_display: Literal["windows", "as_given"] = "windows"
     """How rule address filters read back. The store keeps an IPv4 subnet as address + mask and a single
     address as mask 0xFFFFFFFF (MS-FASP FW_IPV4_SUBNET), so the given "/16" text cannot survive:

@@ -9,6 +9,9 @@
 #   It reports the marker found beforehand: a revert that had already fired.
 # Data lines: IPsecRuleName|InboundSecurity|OutboundSecurity|PolicyStore, each field percent-encoded UTF-8
 # (decoded with [uri]::UnescapeDataString), so the file is plain ASCII whatever the names hold.
+# GPO mode's line is the single word gpupdate-computer: a computer-policy refresh (gpupdate
+# /target:computer /force, learn.microsoft.com/windows-server/administration/windows-commands/gpupdate),
+# which brings back whatever the GPO holds now; SYSTEM needs no domain rights for it.
 param(
     [string]$TaskName = 'ipsec-remote-revert',
     [string]$ExpectedDigest = '',
@@ -50,6 +53,15 @@ if ($fromTask) {
 if ($status -eq 'ok') {
     foreach ($line in $Lines) {
         $parts = ([string]$line).Split('|')
+        if ($parts.Count -eq 1 -and $parts[0] -eq 'gpupdate-computer') {
+            try {
+                $null = @(& gpupdate.exe /target:computer /force)
+                if ($LASTEXITCODE -eq 0) { $restored = $restored + 1 } else { $failed += $parts[0] }
+            } catch {
+                $failed += $parts[0]
+            }
+            continue
+        }
         if ($parts.Count -ne 4) { continue }
         $name = [uri]::UnescapeDataString($parts[0])
         try {
