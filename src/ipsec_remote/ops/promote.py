@@ -32,7 +32,7 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
-from ..plan.waves import plan_waves
+from ..plan.waves import host_local_order, plan_waves
 from ..remote.deadman import Deadline, revert_line
 from ..remote.names import promotion_mark
 from ..remote.sessions import open_fleet
@@ -199,7 +199,7 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
         handled: set[str] = set()  # hosts whose isolation rule a wave took up (or held back)
         stopped = False
         waves = [(name, [p for p in pairs if current.get(p, REQUEST_PAIR) != target])
-                 for name, pairs in plan_waves(eligible, playbook)]
+                 for name, pairs in plan_waves(host_local_order(eligible), playbook)]
         waves = [w for w in waves if w[1]]
         for name, pairs in waves:
             number = len(report.waves) + 1
