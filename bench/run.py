@@ -66,9 +66,12 @@ def per_host(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
     return sum(totals) / max(1, len(totals))
 
 
-def traffic(workdir: Path) -> dict[str, Any]:
+def requests_and_traffic(workdir: Path) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    """``requests`` and ``traffic`` from one ``lab inspect`` (a CLI start each costs seconds under load)."""
     proc, _, _ = cli(workdir, "lab", "inspect", "inventory.toml", "--json")
-    return dict(json.loads(proc.stdout).get("traffic") or {})
+    seen = json.loads(proc.stdout)
+    return ({name: dict(h["requests"]) for name, h in seen["hosts"].items() if h.get("requests")},
+            dict(seen.get("traffic") or {}))
 
 
 def prepare(workdir: Path, hosts: int, rtt_ms: int, faults: str | None = None) -> list[str]:
@@ -102,10 +105,10 @@ def bench_requests(workdir: Path) -> tuple[dict[str, float], dict[str, Any], dic
                               "--json")),
                  ("rollback", ("rollback", "-i", "inventory.toml", "--lab"))]
         for label, args in steps:
-            before, sent = requests(workdir), traffic(workdir)
+            before, sent = requests_and_traffic(workdir)
             proc, wall, _ = cli(workdir, *args)
-            figures[label] = round(per_host(before, requests(workdir), names), 1)
-            now = traffic(workdir)
+            after, now = requests_and_traffic(workdir)
+            figures[label] = round(per_host(before, after, names), 1)
             lost = now.get("dropped_between_members", 0) - sent.get("dropped_between_members", 0)
             if label in ("promote", "rollback"):
                 drops[label] = {"dropped": lost, "sent": now.get("sent", 0) - sent.get("sent", 0)}
