@@ -66,9 +66,12 @@ def per_host(before: dict[str, dict[str, int]], after: dict[str, dict[str, int]]
     return sum(totals) / max(1, len(totals))
 
 
-def traffic(workdir: Path) -> dict[str, Any]:
+def requests_and_traffic(workdir: Path) -> tuple[dict[str, dict[str, int]], dict[str, Any]]:
+    """``requests`` and ``traffic`` from one ``lab inspect`` (a CLI start each costs seconds under load)."""
     proc, _, _ = cli(workdir, "lab", "inspect", "inventory.toml", "--json")
-    return dict(json.loads(proc.stdout).get("traffic") or {})
+    seen = json.loads(proc.stdout)
+    return ({name: dict(h["requests"]) for name, h in seen["hosts"].items() if h.get("requests")},
+            dict(seen.get("traffic") or {}))
 
 
 def prepare(workdir: Path, hosts: int, rtt_ms: int, faults: str | None = None) -> list[str]:
@@ -87,31 +90,42 @@ def prepare(workdir: Path, hosts: int, rtt_ms: int, faults: str | None = None) -
     return names
 
 
-def bench_requests(workdir: Path) -> tuple[dict[str, float], dict[str, Any]]:
+def bench_requests(workdir: Path) -> tuple[dict[str, float], dict[str, Any], dict[str, Any]]:
     """Requests per host of each step; and, with member traffic every 100 ms along the 8 pairs, the packets
     each step dropped between members."""
     names = prepare(workdir, 6, 0, MEMBER_TRAFFIC)
     figures: dict[str, float] = {}
     drops: dict[str, Any] = {"interval_ms": 100}
+    hosts_per_wave: list[int] = []
     try:
         steps = [("fresh_apply", ("apply", "inventory.toml", "--lab")),
                  ("noop_apply", ("apply", "inventory.toml", "--lab")),
                  ("status", ("status", "inventory.toml", "--lab")),
-                 ("promote", ("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")),
+                 ("promote", ("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill",
+                              "--json")),
                  ("rollback", ("rollback", "-i", "inventory.toml", "--lab"))]
         for label, args in steps:
-            before, sent = requests(workdir), traffic(workdir)
+            before, sent = requests_and_traffic(workdir)
             proc, wall, _ = cli(workdir, *args)
-            figures[label] = round(per_host(before, requests(workdir), names), 1)
-            now = traffic(workdir)
+            after, now = requests_and_traffic(workdir)
+            figures[label] = round(per_host(before, after, names), 1)
             lost = now.get("dropped_between_members", 0) - sent.get("dropped_between_members", 0)
             if label in ("promote", "rollback"):
                 drops[label] = {"dropped": lost, "sent": now.get("sent", 0) - sent.get("sent", 0)}
+            if label == "promote" and proc.stdout.startswith("{"):
+                # Hosts each wave touched: each pays arm, change, proof, fresh session and confirm (README).
+                done = json.loads(proc.stdout).get("waves") or []
+                hosts_per_wave[:] = [len({h for p in w["pairs"] for h in p.split(":")}) for w in done]
             print(f"  {label:<12} {figures[label]:>6} requests/host  ({wall:.1f} s, exit {proc.returncode}, "
                   f"{lost} member packets dropped)")
     finally:
         cli(workdir, "lab", "down", "inventory.toml")
-    return figures, drops
+    # Promotion's accounting (README): 5 requests per host per command, 11 per host per wave it touches.
+    waves = {"hosts_per_wave": hosts_per_wave, "host_waves": sum(hosts_per_wave), "hosts": len(names),
+             "floor_requests_per_host": round((5 * len(names) + 11 * sum(hosts_per_wave)) / len(names), 1)}
+    print(f"  promote waves touched {hosts_per_wave} hosts: (5 x {len(names)} + 11 x {sum(hosts_per_wave)}) / "
+          f"{len(names)} = {waves['floor_requests_per_host']} requests/host by the accounting")
+    return figures, drops, waves
 
 
 def bench_baseline(workdir: Path) -> dict[str, float]:
@@ -222,7 +236,8 @@ def main() -> None:
         sizes = [10, 100] if args.quick else [10, 100, 1000]
         if args.only in (None, "requests"):
             print("Requests per host (6-host lab, member traffic every 100 ms):")
-            summary["requests_per_host"], summary["member_drops"] = bench_requests(work / "requests")
+            (summary["requests_per_host"], summary["member_drops"],
+             summary["promote_waves"]) = bench_requests(work / "requests")
         if args.only in (None, "baseline"):
             print("Baseline, same rollout with a new RunspacePool per step (6 hosts, rtt 20 ms):")
             summary["baseline"] = bench_baseline(work / "baseline")

@@ -85,6 +85,7 @@ def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
         "controller_cpu_s": round(usage["cpu_s"], 1), "lab_cpu_s": round(after["cpu_s"] - before["cpu_s"], 1),
         "lab_peak_rss_mb": after.get("peak_rss_mb"), "pairs_verified": sum(1 for p in pairs if p.get("verified")),
         "lab_up_s": round(up_s, 1), "forks": forks, "rtt_ms": RTT_MS, "latency_model": True,
+        "preflight": True,  # apply's default: the doctor's checks first, one pipeline per host (2 requests)
         "load_avg": [round(load_before[0], 2), round(load_after[0], 2)],
         **({"stderr_tail": err_tail, "failed_hosts": _failed(report)} if code != 0 else {}),
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ..journal.store import Journal
 from ..model.inventory import Inventory
 from ..model.playbook import Playbook
-from ..plan.waves import plan_waves
+from ..plan.waves import host_local_order, plan_waves
 from .promote import REQUEST_PAIR, Pair, _selected
 
 
@@ -24,4 +24,4 @@ def promote_waves(inv: Inventory, playbook: Playbook, journal: Journal, to: str,
         if to == "require" and (record is None or not record.verified):
             continue
         pairs.append((a, b))
-    return plan_waves(pairs, playbook), target
+    return plan_waves(host_local_order(pairs), playbook), target

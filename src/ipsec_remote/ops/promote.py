@@ -32,14 +32,14 @@ from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.planner import Change
-from ..plan.waves import plan_waves
+from ..plan.waves import host_local_order, plan_waves
 from ..remote.deadman import Deadline, revert_line
 from ..remote.names import promotion_mark
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from .apply import execute_changes, live_plan
 from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place, undrilled
-from .doctor import Finding, preflight
+from .doctor import Finding, preflight_read
 from .hostview import read_fleet_with, sync_journal
 from .proof import first_probes, prove_pairs
 from .status import hold_to_inventory
@@ -157,15 +157,19 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     fleet = open_fleet(targets, forks)
     run: SwitchedRun | None = None
     try:
-        if checks:  # the doctor's preflight on these sessions: a host with an error is failed, not promoted
-            report.preflight = preflight(inv, fleet)
         # Pairs must still verify now, not only when the journal recorded it: the proof's first round rides
         # along the read (one pipeline per host); later rounds, if any, poll as usual.
         candidates = _candidates(inv, journal, selected, report) if to == "require" else []
         only = {frozenset(p) for p in candidates}
         probes = first_probes(inv, fleet, playbook.verify, only)
-        states, names, rides = read_fleet_with(
-            fleet, inv, lambda h: [("verify", {"Probes": probes[h]})] if h in probes else [])
+
+        def ride(host: str) -> list[tuple[str, dict[str, Any]]]:
+            return [("verify", {"Probes": probes[host]})] if host in probes else []
+
+        if checks:  # the doctor's preflight in the same read: a host with an error is failed, not promoted
+            report.preflight, states, names, rides = preflight_read(inv, fleet, ride)
+        else:
+            states, names, rides = read_fleet_with(fleet, inv, ride)
         run = SwitchedRun(inv, playbook, fleet, targets, journal, run_id, states, say)
         report.journal_notes = sync_journal(inv, states, names, journal)
         current = journal.pair_security()
@@ -195,7 +199,7 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
         handled: set[str] = set()  # hosts whose isolation rule a wave took up (or held back)
         stopped = False
         waves = [(name, [p for p in pairs if current.get(p, REQUEST_PAIR) != target])
-                 for name, pairs in plan_waves(eligible, playbook)]
+                 for name, pairs in plan_waves(host_local_order(eligible), playbook)]
         waves = [w for w in waves if w[1]]
         for name, pairs in waves:
             number = len(report.waves) + 1

@@ -8,6 +8,7 @@ transform, by type (AH or ESP) and algorithms, never by its first transform alon
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,10 +126,18 @@ def _key_module_text(value: Any) -> str | None:
 
 def same_address(a: Any, b: str) -> bool:
     """Endpoints as parsed addresses: ``2001:DB8::1`` and ``2001:db8:0::1`` are the same peer."""
+    return _address_key(str(a)) == _address_key(b)
+
+
+@functools.lru_cache(maxsize=65536)
+def _address_key(text: str) -> str:
+    """An address's canonical text (the parsed address), or the trimmed lower-case text if it is not one.
+    Cached: a proof compares every SA of a host with every peer's address (a 1,000-host fleet parses the same
+    few thousand addresses hundreds of thousands of times)."""
     try:
-        return ipaddress.ip_address(str(a).strip()) == ipaddress.ip_address(b.strip())
+        return "ip:" + ipaddress.ip_address(text.strip()).exploded
     except ValueError:
-        return str(a).strip().lower() == b.strip().lower()
+        return "text:" + text.strip().lower()
 
 
 def end_view(report: Mapping[str, Any], peer_address: str) -> EndView:

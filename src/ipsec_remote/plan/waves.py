@@ -41,3 +41,38 @@ def plan_waves(pairs: list[Pair], playbook: Playbook) -> list[tuple[str, list[Pa
         left = wait
         number += 1
     return waves
+
+
+def host_local_order(pairs: list[Pair]) -> list[Pair]:
+    """The pairs reordered so that consecutive waves touch few hosts: every host a wave touches pays its arm,
+    change, proof, fresh session and confirm (README: promotion's floor), so a host's pairs should share a
+    wave rather than spread over several.
+
+    The first pair stays first (the canary is the inventory's first pair, as before); then, greedily, the
+    pair that finishes a host (its last pair), else one sharing a host with the pair before it, else the next
+    in inventory order. E.g. three web servers × two app servers, and both app servers × one SQL server
+    (8 pairs, waves of 1, 2 and 5 pairs): 10 host-wave participations instead of 11 in inventory order.
+    """
+    if len(pairs) < 3:
+        return list(pairs)
+    left = {h: 0 for p in pairs for h in p}
+    for a, b in pairs:
+        left[a] += 1
+        left[b] += 1
+    order = [pairs[0]]
+    rest = list(pairs[1:])
+    for h in pairs[0]:
+        left[h] -= 1
+    while rest:
+        last = set(order[-1])
+
+        def rank(item: tuple[int, Pair], last: set[str] = last) -> tuple[int, int, int]:
+            index, (a, b) = item
+            finished = (left[a] == 1) + (left[b] == 1)
+            return (-finished, -len(last & {a, b}), index)
+
+        index, pair = min(enumerate(rest), key=rank)
+        order.append(rest.pop(index))
+        for h in pair:
+            left[h] -= 1
+    return order
