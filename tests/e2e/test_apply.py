@@ -60,7 +60,7 @@ def test_faults_are_diagnosed(tmp_path: Path) -> None:
 
 
 def test_a_down_host_fails_alone(tmp_path: Path) -> None:
-    text = (ROOT / "examples" / "three-tier.toml").read_text()
+    text = (ROOT / "examples" / "three-tier-local.toml").read_text()
     text = text.replace('method = "certificate"', 'method = "kerberos"').replace('ca_bundle = "corp-root-ca.pem"\n', "")
     text = text.replace("store = 'corp.example.com\\IPsec Server Isolation'", 'store = "PersistentStore"')
     with running_lab(tmp_path, text, faults="[hosts.web02]\ndown = true\n") as lab:

@@ -1,4 +1,4 @@
-"""GPO mode end to end on the lab's domain (examples/three-tier.toml with its GPO): apply writes the one
+"""GPO mode end to end on the lab's domain (examples/three-tier-local.toml with its GPO): apply writes the one
 shared GPO on the DC in one session and one Save, refreshes every host and proves every pair; status agrees;
 rollback leaves neither the GPO nor any host's RSOP with our objects. Without edit rights nothing changes."""
 
@@ -10,7 +10,7 @@ from typing import Any
 from .conftest import ROOT, Lab, running_lab
 
 GPO = "corp.example.com\\IPsec Server Isolation"
-INVENTORY = ((ROOT / "examples" / "three-tier.toml").read_text()
+INVENTORY = ((ROOT / "examples" / "three-tier-local.toml").read_text()
              .replace('ca_bundle = "corp-root-ca.pem"\n', "")
              .replace('store = "PersistentStore"', f"store = '{GPO}'\ngpo_writer = \"dc01\""))
 LISTENERS = "".join(f"[hosts.{h}]\nlistening_ports = [135, 445, 5985, 5986, 1433, 5022]\n" for h in ("sql01", "sql02"))

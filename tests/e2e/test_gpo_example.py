@@ -1,4 +1,4 @@
-"""examples/three-tier-gpo.toml on the lab as its header says: lab up --detach, then apply, status, doctor
+"""examples/three-tier.toml on the lab as its header says: lab up --detach, then apply, status, doctor
 --drill, promote --to require, status and rollback with --lab each exit 0; every pair verified at each step,
 every host reachable; after rollback neither the GPO nor any host's RSOP holds one of our objects."""
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from .conftest import ROOT, running_lab
 
 GPO = "corp.example.com\\IPsec Server Isolation"
-EXAMPLE = (ROOT / "examples" / "three-tier-gpo.toml").read_text()
+EXAMPLE = (ROOT / "examples" / "three-tier.toml").read_text()
 MANAGED = ("web01", "web02", "web03", "sql01", "sql02")
 
 

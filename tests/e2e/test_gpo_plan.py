@@ -17,7 +17,7 @@ from pypsrp.wsman import WSMan
 from .conftest import ROOT, Lab, running_lab
 
 GPO = "corp.example.com\\IPsec Server Isolation"
-INVENTORY = ((ROOT / "examples" / "three-tier.toml").read_text()
+INVENTORY = ((ROOT / "examples" / "three-tier-local.toml").read_text()
              .replace('ca_bundle = "corp-root-ca.pem"\n', "")
              .replace('store = "PersistentStore"', f"store = '{GPO}'\ngpo_writer = \"dc01\""))
 NAMES = "@(Get-NetIPsecRule -PolicyStore RSOP -ErrorAction Stop | ForEach-Object { $_.InstanceID })"

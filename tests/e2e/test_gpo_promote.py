@@ -1,4 +1,4 @@
-"""promote in GPO mode end to end on the lab's domain (examples/three-tier.toml with its GPO): waves of host
+"""promote in GPO mode end to end on the lab's domain (examples/three-tier-local.toml with its GPO): waves of host
 pairs go to Require through the one GPO (one session and one Save per wave on the DC), only the wave's hosts
 refresh, each wave is proven and confirmed; a wave that is not confirmed is reverted through the GPO and no
 later wave starts; a controller killed mid-wave leaves the GPO edit, which the next run finds and takes up."""

@@ -11,7 +11,7 @@ from ipsec_remote.model.gpo import GPO_READY
 from .conftest import ROOT, running_lab
 
 GPO = "corp.example.com\\IPsec Server Isolation"
-INVENTORY = ((ROOT / "examples" / "three-tier.toml").read_text()
+INVENTORY = ((ROOT / "examples" / "three-tier-local.toml").read_text()
              .replace('method = "certificate"', 'method = "kerberos"').replace('ca_bundle = "corp-root-ca.pem"\n', "")
              .replace('store = "PersistentStore"', f"store = '{GPO}'\ngpo_writer = \"dc01\""))
 

@@ -12,7 +12,7 @@ PLAYBOOK = FAST_PLAYBOOK.replace('waves = [{ name = "canary", pairs = 1 }, { nam
 
 
 def three_tier() -> str:
-    text = (ROOT / "examples" / "three-tier.toml").read_text()
+    text = (ROOT / "examples" / "three-tier-local.toml").read_text()
     text = text.replace('method = "certificate"', 'method = "kerberos"').replace('ca_bundle = "corp-root-ca.pem"\n', "")
     return text.replace("store = 'corp.example.com\\IPsec Server Isolation'", 'store = "PersistentStore"')
 

@@ -13,7 +13,7 @@ from .helpers import ROOT, cli_json, control_inspect, running_lab
 
 # The three-tier example on the lab (Kerberos, PersistentStore) plus one more web server that is down.
 INVENTORY = (
-    (ROOT / "examples" / "three-tier.toml").read_text()
+    (ROOT / "examples" / "three-tier-local.toml").read_text()
     .replace('method = "certificate"', 'method = "kerberos"').replace('ca_bundle = "corp-root-ca.pem"\n', "")
     .replace("store = 'corp.example.com\\IPsec Server Isolation'", 'store = "PersistentStore"')
     + '\n[[hosts]]\nname = "web04"\naddress = "10.20.1.14"\ngroups = ["web"]\n'

@@ -18,7 +18,7 @@ PORTS = (445, 1433, 5022, 3389)
 
 
 def three_tier() -> Inventory:
-    return load_inventory(ROOT / "examples" / "three-tier.toml")
+    return load_inventory(ROOT / "examples" / "three-tier-local.toml")
 
 
 def _tuple(value: object) -> tuple[str, ...]:
@@ -81,7 +81,8 @@ def test_objects_never_name_a_host_they_do_not_apply_to_twice() -> None:
 ])
 def test_inventories_a_gpo_cannot_express_are_found(change: str, where: str | None, tmp_path: Path) -> None:
     path = tmp_path / "inventory.toml"
-    path.write_text((ROOT / "examples" / "three-tier.toml").read_text().replace('a = "sql01"\nb = "sql02"', change))
+    local = (ROOT / "examples" / "three-tier-local.toml").read_text()
+    path.write_text(local.replace('a = "sql01"\nb = "sql02"', change))
     inv = load_inventory(path)
     problem = gpo_problem(inv)
     assert (problem[0] if problem else None) == where, problem
@@ -98,7 +99,8 @@ def test_the_gpo_writer_must_be_a_domain_controller(policy: str, where: str, wor
     from ipsec_remote.model.gpo import check_gpo
 
     path = tmp_path / "inventory.toml"
-    path.write_text((ROOT / "examples" / "three-tier.toml").read_text().replace('store = "PersistentStore"', policy))
+    local = (ROOT / "examples" / "three-tier-local.toml").read_text()
+    path.write_text(local.replace('store = "PersistentStore"', policy))
     with pytest.raises(InputError) as err:
         check_gpo(load_inventory(path), str(path))
     assert err.value.key_path == where and words in err.value.problem, str(err.value)

@@ -29,7 +29,7 @@ READINGS = list(itertools.product(("local_remote", "mirrored"), (True, False),
 
 
 def three_tier() -> Inventory:
-    return load_inventory(ROOT / "examples" / "three-tier.toml")
+    return load_inventory(ROOT / "examples" / "three-tier-local.toml")
 
 
 def _tuple(value: object) -> tuple[str, ...]:

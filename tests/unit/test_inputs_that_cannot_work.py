@@ -65,7 +65,7 @@ def test_refused_with_a_located_line(name: str, data: dict[str, Any], key_path: 
 
 def test_the_shipped_examples_still_pass() -> None:
     load_inventory(ROOT / "inventory.toml")
-    load_inventory(ROOT / "examples" / "three-tier.toml")
+    load_inventory(ROOT / "examples" / "three-tier-local.toml")
     load_playbook(ROOT / "playbooks" / "server-to-server.toml")
 
 

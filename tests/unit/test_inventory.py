@@ -115,7 +115,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_group_pairs_expand_to_cross_product() -> None:
-    inv = load_inventory(ROOT / "examples" / "three-tier.toml")
+    inv = load_inventory(ROOT / "examples" / "three-tier-local.toml")
     pairs = [(a, b) for a, b, _ in inv.expanded_pairs()]
     assert pairs[:6] == [(w, s) for w in ("web01", "web02", "web03") for s in ("sql01", "sql02")]
     assert ("sql01", "sql02") in pairs and len(pairs) == 7

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def inv() -> Inventory:
-    return load_inventory(ROOT / "examples" / "three-tier.toml")
+    return load_inventory(ROOT / "examples" / "three-tier-local.toml")
 
 
 @pytest.mark.parametrize(("text", "hosts", "inside", "skipped"), [

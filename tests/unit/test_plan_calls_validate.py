@@ -13,7 +13,7 @@ from ipsec_remote.model.reference import validate_call, validate_plan
 from ipsec_remote.plan.planner import CMDLETS, WINDOWS_DEFAULTS, ObservedObject, plan_host
 
 ROOT = Path(__file__).resolve().parents[2]
-INVENTORIES = [ROOT / "inventory.toml", ROOT / "examples" / "three-tier.toml"]
+INVENTORIES = [ROOT / "inventory.toml", ROOT / "examples" / "three-tier-local.toml"]
 
 
 def every_call(path: Path, isolation: bool = False) -> list[CmdletCall]:

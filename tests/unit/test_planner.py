@@ -128,7 +128,7 @@ def test_promoted_pairs_stay_promoted(inv: Inventory) -> None:
 
 
 def test_ports_go_local_on_the_server_and_remote_on_the_client() -> None:
-    inv = load_inventory(ROOT / "examples" / "three-tier.toml")
+    inv = load_inventory(ROOT / "examples" / "three-tier-local.toml")
     desired = desired_objects(inv)
     web_rule = next(o for o in desired["web01"].objects if o.name == "ipsec-remote-pair-web01-sql01")
     sql_rule = next(o for o in desired["sql01"].objects if o.name == "ipsec-remote-pair-web01-sql01")
