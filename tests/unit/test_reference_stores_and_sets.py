@@ -138,3 +138,14 @@ def test_a_plan_is_checked_against_the_reference_it_is_given() -> None:
     validate_plan([C("Set-Triangle", A="x")], TRIANGLE)
     with pytest.raises(ValidationError, match="unknown cmdlet 'Set-Triangle'"):
         validate_plan([C("Set-Triangle", A="x")])
+
+
+@pytest.mark.parametrize("cmdlet", ["Open-NetGPO", "Save-NetGPO", "Test-NetConnection"])
+def test_a_cmdlet_without_documented_output_or_getter_has_no_properties(cmdlet: str) -> None:
+    """No output documented and no Get- twin to borrow it from: nothing can be read from its objects."""
+    from ipsec_remote.model.reference import check_property_names, load_reference
+
+    assert load_reference().output_properties(cmdlet) == set()
+    with pytest.raises(ValidationError) as info:
+        check_property_names(cmdlet, ["Anything"])
+    assert str(info.value) == f"{cmdlet}: output properties are not documented; cannot check 'Anything'"
