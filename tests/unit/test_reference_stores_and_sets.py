@@ -85,6 +85,13 @@ REFUSED = {
     "rules selected by several names": (
         [C("Set-NetIPsecRule", IPsecRuleName=["r1", "r2"], Phase2AuthSet="p2-x")],
         _not_in("Set-NetIPsecRule", "r1, r2", "Phase2AuthSet", "p2-x", "PersistentStore")),
+    # -Default names the set by its kind's default GUID (the -Default parameter text), not by -Name.
+    "a default set is not found by the name given beside -Default": (
+        [qm_set("qm-d", Default=True), rule(QuickModeCryptoSet="qm-d")],
+        _not_in("New-NetIPsecRule", "r1", "QuickModeCryptoSet", "qm-d", "PersistentStore")),
+    "a main-mode rule named by -Name": (
+        [C("New-NetIPsecMainModeRule", Name="mm-peers", DisplayName="Main mode to peers", MainModeCryptoSet="mm-x")],
+        _not_in("New-NetIPsecMainModeRule", "mm-peers", "MainModeCryptoSet", "mm-x", "PersistentStore")),
     "rules selected by group": (
         [C("Set-NetIPsecRule", Group="ipsec-remote", QuickModeCryptoSet="qm-x")],
         _not_in("Set-NetIPsecRule", "?", "QuickModeCryptoSet", "qm-x", "PersistentStore")),
