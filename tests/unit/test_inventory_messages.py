@@ -42,3 +42,24 @@ def test_a_bad_inventory_is_one_located_line(change: dict[str, Any], line: str) 
     with pytest.raises(InputError) as err:
         parse_inventory({**copy.deepcopy(DATA), **change}, "inv.toml")
     assert str(err.value) == f"inv.toml: {line}"
+
+
+def test_a_file_that_cannot_be_read_is_named_with_the_reason(tmp_path: Path) -> None:
+    from ipsec_remote.model.inventory import load_inventory
+
+    missing = tmp_path / "nope.toml"
+    for load in (load_toml, load_inventory):
+        with pytest.raises(InputError) as err:
+            load(missing)
+        assert str(err.value) == f"{missing}: cannot read: No such file or directory"
+
+
+def test_an_inventory_file_names_itself_in_its_errors(tmp_path: Path) -> None:
+    from ipsec_remote.model.inventory import load_inventory
+
+    path = tmp_path / "inv.toml"
+    path.write_text((ROOT / "inventory.toml").read_text(encoding="utf-8").replace(
+        'name = "sql01"', 'name = "sql01"\nbogus = 1', 1), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_inventory(path)
+    assert str(err.value) == f"{path}: hosts[0].bogus: unknown key"
