@@ -63,3 +63,19 @@ def test_an_inventory_file_names_itself_in_its_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_inventory(path)
     assert str(err.value) == f"{path}: hosts[0].bogus: unknown key"
+
+
+def test_a_file_that_is_not_utf8_or_not_toml_is_named(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('name = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(InputError) as err:
+        load_toml(latin1)
+    assert str(err.value) == f"{latin1}: is not UTF-8 text"
+    broken = tmp_path / "broken.toml"
+    broken.write_text("hosts = [\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_toml(broken)
+    assert str(err.value).startswith(f"{broken}: invalid TOML: ")
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbfname = 'x'\n")  # Notepad and PowerShell 5.1 write a byte order mark
+    assert load_toml(bom) == {"name": "x"}
