@@ -78,3 +78,21 @@ def test_promotion_needs_a_successful_drill_on_both_hosts_of_a_pair(tmp_path: Pa
         assert isinstance(doc["preflight"], list) and doc["preflight"]  # the doctor's findings ran first
         assert all({"host", "severity"} <= set(f) for f in doc["preflight"])
         assert lab.journal().pair_security() == {("app01", "sql01"): ("Require", "Request")}
+
+
+def test_server_isolation_refuses_pairs_whose_hosts_were_not_observed_before_contacting_any(tmp_path: Path) -> None:
+    isolated = TRIO.replace('key_module = "IKEv1"', 'key_module = "IKEv1"\nserver_isolation = true')
+    with inprocess_lab(tmp_path, isolated) as lab:
+        assert lab.apply().ok
+        opened = len(lab.opened)
+        report = promote(lab.inv, lab.playbook(), lab.targets, lab.journal(), "require", None, 20, 4,
+                         skip_drill=True, checks=False)
+        assert not report.ok and report.waves == []
+        assert sorted(report.refused) == ["app01", "sql01", "web01"]
+        assert all(why.startswith("server isolation needs an observation of its clear-text peers first")
+                   for why in report.refused.values())
+        assert report.skipped == {"app01:sql01": "no recent observation on app01, sql01",
+                                  "web01:app01": "no recent observation on web01, app01",
+                                  "web01:sql01": "no recent observation on web01, sql01"}
+        assert len(lab.opened) == opened  # nobody contacted
+        assert lab.journal().runs()[-1]["command"] == "apply"  # and no run begun
