@@ -102,6 +102,23 @@ def test_a_playbook_without_the_rules_and_verify_phases_lays_exemptions_and_sets
             assert lab.inspect()[host]["stores"]["PersistentStore"]["main_mode_crypto_sets"]
         assert report.not_done() == {h: 2 for h in HOSTS}  # the main-mode rule and the pair rule wait
         assert lab.journal().latest_verification("app01", "sql01") is None
+        # the next full apply finds our objects: no fresh-host exemptions, only what is missing is sent
+        rest = _apply(lab, playbook=lab.playbook(FAST_PLAYBOOK))
+        assert rest.ok and rest.fresh_exemptions == {}
+        assert rest.summary == {"add": 4, "change": 0, "destroy": 0} and rest.sent == {h: 2 for h in HOSTS}
+        assert [p.verified for p in rest.pairs] == [True]
+
+
+def test_without_ipsec_auditing_apply_leaves_the_audit_policy_alone(tmp_path: Path) -> None:
+    text = (Path(__file__).resolve().parents[2] / "inventory.toml").read_text()
+    assert "enable_ipsec_audit" not in text
+    with inprocess_lab(tmp_path, text.replace("[policy]\n", "[policy]\nenable_ipsec_audit = false\n")) as lab:
+        assert lab.inv.policy.enable_ipsec_audit is False
+        audit_before = {h: lab.inspect()[h]["audit"] for h in HOSTS}
+        report = _apply(lab)
+        assert report.ok and report.audit == {} and report.to_json()["audit"] == {}
+        assert {h: lab.inspect()[h]["audit"] for h in HOSTS} == audit_before
+        assert lab.journal().snapshot("sql01") == ([], {})
 
 
 def test_the_preflight_fails_a_host_with_an_error_and_apply_leaves_it_alone(tmp_path: Path) -> None:
