@@ -14,14 +14,16 @@ A second run resumes: it checks only the mutants not checked yet (mutmut keeps r
 
 The score of a group is killed / (killed + survived + no tests + suspicious), over the mutants checked;
 timeouts count as killed (mutmut's own reading: the mutant changed behaviour), as does a mutant that
-the type checker would catch. Prints one line per module and per group, and writes
-mutants/mutation-scores.json. Exit 1 when a group checked in full is below its target.
+the type checker would catch. Prints one line per module and per group — with the 95 % Wilson interval of
+the score when only a sample was checked (``--sample``: every N-th mutant of each module, by name) — and
+writes mutants/mutation-scores.json. Exit 1 when a group checked in full is below its target.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -94,6 +96,17 @@ def run(group: str, children: int, sample: int, recheck: bool) -> None:
     subprocess.run([*mutmut, *names], cwd=ROOT, env=env, check=False)
 
 
+def wilson(killed: int, checked: int, z: float = 1.96) -> list[float] | None:
+    """The 95 % Wilson interval of a score measured on ``checked`` mutants (a sample: every N-th mutant by
+    name stands in for the module), in percent; None when nothing was checked."""
+    if not checked:
+        return None
+    p = killed / checked
+    centre = (p + z * z / (2 * checked)) / (1 + z * z / checked)
+    half = z * math.sqrt(p * (1 - p) / checked + z * z / (4 * checked * checked)) / (1 + z * z / checked)
+    return [round(100.0 * max(0.0, centre - half), 1), round(100.0 * min(1.0, centre + half), 1)]
+
+
 def scores() -> dict[str, object]:
     out: dict[str, object] = {}
     for group, (target, modules) in GROUPS.items():
@@ -110,14 +123,14 @@ def scores() -> dict[str, object]:
             per_module[module] = {"mutants": len(codes), "killed": killed, "survived": survived,
                                   "unchecked": unchecked,
                                   "score": round(100.0 * killed / checked, 1) if checked else None,
-                                  "survivors": survivors}
+                                  "ci95": wilson(killed, checked), "survivors": survivors}
             total["killed"] += killed
             total["survived"] += survived
             total["unchecked"] += unchecked
         checked = total["killed"] + total["survived"]
         out[group] = {"target": target, **total,
                       "score": round(100.0 * total["killed"] / checked, 1) if checked else None,
-                      "modules": per_module}
+                      "ci95": wilson(total["killed"], checked), "modules": per_module}
     return out
 
 
@@ -142,9 +155,11 @@ def main() -> int:
         assert isinstance(data, dict)
         for module, m in data["modules"].items():
             print(f"  {module:20} {m['killed']:5} killed {m['survived']:5} survived {m['unchecked']:5} unchecked"
-                  f"  score {m['score']}")
+                  f"  score {m['score']}" + (f" (95 % CI {m['ci95'][0]}–{m['ci95'][1]})" if m["ci95"] else ""))
         complete = data["unchecked"] == 0 and data["killed"] + data["survived"] > 0
+        ci = data["ci95"]
         print(f"{group}: {data['score']} % killed (target {data['target']} %)"
+              + (f", 95 % CI {ci[0]}–{ci[1]} %" if ci and not complete else "")
               + ("" if complete else f", {data['unchecked']} mutants not checked"))
         below |= complete and data["score"] is not None and data["score"] < data["target"]
     return 1 if below else 0
