@@ -96,3 +96,16 @@ def test_server_isolation_refuses_pairs_whose_hosts_were_not_observed_before_con
                                   "web01:sql01": "no recent observation on web01, sql01"}
         assert len(lab.opened) == opened  # nobody contacted
         assert lab.journal().runs()[-1]["command"] == "apply"  # and no run begun
+
+
+def test_with_no_pair_eligible_promotion_says_why_and_changes_nothing(tmp_path: Path) -> None:
+    with inprocess_lab(tmp_path) as lab:  # never applied: no pair was verified by apply
+        before = {h: s["stores"] for h, s in lab.inspect().items()}
+        report = promote(lab.inv, lab.playbook(), lab.targets, lab.journal(), "require", None, 20, 4,
+                         skip_drill=True, checks=False)
+        assert report.nothing_eligible == ("no pair is eligible for Require/Request: app01:sql01: not verified "
+                                           "by apply yet")
+        assert report.waves == [] and not report.ok
+        assert report.to_json()["nothing_eligible"] == report.nothing_eligible
+        assert {h: s["stores"] for h, s in lab.inspect().items()} == before
+        assert lab.journal().runs()[-1]["status"] == "failed"
