@@ -167,3 +167,24 @@ def test_a_demotion_is_kept_even_when_the_pair_does_not_prove(tmp_path: Path) ->
         assert wave.status == "confirmed" and wave.problems == []  # lowering: only the management path counts
         assert _security(lab) == {("Request", "Request")}
         assert lab.journal().pair_security() == {("app01", "sql01"): ("Request", "Request")}
+
+
+def test_a_host_out_of_reach_past_its_deadline_fails_the_wave_and_says_so(tmp_path: Path) -> None:
+    book = FAST_PLAYBOOK.replace("timeout_s = 4", "timeout_s = 1").replace("revert_wait_s = 20", "revert_wait_s = 1")
+    with inprocess_lab(tmp_path, playbook=book) as lab:
+        assert lab.apply().ok
+
+        def say(host: str, message: str) -> None:
+            if str(message).startswith("wave 1: revert armed") and host == "sql01":
+                lab.fleet.faults.hosts.setdefault("sql01", type(lab.fleet.faults.for_host("sql01"))()).down = True
+
+        said: list[tuple[str, str]] = []
+        report = _promote(lab, lambda h, m: (said.append((h, str(m))), say(h, str(m))), timeout_s=3)
+        [wave] = report.waves
+        assert wave.status == "failed"  # the controller cannot tell whether sql01's own revert ran
+        assert "sql01: still unreachable 1 s after its deadline" in wave.problems
+        assert ("fleet", "wave 1: waiting for the on-host revert of sql01") in said
+        waves, reverts = _waves_and_reverts(lab)
+        assert waves == ["failed"] and dict(reverts) == {"app01": "reverted-by-controller", "sql01": "unreachable"}
+        assert lab.rule("app01", PAIR)["InboundSecurity"] == "Request"  # reverted at once where it answered
+        assert lab.journal().pair_security() == {}
