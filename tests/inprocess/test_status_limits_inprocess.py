@@ -109,3 +109,24 @@ def test_with_no_pair_eligible_promotion_says_why_and_changes_nothing(tmp_path: 
         assert report.to_json()["nothing_eligible"] == report.nothing_eligible
         assert {h: s["stores"] for h, s in lab.inspect().items()} == before
         assert lab.journal().runs()[-1]["status"] == "failed"
+
+
+def test_status_names_an_object_of_our_group_the_inventory_no_longer_wants(tmp_path: Path) -> None:
+    faults = """
+[[hosts.sql01.preexisting.rules]]
+name = "ipsec-remote-old-pair"
+display_name = "left over from an earlier inventory"
+group = "ipsec-remote"
+inbound_security = "Request"
+outbound_security = "Request"
+remote_address = ["10.10.1.99"]
+"""
+    with inprocess_lab(tmp_path, faults=faults) as lab:
+        assert lab.apply().ok  # apply removes it
+        assert _status(lab).drift["sql01"] == []
+    quick = FAST_PLAYBOOK.replace("timeout_s = 4", "timeout_s = 1")  # the unproven pair gives up sooner
+    with inprocess_lab(tmp_path / "again", faults=faults, playbook=quick) as lab:
+        drift = _status(lab).drift
+        assert "rule ipsec-remote-old-pair: not ours to keep" in drift["sql01"]
+        assert "rule ipsec-remote-old-pair: not ours to keep" not in drift["app01"]
+        assert any(line.endswith(": missing") for line in drift["sql01"])
