@@ -74,20 +74,39 @@ def generate() -> None:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def run(group: str, children: int, sample: int, recheck: bool) -> None:
+def sampled(codes: dict[str, int | None], sample: int, at_least: int) -> list[str]:
+    """Every ``sample``-th mutant by name; with ``at_least``, every (k * ``sample``)-th for the largest k
+    that still leaves ``at_least`` mutants of the module (a thinner, still systematic, sample of the big
+    modules: a subset of the ``sample`` one, so what was checked for it counts)."""
+    names = sorted(codes)
+    step = max(1, sample)
+    if at_least:
+        while len(names[::step + max(1, sample)]) >= at_least:
+            step += max(1, sample)
+    return names[::step]
+
+
+def _stats_group() -> Path:
+    return ROOT / "mutants" / "mutmut-stats.group"
+
+
+def run(group: str, children: int, sample: int, recheck: bool, at_least: int = 0) -> None:
     mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(children)]
     modules = GROUPS[group][1]
     deselect = " ".join(f"--deselect {t}" for t in READS_SOURCE_TEXT)
     env = {**os.environ, "IPSEC_REMOTE_MUTATION_TESTS": TESTS[group],
            "PYTEST_ADDOPTS": (os.environ.get("PYTEST_ADDOPTS", "") + " " + deselect).strip()}
-    # Each group collects its own statistics (which tests reach which function) from its own tests.
-    (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    # Each group collects its own statistics (which tests reach which function) from its own tests; a second
+    # run of the same group lets mutmut update them (new tests, changed functions) instead of starting over.
+    if not _stats_group().exists() or _stats_group().read_text() != group:
+        (ROOT / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     if not all(_meta(m).exists() for m in modules):
         generate()  # a fresh machine: the mutants and their names first
+    _stats_group().write_text(group)
     names = []
     for m in modules:
         codes = json.loads(_meta(m).read_text())["exit_code_by_key"]
-        chosen = sorted(codes)[::sample]
+        chosen = sampled(codes, sample, at_least)
         names += [k for k in chosen if codes[k] is None or (recheck and codes[k] not in KILLED)]
     if not names:
         print(f"{group}: every mutant already checked (--recheck runs the survivors again)")
@@ -107,7 +126,7 @@ def wilson(killed: int, checked: int, z: float = 1.96) -> list[float] | None:
     return [round(100.0 * max(0.0, centre - half), 1), round(100.0 * min(1.0, centre + half), 1)]
 
 
-def scores() -> dict[str, object]:
+def scores(sample: int = 1, at_least: int = 0) -> dict[str, object]:
     out: dict[str, object] = {}
     for group, (target, modules) in GROUPS.items():
         total = {"killed": 0, "survived": 0, "unchecked": 0}
@@ -115,6 +134,9 @@ def scores() -> dict[str, object]:
         for module in modules:
             meta = _meta(module)
             codes = json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
+            if sample > 1 or at_least:  # the sample's mutants only (others checked earlier are left out)
+                keep = set(sampled(codes, sample, at_least))
+                codes = {k: (c if k in keep else None) for k, c in codes.items()}
             killed = sum(1 for c in codes.values() if c in KILLED)
             unchecked = sum(1 for c in codes.values() if c in SKIPPED)
             survived = len(codes) - killed - unchecked
@@ -143,11 +165,14 @@ def main() -> int:
                         help="run the survivors of an earlier run again too (after tests were added)")
     parser.add_argument("--sample", type=int, default=1, metavar="N",
                         help="check every N-th mutant of each module only (an estimate; the rest stay unchecked)")
+    parser.add_argument("--at-least", type=int, default=0, metavar="K",
+                        help="with --sample N: per module, every (k*N)-th mutant for the largest k that leaves at "
+                             "least K (a subset of the 1-in-N sample; thins the big modules)")
     args = parser.parse_args()
     if not args.report:
         for group in args.group or list(GROUPS):
-            run(group, args.max_children, args.sample, args.recheck)
-    result = scores()
+            run(group, args.max_children, args.sample, args.recheck, args.at_least)
+    result = scores(args.sample, args.at_least)
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "mutation-scores.json").write_text(json.dumps(result, indent=1))
     below = False
