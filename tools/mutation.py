@@ -90,9 +90,10 @@ def _stats_group() -> Path:
     return ROOT / "mutants" / "mutmut-stats.group"
 
 
-def run(group: str, children: int, sample: int, recheck: bool, at_least: int = 0) -> None:
+def run(group: str, children: int, sample: int, recheck: bool, at_least: int = 0,
+        only: list[str] | None = None) -> None:
     mutmut = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(children)]
-    modules = GROUPS[group][1]
+    modules = [m for m in GROUPS[group][1] if not only or m in only]
     deselect = " ".join(f"--deselect {t}" for t in READS_SOURCE_TEXT)
     env = {**os.environ, "IPSEC_REMOTE_MUTATION_TESTS": TESTS[group],
            "PYTEST_ADDOPTS": (os.environ.get("PYTEST_ADDOPTS", "") + " " + deselect).strip()}
@@ -168,10 +169,12 @@ def main() -> int:
     parser.add_argument("--at-least", type=int, default=0, metavar="K",
                         help="with --sample N: per module, every (k*N)-th mutant for the largest k that leaves at "
                              "least K (a subset of the 1-in-N sample; thins the big modules)")
+    parser.add_argument("--only", action="append", metavar="MODULE",
+                        help="run only these modules of the group (e.g. ops/apply); the report covers all")
     args = parser.parse_args()
     if not args.report:
         for group in args.group or list(GROUPS):
-            run(group, args.max_children, args.sample, args.recheck, args.at_least)
+            run(group, args.max_children, args.sample, args.recheck, args.at_least, args.only)
     result = scores(args.sample, args.at_least)
     (ROOT / "mutants").mkdir(exist_ok=True)
     (ROOT / "mutants" / "mutation-scores.json").write_text(json.dumps(result, indent=1))
