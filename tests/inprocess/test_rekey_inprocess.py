@@ -58,6 +58,10 @@ def test_apply_rekeys_pairs_whose_sas_use_proposals_the_inventory_no_longer_has(
         assert not set(before.values()) & set(after.values())  # new SAs, not the old ones kept
         assert ("fleet", "3 pair(s) negotiated with proposals the inventory no longer has: rekeying") in said
         assert ("fleet", "rekey: SAs of 3 pair(s) at Request dropped on both ends and proven again") in said
+        # the renewed SAs' proof reports each pair as it is proven, after the rekey began
+        start = said.index(("fleet", "3 pair(s) negotiated with proposals the inventory no longer has: rekeying"))
+        assert [m for h, m in said[start:] if m.startswith("pair ")] == [
+            "pair app01 <-> sql01 verified", "pair web01 <-> app01 verified", "pair web01 <-> sql01 verified"]
         assert report.to_json()["rekeyed"] == PAIRS
 
 
