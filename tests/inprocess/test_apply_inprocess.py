@@ -188,3 +188,17 @@ def test_apply_with_limit_leaves_pairs_crossing_it_alone(tmp_path: Path) -> None
         assert [r for r in _rules(lab, "sql01") if "pair" in r] == ["ipsec-remote-pair-app01-sql01"]
         assert _rules(lab, "web01") == []
         assert sorted(report.to_json()["hosts"]) == ["app01", "sql01"]
+
+
+def test_a_stop_during_the_read_sends_no_batch_after_it(tmp_path: Path) -> None:
+    with inprocess_lab(tmp_path) as lab:
+        def say(host: str, message: str) -> None:
+            if message.endswith("(fresh host)"):
+                interrupt.request()  # Ctrl-C while the hosts are read (their exemptions rode along)
+
+        report = _apply(lab, say=say)
+        assert report.interrupted == "stopped by Ctrl-C before the exemptions"
+        assert report.sent == {"sql01": 2, "app01": 2}  # the read's exemptions only
+        for host in HOSTS:
+            assert not [r for r in _rules(lab, host) if "pair" in r]
+        assert _run(lab, report.run_id)[0] == "interrupted"
