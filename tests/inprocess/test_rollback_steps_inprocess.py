@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ipsec_remote import interrupt
+from ipsec_remote.journal.store import Journal
 from ipsec_remote.ops.apply import remote_plan
 from ipsec_remote.ops.promote import promote
 from ipsec_remote.ops.rollback import rollback, rollback_plan
@@ -112,3 +113,13 @@ def test_the_plan_against_hosts_reads_them_and_names_the_unreachable(tmp_path: P
         assert lab.apply().ok is False  # web01 still down
         again, _ = remote_plan(lab.inv, lab.targets, lab.journal(), 4)
         assert sum(len(h.changes) for h in again.hosts) < sum(len(h.changes) for h in plan.hosts)
+
+
+def test_the_plan_against_hosts_keeps_a_promotion_the_journal_lost(tmp_path: Path) -> None:
+    with inprocess_lab(tmp_path) as lab:
+        assert lab.apply().ok
+        _promote_all(lab)
+        lost = Journal(tmp_path / "elsewhere" / "state.db")  # a fresh journal: the hosts' marks tell
+        lab.journals.append(lost)
+        plan, failed = remote_plan(lab.inv, lab.targets, lost, 4)
+        assert failed == {} and [h.changes for h in plan.hosts] == [(), ()]  # Require is kept, not lowered
