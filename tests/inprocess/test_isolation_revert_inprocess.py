@@ -61,6 +61,9 @@ def test_a_host_lost_after_the_change_is_reverted_by_its_own_task(tmp_path: Path
         [wave] = report.waves
         assert wave.status == "reverted", wave
         assert "sql01: a new WinRM session through the new policy failed" in wave.problems
+        # the session lost mid-proof, named once with its host (the fleet's reason already starts with it)
+        assert "sql01: connection to inprocess://sql01/wsman dropped before the answer" in wave.problems
+        assert not [p for p in wave.problems if p.startswith("sql01: sql01: ")], wave.problems
         # app01 was reverted by the controller at once; sql01 by its own task at the deadline.
         for host in ("app01", "sql01"):
             rule = lab.rule(host, "pair-app01-sql01")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ipsec_remote.ops.apply import read_states
-from ipsec_remote.ops.proof import prove_pairs
+from ipsec_remote.ops.proof import check_dependencies, kdc_probes, prove_pairs
 from ipsec_remote.remote.sessions import open_fleet
 
 from .harness import TRIO, inprocess_lab
@@ -75,3 +75,20 @@ def test_only_limits_the_proof_to_the_given_pairs(tmp_path: Path) -> None:
         finally:
             fleet.close()
         assert [(r.a, r.b, r.verified) for r in results] == [("web01", "sql01", True)]
+
+
+def test_a_host_outside_any_pair_is_checked_for_its_kdc_alone(tmp_path: Path) -> None:
+    """What promote runs for a host whose only change is its isolation rule: one round probing its KDCs."""
+    with inprocess_lab(tmp_path) as lab:
+        fleet = open_fleet(lab.targets, 2)
+        try:
+            deps = kdc_probes(lab.inv, ["sql01", "app01"])
+            assert check_dependencies(fleet, deps, ["sql01"]) == []  # dc01 answers on 88
+            gone = {"sql01": [("domain controller dc09", "10.10.1.250", 88)], "app01": deps["app01"]}
+            assert check_dependencies(fleet, gone, ["sql01", "app01"]) == [
+                "sql01: domain controller dc09 10.10.1.250 does not answer on TCP 88 (timeout) through the new "
+                "policy (Kerberos: the next IKE renegotiation would fail)"]
+            assert check_dependencies(fleet, gone, ["app01"]) == []  # only the hosts asked about
+            assert check_dependencies(fleet, {}, ["sql01"]) == []
+        finally:
+            fleet.close()

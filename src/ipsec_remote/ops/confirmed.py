@@ -36,7 +36,7 @@ from ..remote.deadman import Deadline
 from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet, probe_fresh_sessions
 from ..remote.transport import HostSession, HostTarget
-from .proof import check_dependencies, kdc_probes, prove_pairs
+from .proof import check_dependencies, host_failure, kdc_probes, prove_pairs
 from .switch import Switch
 from .verify import PairResult
 
@@ -178,7 +178,7 @@ def behind_switch(run: SwitchedRun, result: Confirmed, number: int, what: str, p
                                            for p in result.proofs if not p.verified] + unreached
     result.problems += [f"{h}: a new WinRM session through the new policy failed" for h, ok in fresh.items()
                         if not ok]
-    result.problems += [f"{h}: {run.fleet.failed[h]}" for h in hosts if h in run.fleet.failed]
+    result.problems += [host_failure(h, run.fleet.failed[h]) for h in hosts if h in run.fleet.failed]
     result.problems += list(changed or [])
     _stop_armed(journal, result, what, "confirming")
 
