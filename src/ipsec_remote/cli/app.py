@@ -184,7 +184,7 @@ def apply(
 
         writer = writer_target(inv, inventory, lab)
         if confirm.wanted(yes):
-            confirm.ask("Apply these changes to the GPO?", lambda: confirm.gpo_preview(inv, writer))
+            confirm.ask("Apply these changes to the GPO?", lambda: confirm.gpo_preview(inv, writer, journal))
         report = gpo_apply(inv, book, targets, writer, journal, forks or book.rollout.forks, runner.events(json_out))
         runner.render(report, json_out, "print_apply",
                       runner.report_writer("apply", inv, inventory, lab, report_file, junit))
@@ -216,7 +216,7 @@ def status(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
         from ..ops.gpo_status import gpo_status, writer_target
 
         report = gpo_status(inv, targets, writer_target(inv, inventory, lab), quick, forks or book.rollout.forks,
-                            journal.pair_security())
+                            journal=journal)
     else:
         report = run_status(inv, targets, journal, quick, forks or book.rollout.forks, scope)
     runner.render(report, json_out, "print_status",
@@ -357,7 +357,7 @@ def doctor(inventory_arg: InventoryArg = None, inventory_opt: InventoryOpt = Non
         from ..ops.gpo_status import RSOP, with_store, writer_target
 
         findings = run_doctor(with_store(inv, RSOP), targets, forks or book.rollout.forks)
-        findings += gpo_doctor(inv, writer_target(inv, inventory, lab), journal.pair_security())
+        findings += gpo_doctor(inv, writer_target(inv, inventory, lab), journal)
     else:
         findings = run_doctor(inv, targets, forks or book.rollout.forks)
     drills: list[Any] = []
