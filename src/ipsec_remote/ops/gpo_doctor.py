@@ -1,6 +1,6 @@
 """doctor in GPO mode, on the writer: it answers over WinRM, it can open the GPO for editing (a GPO session
 that is never saved: no change), and the GPO's objects of our group against the inventory (at the security
-the journal's promotions confirmed). The hosts' own checks read their RSOP (cli/app.py)."""
+the journal's promotions confirmed). The hosts' own checks read their RSOP (cli/reads.py)."""
 
 from __future__ import annotations
 
