@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import running_lab
-from .test_gpo_apply import GPO, INVENTORY, LISTENERS, gpo_doc
+from .test_gpo_apply import GPO, INVENTORY, LISTENERS, MANAGED, gpo_doc
 
 
 def test_doctor_checks_the_writer_and_changes_nothing(tmp_path: Path) -> None:
@@ -15,6 +15,12 @@ def test_doctor_checks_the_writer_and_changes_nothing(tmp_path: Path) -> None:
         assert rc == 0, doc
         writer = [f for f in doc["findings"] if f["host"] == "dc01"]
         assert writer and all(f["severity"] == "warning" and f["problem"].startswith("GPO: ") for f in writer), writer
+        # A stock host audits no IPsec failures; in GPO mode the fix is a GPO's audit policy, not the inventory
+        # switch GPO mode ignores.
+        audit = [f for f in doc["findings"] if f["problem"].startswith("IPsec auditing is off")]
+        assert sorted(f["host"] for f in audit) == sorted(MANAGED), doc["findings"]
+        assert all("Advanced Audit Policy Configuration" in f["fix"] and "Audit IPsec Main Mode" in f["fix"]
+                   and "enable_ipsec_audit" not in f["fix"] for f in audit), audit
         assert gpo_doc(lab)["gpos"][GPO]["version"] == 0
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         rc, doc = lab.json("doctor", "inventory.toml", "--lab")

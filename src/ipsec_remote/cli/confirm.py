@@ -90,18 +90,18 @@ def gpo_rollback_preview(inv: Any, writer: Any, journal: Any) -> list[str] | Non
     from ..ops.gpo_apply import gpo_rollback_plan
     from ..plan.gpo_plan import gpo_plan_text
 
-    plan = gpo_rollback_plan(inv, writer, journal)
+    plan, notes = gpo_rollback_plan(inv, writer, journal)
     text = gpo_plan_text(plan, False).replace("No changes. The GPO matches the inventory.",
                                               "No object to remove or restore: the GPO is as before the first apply.")
-    return [text]
+    return [text, *notes]
 
 
-def gpo_preview(inv: Any, writer: Any) -> list[str] | None:
+def gpo_preview(inv: Any, writer: Any, journal: Any) -> list[str] | None:
     """GPO mode: the GPO's changes as the writer reads it, and the refresh per host."""
     from ..ops.gpo_apply import gpo_live_plan
     from ..plan.gpo_plan import gpo_plan_text
 
-    plan = gpo_live_plan(inv, writer)
+    plan = gpo_live_plan(inv, writer, journal)  # promotions stay (apply never demotes)
     if not plan.writes.changes:
         return None
     return [gpo_plan_text(plan, False)]

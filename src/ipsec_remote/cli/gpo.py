@@ -1,4 +1,4 @@
-"""GPO mode's plan output for ``ipsec-remote plan`` (cli/app.py stays a dispatcher)."""
+"""GPO mode's plan output for ``ipsec-remote plan`` (cli/reads.py stays a dispatcher)."""
 
 from __future__ import annotations
 

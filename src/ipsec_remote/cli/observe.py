@@ -10,11 +10,7 @@ import typer
 
 from ..errors import InputError
 from ..plan.render import dumps
-from .options import ForksOpt, InventoryArg, InventoryOpt, LimitOpt, inventory_path
-
-# The same options as the other commands' (cli/app.py imports this module, not the other way round).
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remote/lab.json (lab endpoints).")]
+from .options import ForksOpt, InventoryArg, InventoryOpt, JsonOpt, LabOpt, LimitOpt, inventory_path
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}

@@ -1,4 +1,5 @@
-"""One CLI shape for every command: the inventory (positional or ``-i``), ``--forks``, ``--limit``.
+"""One CLI shape for every command: the inventory (positional or ``-i``), ``--forks``, ``--limit``, ``--json``,
+``--lab``.
 
 Kept apart from ``app.py`` so each command only declares the options and calls ``inventory_path`` /
 ``limit_for`` / ``only_limited``.
@@ -32,6 +33,8 @@ LimitOpt = Annotated[str | None, typer.Option(
 
 SkipPreflightOpt = Annotated[bool, typer.Option(
     "--skip-preflight", help="Do not run the doctor's checks first (a host with an error is changed anyway).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+LabOpt = Annotated[bool, typer.Option("--lab", help="Connect through .ipsec-remote/lab.json (lab endpoints).")]
 
 
 def inventory_path(positional: Path | None, option: Path | None) -> Path:

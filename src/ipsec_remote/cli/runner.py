@@ -1,6 +1,6 @@
 """What every command that contacts hosts does around its one core call: check the input and take the
 journal's run lock (``prepare``), feed the operator and the log with the ops' events (``events``), render the
-result and exit (``render``). Kept apart from ``app.py``, which declares the commands."""
+result and exit (``render``). Kept apart from the modules that declare the commands (app.py, reads.py, changes.py)."""
 
 from __future__ import annotations
 

@@ -215,10 +215,13 @@ def off_text(host: str, state: AuditState | None) -> str | None:
     return f"IPsec auditing is off on {host} ({shown}): failed negotiations leave no event there"
 
 
-def diagnosis_line(host: str, state: AuditState | None) -> str | None:
-    """For an unproven pair: why the host's events cannot explain it."""
+def diagnosis_line(host: str, state: AuditState | None, gpo: bool = False) -> str | None:
+    """For an unproven pair: why the host's events cannot explain it. ``gpo``: GPO mode, where the hosts'
+    audit policy is Group Policy's (GPO_FIX)."""
     text = off_text(host, state)
-    return None if text is None else f"{text} (policy.enable_ipsec_audit lets apply turn failure auditing on)"
+    if text is None:
+        return None
+    return f"{text} ({GPO_HINT})" if gpo else f"{text} (policy.enable_ipsec_audit lets apply turn failure auditing on)"
 
 
 # -- doctor -----------------------------------------------------------------------------------------------
@@ -227,16 +230,31 @@ ENABLE_FIX = ("ipsec-remote apply turns failure auditing on for both (policy.ena
               f"\"{QUICK_MODE.guid}\"")
 
 
-def doctor_findings(host: str, state: AuditState | None) -> list[tuple[str, str, str]]:
+# GPO mode: apply writes no host's audit policy (policy.enable_ipsec_audit is a per-host auditpol change, and a
+# GPO's audit settings are what the hosts' policy refresh enforces), so the advice is a GPO's. The advanced audit
+# policy settings live under Security Settings\Advanced Audit Policy Configuration, IPsec Main Mode and Quick
+# Mode in its Logon/Logoff category, and "can be applied by using domain Group Policy Objects"
+# (windows-itpro-docs auditing/advanced-security-audit-policy-settings.md); auditpol /get reads the result.
+GPO_HINT = ("GPO mode: set it in a GPO linked to the hosts, Security Settings > Advanced Audit Policy "
+            "Configuration > Logon/Logoff")
+GPO_FIX = ("in a GPO linked to these hosts (Group Policy Management Editor, Computer Configuration > Policies > "
+           "Windows Settings > Security Settings > Advanced Audit Policy Configuration > Logon/Logoff): Audit IPsec "
+           "Main Mode and Audit IPsec Quick Mode with Failure; then gpupdate /target:computer /force on a host and "
+           f"auditpol /get /subcategory:\"{MAIN_MODE.guid}\" there shows it (in GPO mode apply leaves the hosts' "
+           "audit policy to Group Policy)")
+
+
+def doctor_findings(host: str, state: AuditState | None, gpo: bool = False) -> list[tuple[str, str, str]]:
     """(severity, problem, fix): a warning when main or quick mode failures are not audited (or the policy
-    cannot be read), else the state of every reported subcategory as information."""
+    cannot be read), else the state of every reported subcategory as information. ``gpo``: GPO mode's fix
+    (GPO_FIX) instead of apply's."""
     if state is None:
         return []
     shown = ", ".join(f"{s.label}: {state.of(s)}" for s in REPORTED)
     text = off_text(host, state)
     if text is not None:
         others = ", ".join(f"{s.label}: {state.of(s)}" for s in (DRIVER, PACKET_DROP))
-        return [("warning", f"{text}; {others}", ENABLE_FIX)]
+        return [("warning", f"{text}; {others}", GPO_FIX if gpo else ENABLE_FIX)]
     # Dropped packets: 4963 (clear text that should have been secured) is an IPsec Driver event marked (S),
     # 5152 (WFP dropped a packet) a Filtering Platform Packet Drop one marked (F) (the itpro subcategory pages).
     missing = ([f"IPsec Driver success ({DRIVER.guid}, event 4963)"] if state.of(DRIVER) not in

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ..model.gpo import is_gpo_store
 from ..model.inventory import Inventory
 from ..remote.hoststate import HostFacts, HostState
 from ..remote.names import HostNames
@@ -81,7 +82,8 @@ def check_fleet_with(inv: Inventory, fleet: Fleet, extra: Callable[[str], Steps]
     for host in [h for h in fleet.sessions if h in found]:
         state, events, audit_state = found[host]
         findings += _host_findings(inv, host, state.facts, events, reference_clock, peers)
-        findings += [Finding(host, *f) for f in audit.doctor_findings(host, audit_state)]
+        findings += [Finding(host, *f) for f in audit.doctor_findings(host, audit_state,
+                                                                      gpo=is_gpo_store(inv.policy.store))]
     states = {h: found[h][0] for h in fleet.sessions if h in found}
     return findings, states, {h: names[h] for h in states}, {h: rides[h] for h in states}
 

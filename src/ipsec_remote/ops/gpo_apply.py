@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import IpsecRemoteError
 from ..journal.store import Journal
 from ..log import get_logger
-from ..model.desired import Kind
+from ..model.desired import DesiredObject, Kind
 from ..model.gpo import gpo_writer_address
 from ..model.gpo_desired import gpo_objects
 from ..model.inventory import Inventory
@@ -31,8 +31,8 @@ from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostTarget
 from .apply import ApplyReport, Guard, StepFailed, _completed, _creates, _record_results
-from .gpo_status import RSOP, promotions, rsop_behind, with_store
-from .hostview import read_fleet, snapshot_objects
+from .gpo_status import RSOP, gpo_promotions, rsop_behind, with_store
+from .hostview import made_by_us, read_fleet, snapshot_objects
 from .proof import prove_pairs
 from .rollback import RollbackReport, snapshot_desired
 
@@ -110,29 +110,46 @@ def refresh_hosts(inv: Inventory, fleet: Fleet, writer_fleet: Fleet, say: Say,
 def gpo_live_plan(inv: Inventory, writer: HostTarget, journal: Journal | None = None) -> GpoPlan:
     """``plan`` in GPO mode: the GPO as the writer reads it now, diffed against the inventory (at the
     security the journal's promotions confirmed)."""
-    promoted = promotions(journal.pair_security()) if journal is not None else {}
     writer_fleet = open_fleet({writer.name: writer}, 1)
     try:
         gpo = _read_gpo(inv, writer_fleet)
         if gpo is None:
             raise IpsecRemoteError(writer_fleet.failed.get(writer.name) or f"{writer.name}: the GPO could not be read")
+        promoted = gpo_promotions(inv, gpo, journal)[0] if journal is not None else {}
         refresh = tuple((h.name, h.address) for h in inv.hosts)
         return GpoPlan(inv.policy.store, _plan(inv, gpo_objects(inv, promoted), gpo), refresh)
     finally:
         writer_fleet.close()
 
 
-def gpo_rollback_plan(inv: Inventory, writer: HostTarget, journal: Journal) -> GpoPlan:
-    """``rollback``'s preview in GPO mode: the GPO as the writer reads it now, diffed against its snapshot."""
+def gpo_rollback_plan(inv: Inventory, writer: HostTarget, journal: Journal) -> tuple[GpoPlan, list[str]]:
+    """``rollback``'s preview in GPO mode: the GPO as the writer reads it now, diffed against its snapshot
+    (and the note of what a lost snapshot leaves unknown)."""
     writer_fleet = open_fleet({writer.name: writer}, 1)
     try:
         gpo = _read_gpo(inv, writer_fleet)
         if gpo is None:
             raise IpsecRemoteError(writer_fleet.failed.get(writer.name) or f"{writer.name}: the GPO could not be read")
-        objects, _ = snapshot_desired(journal, gpo_key(inv))
-        return GpoPlan(inv.policy.store, _plan(inv, objects, gpo), tuple((h.name, h.address) for h in inv.hosts))
+        objects, notes = rollback_objects(inv, journal, gpo)
+        return GpoPlan(inv.policy.store, _plan(inv, objects, gpo), tuple((h.name, h.address) for h in inv.hosts)), notes
     finally:
         writer_fleet.close()
+
+
+def rollback_objects(inv: Inventory, journal: Journal, gpo: HostState) -> tuple[list[DesiredObject], list[str]]:
+    """What rollback converges the GPO to: its snapshot from before the first apply. Without one (a lost
+    journal), the objects of our group this tool did not name stay as they are (nothing shows whether they
+    predate us) and the ones it named go; one note says so and what cannot be restored."""
+    if journal.snapshot(gpo_key(inv)) is not None or not gpo.observed:
+        return snapshot_desired(journal, gpo_key(inv))[0], []
+    kept = [o for o in gpo.observed if not made_by_us(o, inv.policy.group)]
+    group, store = inv.policy.group, inv.policy.store
+    note = (f"journal {journal.path} holds no snapshot of the GPO from before the first apply (lost journal): "
+            f"rollback removes the {len(gpo.observed) - len(kept)} object(s) this tool named in '{store}'"
+            + (f" and leaves the {len(kept)} other object(s) of group '{group}' as they are" if kept else "")
+            + f"; what group '{group}' held in the GPO before the first apply cannot be restored")
+    return [DesiredObject(o.kind, o.name, dict(o.params), "left as it is (not named by this tool)")
+            for o in kept], [note]
 
 
 def gpo_apply(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget], writer: HostTarget,
@@ -145,8 +162,10 @@ def gpo_apply(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarg
     try:
         gpo = _read_gpo(inv, writer_fleet)
         if gpo is not None:
-            # Promotions the journal confirmed stay (apply never demotes; promote --to request does).
-            report.plan = Plan((_plan(inv, gpo_objects(inv, promotions(journal.pair_security())), gpo),))
+            # Promotions the journal confirmed stay (apply never demotes; promote --to request does); a lost
+            # journal's are rebuilt from the GPO's promoted rules first.
+            promoted, report.journal_notes = gpo_promotions(inv, gpo, journal)
+            report.plan = Plan((_plan(inv, gpo_objects(inv, promoted), gpo),))
             changes = list(report.plan.hosts[0].changes)
             if changes:
                 # The GPO's objects of our group before the first edit: what rollback returns to.
@@ -181,7 +200,7 @@ def gpo_rollback(inv: Inventory, targets: Mapping[str, HostTarget], writer: Host
     try:
         gpo = _read_gpo(inv, writer_fleet)
         if gpo is not None:
-            objects, _ = snapshot_desired(journal, gpo_key(inv))
+            objects, report.journal_notes = rollback_objects(inv, journal, gpo)
             changes = list(_plan(inv, objects, gpo).changes)
             done: list[str] = []
             try:

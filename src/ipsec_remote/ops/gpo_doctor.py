@@ -1,11 +1,10 @@
 """doctor in GPO mode, on the writer: it answers over WinRM, it can open the GPO for editing (a GPO session
 that is never saved: no change), and the GPO's objects of our group against the inventory (at the security
-the journal's promotions confirmed). The hosts' own checks read their RSOP (cli/app.py)."""
+the journal's promotions confirmed). The hosts' own checks read their RSOP (cli/reads.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from ..journal.store import Journal
 from ..model.gpo import gpo_writer_address
 from ..model.gpo_desired import gpo_objects
 from ..model.inventory import Inventory
@@ -13,13 +12,13 @@ from ..plan.planner import plan_host
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
 from .doctor import Finding
-from .gpo_status import promotions
+from .gpo_status import gpo_promotions
 from .hostview import read_fleet
 from .status import _drift_line
 
 
-def gpo_doctor(inv: Inventory, writer: HostTarget, confirmed: Mapping[tuple[str, str], tuple[str, str]]
-               ) -> list[Finding]:
+def gpo_doctor(inv: Inventory, writer: HostTarget, journal: Journal) -> list[Finding]:
+    """``journal``: read-only (a lost one's promotions are rebuilt in memory from the GPO's rules)."""
     name = writer.name
     fleet = open_fleet({name: writer}, 1)
     findings: list[Finding] = []
@@ -38,7 +37,8 @@ def gpo_doctor(inv: Inventory, writer: HostTarget, confirmed: Mapping[tuple[str,
         states, _ = read_fleet(fleet, inv)
         gpo = states.get(name)
         if gpo is not None:
-            writes = plan_host(name, gpo_writer_address(inv), gpo_objects(inv, promotions(confirmed)), gpo.observed,
+            writes = plan_host(name, gpo_writer_address(inv), gpo_objects(inv, gpo_promotions(inv, gpo, journal)[0]),
+                               gpo.observed,
                                inv.policy.store)
             for change in writes.changes:
                 findings.append(Finding(name, "warning", f"GPO: {_drift_line(change)}",

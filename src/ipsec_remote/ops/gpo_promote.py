@@ -46,7 +46,7 @@ from .apply import StepFailed
 from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place
 from .doctor import preflight
 from .gpo_apply import _plan, _read_gpo, refresh_hosts, write_gpo
-from .gpo_status import RSOP, gpo_pair_security, promotions, rsop_behind, with_store
+from .gpo_status import RSOP, gpo_pair_security, gpo_promotions, promotions, rsop_behind, with_store
 from .hostview import read_fleet
 from .promote import REQUEST_PAIR, PromoteReport, WaveReport, _selected, refuse_undrilled
 from .proof import prove_pairs
@@ -121,12 +121,12 @@ def gpo_promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTa
         gpo = _read_gpo(inv, writer_fleet)
         if gpo is None:
             return report
-        confirmed = promotions(journal.pair_security())
+        confirmed, rebuilt = gpo_promotions(inv, gpo, journal)  # a lost journal's: from the GPO's rules
         held = gpo_pair_security(inv, gpo)
-        report.journal_notes = [f"{a}:{b}: the GPO holds {sec[0]}/{sec[1]}, which no run confirmed (a promote "
-                                "that stopped mid-wave); this run takes the pair up again"
-                                for (a, b), sec in sorted(held.items())
-                                if sec != REQUEST_PAIR and (a, b) not in confirmed]
+        report.journal_notes = rebuilt + [
+            f"{a}:{b}: the GPO holds {sec[0]}/{sec[1]}, which no run confirmed (a promote that stopped mid-wave); "
+            "this run takes the pair up again"
+            for (a, b), sec in sorted(held.items()) if sec != REQUEST_PAIR and (a, b) not in confirmed]
         # A wave writes the whole GPO for the inventory: other differences would reach hosts outside the wave
         # unproven (at the catch-up refresh), so they are apply's to repair first.
         drift = _plan(inv, gpo_objects(inv, promotions(held)), gpo).changes

@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..journal.store import Journal
 from ..model.desired import ISOLATION, DesiredObject, Kind, Security
 from ..model.gpo import gpo_writer_address
-from ..model.gpo_desired import gpo_objects
+from ..model.gpo_desired import gpo_objects, promoted_rule_names
 from ..model.inventory import Host, Inventory
 from ..model.playbook import Verify
 from ..plan.planner import Change, plan_host
@@ -45,9 +46,11 @@ def writer_target(inv: Inventory, inventory: Path, lab: bool) -> HostTarget:
 
 
 def gpo_status(inv: Inventory, targets: Mapping[str, HostTarget], writer_target: HostTarget, verify: Verify,
-               forks: int, confirmed: Mapping[tuple[str, str], tuple[str, str]] | None = None) -> StatusReport:
+               forks: int, confirmed: Mapping[tuple[str, str], tuple[str, str]] | None = None,
+               journal: Journal | None = None) -> StatusReport:
     """``confirmed``: the pairs' security as the journal's promotions confirmed it; a pair the GPO holds
-    otherwise is unconfirmed (not verified, with the way out)."""
+    otherwise is unconfirmed (not verified, with the way out). With ``journal``, ``confirmed`` is read from
+    it once the GPO is read (a lost journal's promotions rebuilt from the GPO first: ``gpo_promotions``)."""
     writer = inv.policy.gpo_writer or ""
     report = StatusReport()
     gpo_fleet = open_fleet({writer: writer_target}, 1)
@@ -61,6 +64,9 @@ def gpo_status(inv: Inventory, targets: Mapping[str, HostTarget], writer_target:
         gpo = gpo_states.get(writer)
         rsop, _ = read_fleet(fleet, with_store(inv, RSOP),
                              lambda h: [("reset_sas", {"Peers": peers[h]})] if h in peers else [])
+        if gpo is not None and journal is not None:
+            report.journal_notes = gpo_promotions(inv, gpo, journal)[1]
+            confirmed = journal.pair_security()
         if gpo is not None:
             writes = plan_host(writer, gpo_writer_address(inv), gpo_objects(inv, promotions(confirmed or {})),
                                gpo.observed, inv.policy.store)
@@ -93,6 +99,45 @@ def promotions(security: Mapping[tuple[str, str], tuple[str, str]]) -> dict[tupl
     """The journal's confirmed pair security as gpo_objects' promotions (pairs at Request/Request and the
     local mode's isolation entries left out)."""
     return {p: Security(*sec) for p, sec in security.items() if p[1] != ISOLATION and sec != ("Request", "Request")}
+
+
+def promoted_in_gpo(inv: Inventory, gpo: HostState) -> dict[tuple[str, str], Security]:
+    """The host pairs the GPO holds promoted: both of the pair's own rules (gpo_desired.py) present, in our
+    group, at the same security other than Request/Request."""
+    by_name = {o.name.lower(): o for o in gpo.observed if o.kind is Kind.RULE
+               and str(o.params.get("Group") or inv.policy.group) == inv.policy.group}
+    out: dict[tuple[str, str], Security] = {}
+    for a, b, _ in inv.expanded_pairs():
+        rules = [by_name.get(n.lower()) for n in promoted_rule_names(inv.policy.group, a, b)]
+        found = {(str(r.params.get("InboundSecurity")), str(r.params.get("OutboundSecurity")))
+                 for r in rules if r is not None}
+        if None not in rules and len(found) == 1:
+            (sec,) = found
+            if sec != ("Request", "Request"):
+                out[(a, b)] = Security(*sec)
+    return out
+
+
+def gpo_promotions(inv: Inventory, gpo: HostState, journal: Journal) -> tuple[dict[tuple[str, str], Security],
+                                                                             list[str]]:
+    """The promotions the GPO is to keep (the journal's confirmed ones), and one note when the journal was
+    missing (lost): its promotions are then rebuilt from what the GPO's objects show — the promoted pairs'
+    own rules — so no run lowers a promoted pair back to Request for want of a journal. Whether a promote
+    confirmed them was recorded only in the lost journal; status and apply prove the pairs as they are."""
+    notes = []
+    if journal.created:
+        rebuilt = promoted_in_gpo(inv, gpo)
+        for (a, b), sec in rebuilt.items():
+            journal.set_pair_security(a, b, sec.inbound, sec.outbound)
+        if rebuilt:
+            notes.append(f"journal {journal.path} was missing: promotion(s) rebuilt from the GPO's promoted pairs' "
+                         "own rules: " + ", ".join(f"{a}:{b} {s.inbound}/{s.outbound}"
+                                                   for (a, b), s in sorted(rebuilt.items()))
+                         + "; apply keeps them, 'promote --to request' lowers them")
+        elif gpo.observed:
+            notes.append(f"journal {journal.path} was missing: the GPO holds objects of group "
+                         f"'{inv.policy.group}' but no promoted pair (every pair at Request/Request)")
+    return promotions(journal.pair_security()), notes
 
 
 def rsop_behind(inv: Inventory, gpo: HostState, rsop: Mapping[str, HostState]) -> dict[str, list[str]]:

@@ -174,7 +174,9 @@ def name_clashes(inv: Inventory, names: Mapping[str, HostNames]) -> dict[str, st
 def made_by_us(obj: ObservedObject, group: str) -> bool:
     """Named and titled the way this tool names its objects (model/desired.py): made by an earlier run."""
     g = re.escape(group)
-    named = re.fullmatch(rf"{g}-(exempt-(dc|dns|dhcp|other|controller)|mm|qm|p1|mm-peers|isolation|pair-.+)",
+    named = re.fullmatch(rf"{g}-(exempt-(dc|dns|dhcp|other|controller)|mm|qm|p1|mm-peers|isolation|pair-.+"
+                         # GPO mode's (model/gpo_desired.py)
+                         r"|mm-pairs|gpair-.+|gpromo-.+)",
                          obj.name, re.IGNORECASE)
     return bool(named) and str(obj.params.get("DisplayName", "")).startswith(f"{group}: ")
 

@@ -15,6 +15,7 @@ from typing import Any
 from .. import interrupt
 from ..events import Event
 from ..journal.store import Journal
+from ..model.gpo import is_gpo_store
 from ..model.inventory import Inventory
 from ..model.playbook import Verify
 from ..remote.hoststate import HostState
@@ -187,7 +188,8 @@ def _add_diagnosis(inv: Inventory, fleet: Fleet, states: Mapping[str, HostState]
         for host, peer in ((r.a, r.b), (r.b, r.a)):
             facts = states[host].facts if host in states else None
             peer_facts = states[peer].facts if peer in states else None
-            off = audit.diagnosis_line(host, read[host][1] if host in read else None)
+            off = audit.diagnosis_line(host, read[host][1] if host in read else None,
+                                       gpo=is_gpo_store(inv.policy.store))
             for line in [*diagnose(host, facts, events.get(host, []), inv.policy.store, peer_facts),
                          *([off] if off else [])]:
                 if line not in found:

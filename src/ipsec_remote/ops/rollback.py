@@ -67,6 +67,7 @@ class RollbackReport:
     settings: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # restorer key -> host -> entry
     interrupted: str | None = None
     armed_reverts: list[dict[str, Any]] = field(default_factory=list)  # rollback arms none: always empty
+    journal_notes: list[str] = field(default_factory=list)  # what a lost journal leaves unknown (GPO mode)
 
     @property
     def audit(self) -> dict[str, dict[str, Any]]:
@@ -85,7 +86,8 @@ class RollbackReport:
                 "remaining": self.remaining, "failed_hosts": self.failed_hosts,
                 "unreachable_after": self.unreachable_after,
                 **{r.key: self.settings.get(r.key, {}) for r in SETTINGS_RESTORERS},
-                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts, "ok": self.ok}
+                "interrupted": self.interrupted is not None, "armed_reverts": self.armed_reverts,
+                "journal_notes": self.journal_notes, "ok": self.ok}
 
 
 def snapshot_desired(journal: Journal, host: str) -> tuple[list[DesiredObject], Mapping[str, Any]]:
