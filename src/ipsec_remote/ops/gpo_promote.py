@@ -48,7 +48,7 @@ from .doctor import preflight
 from .gpo_apply import _plan, _read_gpo, refresh_hosts, write_gpo
 from .gpo_status import RSOP, gpo_pair_security, gpo_promotions, promotions, rsop_behind, with_store
 from .hostview import read_fleet
-from .promote import REQUEST_PAIR, PromoteReport, WaveReport, _selected, refuse_undrilled
+from .promote import REQUEST_PAIR, PromoteReport, WaveReport, _selected, drilled_selection
 from .proof import prove_pairs
 
 Pair = tuple[str, str]
@@ -104,10 +104,10 @@ def gpo_promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTa
     target = (playbook.promote.inbound, playbook.promote.outbound) if to == "require" else REQUEST_PAIR
     report = PromoteReport(target)
     if to == "require" and not skip_drill:
-        known = _selected(inv, selected)
-        if not refuse_undrilled(journal, known, report):
+        drilled = drilled_selection(inv, journal, selected, report)
+        if drilled is None:
             return report  # nothing is contacted when no pair's hosts were drilled
-        selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+        selected = drilled
     run_id = report.run_id = journal.begin_run(f"promote --to {to}")
     log = get_logger(run_id=run_id, command=f"promote --to {to}")
     writer_fleet = open_fleet({writer.name: writer}, 1)

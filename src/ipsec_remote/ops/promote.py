@@ -117,6 +117,16 @@ def refuse_undrilled(journal: Journal, pairs: list[Pair], report: PromoteReport)
     return kept
 
 
+def drilled_selection(inv: Inventory, journal: Journal, selected: list[Pair] | None,
+                      report: PromoteReport) -> list[Pair] | None:
+    """The selected pairs (all the inventory's without a selection) whose hosts all have a successful drill
+    as their latest; the others are skipped in ``report``. None: no pair is left."""
+    known = _selected(inv, selected)
+    if not refuse_undrilled(journal, known, report):
+        return None
+    return [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+
+
 def refuse_unobserved(inv: Inventory, playbook: Playbook, observations: Mapping[str, Observation],
                       pairs: list[Pair], report: PromoteReport) -> list[Pair]:
     """With server isolation, pairs whose hosts all have a recent enough observation; the others are skipped
@@ -143,10 +153,10 @@ def promote(inv: Inventory, playbook: Playbook, targets: Mapping[str, HostTarget
     report = PromoteReport(target)
     observations = latest_observations(journal)
     if to == "require" and not skip_drill:
-        known = _selected(inv, selected)
-        if not refuse_undrilled(journal, known, report):
+        drilled = drilled_selection(inv, journal, selected, report)
+        if drilled is None:
             return report  # nothing is contacted when no pair's hosts were drilled
-        selected = [p for p in known if f"{p[0]}:{p[1]}" not in report.skipped]
+        selected = drilled
     if to == "require" and inv.policy.server_isolation:
         known = _selected(inv, selected)
         if not refuse_unobserved(inv, playbook, observations, known, report):
