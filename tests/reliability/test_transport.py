@@ -24,7 +24,7 @@ winrm_errors = 2        # a short burst of HTTP 500: retried within the budget
 [hosts.web02]
 winrm_errors = 1000     # more than the retry budget: reported
 [hosts.web03]
-drop_after_calls = 5    # pool open (2) + read state (2) + the exemptions batch's Command: its Receive drops
+drop_after_calls = 5    # pool open (2) + the read (2) + the rules batch's Command: its Receive drops
 [hosts.sql02]
 rtt_ms = 500            # slow, but within every timeout
 [hosts.web04]

@@ -1,8 +1,8 @@
 """Orchestration of plan and apply over a fleet (verification lives in ``proof.py``).
 
-apply, per DESIGN §1: read every host → plan (pure) → validate → every host's exemptions → (barrier) →
-sets, main-mode rules, rules in Request/Request, obsolete objects → prove each pair. A host failure never
-stops the other hosts; it is reported with its reason.
+apply, per DESIGN §1: read every host (the doctor's preflight riding along) → plan (pure) → validate → every
+host's exemptions → (barrier) → sets, main-mode rules, rules in Request/Request, obsolete objects → prove each
+pair. A host failure never stops the other hosts; it is reported with its reason.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .confirmed import SwitchedRun, armed_json
-from .doctor import Finding, preflight
+from .doctor import Finding, HostRead, fail_blocked, findings_of, gate_params, preflight_steps, split_preflight
 from .hostview import (
     kept_security,
     name_clashes,
@@ -192,18 +192,18 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         say("fleet", Event(f"connected to {len(fleet.sessions)} of {len(targets)} hosts", "hosts",
                            total=len(targets)))
         _say_failed(say, fleet, set())
-        if checks:
+        if checks:  # the doctor's checks ride in the read (below); a host with an error is failed there
             say("fleet", Event(f"preflight: the doctor's checks on {len(fleet.sessions)} host(s)", "phase",
                                name="preflight", hosts=len(fleet.sessions)))
-            failed = set(fleet.failed)
-            report.preflight = preflight(inv, fleet)
-            say("fleet", f"preflight: {sum(f.severity == 'error' for f in report.preflight)} error(s), "
-                         f"{sum(f.severity == 'warning' for f in report.preflight)} warning(s)")
-            _say_failed(say, fleet, failed)
         say("fleet", Event(f"reading {len(fleet.sessions)} host(s)", "phase", name="read",
                            hosts=len(fleet.sessions)))
         found: dict[str, HostState] = {}  # as read, before the fresh hosts' exemptions
-        states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found)
+        failed = set(fleet.failed)
+        states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found, checks)
+        if report.preflight is not None:
+            say("fleet", f"preflight: {sum(f.severity == 'error' for f in report.preflight)} error(s), "
+                         f"{sum(f.severity == 'warning' for f in report.preflight)} warning(s)")
+            _say_failed(say, fleet, failed)
         for host, count in report.fresh_exemptions.items():
             say(host, f"exemptions: {count} call(s) applied (fresh host)")
         report.journal_notes = sync_journal(inv, found, names, journal)  # printed by the CLI
@@ -322,17 +322,21 @@ def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapp
 @dataclass(frozen=True)
 class Guard:
     """The batch runs only if the host's owned objects are exactly ``expect`` (what the plan was made from)
-    and none of ``absent`` (``Noun|Name`` of objects it creates) exists outside our group."""
+    and none of ``absent`` (``Noun|Name`` of objects it creates) exists outside our group; with ``gate``
+    (doctor.gate_params), only if none of the doctor's preflight errors can hold on the host either."""
 
     group: str
     store: str
     expect: tuple[str, ...] | list[str]
     absent: tuple[str, ...] = ()
+    gate: Mapping[str, Any] | None = None
 
     def params(self) -> dict[str, Any]:
         out = {"Guard": True, "Group": self.group, "PolicyStore": self.store, "ExpectOwned": list(self.expect)}
         if self.absent:
             out["Absent"] = list(self.absent)
+        if self.gate:
+            out.update(self.gate)
         return out
 
 
@@ -341,7 +345,7 @@ def _creates(changes: list[Change]) -> tuple[str, ...]:
 
 
 def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int, report: ApplyReport,
-                           found: dict[str, HostState]
+                           found: dict[str, HostState], checks: bool = False
                            ) -> tuple[dict[str, HostState], dict[str, HostNames], dict[str, audit.AuditState]]:
     """Read every host; in the same round trip, a host with none of our objects gets its exemptions.
 
@@ -350,29 +354,42 @@ def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_i
     this host needs taken outside our group": on a host that has some, or a name clash, nothing runs and
     the normal plan (or the clash report) takes over. Saves a round trip per host on a first rollout.
     With ``policy.enable_ipsec_audit``, the host's IPsec audit policy is read in the same pipeline.
+
+    ``checks``: the doctor's preflight reads ride in the same pipeline (``report.preflight`` gets the
+    findings, a host with an error is failed and left out of what this returns). A fresh host's exemptions
+    cannot wait for that verdict, so their batch also carries the doctor's on-host gate (doctor.gate_params):
+    where an error could hold, nothing runs, and the host is failed by the findings (or, if they pass it
+    after all, gets its exemptions in the normal phase).
     """
     desired = desired_objects(inv)
     names: dict[str, HostNames] = {}
     audits: dict[str, audit.AuditState] = {}
+    reads: dict[str, HostRead] = {}
 
     def read(host: str, session: HostSession) -> HostState:
         exemptions = [o for o in desired[host].objects if o.kind is Kind.EXEMPTION]
         fresh = plan_host(host, inv.host(host).address, exemptions, [], inv.policy.store)
         validate_plan(fresh.calls)
-        steps = read_steps(inv)
-        if inv.policy.enable_ipsec_audit:
+        steps = preflight_steps(inv) if checks else read_steps(inv)
+        if inv.policy.enable_ipsec_audit and not checks:  # the preflight reads a superset of it
             steps.append(audit.read_step(audit.MANAGED))
         if fresh.calls:
-            guard = Guard(inv.policy.group, inv.policy.store, (), tuple(absent_keys(desired[host].objects)))
+            guard = Guard(inv.policy.group, inv.policy.store, (), tuple(absent_keys(desired[host].objects)),
+                          gate_params() if checks else None)
             steps.append(("invoke_batch", {"Calls": [batch_data(c) for c in fresh.calls], **guard.params()}))
         out = session.run_statements(steps)
-        objects, audit_state = audit.split_output(out.objects)
-        if audit_state is not None:
+        if checks:
+            reads[host] = taken = split_preflight(host, out.objects, inv)
+            state, names[host], audit_state = taken.state, taken.names, _managed(taken.audit)
+            results = [r for r in taken.rest if isinstance(r, dict)]
+        else:
+            objects, audit_state = audit.split_output(out.objects)
+            state, names[host], results = split_read(host, objects, inv)
+        if audit_state is not None and inv.policy.enable_ipsec_audit:
             audits[host] = audit_state
-        state, names[host], results = split_read(host, objects, inv)
         found[host] = state
-        if not results or results[0].get("error_id") in ("StateMoved", "NameClash"):
-            return state  # not fresh (planned normally below), or a clash (reported below)
+        if not results or results[0].get("error_id") in ("StateMoved", "NameClash", "Preflight"):
+            return state  # not fresh (planned normally below), a clash (reported below), or the gate refused
         journal.snapshot_once(run_id, host, snapshot_objects(state, inv.policy.group), {})
         report.sent[host] = len(fresh.calls)
         done = report.done.setdefault(host, [])
@@ -385,7 +402,28 @@ def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_i
         return HostState([ObservedObject(o.kind, o.name, dict(o.params)) for o in exemptions], state.facts)
 
     states = fleet.each(read)
+    if checks:
+        report.preflight = findings_of(inv, reads, [h for h in fleet.sessions if h in reads])
+        # Had the gate let through a host the findings block (it is stricter, so only if the pipeline took
+        # longer than doctor.GATE_MARGIN_S), its line says what was changed.
+        applied = {h: len(report.done.get(h, [])) for h in report.fresh_exemptions}
+        fail_blocked(fleet, report.preflight, {h: f"its {n} exemption(s) were applied before the verdict (the "
+                                               "on-host preflight gate let them through)"
+                                               for h, n in applied.items() if n})
+        for host in [h for h in states if h not in fleet.sessions]:
+            del states[host]
+            found.pop(host, None)
+            audits.pop(host, None)
     return states, {h: names[h] for h in states}, audits
+
+
+def _managed(state: audit.AuditState | None) -> audit.AuditState | None:
+    """The preflight's audit read narrowed to what apply manages (what it reads without the preflight)."""
+    if state is None:
+        return None
+    keys = {s.key for s in audit.MANAGED}
+    return audit.AuditState({k: v for k, v in state.settings.items() if k in keys},
+                            {k: v for k, v in state.raw.items() if k in keys}, state.error)
 
 
 @dataclass

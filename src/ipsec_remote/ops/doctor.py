@@ -1,7 +1,8 @@
 """doctor: the read-only preflight checks (services, firewall profiles, merge setting, clock, overlapping
 rules, IKE events, IPsec audit policy), alone or — as ``preflight`` — first thing in apply and promote, on the
-sessions they opened: apply's is one extra pipeline per host (its read carries the fresh hosts'
-exemptions, which must wait for the preflight's verdict); promote's rides in its own read pipeline."""
+sessions they opened, riding in their own read pipeline. apply's read also carries a fresh host's
+exemptions, gated on the host by ``gate_params`` (at least as strict as the error findings here, which stay
+the one source of the findings and their messages)."""
 
 from __future__ import annotations
 
@@ -54,38 +55,84 @@ def is_event(obj: Any) -> bool:
     return isinstance(obj, dict) and "Id" in obj and "TimeCreated" in obj
 
 
+MAX_SKEW_S = 300  # Kerberos' default tolerance
+EVENT_WINDOW_S = 3600  # event 5453 looked for in the last hour
+# The on-host gate's clock reference is the controller's clock when it sends the pipeline; the findings'
+# is the controller's clock when that host's answer arrives, later by at most the pipeline's duration (a host
+# behind by 290 s when sent reads as 290 s + that duration behind on arrival). The gate refuses this much
+# sooner on the "behind" side, so a pipeline of up to a minute cannot let through a host the findings
+# block; "ahead" needs no margin (the gate's host reading comes later, its reference earlier: its offset
+# is never smaller). Events get the same minute: the gate's window starts later than read_events'.
+GATE_MARGIN_S = 60
+
+
+@dataclass
+class HostRead:
+    """One host's preflight read: what the findings are made from, and the rest of the pipeline's output."""
+
+    state: HostState
+    names: HostNames
+    events: list[dict[str, Any]]
+    audit: audit.AuditState | None
+    rest: list[Any]
+    clock: datetime  # the controller's clock when the answer arrived: the reference for the host's clock
+
+
+def preflight_steps(inv: Inventory) -> Steps:
+    """The preflight's statements: the state and names, the last hour's events, the IPsec audit policy."""
+    return [*read_steps(inv), ("read_events", {"SinceSeconds": EVENT_WINDOW_S}), audit.read_step()]
+
+
+def split_preflight(host: str, objects: list[Any], inv: Inventory) -> HostRead:
+    """A pipeline that began with ``preflight_steps``: its read, and (``rest``) what later statements gave."""
+    clock = datetime.now(timezone.utc)
+    state, names, rest = split_read(host, objects, inv)
+    others, audit_state = audit.split_output(rest)
+    return HostRead(state, names, [e for e in others if is_event(e)], audit_state,
+                    [o for o in others if not is_event(o)], clock)
+
+
+def gate_params() -> dict[str, Any]:
+    """invoke_batch's -Preflight gate, sent with a fresh host's exemptions in the read pipeline: the batch
+    runs only if none of ``_host_findings``' errors can hold there (a stricter gate only costs that host the
+    normal exemption phase: one pipeline more). AllowLocalIPsecRules is checked there when the batch's
+    -PolicyStore is PersistentStore, as here."""
+    now = datetime.now(timezone.utc)
+    return {"Preflight": True, "ControllerUtc": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "AheadSeconds": MAX_SKEW_S, "BehindSeconds": MAX_SKEW_S - GATE_MARGIN_S,
+            "EventSeconds": EVENT_WINDOW_S + GATE_MARGIN_S}
+
+
+def findings_of(inv: Inventory, reads: Mapping[str, HostRead], hosts: list[str]) -> list[Finding]:
+    """The doctor's findings on ``hosts`` from their reads."""
+    findings: list[Finding] = []
+    peers = {h.address for h in inv.hosts}  # once, not per host (a 1,000-host fleet: a million look-ups)
+    for host in hosts:
+        read = reads[host]
+        # The reference is this controller's clock when the host's answer arrived (its reading is at most
+        # that pipeline's duration older: seconds, against Kerberos' 300 s). The fleet's median was the old
+        # reference: with two readable hosts it is the later clock, and it blamed the host whose clock was right.
+        findings += _host_findings(inv, host, read.state.facts, read.events, read.clock, peers)
+        findings += [Finding(host, *f) for f in audit.doctor_findings(host, read.audit,
+                                                                      gpo=is_gpo_store(inv.policy.store))]
+    return findings
+
+
 def check_fleet_with(inv: Inventory, fleet: Fleet, extra: Callable[[str], Steps] | None = None
                      ) -> tuple[list[Finding], dict[str, HostState], dict[str, HostNames], dict[str, list[Any]]]:
     """``check_fleet``, with ``extra(host)`` statements riding in the same read pipeline (read-only ones:
     it is retried); also returns what it read — each host's state, names and the extra statements' output —
     so the command that asked for the preflight does not read the hosts again."""
-    found: dict[str, tuple[HostState, list[dict[str, Any]], audit.AuditState | None]] = {}
-    names: dict[str, HostNames] = {}
-    rides: dict[str, list[Any]] = {}
+    reads: dict[str, HostRead] = {}
 
     def read(host: str, session: HostSession) -> None:
-        # The IPsec audit policy and the last hour's events ride in the read pipeline.
-        out = session.run_statements([*read_steps(inv), ("read_events", {"SinceSeconds": 3600}),
-                                      audit.read_step(), *(extra(host) if extra else [])], retry=True)
-        state, names[host], rest = split_read(host, out.objects, inv)
-        others, audit_state = audit.split_output(rest)
-        found[host] = (state, [e for e in others if is_event(e)], audit_state)
-        rides[host] = [o for o in others if not is_event(o)]
+        out = session.run_statements([*preflight_steps(inv), *(extra(host) if extra else [])], retry=True)
+        reads[host] = split_preflight(host, out.objects, inv)
 
     fleet.each(read)
-    # The reference is this controller's clock, taken once every host has answered (a host's reading is at
-    # most the read's duration older: seconds, against Kerberos' 300 s). The fleet's median was the old
-    # reference: with two readable hosts it is the later clock, and it blamed the host whose clock was right.
-    reference_clock = datetime.now(timezone.utc)
-    findings: list[Finding] = []
-    peers = {h.address for h in inv.hosts}  # once, not per host (a 1,000-host fleet: a million look-ups)
-    for host in [h for h in fleet.sessions if h in found]:
-        state, events, audit_state = found[host]
-        findings += _host_findings(inv, host, state.facts, events, reference_clock, peers)
-        findings += [Finding(host, *f) for f in audit.doctor_findings(host, audit_state,
-                                                                      gpo=is_gpo_store(inv.policy.store))]
-    states = {h: found[h][0] for h in fleet.sessions if h in found}
-    return findings, states, {h: names[h] for h in states}, {h: rides[h] for h in states}
+    hosts = [h for h in fleet.sessions if h in reads]
+    return (findings_of(inv, reads, hosts), {h: reads[h].state for h in hosts}, {h: reads[h].names for h in hosts},
+            {h: reads[h].rest for h in hosts})
 
 
 def preflight(inv: Inventory, fleet: Fleet) -> list[Finding]:
@@ -100,12 +147,20 @@ def preflight_read(inv: Inventory, fleet: Fleet, extra: Callable[[str], Steps] |
     """``preflight`` in the command's own read pipeline (one pipeline per host, not two): the findings, and
     the state, names and ``extra`` output of every host the preflight let through."""
     findings, states, names, rides = check_fleet_with(inv, fleet, extra)
-    for host in sorted({f.host for f in findings if f.severity == "error"}):
-        errors = [f for f in findings if f.host == host and f.severity == "error"]
-        fleet.fail(host, f"{host}: preflight: " + "; ".join(f"{f.problem} (fix: {f.fix})" for f in errors)
-                   + " — nothing was changed on this host (--skip-preflight to go on anyway)")
+    fail_blocked(fleet, findings)
     live = [h for h in states if h in fleet.sessions]
     return findings, {h: states[h] for h in live}, {h: names[h] for h in live}, {h: rides[h] for h in live}
+
+
+def fail_blocked(fleet: Fleet, findings: list[Finding], changed: Mapping[str, str] | None = None) -> None:
+    """Fail each host with an error finding, with those lines. ``changed``: what was already changed on a
+    host before the verdict (the gate let it through), said instead of "nothing was changed"."""
+    for host in sorted({f.host for f in findings if f.severity == "error"}):
+        errors = [f for f in findings if f.host == host and f.severity == "error"]
+        done = (changed or {}).get(host)
+        fleet.fail(host, f"{host}: preflight: " + "; ".join(f"{f.problem} (fix: {f.fix})" for f in errors)
+                   + (f" — {done}, nothing else was changed on this host" if done else
+                      " — nothing was changed on this host") + " (--skip-preflight to go on anyway)")
 
 
 def _host_findings(inv: Inventory, host: str, facts: HostFacts, events: list[dict[str, Any]],
@@ -132,7 +187,7 @@ def _host_findings(inv: Inventory, host: str, facts: HostFacts, events: list[dic
     if reference_clock is not None and facts.utc_now is not None:
         host_clock = facts.utc_now if facts.utc_now.tzinfo else facts.utc_now.replace(tzinfo=timezone.utc)
         offset = (host_clock - reference_clock).total_seconds()
-        if abs(offset) > 300:
+        if abs(offset) > MAX_SKEW_S:
             side = "ahead of" if offset > 0 else "behind"
             out.append(Finding(host, "error", f"clock skew {int(abs(offset))} s ({side} the controller's clock): "
                                               "Kerberos allows 300 s",

@@ -7,6 +7,15 @@
 # -Absent ('Noun|Name' of objects the calls create) may exist outside our group (a name clash). Objects are
 # told apart through their CIM properties RuleGroup and InstanceID (wfascimprov class pages), not the
 # undocumented cmdlet-style aliases Group/Name.
+# With -Preflight (a fresh host's exemptions, sent in apply's read pipeline before the controller has the
+# doctor's verdict): the calls run only if none of the doctor's error findings (ops/doctor.py _host_findings,
+# the one source of the findings and their messages) can hold here — this gate is at least as strict:
+# IKEEXT missing or Disabled; BFE or MpsSvc not Running; an ActiveStore profile with AllowLocalIPsecRules
+# False (GpoBoolean 0) when -PolicyStore is PersistentStore; the clock more than -AheadSeconds ahead of or
+# -BehindSeconds behind -ControllerUtc (the controller's UTC time when it sent this pipeline); event 5453 in
+# the last -EventSeconds while IKEEXT is not Running. What it cannot read refuses too. Properties used:
+# ServiceController .Status/.StartType, MSFT_NetFirewallProfile.AllowLocalIPsecRules, Get-WinEvent
+# -FilterHashtable (which reports "no events" as an error), Get-Date .ToUniversalTime().
 # With -GpoSession (GPO mode, on the writer): the calls edit a session of the GPO -PolicyStore names
 # (Open-NetGPO; -GPOSession instead of -PolicyStore on each call) and one Save-NetGPO writes them all at the
 # end, only if every call succeeded: a failure leaves the GPO as it was (Open-NetGPO / Save-NetGPO docs).
@@ -19,9 +28,50 @@ param(
     [string]$PolicyStore = 'PersistentStore',
     [string[]]$ExpectOwned = @(),
     [string[]]$Absent = @(),
+    [switch]$Preflight,
+    [string]$ControllerUtc = '',
+    [double]$AheadSeconds = 300,
+    [double]$BehindSeconds = 300,
+    [int]$EventSeconds = 3600,
     [switch]$GpoSession
 )
 $ErrorActionPreference = 'Stop'
+
+if ($Preflight) {
+    $why = @()
+    try {
+        $ike = Get-Service -Name IKEEXT -ErrorAction SilentlyContinue
+        if ($null -eq $ike -or [string]$ike.StartType -eq 'Disabled') { $why += 'IKEEXT is missing or Disabled' }
+        foreach ($name in @('BFE', 'MpsSvc')) {
+            $svc = Get-Service -Name $name -ErrorAction SilentlyContinue
+            if ($null -eq $svc -or [string]$svc.Status -ne 'Running') { $why += "$name is not Running" }
+        }
+        if ($PolicyStore -eq 'PersistentStore') {
+            foreach ($p in @(Get-NetFirewallProfile -PolicyStore ActiveStore -ErrorAction Stop)) {
+                $allow = [string]$p.PSBase.CimInstanceProperties['AllowLocalIPsecRules'].Value
+                if ($allow -eq '0' -or $allow -eq 'False') { $why += 'a profile has AllowLocalIPsecRules False' }
+            }
+        }
+        # A string with a Z designator casts to a Local DateTime: ToUniversalTime brings both to UTC.
+        $offset = ((Get-Date).ToUniversalTime() - ([datetime]$ControllerUtc).ToUniversalTime()).TotalSeconds
+        if ($offset -gt $AheadSeconds -or $offset -lt (0 - $BehindSeconds)) { $why += "the clock is $offset s off the controller's" }
+        if ($null -eq $ike -or [string]$ike.Status -ne 'Running') {
+            try {
+                $since = (Get-Date).AddSeconds(0 - $EventSeconds)
+                $seen = @(Get-WinEvent -FilterHashtable @{ LogName = 'Security'; Id = 5453; StartTime = $since } -MaxEvents 1 -ErrorAction Stop)
+                if ($seen.Count -gt 0) { $why += 'event 5453 while IKEEXT is not Running' }
+            } catch {
+                if ($_.FullyQualifiedErrorId -notlike 'NoMatchingEventsFound*') { throw }
+            }
+        }
+    } catch {
+        $why += ('the checks could not run: ' + $_.Exception.Message)
+    }
+    if ($why.Count -gt 0) {
+        [pscustomobject]@{ index = -1; cmdlet = 'precondition'; ok = $false; error = ('preflight: ' + ($why -join '; ')); error_id = 'Preflight' }
+        return
+    }
+}
 
 if ($Guard) {
     $owned = @()
