@@ -67,9 +67,9 @@ def test_an_idle_keep_alive_connection_is_closed_by_the_server(
         if scheme == "http":  # (the ssl module reports a reset under TLS as EOF or an error, by version)
             assert closed_how == ("reset" if reset else "orderly")
         assert ep.idle.closed == 1
+        _wait(lambda: not ep.connections)  # its descriptor is freed without waiting for the client
     finally:
         sock.close()
-    _wait(lambda: not ep.connections)  # its descriptor is freed (TLS: once the client answers close_notify)
 
 
 def test_a_connection_with_a_request_in_flight_is_not_idle(
