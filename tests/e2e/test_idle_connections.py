@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ipsec_remote.lab.fleet.kdc import faketime_library, missing_binaries
+
 from .conftest import ROOT, running_lab
 
 FAULTS = """
@@ -39,3 +41,18 @@ def test_apply_status_promote_survive_hosts_closing_idle_connections(tmp_path: P
         assert rc == 0, promoted
         assert promoted["waves"] and all(w["status"] == "confirmed" for w in promoted["waves"]), promoted
         assert lab.inspect()["app01"]["winrm_idle_closed"] > closed  # and again during the promote
+
+
+@pytest.mark.skipif(bool(missing_binaries() + ([] if faketime_library() else ["libfaketime"])),
+                    reason="needs the KDC binaries and libfaketime (make kerberos)")
+def test_kerberos_sealed_messages_survive_hosts_closing_idle_connections(tmp_path: Path) -> None:
+    """Over HTTP with Kerberos the sealing key is the connection's too: a new connection needs a new context."""
+    inventory = ((ROOT / "inventory.toml").read_text().replace('scheme = "https"', 'scheme = "http"')
+                 .replace('auth = "negotiate"', 'auth = "kerberos"'))
+    with running_lab(tmp_path, inventory, FAULTS, up_args=("--auth", "kerberos")) as lab:
+        rc, applied = lab.json("apply", "inventory.toml", "--lab")
+        assert rc == 0, applied
+        assert applied["pairs"] and all(p["verified"] for p in applied["pairs"]), applied["pairs"]
+        hosts = lab.inspect()
+        assert hosts["app01"]["winrm_idle_closed"] >= 1
+        assert hosts["app01"]["requests_by_auth"]["kerberos"] == hosts["app01"]["requests"]["total"]
