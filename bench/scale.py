@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -20,12 +21,22 @@ from typing import Any
 
 from fleetgen import write_faults, write_inventory
 
-# Verification polls every second for up to a minute; with the latency model a host takes ~1-4 s per
-# phase, so the fleet is worked on 200 hosts at a time (the product's --forks; its default is 50).
+# With the latency model a host takes ~1-4 s per phase, so the fleet is worked on 200 hosts at a time (the
+# product's --forks; its default is 50). Verification polls every second.
 FORKS = 200
-SCALE_PLAYBOOK = ("[rollout]\nforks = {forks}\n[verify]\ntimeout_s = 60\npoll_interval_s = 1\n"
+SCALE_PLAYBOOK = ("[rollout]\nforks = {forks}\n[verify]\ntimeout_s = {verify_timeout_s}\npoll_interval_s = 1\n"
                   "[promote]\nconfirm_timeout_s = 60\n")
 RTT_MS = 20
+VERIFY_ROUND_S_PER_HOST = 3.0  # a verify pipeline with the latency model: the probe's bound (3 s) at worst
+
+
+def verify_timeout_s(hosts: int, forks: int = FORKS) -> int:
+    """The proof window an admin would give this fleet: each pair's window runs from its first probe, and
+    its next look comes one round later — a round works every host with a pending pair, ``forks`` at a time.
+    A fixed minute is shorter than one round past ~4,000 hosts at 200 forks, so a pair not proven at its
+    first look would get no second one; the window is two rounds' worth (a minute at least)."""
+    rounds_s = -(-hosts // forks) * VERIFY_ROUND_S_PER_HOST
+    return max(60, int(2 * rounds_s))
 
 
 def run_child(args: list[str], cwd: Path, timeout: float) -> tuple[int, str, float, dict[str, float]]:
@@ -59,19 +70,50 @@ def lab_stats(workdir: Path) -> dict[str, Any]:
     return stats
 
 
+class PeakFds:
+    """The lab process's most open descriptors during a run (/proc/<pid>/fd, once a second): one listener per
+    host plus its live connections, against the machine's open-files limit (README: bench-big's EMFILE)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.pid = int(json.loads((workdir / ".ipsec-remote" / "lab.json").read_text())["pid"])
+        self.peak: int | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                n = len(os.listdir(f"/proc/{self.pid}/fd"))
+            except OSError:
+                return  # not Linux, or the lab is gone
+            self.peak = max(self.peak or 0, n)
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> PeakFds:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     names = write_inventory(workdir / "inventory.toml", hosts)
     write_faults(workdir / "faults.toml", names, latency=True)
     (workdir / "playbooks").mkdir(exist_ok=True)
-    (workdir / "playbooks" / "server-to-server.toml").write_text(SCALE_PLAYBOOK.format(forks=forks))
+    window = verify_timeout_s(hosts, forks)
+    (workdir / "playbooks" / "server-to-server.toml").write_text(
+        SCALE_PLAYBOOK.format(forks=forks, verify_timeout_s=window))
     code, _, up_s, _ = run_child(["lab", "up", "inventory.toml", "--detach", "--faults", "faults.toml",
                                   "--rtt-ms", str(RTT_MS)], workdir, 1800)
     if code != 0:
         raise SystemExit(f"lab up failed ({code}): {(workdir / 'child.err').read_text()[-2000:]}")
     try:
         before, load_before = lab_stats(workdir), os.getloadavg()
-        code, out, wall, usage = run_child(["apply", "inventory.toml", "--lab", "--json"], workdir, 3600)
+        with PeakFds(workdir) as fds:
+            code, out, wall, usage = run_child(["apply", "inventory.toml", "--lab", "--json"], workdir, 3600)
         after, load_after = lab_stats(workdir), os.getloadavg()
         err_tail = (workdir / "child.err").read_text()[-1500:] if code != 0 else ""
     finally:
@@ -85,6 +127,7 @@ def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
         "controller_cpu_s": round(usage["cpu_s"], 1), "lab_cpu_s": round(after["cpu_s"] - before["cpu_s"], 1),
         "lab_peak_rss_mb": after.get("peak_rss_mb"), "pairs_verified": sum(1 for p in pairs if p.get("verified")),
         "lab_up_s": round(up_s, 1), "forks": forks, "rtt_ms": RTT_MS, "latency_model": True,
+        "verify_timeout_s": window, "lab_peak_fds": fds.peak, "lab_winrm_idle_closed": after.get("winrm_idle_closed"),
         "preflight": True,  # apply's default: the doctor's checks first, one pipeline per host (2 requests)
         "load_avg": [round(load_before[0], 2), round(load_after[0], 2)],
         **({"stderr_tail": err_tail, "failed_hosts": _failed(report)} if code != 0 else {}),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 from ipsec_remote.ops.apply import read_states
 from ipsec_remote.ops.proof import check_dependencies, kdc_probes, prove_pairs
@@ -92,3 +94,45 @@ def test_a_host_outside_any_pair_is_checked_for_its_kdc_alone(tmp_path: Path) ->
             assert check_dependencies(fleet, {}, ["sql01"]) == []
         finally:
             fleet.close()
+
+
+class _LargeFleetRound:
+    """The real fleet, except that each round's first pipelines wait behind a large fleet's: the clock the
+    proof reads jumps past the whole timeout before this inventory's hosts are reached, and in the first
+    round sql01 is read before app01's probe negotiated (one-way probes: sql01 only reads its SAs)."""
+
+    def __init__(self, fleet: Any, jump_s: float) -> None:
+        self.fleet, self.jump_s, self.offset, self.rounds = fleet, jump_s, 0.0, 0
+        self.sessions, self.failed = fleet.sessions, fleet.failed
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+    def each(self, fn: Any, hosts: list[str]) -> dict[str, Any]:
+        self.rounds += 1
+        self.offset += self.jump_s  # the thousands of hosts before these in the round
+        out: dict[str, Any] = self.fleet.each(fn, hosts)
+        if self.rounds == 1 and "sql01" in out:
+            out["sql01"] = {**out["sql01"], "MainModeSAs": [], "QuickModeSAs": []}
+        return out
+
+
+def test_each_pair_gets_its_whole_window_from_its_first_probe_however_long_the_round(
+        tmp_path: Path, monkeypatch: Any) -> None:
+    """A pair first probed late in a long first round still gets its next rounds: its window is counted from
+    its own first probe, not from the phase's start (before: one look, then 'no quick-mode SA', exit 1)."""
+    from ipsec_remote.ops import proof
+
+    book = "[verify]\ntimeout_s = 4\npoll_interval_s = 0.2\nboth_directions = false\n"
+    with inprocess_lab(tmp_path, playbook=book) as lab:
+        settings = lab.playbook().verify
+        assert lab.apply(lab.playbook()).ok  # the policy is in place; now prove it on a "large fleet"
+        fleet = open_fleet(lab.targets, 4)
+        try:
+            large = _LargeFleetRound(fleet, 10 * settings.timeout_s)
+            monkeypatch.setattr(proof, "time", large)  # only the proof's clock
+            results = prove_pairs(lab.inv, large, settings, read_states(fleet, lab.inv), None, None)  # type: ignore[arg-type]
+        finally:
+            fleet.close()
+        assert large.rounds >= 2
+        assert [(r.a, r.b, r.verified) for r in results] == [("app01", "sql01", True)], [r.problems for r in results]

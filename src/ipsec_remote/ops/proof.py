@@ -2,8 +2,13 @@
 
 Each round runs one ``verify.ps1`` pipeline per host (probe every peer, then read that host's SAs), so a
 round costs two requests per host whatever the number of peers. Rounds repeat with the playbook's poll
-interval until every pair is proven or the timeout passes; unproven pairs get a diagnosis from the hosts'
+interval until every pair is proven or its timeout passes; unproven pairs get a diagnosis from the hosts'
 state and IPsec audit events.
+
+The timeout is each pair's own (the playbook: "per pair"), counted from its first probe: the first round's
+pipeline on the earlier of its two hosts. On a large fleet that round alone can outlast the timeout (10,000
+hosts at 200 forks), and a window counted from the phase's start would leave the pairs probed late in it one
+look and no second round, failing them for the fleet's size rather than for anything about the pair.
 """
 
 from __future__ import annotations
@@ -89,16 +94,19 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
         else:
             pending.append((a, b, pair))
 
-    deadline = time.monotonic() + settings.timeout_s
+    start = time.monotonic()
+    deadlines: dict[tuple[str, str], float] = {}  # each pair's: its first probe + the timeout
     if pending:
         say("fleet", Event(f"proving {len(pending)} pair(s): traffic, then SAs on both ends (up to "
                            f"{settings.timeout_s:g} s)", "proving", total=len(pairs), pending=len(pending),
                            left_s=settings.timeout_s))
     while pending:
         probes = _probes(inv, pending, settings, deps)
+        started: dict[str, float] = {}  # when this round's pipeline on each host began (worker threads write)
 
-        def round_on(host: str, session: HostSession, probes: dict[str, list[dict[str, Any]]] = probes
-                     ) -> dict[str, Any]:
+        def round_on(host: str, session: HostSession, probes: dict[str, list[dict[str, Any]]] = probes,
+                     started: dict[str, float] = started) -> dict[str, Any]:
+            started[host] = time.monotonic()
             out = session.run("verify", {"Probes": probes.get(host, [])})
             first = out.objects[0] if out.objects else {}
             return first if isinstance(first, dict) else {}
@@ -108,6 +116,9 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             first_round = None
         else:
             reports = fleet.each(round_on, list(probes))
+        for a, b, _ in pending:
+            if (a, b) not in deadlines:
+                deadlines[(a, b)] = min(started.get(a, start), started.get(b, start)) + settings.timeout_s
         still = []
         for a, b, pair in pending:
             if a not in reports or b not in reports:
@@ -124,12 +135,15 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
                 say(a, Event(f"pair {a} <-> {b} verified", "pair_proven", a=a, b=b))
             else:
                 still.append((a, b, pair))
-        if still and len(still) < len(pending):
-            left = max(0.0, deadline - time.monotonic())
-            say("fleet", Event(f"waiting for {len(still)} pair(s) to negotiate (up to {left:.0f} s)", "proving",
-                               pending=len(still), left_s=left))
-        pending = still
-        if not pending or time.monotonic() + settings.poll_interval_s > deadline:
+        # A pair whose window ends before the next round could look at it stays unproven; the others go on.
+        next_look = time.monotonic() + settings.poll_interval_s
+        waiting = [p for p in still if deadlines[(p[0], p[1])] >= next_look]
+        if waiting and len(still) < len(pending):
+            left = max(0.0, max(deadlines[(a, b)] for a, b, _ in waiting) - time.monotonic())
+            say("fleet", Event(f"waiting for {len(waiting)} pair(s) to negotiate (up to {left:.0f} s)", "proving",
+                               pending=len(waiting), left_s=left))
+        pending = waiting
+        if not pending:
             break
         if interrupt.sleep(settings.poll_interval_s):
             break  # Ctrl-C: the pairs proven so far are reported, the caller stops at its next checkpoint

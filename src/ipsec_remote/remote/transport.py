@@ -38,6 +38,7 @@ from ..errors import IpsecRemoteError
 from ..log import get_logger
 from .autherrors import describe, is_kerberos_error, tls_alert
 from .fastclixml import Frozen, no_copy, speed_up
+from .reconnect import reauthenticate_on_new_connection
 
 
 class TransportError(IpsecRemoteError):
@@ -165,6 +166,7 @@ class HostSession:
 
     def _open_pool(self) -> tuple[WSMan, RunspacePool]:
         wsman = make_wsman(self.target)
+        reauthenticate_on_new_connection(wsman)  # the host closes idle connections (reconnect.py)
         pool = RunspacePool(wsman)
         speed_up(pool)
         try:

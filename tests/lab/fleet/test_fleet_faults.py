@@ -7,6 +7,7 @@ import time
 import pytest
 import requests
 from pypsrp.exceptions import WinRMTransportError
+from pypsrp.powershell import RunspacePool
 
 from .conftest import Lab, LabFactory
 from .test_fleet_network import event_ids, pair, sas, tnc
@@ -114,3 +115,29 @@ def test_audit_policy_gates_events_and_auditpol_changes_it_over_winrm(make_lab: 
         ("The command was successfully executed.", 0)
     assert out.extended_properties["Row"].split(",")[3:5] == ["{0CCE9218-69AE-11D9-BED3-505054503030}", "Fehler"]
     assert lab.host("sql01")["audit"]["ipsec_main_mode"] == "failure"
+
+
+def test_winrm_idle_timeout_reaches_each_listener_and_lab_inspect(make_lab: LabFactory) -> None:
+    lab = make_lab("winrm_idle_timeout_s = 0.3\n[hosts.app01]\nwinrm_idle_timeout_s = 45\n"
+                   "[assumptions]\nwinrm_idle_close = \"reset\"\n")
+    assert lab.fleet.endpoints["sql01"].idle.timeout_s == 0.3 and lab.fleet.endpoints["sql01"].idle.reset
+    assert lab.host("app01")["winrm_idle_timeout_s"] == 45
+    with lab.wsman("sql01") as wsman:
+        RunspacePool(wsman).open()  # then the connection stays open, idle, until the host closes it
+        assert lab.host("sql01")["winrm_connections"] == 1
+        deadline = time.monotonic() + 20  # bounds a hang only
+        while lab.host("sql01")["winrm_idle_closed"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sql01 = lab.host("sql01")
+        assert sql01["winrm_idle_closed"] == 1 and sql01["winrm_connections"] == 0  # reset: freed at once
+    stats = lab.fleet.stats()
+    assert stats["winrm_idle_closed"] >= 1 and stats["winrm_connections"] >= 0 and stats["open_fds"] > 0
+
+
+def test_winrm_idle_timeout_defaults_to_http_sys_120_s_and_must_be_positive(make_lab: LabFactory) -> None:
+    from ipsec_remote.lab.fleet.spec import LabConfigError
+
+    lab = make_lab()
+    assert {h["winrm_idle_timeout_s"] for h in lab.fleet.inspect()["hosts"].values()} == {120.0}
+    with pytest.raises(LabConfigError, match="winrm_idle_timeout_s"):
+        make_lab("winrm_idle_timeout_s = 0\n")

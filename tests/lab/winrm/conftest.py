@@ -90,8 +90,9 @@ def fake_host() -> type[FakeHost]:
 def endpoint(server: LabServer) -> Iterator[Callable[..., LabEndpoint]]:
     made: list[LabEndpoint] = []
 
-    def make(scheme: str = "https", auth: str = "basic", host: FakeHost | None = None) -> LabEndpoint:
-        ep = server.add_endpoint(host or FakeHost(), EndpointConfig(USER, PASSWORD, scheme=scheme, auth=auth))
+    def make(scheme: str = "https", auth: str = "basic", host: FakeHost | None = None, **config: Any) -> LabEndpoint:
+        ep = server.add_endpoint(host or FakeHost(), EndpointConfig(USER, PASSWORD, scheme=scheme, auth=auth,
+                                                                    **config))
         made.append(ep)
         return ep
 

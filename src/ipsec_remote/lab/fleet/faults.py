@@ -5,6 +5,8 @@ Every key is documented with an example in docs/lab.md (a test holds the page to
 rtt_ms = 5                                    # every endpoint (the CLI's --rtt-ms overrides it)
 sa_idle_s = 2                                 # lab knob: SAs idle this long expire (default: each host's
                                               # MaxSAIdleTimeSeconds, 300 s)
+winrm_idle_timeout_s = 1                      # every WinRM listener closes a keep-alive connection idle
+                                              # this long (HTTP.sys IdleConnectionTimeout; default 120)
 [hosts.sql01]
 down = true                                   # the endpoint refuses every connection
 ikeext = "disabled"                           # IKEEXT start type Disabled: no IKE at all (event 5453)
@@ -34,6 +36,7 @@ firewall_allows = [135, 445, 5985, 5986]      # inbound ports the firewall lets 
                                               # a SYN to an allowed closed port is refused at once, to any
                                               # other port it is dropped (the sender waits out its timeout)
 spn_registered = false                        # kerberos lab: HTTP/ and WSMAN/sql01.lab.local are not in the KDC
+winrm_idle_timeout_s = 30                     # this host's HTTP.sys IdleConnectionTimeout
 [hosts.sql01.audit]                           # advanced audit policy (default: none, as on a stock server)
 ipsec_main_mode = "success_and_failure"       # none | success | failure | success_and_failure
 [[hosts.sql01.preexisting.rules]]             # objects present before we arrive
@@ -75,6 +78,8 @@ unregister_running_task = "stops"             # there, each value one of its doc
 auditpol_text = "localized"                   # auditpol /r prints its setting words in the host's language
 own_address_traffic = "policy"                # the controller runs on a managed host: IPsec rules apply to
                                               # that host's traffic to its own address (default "loopback")
+winrm_idle_close = "reset"                    # an idle WinRM connection is closed with a TCP RST (default
+                                              # "orderly": FIN)
 ```
 
 Audit keys are the subcategories of ``lab/host/audit.py``: ``ipsec_main_mode``, ``ipsec_quick_mode``,
@@ -149,6 +154,7 @@ class HostFaults:
     clock_step_after_task_s: float = 0.0
     on_battery: bool = False
     spn_registered: bool = True  # kerberos lab: the host's HTTP/ and WSMAN/ SPNs exist in the KDC
+    winrm_idle_timeout_s: float | None = None  # None: the fleet's (HTTP.sys's default, 120 s)
     # ``{"cmdlet", "params"}`` calls in the plan's shape (HostConfig.preexisting), canonical names.
     preexisting: list[dict[str, Any]] = field(default_factory=list)
     gpo_stores: list[str] = field(default_factory=list)  # GPO stores the preexisting objects live in
@@ -172,6 +178,8 @@ KERBEROS_MAX_SKEW_S = 300.0
 class Faults:
     rtt_ms: int = 0
     sa_idle_s: float | None = None  # a lab knob, not a fault: idle SA lifetime below Windows' 300 s minimum
+    # HTTP.sys's IdleConnectionTimeout on every listener (documented default 120 s; the registry sets it).
+    winrm_idle_timeout_s: float = 120.0
     hosts: dict[str, HostFaults] = field(default_factory=dict)
     audit: dict[str, Setting] = field(default_factory=dict)  # every host's audit policy, before its own
     # ``[assumptions]``: the file's choices; the fields it does not set keep their documented defaults.
@@ -184,6 +192,10 @@ class Faults:
 
     def for_host(self, name: str) -> HostFaults:
         return self.hosts.get(name) or HostFaults()
+
+    def winrm_idle_timeout_of(self, name: str) -> float:
+        own = self.for_host(name).winrm_idle_timeout_s
+        return own if own is not None else self.winrm_idle_timeout_s
 
     def audit_of(self, name: str) -> dict[str, Setting]:
         return {**self.audit, **self.for_host(name).audit}
@@ -231,6 +243,13 @@ def _seconds(value: Any, label: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LabConfigError(label, where, "must be a number of seconds")
     return float(value)
+
+
+def _positive_seconds(value: Any, label: str, where: str) -> float:
+    seconds = _seconds(value, label, where)
+    if seconds <= 0:
+        raise LabConfigError(label, where, "must be a number of seconds > 0")
+    return seconds
 
 
 def _offset(value: Any, label: str, where: str) -> int:
@@ -281,6 +300,7 @@ _SCALARS = {
     "listening_ports": _ports,
     "firewall_allows": _ports,
     "spn_registered": _bool,
+    "winrm_idle_timeout_s": _positive_seconds,
 }
 
 
@@ -352,8 +372,8 @@ def _check_preexisting(hf: HostFaults, label: str, where: str, address: str) -> 
 
 
 # The keys each table accepts (docs/lab.md documents every one: tests/lab/fleet/test_lab_docs.py).
-TOP_KEYS = ("rtt_ms", "sa_idle_s", "latency", "audit", "assumptions", "kerberos", "domain", "clients", "traffic",
-            "hosts")
+TOP_KEYS = ("rtt_ms", "sa_idle_s", "winrm_idle_timeout_s", "latency", "audit", "assumptions", "kerberos", "domain",
+            "clients", "traffic", "hosts")
 HOST_TABLES = ("preexisting", "audit")  # besides the scalar keys of _SCALARS
 KERBEROS_KEYS = ("kdc_down", "kdc_clock_skew_s")
 
@@ -367,6 +387,8 @@ def parse_faults(data: dict[str, Any], label: str, spec: FleetSpec) -> Faults:
             faults.rtt_ms = _count(value, label, key)
         elif key == "sa_idle_s":
             faults.sa_idle_s = _seconds(value, label, key)
+        elif key == "winrm_idle_timeout_s":
+            faults.winrm_idle_timeout_s = _positive_seconds(value, label, key)
         elif key == "audit":
             faults.audit = _audit(value, label, key)
         elif key == "assumptions":

@@ -174,7 +174,9 @@ class Fleet:
         for name, host in self.hosts.items():
             config = EndpointConfig(USERNAME, self.password, self.spec.scheme, 0, auth,
                                     spn_host=f"{name.lower()}.{DOMAIN}" if auth == "kerberos" else None,
-                                    cert_user=f"{USER}@{DOMAIN}" if auth == "certificate" else None)
+                                    cert_user=f"{USER}@{DOMAIN}" if auth == "certificate" else None,
+                                    idle_timeout_s=self.faults.winrm_idle_timeout_of(name),
+                                    idle_reset=self.faults.assumptions.winrm_idle_close == "reset")
             debt = self.debts[name] = Debt(self.faults.latency)
             endpoint = self.server.add_endpoint(_LockedHost(host, self.lock, self._pipeline_ran, debt), config)
             own = self.faults.for_host(name)
@@ -275,8 +277,12 @@ class Fleet:
     def stats(self) -> dict[str, Any]:
         """This lab process's CPU seconds and peak RSS, and each host's WSMan request count (benchmarks)."""
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        endpoints = list(self.endpoints.values())
         return {"cpu_s": round(usage.ru_utime + usage.ru_stime, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-                "requests": {name: ep.counters.total for name, ep in self.endpoints.items()}}
+                "requests": {name: ep.counters.total for name, ep in self.endpoints.items()},
+                # Descriptors: one listener per endpoint plus its open connections (the idle timer frees some).
+                "open_fds": _open_fds(), "winrm_connections": sum(len(ep.connections) for ep in endpoints),
+                "winrm_idle_closed": sum(ep.idle.closed for ep in endpoints)}
 
     def lab_json(self) -> dict[str, Any]:
         """DESIGN §5 ``lab.json`` (the caller adds ``pid`` and the control endpoint)."""
@@ -321,6 +327,9 @@ class Fleet:
                 snap["requests_by_auth"] = ep.auth_counts.as_dict() if ep is not None else {}
                 snap["kerberos_delegated_logons"] = ep.auth_counts.delegated_logons if ep is not None else 0
                 snap["endpoint"] = ep.url if ep is not None else None
+                snap["winrm_idle_timeout_s"] = ep.idle.timeout_s if ep is not None else None
+                snap["winrm_connections"] = len(ep.connections) if ep is not None else 0
+                snap["winrm_idle_closed"] = ep.idle.closed if ep is not None else 0
                 debt = self.debts.get(name)
                 snap["modelled_latency_s"] = round(debt.total, 3) if debt is not None else 0.0
                 out[name] = snap
@@ -329,3 +338,11 @@ class Fleet:
             traffic = self.traffic.to_json()
         return {"controller_address": self.spec.controller_address, "hosts": out, "gpos": gpos,
                 "traffic": traffic, "latency": self.faults.latency.describe()}
+
+
+def _open_fds() -> int | None:
+    """This process's open file descriptors (Linux /proc; None elsewhere)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None

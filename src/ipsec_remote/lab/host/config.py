@@ -119,6 +119,11 @@ class HostAssumptions:
     """C:\\ProgramData lets local users create files and folders (community-observed default ACL; not
     documented by Microsoft). False: a hardened ACL without that right."""
 
+    winrm_idle_close: Literal["orderly", "reset"] = "orderly"
+    """How the WinRM listener (HTTP.sys) closes a keep-alive connection idle past its IdleConnectionTimeout
+    (default 120 s, documented): Microsoft does not say whether it is an orderly close ("orderly": FIN, after
+    TLS close_notify over HTTPS) or an abort ("reset": TCP RST). The lab's endpoints read it (winrm/http.py)."""
+
     own_address_traffic: Literal["loopback", "policy"] = "loopback"
     """The controller runs on a managed host and manages it through that host's own address. Microsoft does
     not say whether connection security rules apply to a host's traffic to its own address: "loopback"

@@ -9,7 +9,7 @@ from typing import Literal
 
 # The WSMan operations pypsrp sends; anything else is counted as "Other".
 KINDS = ("Create", "Command", "Receive", "Send", "Signal", "Delete", "Get")
-Verdict = Literal["ok", "http500", "drop"]
+Verdict = Literal["ok", "http500", "drop", "close"]
 
 
 class RequestCounters:
@@ -78,8 +78,10 @@ class EndpointHooks:
     They run on the lab's event loop thread and must be quick and non-blocking.
 
     * ``refuse_connection()`` — True: a new TCP connection is reset before TLS or HTTP (a lockout).
-    * ``before_request(kind)`` — ``"ok"``, ``"http500"`` (answer HTTP 500) or ``"drop"`` (reset the
-      connection without answering); ``kind`` is the WSMan operation, e.g. ``"Command"``.
+    * ``before_request(kind)`` — ``"ok"``, ``"http500"`` (answer HTTP 500), ``"drop"`` (reset the
+      connection without answering) or ``"close"`` (close it in order without answering: what a client
+      sees when the host's idle-connection timer fired as its request went out); ``kind`` is the WSMan
+      operation, e.g. ``"Command"``.
     * ``rtt_s()`` — seconds added to every WSMan request (a slow or distant host).
     * ``owed_s(kind)`` — seconds the answer to this request waits after the host handled it (the time a
       Windows host would have spent: the fleet's latency model).

@@ -6,6 +6,14 @@ locked-out host resets the TCP connection before any handshake).
 
 Every request body is read completely before it is answered, including on 401: NTLM's handshake reuses
 the connection, and an unread body would be taken for the next request.
+
+A keep-alive connection with no request in flight is closed by the server once it has been idle for the
+endpoint's idle timeout, as HTTP.sys (which WinRM listens through) does: its IdleConnectionTimeout, 120 s by
+default ("Http.sys registry settings for Windows", learn.microsoft.com/troubleshoot/developer/webapps/iis/
+iisadmin-service-inetinfo/httpsys-registry-windows; "add timeout", learn.microsoft.com/windows/win32/http/
+add-timeout; HTTP.sys enforces it "only after the first request on the connection is routed to the
+application", learn.microsoft.com/dotnet/api/microsoft.aspnetcore.server.httpsys.timeoutmanager.idleconnection).
+Whether that close is a FIN or a reset is not documented: ``IdlePolicy.reset`` chooses.
 """
 
 from __future__ import annotations
@@ -59,16 +67,27 @@ class HttpResponse:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self.body
 
 
+@dataclass
+class IdlePolicy:
+    """HTTP.sys's idle-connection timer for one endpoint; ``closed`` counts the connections it closed."""
+
+    timeout_s: float | None = 120.0  # None: never (HTTP.sys's default IdleConnectionTimeout is 120 s)
+    reset: bool = False  # True: close with a TCP RST instead of an orderly close (FIN, TLS close_notify)
+    closed: int = 0
+
+
 class Connection(asyncio.Protocol):
     """One client connection. ``handler`` returns a response, or None to drop the connection unanswered."""
 
     def __init__(self, handler: Callable[[Connection, HttpRequest], Awaitable[HttpResponse | None]],
                  refuse: Callable[[], bool], ssl_context: ssl.SSLContext | None,
-                 registry: set[Connection]) -> None:
+                 registry: set[Connection], idle: IdlePolicy | None = None) -> None:
         self._handler = handler
         self._refuse = refuse
         self._ssl = ssl_context
         self._registry = registry
+        self._idle = idle or IdlePolicy(None)
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._raw: asyncio.Transport | None = None
         self._transport: asyncio.BaseTransport | None = None
         self._buffer = bytearray()
@@ -128,6 +147,7 @@ class Connection(asyncio.Protocol):
         self._transport = tls
 
     def data_received(self, data: bytes) -> None:
+        self._disarm_idle()
         self._buffer += data
         try:
             self._parse()
@@ -141,6 +161,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._disarm_idle()
         self._registry.discard(self)
 
     # ---- parsing and serving -------------------------------------------------------------------------
@@ -186,14 +207,38 @@ class Connection(asyncio.Protocol):
                     log.exception("lab WinRM handler failed")
                     response = HttpResponse(500, content_type="text/plain")
                 if response is None:
-                    self.reset()
+                    if not self._closed:  # already closed in order (close_unanswered): no reset after it
+                        self.reset()
                     return
                 self._send(response, keep_alive)
                 if not keep_alive:
                     self.close()
                     return
+            if not self._buffer:
+                self._arm_idle()  # answered everything and nothing half-received: the connection is idle now
         finally:
             self._serving = False
+
+    # ---- HTTP.sys's idle-connection timer ------------------------------------------------------------
+    def _arm_idle(self) -> None:
+        self._disarm_idle()
+        if self._idle.timeout_s is not None and not self._closed:
+            self._idle_timer = asyncio.get_running_loop().call_later(self._idle.timeout_s, self._idle_expired)
+
+    def _disarm_idle(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _idle_expired(self) -> None:
+        self._idle_timer = None
+        if self._closed or self._serving or self._queue or self._buffer:
+            return  # a request arrived meanwhile: not idle
+        self._idle.closed += 1
+        if self._idle.reset:
+            self.reset()
+        else:
+            self.close_unanswered()
 
     def _send(self, response: HttpResponse, keep_alive: bool) -> None:
         transport = self._transport
@@ -207,9 +252,22 @@ class Connection(asyncio.Protocol):
         elif self._raw is not None:
             self._raw.close()
 
+    def close_unanswered(self) -> None:
+        """Close in order (TLS close_notify, then FIN) with nothing more to answer.
+
+        The socket is closed at once, without waiting for the client's close_notify (TLS lets the side that
+        closes do so, RFC 8446 §6.1): asyncio would otherwise hold it until the client next touches the
+        connection or for 30 s, a descriptor per idle connection that HTTP.sys does not keep."""
+        self._closed = True
+        self.close()
+        raw = self._raw
+        if raw is not None and self._transport is not raw:
+            asyncio.get_running_loop().call_soon(raw.close)  # after the close_notify is queued on it
+
     def reset(self) -> None:
         """Abort with a TCP RST (SO_LINGER 0): the client sees 'connection reset', not a clean close."""
         self._closed = True
+        self._disarm_idle()
         self._registry.discard(self)
         raw = self._raw
         if raw is None:

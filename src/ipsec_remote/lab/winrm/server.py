@@ -35,12 +35,13 @@ from .auth import (
     write_user_file,
 )
 from .counters import EndpointHooks, RequestCounters
-from .http import Connection, HttpRequest, HttpResponse
+from .http import Connection, HttpRequest, HttpResponse, IdlePolicy
 from .tls import TlsMaterial
 from .wsman import DEFAULT_MAX_SHELLS_PER_USER, WsmanService
 
 log = logging.getLogger(__name__)
 AuthMode = Literal["basic", "ntlm", "negotiate", "kerberos", "certificate"]
+DEFAULT_IDLE_TIMEOUT_S = 120.0  # HTTP.sys's documented IdleConnectionTimeout default (sources: http.py)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class EndpointConfig:
     max_shells_per_user: int = DEFAULT_MAX_SHELLS_PER_USER
     spn_host: str | None = None  # kerberos: the FQDN of this host's HTTP/ and WSMAN/ SPNs
     cert_user: str | None = None  # certificate: the UPN a client certificate must carry to be mapped
+    # HTTP.sys closes a keep-alive connection idle this long (IdleConnectionTimeout, default 120 s: http.py);
+    # None: never. ``idle_reset``: that close is a TCP RST rather than an orderly close (undocumented).
+    idle_timeout_s: float | None = DEFAULT_IDLE_TIMEOUT_S
+    idle_reset: bool = False
 
     def validate(self, has_tls: bool) -> None:
         if self.scheme not in ("https", "http"):
@@ -66,6 +71,8 @@ class EndpointConfig:
             raise ValueError("a kerberos endpoint needs spn_host (its SPNs' host name)")
         if self.auth == "certificate" and not self.cert_user:
             raise ValueError("a certificate endpoint needs cert_user (the mapped UPN)")
+        if self.idle_timeout_s is not None and self.idle_timeout_s <= 0:
+            raise ValueError("idle_timeout_s must be a positive number of seconds (None: never)")
         if self.scheme == "https" and not has_tls:
             raise ValueError("an https endpoint needs the LabServer to be created with TlsMaterial")
 
@@ -87,6 +94,7 @@ class LabEndpoint:
         self.auth_counts = AuthCounters()
         self.user_file = user_file
         self.connections: set[Connection] = set()
+        self.idle = IdlePolicy(config.idle_timeout_s, config.idle_reset)
         self.server: asyncio.Server | None = None
 
     def __repr__(self) -> str:
@@ -164,6 +172,9 @@ class LabEndpoint:
             self.auth_counts.add(state.kind)
             verdict = self.hooks.before_request(req.kind)
             if verdict == "drop":
+                return None
+            if verdict == "close":
+                conn.close_unanswered()
                 return None
             if verdict == "http500":
                 return HttpResponse(500, content_type="text/plain")
@@ -286,7 +297,7 @@ class LabServer:
             ssl_ctx = self._client_cert_ssl()
 
         def factory() -> Connection:
-            return Connection(ep.handle, lambda: ep.hooks.refuse_connection(), ssl_ctx, ep.connections)
+            return Connection(ep.handle, lambda: ep.hooks.refuse_connection(), ssl_ctx, ep.connections, ep.idle)
 
         ep.server = await loop.create_server(factory, sock=sock, backlog=128)
 
