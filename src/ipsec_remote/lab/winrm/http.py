@@ -8,9 +8,9 @@ Every request body is read completely before it is answered, including on 401: N
 the connection, and an unread body would be taken for the next request.
 
 A keep-alive connection with no request in flight is closed by the server once it has been idle for the
-endpoint's idle timeout, as HTTP.sys (which WinRM listens through) does: its IdleConnectionTimeout, 120 s by
-default ("Http.sys registry settings for Windows", learn.microsoft.com/troubleshoot/developer/webapps/iis/
-iisadmin-service-inetinfo/httpsys-registry-windows; "add timeout", learn.microsoft.com/windows/win32/http/
+endpoint's idle timeout, as HTTP.sys (which WinRM listens through) does: its IdleConnection timer, 120 s by
+default ("Server Timeouts Property", learn.microsoft.com/windows/win32/http/server-timeouts-property: "IdleConnection
+The connection expired while staying idle. 120 Sec"; "add timeout", learn.microsoft.com/windows/win32/http/
 add-timeout; HTTP.sys enforces it "only after the first request on the connection is routed to the
 application", learn.microsoft.com/dotnet/api/microsoft.aspnetcore.server.httpsys.timeoutmanager.idleconnection).
 Whether that close is a FIN or a reset is not documented: ``IdlePolicy.reset`` chooses.
