@@ -57,9 +57,11 @@ def write_inventory(path: Path, hosts: int) -> list[str]:
     return names
 
 
-def write_faults(path: Path, names: list[str], latency: bool = True) -> None:
-    """Each host's listening ports by role (the name's prefix); the latency model with its default figures."""
-    lines = ["[latency]\nenabled = true\n"] if latency else []
+def write_faults(path: Path, names: list[str], latency: bool = True, idle_timeout_s: float | None = None) -> None:
+    """Each host's listening ports by role (the name's prefix); the latency model with its default figures;
+    ``idle_timeout_s``: every WinRM listener's idle-connection timeout (None: the lab's, HTTP.sys's 120 s)."""
+    lines = [f"winrm_idle_timeout_s = {idle_timeout_s}\n"] if idle_timeout_s is not None else []
+    lines += ["[latency]\nenabled = true\n"] if latency else []
     for name in names:
         role = name[:3]
         lines.append(f"[hosts.{name}]\nlistening_ports = {WINDOWS_PORTS + ROLE_PORTS.get(role, [])}\n")

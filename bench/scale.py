@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -98,10 +99,22 @@ class PeakFds:
         self._thread.join()
 
 
+def idle_timeout_s(hosts: int) -> float | None:
+    """HTTP.sys's idle-connection timeout for the lab, when its default (120 s) would not fit the fleet in one
+    process: the lab holds a listener per host plus a connection per host the controller has used in the last
+    timeout, against this machine's open-files hard limit (20,000 here; root cannot raise it). Below two
+    descriptors a host (and some slack), the default; above, 60 s — a value an admin can set
+    (IdleConnectionTimeout), which the product must cope with anyway (tests/e2e/test_idle_connections.py
+    runs it at 1 s). None: the lab's default."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if hard == resource.RLIM_INFINITY or 2 * hosts + 500 <= hard else 60.0
+
+
 def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     names = write_inventory(workdir / "inventory.toml", hosts)
-    write_faults(workdir / "faults.toml", names, latency=True)
+    idle = idle_timeout_s(hosts)
+    write_faults(workdir / "faults.toml", names, latency=True, idle_timeout_s=idle)
     (workdir / "playbooks").mkdir(exist_ok=True)
     window = verify_timeout_s(hosts, forks)
     (workdir / "playbooks" / "server-to-server.toml").write_text(
@@ -128,7 +141,8 @@ def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
         "lab_peak_rss_mb": after.get("peak_rss_mb"), "pairs_verified": sum(1 for p in pairs if p.get("verified")),
         "lab_up_s": round(up_s, 1), "forks": forks, "rtt_ms": RTT_MS, "latency_model": True,
         "verify_timeout_s": window, "lab_peak_fds": fds.peak, "lab_winrm_idle_closed": after.get("winrm_idle_closed"),
-        "preflight": True,  # apply's default: the doctor's checks first, one pipeline per host (2 requests)
+        "winrm_idle_timeout_s": idle or 120.0,
+        "preflight": True,  # apply's default: the doctor's checks, riding in the read pipeline
         "load_avg": [round(load_before[0], 2), round(load_after[0], 2)],
         **({"stderr_tail": err_tail, "failed_hosts": _failed(report)} if code != 0 else {}),
     }
