@@ -11,16 +11,8 @@ from ipsec_remote.journal.store import Journal
 from ipsec_remote.model.calls import CmdletCall
 from ipsec_remote.model.desired import Kind
 from ipsec_remote.model.inventory import load_inventory
-from ipsec_remote.ops.apply import (
-    ApplyReport,
-    Guard,
-    StepFailed,
-    _completed,
-    _creates,
-    _record_results,
-    _target,
-    offline_plan,
-)
+from ipsec_remote.ops.apply import ApplyReport, offline_plan
+from ipsec_remote.ops.batches import Guard, StepFailed, _target, completed, creates, record_results
 from ipsec_remote.plan.planner import Change, HostPlan, Plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,15 +32,15 @@ def _ok(n: int) -> list[dict[str, object]]:
 def test_completed_counts_a_change_only_when_all_its_calls_succeeded() -> None:
     changes = [_change("create", "a", NEW_SET, NEW_SET), _change("update", "b", SET_RULE),
                _change("destroy", "c", SET_RULE)]
-    assert _completed(changes, _ok(4)) == ["create", "update", "destroy"]
-    assert _completed(changes, _ok(3)) == ["create", "update"]
-    assert _completed(changes, _ok(1)) == []  # half of the first change is not a change done
-    assert _completed(changes, []) == []
+    assert completed(changes, _ok(4)) == ["create", "update", "destroy"]
+    assert completed(changes, _ok(3)) == ["create", "update"]
+    assert completed(changes, _ok(1)) == []  # half of the first change is not a change done
+    assert completed(changes, []) == []
     # the batch stops at the first failure: nothing after it counts, even an "ok" reported later
-    assert _completed(changes, [*_ok(2), {"index": 2, "ok": False}, {"index": 3, "ok": True}]) == ["create"]
+    assert completed(changes, [*_ok(2), {"index": 2, "ok": False}, {"index": 3, "ok": True}]) == ["create"]
     # a negative index is the guard's answer (nothing ran), not a call's result
-    assert _completed(changes, [{"index": -1, "ok": True}, *_ok(3)]) == []
-    assert _completed(changes, [{"ok": True}, {"ok": True}]) == ["create"]  # no index: counted in order
+    assert completed(changes, [{"index": -1, "ok": True}, *_ok(3)]) == []
+    assert completed(changes, [{"ok": True}, {"ok": True}]) == ["create"]  # no index: counted in order
 
 
 def _journal(tmp_path: Path) -> tuple[Journal, int]:
@@ -58,7 +50,7 @@ def _journal(tmp_path: Path) -> tuple[Journal, int]:
 
 def test_a_batch_that_succeeded_is_journaled_call_by_call(tmp_path: Path) -> None:
     journal, run = _journal(tmp_path)
-    _record_results(journal, run, "sql01", "rules", [NEW_SET, NEW_RULE], _ok(2), [])
+    record_results(journal, run, "sql01", "rules", [NEW_SET, NEW_RULE], _ok(2), [])
     steps = journal.steps(run)
     assert [(s["host"], s["phase"], s["cmdlet"], s["ok"], s["error"]) for s in steps] == [
         ("sql01", "rules", "New-NetIPsecMainModeCryptoSet", True, None),
@@ -71,7 +63,7 @@ def test_a_failed_call_is_journaled_and_fails_the_host_naming_the_call(tmp_path:
     journal, run = _journal(tmp_path)
     results = [{"index": 0, "ok": True}, {"index": 1, "ok": False, "error": "Access is denied"}]
     with pytest.raises(StepFailed) as failed:
-        _record_results(journal, run, "app01", "rules", [NEW_SET, NEW_RULE, SET_RULE], results, [])
+        record_results(journal, run, "app01", "rules", [NEW_SET, NEW_RULE, SET_RULE], results, [])
     assert str(failed.value) == "app01: New-NetIPsecRule 'ipsec-remote-r1' failed: Access is denied"
     assert [(s["cmdlet"], s["ok"], s["error"]) for s in journal.steps(run)] == [
         ("New-NetIPsecMainModeCryptoSet", True, None), ("New-NetIPsecRule", False, "Access is denied")]
@@ -81,11 +73,11 @@ def test_a_failed_call_is_journaled_and_fails_the_host_naming_the_call(tmp_path:
 def test_a_batch_that_stopped_short_fails_the_host_with_the_last_error(tmp_path: Path) -> None:
     journal, run = _journal(tmp_path)
     with pytest.raises(StepFailed) as failed:
-        _record_results(journal, run, "app01", "rules", [NEW_SET, NEW_RULE, SET_RULE], _ok(1),
+        record_results(journal, run, "app01", "rules", [NEW_SET, NEW_RULE, SET_RULE], _ok(1),
                         ["first", "the pipeline was stopped"])
     assert str(failed.value) == "app01: the batch stopped after 1 of 3 calls (the pipeline was stopped)"
     with pytest.raises(StepFailed) as bare:
-        _record_results(journal, run, "app01", "rules", [NEW_SET, NEW_RULE], [], [])
+        record_results(journal, run, "app01", "rules", [NEW_SET, NEW_RULE], [], [])
     assert str(bare.value) == "app01: the batch stopped after 0 of 2 calls"
     assert len(journal.steps(run)) == 1  # only the call that ran
     journal.close()
@@ -95,11 +87,11 @@ def test_a_guard_refusal_applies_nothing_and_says_what_to_do(tmp_path: Path) -> 
     journal, run = _journal(tmp_path)
     moved = [{"index": -1, "ok": False, "error_id": "StateMoved", "error": "owned objects changed"}]
     with pytest.raises(StepFailed) as failed:
-        _record_results(journal, run, "web01", "rules", [NEW_RULE], moved, [])
+        record_results(journal, run, "web01", "rules", [NEW_RULE], moved, [])
     assert str(failed.value) == "web01: nothing applied: owned objects changed (run apply again to re-plan)"
     clash = [{"index": -1, "ok": False, "error_id": "NameClash", "error": "names taken outside the group"}]
     with pytest.raises(StepFailed) as clashed:
-        _record_results(journal, run, "web01", "exemptions", [NEW_RULE], clash, [])
+        record_results(journal, run, "web01", "exemptions", [NEW_RULE], clash, [])
     assert str(clashed.value) == "web01: nothing applied: names taken outside the group — rename or remove them"
     assert journal.steps(run) == []  # nothing ran, nothing journaled as sent
     journal.close()
@@ -109,7 +101,7 @@ def test_a_failed_call_without_a_name_is_named_by_its_cmdlet_alone(tmp_path: Pat
     journal, run = _journal(tmp_path)
     anonymous = CmdletCall("Set-NetFirewallProfile", {"Profile": "Domain"})
     with pytest.raises(StepFailed) as failed:
-        _record_results(journal, run, "h", "rules", [anonymous], [{"index": 0, "ok": False, "error": "x"}], [])
+        record_results(journal, run, "h", "rules", [anonymous], [{"index": 0, "ok": False, "error": "x"}], [])
     assert str(failed.value) == "h: Set-NetFirewallProfile  failed: x"
     assert _target(CmdletCall("Remove-NetIPsecMainModeCryptoSet", {"Name": "ipsec-remote-mm"})) \
         == "'ipsec-remote-mm'"
@@ -126,7 +118,7 @@ def test_the_guard_asks_the_host_for_exactly_the_owned_objects_and_absent_names(
                                  "Absent": ["NetIPsecRule|x"]}
     changes = [_change("create", "x", NEW_RULE), _change("replace", "mm", NEW_SET, kind=Kind.MM_CRYPTO_SET),
                _change("update", "y", SET_RULE), _change("destroy", "z", SET_RULE)]
-    assert _creates(changes) == ("NetIPsecRule|x", "NetIPsecMainModeCryptoSet|mm")
+    assert creates(changes) == ("NetIPsecRule|x", "NetIPsecMainModeCryptoSet|mm")
 
 
 def _plan() -> Plan:

@@ -13,22 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from .. import interrupt
-from ..errors import IpsecRemoteError
 from ..events import Event
 from ..journal.store import Journal
 from ..log import get_logger
-from ..model.calls import CmdletCall
 from ..model.desired import REQUEST, Kind, desired_objects
 from ..model.inventory import Inventory
 from ..model.playbook import Playbook
 from ..model.reference import validate_plan
 from ..plan.limit import Limit, leave_skipped_alone
-from ..plan.planner import CMDLETS, Change, ObservedObject, Plan, plan_host
+from ..plan.planner import Change, ObservedObject, Plan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.names import HostNames, absent_keys
 from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
+from .batches import Guard, Ride, completed, creates, execute_changes, record_results
 from .confirmed import SwitchedRun, armed_json
 from .doctor import Finding, HostRead, fail_blocked, findings_of, gate_params, preflight_steps, split_preflight
 from .hostview import (
@@ -53,10 +52,6 @@ PHASE_KINDS = {
     "main_mode_rules": {Kind.MM_RULE},
     "rules": {Kind.RULE},
 }
-
-
-class StepFailed(IpsecRemoteError):
-    """A cmdlet of a batch failed on the host; the batch stopped there."""
 
 
 def offline_plan(inv: Inventory) -> Plan:
@@ -235,7 +230,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 if not todo:
                     return 0
                 journal.snapshot_once(run_id, host, snapshot_objects(states[host], inv.policy.group), {})
-                guard = Guard(inv.policy.group, inv.policy.store, tuple(sorted(owned[host])), _creates(todo))
+                guard = Guard(inv.policy.group, inv.policy.store, tuple(sorted(owned[host])), creates(todo))
                 # Failure auditing (journaled before any change) rides on this host's first batch.
                 plan = audit_todo.pop(host, None)
                 ride = Ride(*audit.enable_step(plan), audit.is_audit_output) if plan else None
@@ -319,31 +314,6 @@ def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapp
         report.security[key] = ("Request", "Request")
 
 
-@dataclass(frozen=True)
-class Guard:
-    """The batch runs only if the host's owned objects are exactly ``expect`` (what the plan was made from)
-    and none of ``absent`` (``Noun|Name`` of objects it creates) exists outside our group; with ``gate``
-    (doctor.gate_params), only if none of the doctor's preflight errors can hold on the host either."""
-
-    group: str
-    store: str
-    expect: tuple[str, ...] | list[str]
-    absent: tuple[str, ...] = ()
-    gate: Mapping[str, Any] | None = None
-
-    def params(self) -> dict[str, Any]:
-        out = {"Guard": True, "Group": self.group, "PolicyStore": self.store, "ExpectOwned": list(self.expect)}
-        if self.absent:
-            out["Absent"] = list(self.absent)
-        if self.gate:
-            out.update(self.gate)
-        return out
-
-
-def _creates(changes: list[Change]) -> tuple[str, ...]:
-    return tuple(f"{CMDLETS[c.kind].noun}|{c.name}" for c in changes if c.action in ("create", "replace"))
-
-
 def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int, report: ApplyReport,
                            found: dict[str, HostState], checks: bool = False
                            ) -> tuple[dict[str, HostState], dict[str, HostNames], dict[str, audit.AuditState]]:
@@ -394,9 +364,9 @@ def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_i
         report.sent[host] = len(fresh.calls)
         done = report.done.setdefault(host, [])
         try:
-            _record_results(journal, run_id, host, "exemptions", fresh.calls, results, out.errors)
+            record_results(journal, run_id, host, "exemptions", fresh.calls, results, out.errors)
         finally:
-            done += _completed(list(fresh.changes), results)
+            done += completed(list(fresh.changes), results)
             report.fresh_exemptions[host] = len(fresh.changes)
         # Every call succeeded: the host now holds exactly the planned exemptions.
         return HostState([ObservedObject(o.kind, o.name, dict(o.params)) for o in exemptions], state.facts)
@@ -424,75 +394,3 @@ def _managed(state: audit.AuditState | None) -> audit.AuditState | None:
     keys = {s.key for s in audit.MANAGED}
     return audit.AuditState({k: v for k, v in state.settings.items() if k in keys},
                             {k: v for k, v in state.raw.items() if k in keys}, state.error)
-
-
-@dataclass
-class Ride:
-    """A script sent as a second statement of a batch's pipeline (no round trip of its own); ``output``
-    receives the objects ``mine`` recognises as its own."""
-
-    script: str
-    params: dict[str, Any]
-    mine: Callable[[Any], bool]
-    output: list[Any] = field(default_factory=list)
-
-
-def execute_changes(journal: Journal, run_id: int, host: str, session: HostSession, phase: str,
-                    changes: list[Change], guard: Guard | None = None, done: list[str] | None = None,
-                    ride: Ride | None = None) -> int:
-    """Send the changes' calls as one batch; ``done`` gets the action of each change that completed."""
-    calls = [call for change in changes for call in change.calls]
-    params: dict[str, Any] = {"Calls": [batch_data(c) for c in calls]}
-    if guard is not None:
-        params.update(guard.params())
-    if ride is None:
-        out = session.run("invoke_batch", params, retry=False)
-        objects = out.objects
-    else:
-        out = session.run_statements([("invoke_batch", params), (ride.script, ride.params)])
-        ride.output = [o for o in out.objects if ride.mine(o)]
-        objects = [o for o in out.objects if not ride.mine(o)]
-    results = [r for r in objects if isinstance(r, dict)]
-    try:
-        _record_results(journal, run_id, host, phase, calls, results, out.errors)
-    finally:
-        if done is not None:
-            done += _completed(changes, results)
-    return len(calls)
-
-
-def _completed(changes: list[Change], results: list[dict[str, Any]]) -> list[str]:
-    """Actions of the changes whose every call succeeded (the batch stops at the first failure)."""
-    ok = 0
-    for result in results:
-        if result.get("index", 0) < 0 or not result.get("ok"):
-            break
-        ok += 1
-    out: list[str] = []
-    used = 0
-    for change in changes:
-        used += len(change.calls)
-        if used > ok:
-            break
-        out.append(change.action)
-    return out
-
-
-def _record_results(journal: Journal, run_id: int, host: str, phase: str, calls: list[CmdletCall],
-                    results: list[dict[str, Any]], errors: list[str]) -> None:
-    if results and results[0].get("error_id") == "StateMoved":
-        raise StepFailed(f"{host}: nothing applied: {results[0].get('error')} (run apply again to re-plan)")
-    if results and results[0].get("error_id") == "NameClash":
-        raise StepFailed(f"{host}: nothing applied: {results[0].get('error')} — rename or remove them")
-    for call, result in zip(calls, results, strict=False):  # fewer results: the batch stopped
-        journal.record_step(run_id, host, phase, call, bool(result.get("ok")), result.get("error"))
-        if not result.get("ok"):
-            raise StepFailed(f"{host}: {call.cmdlet} {_target(call)} failed: {result.get('error')}")
-    if len(results) < len(calls):
-        raise StepFailed(f"{host}: the batch stopped after {len(results)} of {len(calls)} calls"
-                         + (f" ({errors[-1]})" if errors else ""))
-
-
-def _target(call: Any) -> str:
-    name = call.params.get("IPsecRuleName") or call.params.get("Name") or ""
-    return f"'{name}'" if name else ""

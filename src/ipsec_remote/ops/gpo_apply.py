@@ -30,7 +30,8 @@ from ..plan.planner import Change, HostPlan, Plan, plan_host
 from ..remote.hoststate import HostState
 from ..remote.sessions import Fleet, batch_data, open_fleet
 from ..remote.transport import HostTarget
-from .apply import ApplyReport, Guard, StepFailed, _completed, _creates, _record_results
+from .apply import ApplyReport
+from .batches import Guard, StepFailed, completed, creates, record_results
 from .gpo_status import RSOP, gpo_promotions, rsop_behind, with_store
 from .hostview import made_by_us, read_fleet, snapshot_objects
 from .proof import prove_pairs
@@ -63,19 +64,19 @@ def write_gpo(inv: Inventory, writer_fleet: Fleet, journal: Journal, run_id: int
     writer = inv.policy.gpo_writer or ""
     session = writer_fleet.sessions[writer]
     calls = [call for change in changes for call in change.calls]
-    guard = Guard(inv.policy.group, inv.policy.store, tuple(sorted(o.name for o in gpo.observed)), _creates(changes))
+    guard = Guard(inv.policy.group, inv.policy.store, tuple(sorted(o.name for o in gpo.observed)), creates(changes))
     out = session.run("invoke_batch", {"Calls": [batch_data(c) for c in calls], **guard.params(), "GpoSession": True},
                       retry=False)
     results = [r for r in out.objects if isinstance(r, dict)]
     if results and results[0].get("error_id") == "GpoOpen":
         raise StepFailed(f"{writer}: nothing changed: cannot open GPO '{inv.policy.store}': {results[0].get('error')}")
     steps = [r for r in results if r.get("cmdlet") != "Save-NetGPO"]
-    _record_results(journal, run_id, gpo_key(inv), phase, calls, steps, out.errors)  # raises on a failed call
+    record_results(journal, run_id, gpo_key(inv), phase, calls, steps, out.errors)  # raises on a failed call
     saved = next((r for r in results if r.get("cmdlet") == "Save-NetGPO"), None)
     if saved is None or not saved.get("ok"):
         raise StepFailed(f"{writer}: nothing changed: Save-NetGPO failed: "
                          f"{saved.get('error') if saved else 'no result'}")
-    done += _completed(changes, steps)
+    done += completed(changes, steps)
     return len(calls)
 
 

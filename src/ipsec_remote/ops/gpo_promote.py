@@ -42,7 +42,7 @@ from ..plan.waves import plan_waves
 from ..remote.deadman import REFRESH_LINE
 from ..remote.sessions import Fleet, open_fleet
 from ..remote.transport import HostTarget
-from .apply import StepFailed
+from .batches import StepFailed
 from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place
 from .doctor import preflight
 from .gpo_apply import _plan, _read_gpo, refresh_hosts, write_gpo

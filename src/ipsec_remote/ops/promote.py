@@ -37,7 +37,8 @@ from ..remote.deadman import Deadline, revert_line
 from ..remote.names import promotion_mark
 from ..remote.sessions import open_fleet
 from ..remote.transport import HostSession, HostTarget
-from .apply import execute_changes, live_plan
+from .apply import live_plan
+from .batches import execute_changes
 from .confirmed import Confirmed, SwitchedRun, behind_switch, prove_in_place, undrilled
 from .doctor import Finding, preflight_read
 from .hostview import read_fleet_with, sync_journal

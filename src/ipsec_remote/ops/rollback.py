@@ -31,7 +31,8 @@ from ..remote.hoststate import HostState
 from ..remote.sessions import batch_data, open_fleet, probe_fresh_sessions
 from ..remote.transport import HostSession, HostTarget
 from . import audit
-from .apply import Guard, execute_changes, read_states
+from .apply import read_states
+from .batches import Guard, execute_changes
 from .hostview import without_marks
 
 Step = tuple[str, dict[str, Any]]
