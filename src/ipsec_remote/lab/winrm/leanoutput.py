@@ -132,6 +132,11 @@ def clixml(value: Any) -> bytes:
     return "".join(writer.out).encode("utf-8", "xmlcharrefreplace")
 
 
+def pipeline_state(state: int) -> bytes:
+    """The CLIXML of a PipelineState message without an error (MS-PSRP 2.2.2.21), as psrpcore writes it."""
+    return b'<Obj RefId="0"><MS><I32 N="PipelineState">%d</I32></MS></Obj>' % int(state)
+
+
 def _clixml_string(value: str) -> str:
     """psrpcore's ``_serialize_string``, skipped for text it leaves as is: printable ASCII with no ``_x``
     (it escapes only C0/C1 controls, surrogates, non-BMP characters and the ``_x`` of an escape lookalike;
