@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from psrpcore import PowerShell, ServerPipeline, ServerRunspacePool
+from psrpcore import ServerPipeline, ServerRunspacePool
 from psrpcore._base import Pipeline
 from psrpcore._events import CreatePipelineEvent, PSRPEvent
 from psrpcore._payload import PSRPMessage, PSRPPayload, StreamType, create_message
@@ -31,7 +31,7 @@ from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, add_no
 from ..runtime import PipelineCommand, PipelineResult, ScriptHost
 from ..values import ErrorRecord
 from .convert import error_parts, error_record, from_ps, to_ps
-from .leanargs import lab_value, read_create_pipeline, read_pipeline
+from .leanargs import LeanPipeline, lab_value, read_create_pipeline, read_pipeline
 from .leanoutput import Unsupported, clixml, pipeline_state
 
 log = logging.getLogger(__name__)
@@ -113,13 +113,13 @@ class _LabRunspacePool(ServerRunspacePool):
 class _ReadPipelineEvent(CreatePipelineEvent):
     """A CreatePipeline event whose pipeline leanargs.read_pipeline read (no psrpcore message object)."""
 
-    def __init__(self, message: PSRPMessage, pipeline_id: uuid.UUID, pipeline: PowerShell) -> None:
+    def __init__(self, message: PSRPMessage, pipeline_id: uuid.UUID, pipeline: LeanPipeline) -> None:
         no_message: Any = None  # the message object psrpcore would have built; nothing reads it
         super().__init__(message.message_type, no_message, message.runspace_pool_id, pipeline_id)
         self._pipeline = pipeline
 
     @property
-    def pipeline(self) -> PowerShell:
+    def pipeline(self) -> Any:  # psrpcore stores it as the pipeline's metadata; only psrp.py reads it back
         return self._pipeline
 
 
@@ -206,7 +206,7 @@ class PsrpShell:
         if cmd.ran or cmd.pipeline.metadata is None:
             return
         cmd.ran = True
-        metadata: Any = cmd.pipeline.metadata  # psrpcore's PowerShell (commands with end_of_statement marks)
+        metadata: Any = cmd.pipeline.metadata  # LeanPipeline, or psrpcore's PowerShell: end_of_statement marks
         statements = _statements(metadata.commands)
         pipeline_input, cmd.input = cmd.input, []
         try:
