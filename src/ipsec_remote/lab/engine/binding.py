@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from ..commands import Command, ParamSpec, binding_error
@@ -107,11 +108,21 @@ class _Index:
         self.mandatory = [s for s in params.values() if s.mandatory]
 
 
+# Indexes of read-only parameter tables (the reference's, shared by every host's copy of a cmdlet), by id;
+# each entry holds its table, so the id cannot be reused while the entry lives.
+_SHARED: dict[int, _Index] = {}
+
+
 def _index(cmd: Command) -> _Index:
     index = getattr(cmd, "bind_index", None)
     if isinstance(index, _Index) and index.params is cmd.params:
         return index
-    index = _Index(cmd.params)
+    params = cmd.params
+    index = _SHARED.get(id(params))
+    if index is None or index.params is not params:
+        index = _Index(params)
+        if isinstance(params, MappingProxyType):
+            _SHARED[id(params)] = index
     with contextlib.suppress(AttributeError):  # a command class that cannot carry it binds uncached
         cmd.bind_index = index  # type: ignore[attr-defined]
     return index
