@@ -14,6 +14,7 @@ shell directly) the script runs inline.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -21,12 +22,20 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree
 
 from psrpcore import ServerPipeline, ServerRunspacePool
 from psrpcore._base import Pipeline
 from psrpcore._events import CreatePipelineEvent, PSRPEvent
 from psrpcore._payload import PSRPMessage, PSRPPayload, StreamType, create_message
-from psrpcore.types import PSInvocationState, PSRPMessageType, PSVersion, add_note_property
+from psrpcore.types import (
+    ApplicationPrivateData,
+    PSInvocationState,
+    PSRPMessageType,
+    PSVersion,
+    add_note_property,
+    serialize,
+)
 
 from ..runtime import PipelineCommand, PipelineResult, ScriptHost
 from ..values import ErrorRecord
@@ -45,6 +54,21 @@ _PS_VERSION_TABLE = {
     "WSManStackVersion": PSVersion("3.0"),
     "PSCompatibleVersions": [PSVersion(v) for v in ("1.0", "2.0", "3.0", "4.0", "5.0", "5.1.20348.2849")],
 }
+def _private_data() -> dict[str, Any]:
+    """The ApplicationPrivateData of every lab shell (psrpcore adds its protocol versions to the table)."""
+    return {"PSVersionTable": dict(_PS_VERSION_TABLE)}
+
+
+@functools.cache
+def _private_data_clixml() -> bytes:
+    """psrpcore's serialisation of a lab shell's ApplicationPrivateData, as a plain pool of it sends it."""
+    table = ServerRunspacePool(application_private_data=_private_data()).application_private_data
+    no_cipher: Any = None  # nothing in it is a secure string
+    data: bytes = ElementTree.tostring(serialize(ApplicationPrivateData(ApplicationPrivateData=table), no_cipher),
+                                       encoding="utf-8", method="xml")
+    return data
+
+
 _STARTABLE = (PSInvocationState.NotStarted, PSInvocationState.Stopped, PSInvocationState.Completed)
 _DRAIN_CHUNK = 64 * 1024  # max bytes per psrpcore payload we queue; a Receive may carry several
 # Scripts of every lab endpoint; only those sleeping hold a thread for long (the rest wait for the fleet lock).
@@ -54,6 +78,21 @@ _SCRIPTS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lab-pipeline")
 class _LabRunspacePool(ServerRunspacePool):
     """PowerShell reads message properties case-insensitively; psrpcore does not. pypsrp names the call id
     of SetMax/MinRunspaces ``CI`` (PowerShell itself sends ``ci``), so give psrpcore the spelling it wants."""
+
+    def __init__(self) -> None:
+        super().__init__(application_private_data=_private_data())
+
+    def prepare_message(self, message: Any, message_type: PSRPMessageType | None = None,
+                        pipeline_id: uuid.UUID | None = None, stream_type: StreamType = StreamType.default) -> None:
+        """As psrpcore queues a message, except that the ApplicationPrivateData every shell of the lab
+        sends (the same PSVersionTable) is serialised once, not per shell (~2 % of the lab's CPU)."""
+        if type(message) is ApplicationPrivateData and pipeline_id is None:
+            data = _private_data_clixml()
+            wire = create_message(False, PSRPMessageType.ApplicationPrivateData, data, self.runspace_pool_id, None)
+            self._send_buffer.append(PSRPMessage(PSRPMessageType.ApplicationPrivateData, bytearray(wire),
+                                                 self.runspace_pool_id, None, self._fragment_counter, stream_type))
+            return
+        super().prepare_message(message, message_type, pipeline_id, stream_type)
 
     def _process_SetMaxRunspaces(self, event: Any) -> None:
         _lower_ci(event)
@@ -154,7 +193,7 @@ class PsrpShell:
         self.idle_timeout_s = idle_timeout_s
         self.last_used = time.monotonic()
         self.closed = False
-        self.pool = _LabRunspacePool(application_private_data={"PSVersionTable": dict(_PS_VERSION_TABLE)})
+        self.pool = _LabRunspacePool()
         self._commands: dict[str, _Command] = {}  # upper-case CommandId -> command
         self._outbox: dict[str | None, deque[bytes]] = {None: deque()}
         self._changed = asyncio.Event()
