@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -139,15 +139,28 @@ def _typed(cim_type: str, value: Any) -> Any:
     return value
 
 
+_Typing = tuple[str, str, "Callable[[Any], Any] | None"]  # (property name, CIM type, its _typed or None)
+
+
 @functools.cache
-def _layout(cim_class: str) -> tuple[dict[str, tuple[str, CimProperty]], dict[str, tuple[str, str]]]:
+def _layout(cim_class: str) -> tuple[dict[str, tuple[str, CimProperty]], dict[str, _Typing]]:
     """A class's unset instance (lowered name -> (name, ``$null`` CimProperty)) and its property types
     (lowered name -> (name, CIM type)): built once per class, as ``instance`` builds every result from them
     (a NetSecurity read renders thousands of instances). CimProperty is frozen, so sharing is safe."""
     props = class_properties(cim_class)
     unset = {name.lower(): (name, CimProperty(name, None, spec["type"])) for name, spec in props.items()}
-    types = {name.lower(): (name, spec["type"]) for name, spec in props.items()}
+    types = {name.lower(): (name, spec["type"], _converter(spec["type"])) for name, spec in props.items()}
     return unset, types
+
+
+def _converter(cim_type: str) -> Callable[[Any], Any] | None:
+    """``_typed`` for one CIM type, or None where it keeps the value as given (instance, datetime, …)."""
+    unsigned = _UNSIGNED.get(cim_type)
+    if unsigned is not None:
+        return lambda value: None if value is None else unsigned(int(value))
+    if cim_type.endswith("[]") or cim_type in ("boolean", "string"):
+        return functools.partial(_typed, cim_type)
+    return None
 
 
 def instance(cim_class: str, values: Mapping[str, Any], type_layer: Mapping[str, Any] | None = None) -> PSObject:
@@ -163,8 +176,9 @@ def instance(cim_class: str, values: Mapping[str, Any], type_layer: Mapping[str,
         found = types.get(low)
         if found is None:
             raise ValueError(f"{cim_class} has no property {name!r}")
-        canonical, cim_type = found
-        entries[low] = (canonical, CimProperty(canonical, _typed(cim_type, value), cim_type))
+        canonical, cim_type, convert = found
+        typed = value if convert is None else convert(value)
+        entries[low] = (canonical, CimProperty(canonical, typed, cim_type))
     cim = CaseInsensitiveDict.from_entries(entries)
     view = CaseInsensitiveDict.from_entries({low: (name, prop.value) for low, (name, prop) in entries.items()})
     for name, value in (type_layer or {}).items():
