@@ -135,7 +135,7 @@ class CommandTable:
             self._commands[alias] = command
 
     def get(self, name: str) -> Command | None:
-        found = self._commands.get(name)
+        found: Command | None = self._commands.get(name)
         return found
 
     def names(self) -> list[str]:

@@ -9,13 +9,14 @@ from xml.etree import ElementTree
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from psrpcore.types import PipelineState, PSInvocationState
 from psrpcore.types import serialize as ps_serialize
 
 from ipsec_remote.lab.values import CaseInsensitiveDict, PSHashtable, PSObject, UInt8, UInt16, UInt32, UInt64
 from ipsec_remote.lab.winrm.convert import to_ps
-from ipsec_remote.lab.winrm.leanoutput import Unsupported, clixml
+from ipsec_remote.lab.winrm.leanoutput import Unsupported, clixml, pipeline_state
 
-alphabet = st.sampled_from(list("abcXx_ <>&\"'\n\r\t\x00\x1f\x85é€\U0001F600"))
+alphabet = st.sampled_from(list("abcXx_ <>&\"'\n\r\t\x00\x1f\x7f\x85é€\U0001F600"))
 texts = st.text(alphabet=alphabet, max_size=10)
 unsigned = st.sampled_from([UInt8, UInt16, UInt32, UInt64]).flatmap(
     lambda kind: st.integers(0, 255).map(kind))
@@ -51,3 +52,9 @@ def test_output_is_psrpcores(value: Any) -> None:
 def test_other_values_are_left_to_psrpcore(value: Any) -> None:
     with pytest.raises(Unsupported):
         clixml(value)
+
+
+@pytest.mark.parametrize("state", list(PSInvocationState))
+def test_pipeline_state_message_is_psrpcores(state: PSInvocationState) -> None:
+    expected = ElementTree.tostring(ps_serialize(PipelineState(PipelineState=int(state)), None), encoding="utf-8")
+    assert pipeline_state(state) == expected

@@ -7,9 +7,11 @@ PowerShell 5.1's wording so a script that would fail on Windows fails the same w
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from ..commands import Command, ParamSpec, binding_error
@@ -59,6 +61,11 @@ def resolve(command: str, specs: Mapping[str, ParamSpec], name: str) -> ParamSpe
     for spec in specs.values():
         if spec.name.lower() == low or any(a.lower() == low for a in spec.aliases):
             return spec
+    return _by_prefix(command, specs, name)
+
+
+def _by_prefix(command: str, specs: Mapping[str, ParamSpec], name: str) -> ParamSpec:
+    low = name.lower()
     hits: list[ParamSpec] = []
     for spec in specs.values():
         if (
@@ -80,13 +87,52 @@ def resolve(command: str, specs: Mapping[str, ParamSpec], name: str) -> ParamSpe
     )
 
 
+class _Index:
+    """What binding needs of a command's parameters, worked out once per command (a NetSecurity cmdlet has
+    dozens; the controller's batch binds thousands of calls per apply): its specs with the common ones, the
+    exact names and aliases (the first spec that has one wins, as ``resolve`` scans), the positional slots
+    in order and the mandatory names. A command's ``params`` do not change once it is made."""
+
+    __slots__ = ("exact", "mandatory", "params", "slots", "specs")
+
+    def __init__(self, params: Mapping[str, ParamSpec]) -> None:
+        self.params = params
+        self.specs: dict[str, ParamSpec] = dict(params)
+        for name, spec in COMMON.items():
+            self.specs.setdefault(name, spec)
+        self.exact: dict[str, ParamSpec] = {}
+        for spec in self.specs.values():
+            for known in (spec.name, *spec.aliases):
+                self.exact.setdefault(known.lower(), spec)
+        self.slots = sorted((s for s in params.values() if s.position is not None), key=lambda s: s.position or 0)
+        self.mandatory = [s for s in params.values() if s.mandatory]
+
+
+# Indexes of read-only parameter tables (the reference's, shared by every host's copy of a cmdlet), by id;
+# each entry holds its table, so the id cannot be reused while the entry lives.
+_SHARED: dict[int, _Index] = {}
+
+
+def _index(cmd: Command) -> _Index:
+    index = getattr(cmd, "bind_index", None)
+    if isinstance(index, _Index) and index.params is cmd.params:
+        return index
+    params = cmd.params
+    index = _SHARED.get(id(params))
+    if index is None or index.params is not params:
+        index = _Index(params)
+        if isinstance(params, MappingProxyType):
+            _SHARED[id(params)] = index
+    with contextlib.suppress(AttributeError):  # a command class that cannot carry it binds uncached
+        cmd.bind_index = index  # type: ignore[attr-defined]
+    return index
+
+
 def bind(
     cmd: Command, tokens: list[Token], pipeline_input: list[Any]
 ) -> tuple[CaseInsensitiveDict, CaseInsensitiveDict]:
     """(arguments for the command, common parameters) or a binding ``PowerShellError``."""
-    specs: dict[str, ParamSpec] = dict(cmd.params)
-    for name, spec in COMMON.items():
-        specs.setdefault(name, spec)
+    index = _index(cmd)
     args = CaseInsensitiveDict()
     common = CaseInsensitiveDict()
     positional: list[Any] = []
@@ -97,7 +143,7 @@ def bind(
         if isinstance(tok, Positional):
             positional.append(tok.value)
             continue
-        spec = resolve(cmd.name, specs, tok.name)
+        spec = index.exact.get(tok.name.lower()) or _by_prefix(cmd.name, index.specs, tok.name)
         value = tok.value
         if value is NOTHING and not spec.is_switch and tok.from_splat:
             value = None  # a PSRP parameter sent without a value
@@ -123,9 +169,7 @@ def bind(
             )
         target = common if spec.name in COMMON and spec.name not in cmd.params else args
         target[spec.name] = convert(cmd.name, spec, True if value is NOTHING else value)
-    slots = sorted(
-        (s for s in cmd.params.values() if s.position is not None and s.name not in args), key=lambda s: s.position or 0
-    )
+    slots = [s for s in index.slots if s.name not in args]
     for value in positional:
         if not slots:
             raise binding_error(
@@ -137,9 +181,8 @@ def bind(
         args[spec.name] = convert(cmd.name, spec, value)
     missing = [
         s.name
-        for s in cmd.params.values()
-        if s.mandatory
-        and s.name not in args
+        for s in index.mandatory
+        if s.name not in args
         and not (pipeline_input and cmd.accepts_pipeline and s.name.lower() == "inputobject")
     ]
     if missing:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -117,12 +117,15 @@ _check()
 
 # --- instances ----------------------------------------------------------------------------------------------
 
+_UNSIGNED = {"uint8": UInt8, "uint16": UInt16, "uint32": UInt32, "uint64": UInt64}
+
+
 def _typed(cim_type: str, value: Any) -> Any:
     if value is None:
         return None
     if cim_type.endswith("[]") and cim_type != "instance[]":
         return [_typed(cim_type[:-2], v) for v in as_list(value)]
-    unsigned = {"uint8": UInt8, "uint16": UInt16, "uint32": UInt32, "uint64": UInt64}.get(cim_type)
+    unsigned = _UNSIGNED.get(cim_type)
     if unsigned is not None:
         return unsigned(int(value))
     if cim_type == "boolean":
@@ -136,23 +139,48 @@ def _typed(cim_type: str, value: Any) -> Any:
     return value
 
 
+_Typing = tuple[str, str, "Callable[[Any], Any] | None"]  # (property name, CIM type, its _typed or None)
+
+
+@functools.cache
+def _layout(cim_class: str) -> tuple[dict[str, tuple[str, CimProperty]], dict[str, _Typing]]:
+    """A class's unset instance (lowered name -> (name, ``$null`` CimProperty)) and its property types
+    (lowered name -> (name, CIM type)): built once per class, as ``instance`` builds every result from them
+    (a NetSecurity read renders thousands of instances). CimProperty is frozen, so sharing is safe."""
+    props = class_properties(cim_class)
+    unset = {name.lower(): (name, CimProperty(name, None, spec["type"])) for name, spec in props.items()}
+    types = {name.lower(): (name, spec["type"], _converter(spec["type"])) for name, spec in props.items()}
+    return unset, types
+
+
+def _converter(cim_type: str) -> Callable[[Any], Any] | None:
+    """``_typed`` for one CIM type, or None where it keeps the value as given (instance, datetime, …)."""
+    unsigned = _UNSIGNED.get(cim_type)
+    if unsigned is not None:
+        return lambda value: None if value is None else unsigned(int(value))
+    if cim_type.endswith("[]") or cim_type in ("boolean", "string"):
+        return functools.partial(_typed, cim_type)
+    return None
+
+
 def instance(cim_class: str, values: Mapping[str, Any], type_layer: Mapping[str, Any] | None = None) -> PSObject:
     """A CIM instance of ``cim_class`` with every documented property (unset ones ``$null``).
 
     A value for a property the class does not have is a lab bug, not a silent extra: it raises.
     ``type_layer``: cmdlet-style properties added on top (shadowing CIM ones of the same name).
     """
-    props = class_properties(cim_class)
-    cim = CaseInsensitiveDict()
-    for name, spec in props.items():
-        cim[name] = CimProperty(name, None, spec["type"])
+    unset, types = _layout(cim_class)
+    entries = dict(unset)
     for name, value in values.items():
-        spec = props.get(name) or next((v for k, v in props.items() if k.lower() == name.lower()), None)
-        if spec is None:
+        low = name.lower()
+        found = types.get(low)
+        if found is None:
             raise ValueError(f"{cim_class} has no property {name!r}")
-        canonical = cim.canonical(name) or name
-        cim[canonical] = CimProperty(canonical, _typed(spec["type"], value), spec["type"])
-    view = CaseInsensitiveDict({p.name: p.value for p in cim.values()})
+        canonical, cim_type, convert = found
+        typed = value if convert is None else convert(value)
+        entries[low] = (canonical, CimProperty(canonical, typed, cim_type))
+    cim = CaseInsensitiveDict.from_entries(entries)
+    view = CaseInsensitiveDict.from_entries({low: (name, prop.value) for low, (name, prop) in entries.items()})
     for name, value in (type_layer or {}).items():
         view[name] = value
     obj = PSObject.cim(f"{CIM_NAMESPACE}/{cim_class}", view)

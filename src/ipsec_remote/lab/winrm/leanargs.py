@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-from psrpcore import Command, PowerShell
 from psrpcore.types import PSString
 from psrpcore.types._serializer import _deserialize_string, _Serializer
 
@@ -144,13 +144,33 @@ def read_create_pipeline(data: bytes, cipher: Any, **kwargs: Any) -> Any:
     return LeanReader(cipher, **kwargs).deserialize(ElementTree.fromstring(data))
 
 
-def read_pipeline(data: bytes) -> PowerShell | None:
+@dataclass(slots=True)
+class LeanCommand:
+    """The attributes of psrpcore's ``Command`` the lab reads (psrpcore's PSObject machinery made building
+    one cost as much as parsing its XML)."""
+
+    command_text: str
+    is_script: bool
+    use_local_scope: bool | None
+    parameters: list[tuple[str | None, Any]] = field(default_factory=list)
+    end_of_statement: bool = False
+
+
+@dataclass(slots=True)
+class LeanPipeline:
+    """The attributes of psrpcore's ``PowerShell`` the lab reads: NoInput and the commands."""
+
+    no_input: bool
+    commands: list[LeanCommand] = field(default_factory=list)
+
+
+def read_pipeline(data: bytes) -> LeanPipeline | None:
     """What the lab runs from a CreatePipeline message (MS-PSRP 2.2.2.10: NoInput, and the PowerShell's
     commands — text, script or cmdlet, local scope, arguments — statement by statement), read without
     psrpcore's objects; None when the message has a shape this reader does not know (psrpcore reads it).
 
     The apartment state, stream options, history flag, host information and stream merges are not read:
-    the lab uses none of them (``PowerShell`` keeps psrpcore's defaults for those).
+    the lab uses none of them.
     """
     root = ElementTree.fromstring(data)
     reader = PlainValues({tn.attrib.get("RefId", ""): [t.text or "" for t in tn.findall("T")]
@@ -161,7 +181,7 @@ def read_pipeline(data: bytes) -> PowerShell | None:
         extra = pipeline.get("ExtraCmds")
         statements = ([_members(s)["Cmds"] for s in _list(extra)] if extra is not None and extra.tag == "Obj"
                       else [pipeline["Cmds"]])
-        powershell = PowerShell(no_input=_flag(fields["NoInput"]))
+        powershell = LeanPipeline(no_input=_flag(fields["NoInput"]))
         for statement in statements:
             commands = [_command(c, reader) for c in _list(statement)]
             if not commands:
@@ -194,13 +214,13 @@ def _flag(element: ElementTree.Element) -> bool:
     return (element.text or "").lower() == "true"
 
 
-def _command(element: ElementTree.Element, reader: PlainValues) -> Command:
+def _command(element: ElementTree.Element, reader: PlainValues) -> LeanCommand:
     fields = _members(element)
     text, scope = fields["Cmd"], fields["UseLocalScope"]
     if text.tag != "S":
         raise _NotPlain
-    command = Command(_text(text.text or ""), is_script=_flag(fields["IsScript"]),
-                      use_local_scope=None if scope.tag == "Nil" else _flag(scope))
+    command = LeanCommand(_text(text.text or ""), is_script=_flag(fields["IsScript"]),
+                          use_local_scope=None if scope.tag == "Nil" else _flag(scope))
     for argument in _list(fields["Args"]):
         parts = _members(argument)
         name = parts["N"]

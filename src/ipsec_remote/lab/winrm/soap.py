@@ -25,6 +25,21 @@ NS = {
 }
 RSP = NS["rsp"]
 
+
+def qname(prefixed: str) -> str:
+    """``"rsp:Stream"`` -> ``"{http://…/shell}Stream"``: ElementTree finds a Clark name in C, while a
+    namespaces map sends every find through ElementPath (a sorted cache key per call, on every request)."""
+    prefix, _, local = prefixed.partition(":")
+    return f"{{{NS[prefix]}}}{local}"
+
+
+_HEADER, _BODY = qname("s:Header"), qname("s:Body")
+_ACTION, _MESSAGE_ID = qname("wsa:Action"), qname("wsa:MessageID")
+_RESOURCE_URI, _TIMEOUT, _MAX_ENVELOPE = (qname("wsman:ResourceURI"), qname("wsman:OperationTimeout"),
+                                          qname("wsman:MaxEnvelopeSize"))
+_SELECTORS = f"{qname('wsman:SelectorSet')}/{qname('wsman:Selector')}"
+_OPTIONS = f"{qname('wsman:OptionSet')}/{qname('wsman:Option')}"
+
 # wsa:Action -> the operation name used for counters, hooks and dispatch.
 ACTIONS = {
     "http://schemas.xmlsoap.org/ws/2004/09/transfer/Create": "Create",
@@ -149,24 +164,24 @@ def parse_request(data: bytes) -> Request:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
         raise SoapError(invalid_body(f"malformed XML ({exc})")) from None
-    header = root.find("s:Header", NS)
-    body = root.find("s:Body", NS)
+    header = root.find(_HEADER)
+    body = root.find(_BODY)
     if header is None or body is None:
         raise SoapError(invalid_body("the SOAP envelope lacks a Header or a Body"))
-    action = (header.findtext("wsa:Action", "", NS) or "").strip()
+    action = (header.findtext(_ACTION, "") or "").strip()
     req = Request(
         action=action,
         kind=ACTIONS.get(action, "Other"),
-        message_id=(header.findtext("wsa:MessageID", "", NS) or "").strip(),
-        resource_uri=(header.findtext("wsman:ResourceURI", "", NS) or "").strip(),
-        timeout_s=parse_duration(header.findtext("wsman:OperationTimeout", None, NS), 60.0),
+        message_id=(header.findtext(_MESSAGE_ID, "") or "").strip(),
+        resource_uri=(header.findtext(_RESOURCE_URI, "") or "").strip(),
+        timeout_s=parse_duration(header.findtext(_TIMEOUT, None), 60.0),
         body=body[0] if len(body) else None,
     )
     with contextlib.suppress(ValueError):
-        req.max_envelope = int(header.findtext("wsman:MaxEnvelopeSize", "153600", NS) or 153600)
-    for sel in header.iterfind("wsman:SelectorSet/wsman:Selector", NS):
+        req.max_envelope = int(header.findtext(_MAX_ENVELOPE, "153600") or 153600)
+    for sel in header.iterfind(_SELECTORS):
         req.selectors[sel.attrib.get("Name", "")] = (sel.text or "").strip()
-    for opt in header.iterfind("wsman:OptionSet/wsman:Option", NS):
+    for opt in header.iterfind(_OPTIONS):
         req.options[opt.attrib.get("Name", "")] = (opt.text or "").strip()
     return req
 

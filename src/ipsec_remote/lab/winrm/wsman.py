@@ -38,6 +38,8 @@ MAX_ENVELOPE_KB = 500  # Server 2012+ default MaxEnvelopeSizekb
 # deleted by the service.
 DEFAULT_MAX_SHELLS_PER_USER = 30
 DEFAULT_IDLE_TIMEOUT_S = 7200.0
+_ARGUMENTS, _STREAM, _DESIRED_STREAM = (soap.qname("rsp:Arguments"), soap.qname("rsp:Stream"),
+                                        soap.qname("rsp:DesiredStream"))
 _SLACK = 4096  # envelope bytes around the base64 stream data
 
 
@@ -150,7 +152,7 @@ class WsmanService:
         line = req.body
         if line is None or line.tag != f"{{{soap.RSP}}}CommandLine":
             raise soap.SoapError(soap.invalid_body("Command needs an rsp:CommandLine body"))
-        data = b"".join(_b64(a.text) for a in line.iterfind("rsp:Arguments", soap.NS))
+        data = b"".join(_b64(a.text) for a in line.iterfind(_ARGUMENTS))
         if len(data) < 21 + 40:
             raise soap.SoapError(soap.invalid_body("the command carries no CreatePipeline fragment"))
         return line.attrib.get("CommandId"), data
@@ -159,7 +161,7 @@ class WsmanService:
         shell = self._shell(req)
         if req.body is None:
             raise soap.SoapError(soap.invalid_body("Send needs an rsp:Send body"))
-        for stream in req.body.iterfind("rsp:Stream", soap.NS):
+        for stream in req.body.iterfind(_STREAM):
             command_id = stream.attrib.get("CommandId")
             if command_id and not shell.has_command(command_id):
                 raise soap.SoapError(soap.command_not_found())
@@ -168,7 +170,7 @@ class WsmanService:
 
     async def _receive(self, req: soap.Request) -> str:
         shell = self._shell(req)
-        desired = req.body.find("rsp:DesiredStream", soap.NS) if req.body is not None else None
+        desired = req.body.find(_DESIRED_STREAM) if req.body is not None else None
         command_id = desired.attrib.get("CommandId") if desired is not None else None
         if command_id and not shell.has_command(command_id):
             raise soap.SoapError(soap.command_not_found())
