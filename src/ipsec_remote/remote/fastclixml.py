@@ -51,6 +51,17 @@ class _Raw(ET.Element):
     raw: str
 
 
+class Packed:
+    """A PSRP message's CLIXML already written (``fastpipeline``): ``FastSerializer`` hands the bytes to
+    ``Message.pack``, which takes bytes as they are."""
+
+    MESSAGE_TYPE: int
+    __slots__ = ("xml",)
+
+    def __init__(self, xml: bytes) -> None:
+        self.xml = xml
+
+
 class Frozen:
     """A parameter value pypsrp must not deep-copy (it is serialized, never changed)."""
 
@@ -125,6 +136,8 @@ _PRIMITIVES: dict[str, Any] = {
 class FastSerializer(Serializer):
     def serialize(self, value: Any, metadata: ObjectMeta | None = None, parent: ET.Element | None = None,
                   clear: bool = True) -> Any:
+        if isinstance(value, Packed):
+            return value.xml
         if clear:
             self._clear()
         frozen = type(value) is Frozen

@@ -11,7 +11,7 @@ Errors are translated here, once, into the project's exception hierarchy.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -38,6 +38,7 @@ from ..errors import IpsecRemoteError
 from ..log import get_logger
 from .autherrors import describe, is_kerberos_error, tls_alert
 from .fastclixml import Frozen, no_copy, speed_up
+from .fastpipeline import create_pipeline
 
 
 class TransportError(IpsecRemoteError):
@@ -187,20 +188,12 @@ class HostSession:
         pool = self._pool
 
         def once() -> ScriptOutput:
-            ps = PowerShell(pool)
-            ps.add_script(script_text(script))
-            if parameters:
-                ps.add_parameters(_frozen(parameters))
-            no_copy(ps.commands)
-            try:
-                output = ps.invoke()
-            finally:
-                _forget(pool, ps)
+            ps = _invoke(pool, [(script, parameters)])
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:  # a terminating error; had_errors alone is not enough
                 raise RemoteScriptError(f"{self.target.name}: {script} failed: {errors[-1] if errors else ''}",
                                         errors)
-            return ScriptOutput([plain(o) for o in output], errors)
+            return ScriptOutput([plain(o) for o in ps.output], errors)
 
         result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
         return result
@@ -215,23 +208,12 @@ class HostSession:
         pool = self._pool
 
         def once() -> ScriptOutput:
-            ps = PowerShell(pool)
-            for i, (script, parameters) in enumerate(steps):
-                if i:
-                    ps.add_statement()
-                ps.add_script(script_text(script))
-                if parameters:
-                    ps.add_parameters(_frozen(parameters))
-            no_copy(ps.commands)
-            try:
-                output = ps.invoke()
-            finally:
-                _forget(pool, ps)
+            ps = _invoke(pool, steps)
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:
                 names = "+".join(s for s, _ in steps)
                 raise RemoteScriptError(f"{self.target.name}: {names} failed: {errors[-1] if errors else ''}", errors)
-            return ScriptOutput([plain(o) for o in output], errors)
+            return ScriptOutput([plain(o) for o in ps.output], errors)
 
         result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
         return result
@@ -373,6 +355,31 @@ def probe_fresh_session(target: HostTarget) -> bool:
         return True
     except IpsecRemoteError:
         return False
+
+
+def _invoke(pool: RunspacePool, steps: Sequence[tuple[str, dict[str, Any] | None]]) -> PowerShell:
+    """Run the scripts as consecutive statements of one pipeline and wait for it to finish.
+
+    The message is written as text (``fastpipeline``) and handed to what ``begin_invoke`` calls with the one it
+    builds; values the text writer does not take on go through pypsrp's own objects."""
+    ps = PowerShell(pool)
+    message = create_pipeline(pool, [(script_text(script), parameters) for script, parameters in steps])
+    try:
+        if message is not None:
+            ps._invoke(message)  # type: ignore[arg-type]  # Message.pack takes its bytes (fastclixml.Packed)
+            ps.end_invoke()
+        else:
+            for i, (script, parameters) in enumerate(steps):
+                if i:
+                    ps.add_statement()
+                ps.add_script(script_text(script))
+                if parameters:
+                    ps.add_parameters(_frozen(parameters))
+            no_copy(ps.commands)
+            ps.invoke()
+    finally:
+        _forget(pool, ps)
+    return ps
 
 
 def _forget(pool: RunspacePool, ps: PowerShell) -> None:
