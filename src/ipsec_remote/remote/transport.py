@@ -39,6 +39,7 @@ from ..log import get_logger
 from .autherrors import describe, is_kerberos_error, tls_alert
 from .fastclixml import Frozen, no_copy, speed_up
 from .fastpipeline import create_pipeline
+from .fastwsman import FastWSMan
 
 
 class TransportError(IpsecRemoteError):
@@ -289,7 +290,7 @@ class HostSession:
 def make_wsman(target: HostTarget) -> WSMan:
     url = urlsplit(target.endpoint)
     ssl = url.scheme == "https"
-    return WSMan(
+    return FastWSMan(
         server=url.hostname or "",
         port=url.port or (5986 if ssl else 5985),
         path=(url.path or "/wsman").lstrip("/"),
