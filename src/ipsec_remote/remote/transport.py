@@ -38,6 +38,7 @@ from ..errors import IpsecRemoteError
 from ..log import get_logger
 from .autherrors import describe, is_kerberos_error, tls_alert
 from .fastclixml import Frozen, no_copy, speed_up
+from .fasthttp import FastSession
 from .fastpipeline import create_pipeline
 from .fastwsman import FastWSMan
 
@@ -170,11 +171,11 @@ class HostSession:
         pool = RunspacePool(wsman)
         speed_up(pool)
         try:
+            _proxies_read_once(wsman)
             pool.open()
         except BaseException:
             wsman.close()
             raise
-        _proxies_read_once(wsman)
         return wsman, pool
 
     # -- running scripts ------------------------------------------------------------------------------
@@ -394,10 +395,17 @@ def _forget(pool: RunspacePool, ps: PowerShell) -> None:
 def _proxies_read_once(wsman: WSMan) -> None:
     """pypsrp reads the environment's proxy settings into its requests session when it builds it; requests
     would read the whole environment again on every request (a tenth of the controller's CPU on a large
-    fleet). The session keeps the settings it was built with."""
-    session = getattr(wsman.transport, "session", None)
+    fleet). The session is built now, as pypsrp builds it on the first request, and keeps the settings it
+    was built with from its first request on (the pool's Create and first Receive read the environment
+    twice more each: a quarter of the CPU of opening a pool)."""
+    transport = wsman.transport
+    if getattr(transport, "session", None) is None and hasattr(transport, "_build_session"):
+        transport.session = transport._build_session()
+    session = getattr(transport, "session", None)
     if session is not None:
         session.trust_env = False
+        if type(session) is requests.Session:
+            session.__class__ = FastSession  # nothing left to merge into its requests (fasthttp)
 
 
 def _frozen(parameters: dict[str, Any]) -> dict[str, Any]:
