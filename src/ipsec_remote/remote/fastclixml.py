@@ -89,27 +89,34 @@ def _bool(element: ET.Element) -> bool:
     return (element.text or "").lower() == "true"
 
 
+def _text_of(element: ET.Element) -> str | None:
+    return element.text
+
+
 def _nil(element: ET.Element) -> None:
     return None
 
 
 class _Dynamic(GenericComplexObject):
-    """A PSCustomObject as pypsrp reads it; its XML text (``_xml``) is written only if someone asks."""
+    """A PSCustomObject as pypsrp reads it; its XML text (``_xml``) is written only if someone asks (a message's
+    top-level object keeps the text it was read from, as pypsrp's does)."""
 
     def __init__(self) -> None:
         self._element: ET.Element | None = None
+        self._text: str | None = None
         super().__init__()
 
     @property
     def _xml(self) -> str | None:
+        if self._text is not None:
+            return self._text
         return None if self._element is None else ET.tostring(self._element, encoding="utf-8").decode("utf-8")
 
     @_xml.setter
     def _xml(self, value: str | None) -> None:
         if value is None:
             self._element = None
-        else:
-            self._element = ET.fromstring(value)
+        self._text = value
 
 
 class _NoCopyCommand(Command):
@@ -130,6 +137,9 @@ _HASHTABLE_TYPES = ("System.Collections.Hashtable", "System.Object")
 _PRIMITIVES: dict[str, Any] = {
     "B": _bool, "By": _int, "SB": _int, "U16": _int, "I16": _int, "U32": _int, "I32": _int, "U64": _int,
     "I64": _int, "Sg": _float, "Db": _float, "Nil": _nil,
+    # Read as their text (pypsrp's own reading: a version, a date, a duration, a decimal); a pool's opening
+    # messages carry a dozen versions (the host's PSVersionTable), each a full pass of pypsrp's reader.
+    "Version": _text_of, "DT": _text_of, "TS": _text_of, "D": _text_of,
 }
 
 
@@ -305,6 +315,11 @@ class FastSerializer(Serializer):
     def deserialize(self, element: Any, metadata: ObjectMeta | None = None, clear: bool = True) -> Any:
         if clear:
             self._clear()
+        if type(element) is str and metadata is None:
+            # A PIPELINE_OUTPUT message's text: pypsrp builds its whole type table to read it.
+            value = self._output(element)
+            if value is not _SKIP:
+                return value
         if isinstance(element, ET.Element):
             tag = element.tag
             generic = metadata is None or (type(metadata) is ObjectMeta and metadata.tag == "*")
@@ -324,6 +339,23 @@ class FastSerializer(Serializer):
                 if value is not _SKIP:
                     return value
         return super().deserialize(element, metadata, clear=False)
+
+    def _output(self, text: str) -> Any:
+        """An output object from its text, as pypsrp reads it (a primitive, or a PSCustomObject, object array or
+        hashtable keeping the text as its ``_xml``); _SKIP, with nothing read, for anything else."""
+        try:
+            element = ET.fromstring(text)
+        except ET.ParseError:
+            return _SKIP  # pypsrp logs it and hands back the text
+        tag = element.tag
+        if tag in _PRIMITIVES or (tag in ("S", "ToString") and "_x" not in (element.text or "")):
+            return self.deserialize(element, None, clear=False)
+        if tag != "Obj":
+            return _SKIP
+        value = self._known_object(element, None, True)
+        if isinstance(value, GenericComplexObject):
+            value._xml = text
+        return value
 
     def _known_object(self, element: ET.Element, metadata: ObjectMeta | None, generic: bool) -> Any:
         """A PSCustomObject, object array or hashtable without pypsrp's per-object type table and text copy."""
