@@ -37,6 +37,7 @@ _GUESSED = {dict: "DCT", list: "LST", str: "S", bool: "B", int: "I32"}  # pypsrp
 _TEXT_TAGS = {"S": "string", "ToString": "string", "URI": "string", "XD": "string", "SBK": "string", "B": "bool",
               **dict.fromkeys(("TS", "By", "SB", "U16", "I16", "U32", "I32", "U64", "I64", "Sg", "Db", "D", "G",
                                "Version"), "number")}
+_ATTRS: dict[str | None, str] = {None: ""}  # a property name as written in its element: ' N="…"'
 _ESCAPED: dict[str, str] = {}  # long strings (the scripts) as encoded once: every host is sent the same text
 
 
@@ -227,7 +228,11 @@ class FastSerializer(Serializer):
         return element
 
     def _text(self, value: Any, name: str | None, out: list[str]) -> None:
-        attr = "" if name is None else f' N="{_escape_attrib(name)}"'
+        attr = _ATTRS.get(name)  # the names are a few (Key, Value, the parameters'): escaped once
+        if attr is None:
+            attr = "" if name is None else f' N="{_escape_attrib(name)}"'
+            if len(_ATTRS) < 1024:
+                _ATTRS[name] = attr
         kind = type(value)
         if kind is str:
             text = _escape_cdata(self._serialize_string(value) or "")
