@@ -183,7 +183,7 @@ def dump(value: Any, depth: int = 0) -> Any:
     if isinstance(value, dict):
         return {str(k): dump(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [dump(v, depth + 1) for v in value]
+        return type(value).__name__, [dump(v, depth + 1) for v in value]
     if hasattr(value, "__dict__") and not isinstance(value, type):
         public = next(c for c in type(value).__mro__ if not c.__name__.startswith("_"))  # _Dynamic: its base
         return (public.__name__, {k: dump(v, depth + 1) for k, v in vars(value).items()
@@ -215,7 +215,8 @@ OPENING = [  # what a host sends when a pool opens (MS-PSRP 2.2.2.1, 2.2.2.13, 2
 
 @pytest.mark.parametrize("message_type, text", OPENING)
 def test_a_hosts_messages_are_unpacked_as_pypsrp_unpacks_them(message_type: int, text: str) -> None:
-    # Watched it fail with a version read as its element rather than its text.
+    # Watched it fail with a version read as its element rather than its text, and with PSCompatibleVersions
+    # (an ArrayList) read as a tuple.
     data = struct.pack("<II", 0x00010000 if message_type < 0x20000 else 0x00040000, message_type) + bytes(32) \
         + text.encode()
     assert dump(M.Message.unpack(data, FastSerializer()).data) == dump(M.Message.unpack(data, Serializer()).data)

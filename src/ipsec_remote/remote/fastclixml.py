@@ -22,7 +22,14 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from pypsrp import messages
-from pypsrp.complex_objects import Command, ComplexObject, GenericComplexObject, ListMeta, ObjectMeta
+from pypsrp.complex_objects import (
+    Command,
+    ComplexObject,
+    DictionaryMeta,
+    GenericComplexObject,
+    ListMeta,
+    ObjectMeta,
+)
 from pypsrp.serializer import Serializer
 
 # Characters pypsrp's string encoder rewrites (``_x`` in any case, C0/C1 controls, non-BMP characters).
@@ -129,10 +136,11 @@ class _NoCopyCommand(Command):
 
 
 # How pypsrp reads the objects our scripts output (its type table: System.Object -> a dynamic object,
-# Object[] -> a list, Hashtable -> a dict); any other type list takes pypsrp's own path.
+# Object[] and ArrayList -> a list, Hashtable -> a dict); any other type list takes pypsrp's own path.
 _PSCUSTOMOBJECT = ("System.Management.Automation.PSCustomObject", "System.Object")
 _OBJECT_ARRAY = ("System.Object[]", "System.Array", "System.Object")
 _HASHTABLE_TYPES = ("System.Collections.Hashtable", "System.Object")
+_ARRAY_LIST = ("System.Collections.ArrayList", "System.Object")  # PSVersionTable's PSCompatibleVersions
 
 # Primitive CLIXML elements read exactly as pypsrp reads them (MS-PSRP 2.2.5.1).
 _PRIMITIVES: dict[str, Any] = {
@@ -343,6 +351,13 @@ class FastSerializer(Serializer):
                 value = self._known_object(element, metadata, generic)
                 if value is not _SKIP:
                     return value
+            elif tag == "Obj" and type(metadata) is DictionaryMeta:
+                # A hashtable property of pypsrp's own objects (ApplicationPrivateData's): what pypsrp does with
+                # it, without writing the element out as text first (a dict keeps no text).
+                self._get_types_from_obj(element)
+                value = self._deserialize_dct(element)
+                self.obj[element.attrib["RefId"]] = value
+                return value
         return super().deserialize(element, metadata, clear=False)
 
     def _output(self, text: str) -> Any:
@@ -373,7 +388,7 @@ class FastSerializer(Serializer):
                 if ref is None or ref.attrib.get("RefId") not in self.tn:
                     return _SKIP
                 types = tuple(self.tn[ref.attrib["RefId"]])
-            if types not in (_PSCUSTOMOBJECT, _OBJECT_ARRAY, _HASHTABLE_TYPES):
+            if types not in (_PSCUSTOMOBJECT, _OBJECT_ARRAY, _HASHTABLE_TYPES, _ARRAY_LIST):
                 return _SKIP
             if metadata is not None:
                 metadata.tag = "Obj"
@@ -387,6 +402,8 @@ class FastSerializer(Serializer):
         elif types == _OBJECT_ARRAY:
             value = self._deserialize_lst(element, ListMeta(list_value_meta=ObjectMeta(
                 "ObjDynamic", object=GenericComplexObject)))
+        elif types == _ARRAY_LIST:
+            value = self._deserialize_lst(element, ListMeta())
         else:
             value = self._deserialize_dct(element)
         self.obj[element.attrib["RefId"]] = value
