@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import struct
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psrpcore.types import serialize as ps_serialize
@@ -156,3 +158,65 @@ def test_raw_text_is_parsed_back_when_elementtree_must_write_the_tree() -> None:
     twin.append(plain)
     outer.tail = twin.tail = "\n"  # a tail: the text writer hands the tree to ElementTree
     assert to_bytes(outer) == ET.tostring(twin, encoding="utf-8")
+
+
+@pytest.mark.parametrize("xml", [
+    # A message's text as a host may write it (quoting, spacing): a top-level object keeps that very text.
+    "<Obj RefId='0'><TN RefId='0'><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>"
+    "<MS><S N='Name'>a</S> <I32 N='Count'>2</I32></MS></Obj>",
+    '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN>'
+    '<LST><S>x</S><Obj RefId="1"><TNRef RefId="0" /><LST /></Obj></LST></Obj>',
+    # Types the fast reader leaves to pypsrp, and text that is no XML at all.
+    '<Obj RefId="0"><TN RefId="0"><T>System.Version</T><T>System.Object</T></TN><ToString>1.2</ToString>'
+    '<Version>1.2</Version></Obj>',
+    "<S>a_x000A_b</S>", "<I64>7</I64>", "not xml <",
+])
+def test_an_output_messages_text_is_read_as_pypsrp_reads_it(xml: str) -> None:
+    # Watched it fail with the top-level object's _xml written back from the parsed tree.
+    assert read_full(FastSerializer(), xml, False) == read_full(Serializer(), xml, False)
+
+
+def dump(value: Any, depth: int = 0) -> Any:
+    """Everything pypsrp's reader recorded on a value (attributes of its objects, recursively)."""
+    if depth > 12:
+        return "…"
+    if isinstance(value, dict):
+        return {str(k): dump(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value).__name__, [dump(v, depth + 1) for v in value]
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        public = next(c for c in type(value).__mro__ if not c.__name__.startswith("_"))  # _Dynamic: its base
+        return (public.__name__, {k: dump(v, depth + 1) for k, v in vars(value).items()
+                                                   if k not in ("_element", "_text", "_xml")},
+                getattr(value, "_xml", None))
+    return value
+
+
+PSVERSIONS = "".join(f'<En><S N="Key">{k}</S><Version N="Value">{v}</Version></En>'
+                     for k, v in [("PSVersion", "5.1.20348.2849"), ("BuildVersion", "10.0.20348.2849"),
+                                  ("WSManStackVersion", "3.0")])
+OPENING = [  # what a host sends when a pool opens (MS-PSRP 2.2.2.1, 2.2.2.13, 2.2.2.3), and a pipeline's end
+    (M.MessageType.SESSION_CAPABILITY, '<Obj RefId="0"><MS><Version N="PSVersion">2.0</Version><Version '
+     'N="protocolversion">2.3</Version><Version N="SerializationVersion">1.1.0.1</Version></MS></Obj>'),
+    (M.MessageType.APPLICATION_PRIVATE_DATA, '<Obj RefId="0"><MS><Obj RefId="1" N="ApplicationPrivateData"><TN '
+     'RefId="0"><T>System.Management.Automation.PSPrimitiveDictionary</T><T>System.Collections.Hashtable</T>'
+     '<T>System.Object</T></TN><DCT><En><S N="Key">PSVersionTable</S><Obj RefId="2" N="Value"><TN RefId="1"><T>'
+     'System.Collections.Hashtable</T><T>System.Object</T></TN><DCT>' + PSVERSIONS + '<En><S N="Key">'
+     'PSCompatibleVersions</S><Obj RefId="3" N="Value"><TN RefId="2"><T>System.Collections.ArrayList</T><T>'
+     'System.Object</T></TN><LST><Version>1.0</Version><Version>5.1.20348.2849</Version></LST></Obj></En>'
+     '</DCT></Obj></En></DCT></Obj></MS></Obj>'),
+    (M.MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">2</I32></MS></Obj>'),
+    (M.MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>'),
+    (M.MessageType.PIPELINE_OUTPUT, '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject'
+     '</T><T>System.Object</T></TN><MS><Version N="V">1.2</Version><DT N="At">2026-01-02T03:04:05Z</DT>'
+     '<TS N="Took">PT1.5S</TS><D N="Amount">1.50</D><Version N="Empty"></Version></MS></Obj>'),
+]
+
+
+@pytest.mark.parametrize("message_type, text", OPENING)
+def test_a_hosts_messages_are_unpacked_as_pypsrp_unpacks_them(message_type: int, text: str) -> None:
+    # Watched it fail with a version read as its element rather than its text, and with PSCompatibleVersions
+    # (an ArrayList) read as a tuple.
+    data = struct.pack("<II", 0x00010000 if message_type < 0x20000 else 0x00040000, message_type) + bytes(32) \
+        + text.encode()
+    assert dump(M.Message.unpack(data, FastSerializer()).data) == dump(M.Message.unpack(data, Serializer()).data)

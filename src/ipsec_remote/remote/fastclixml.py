@@ -22,7 +22,14 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from pypsrp import messages
-from pypsrp.complex_objects import Command, ComplexObject, GenericComplexObject, ListMeta, ObjectMeta
+from pypsrp.complex_objects import (
+    Command,
+    ComplexObject,
+    DictionaryMeta,
+    GenericComplexObject,
+    ListMeta,
+    ObjectMeta,
+)
 from pypsrp.serializer import Serializer
 
 # Characters pypsrp's string encoder rewrites (``_x`` in any case, C0/C1 controls, non-BMP characters).
@@ -37,6 +44,7 @@ _GUESSED = {dict: "DCT", list: "LST", str: "S", bool: "B", int: "I32"}  # pypsrp
 _TEXT_TAGS = {"S": "string", "ToString": "string", "URI": "string", "XD": "string", "SBK": "string", "B": "bool",
               **dict.fromkeys(("TS", "By", "SB", "U16", "I16", "U32", "I32", "U64", "I64", "Sg", "Db", "D", "G",
                                "Version"), "number")}
+_ATTRS: dict[str | None, str] = {None: ""}  # a property name as written in its element: ' N="…"'
 _ESCAPED: dict[str, str] = {}  # long strings (the scripts) as encoded once: every host is sent the same text
 
 
@@ -49,6 +57,17 @@ class _Raw(ET.Element):
 
     __slots__ = ("raw",)
     raw: str
+
+
+class Packed:
+    """A PSRP message's CLIXML already written (``fastpipeline``): ``FastSerializer`` hands the bytes to
+    ``Message.pack``, which takes bytes as they are."""
+
+    MESSAGE_TYPE: int
+    __slots__ = ("xml",)
+
+    def __init__(self, xml: bytes) -> None:
+        self.xml = xml
 
 
 class Frozen:
@@ -78,27 +97,34 @@ def _bool(element: ET.Element) -> bool:
     return (element.text or "").lower() == "true"
 
 
+def _text_of(element: ET.Element) -> str | None:
+    return element.text
+
+
 def _nil(element: ET.Element) -> None:
     return None
 
 
 class _Dynamic(GenericComplexObject):
-    """A PSCustomObject as pypsrp reads it; its XML text (``_xml``) is written only if someone asks."""
+    """A PSCustomObject as pypsrp reads it; its XML text (``_xml``) is written only if someone asks (a message's
+    top-level object keeps the text it was read from, as pypsrp's does)."""
 
     def __init__(self) -> None:
         self._element: ET.Element | None = None
+        self._text: str | None = None
         super().__init__()
 
     @property
     def _xml(self) -> str | None:
+        if self._text is not None:
+            return self._text
         return None if self._element is None else ET.tostring(self._element, encoding="utf-8").decode("utf-8")
 
     @_xml.setter
     def _xml(self, value: str | None) -> None:
         if value is None:
             self._element = None
-        else:
-            self._element = ET.fromstring(value)
+        self._text = value
 
 
 class _NoCopyCommand(Command):
@@ -110,21 +136,27 @@ class _NoCopyCommand(Command):
 
 
 # How pypsrp reads the objects our scripts output (its type table: System.Object -> a dynamic object,
-# Object[] -> a list, Hashtable -> a dict); any other type list takes pypsrp's own path.
+# Object[] and ArrayList -> a list, Hashtable -> a dict); any other type list takes pypsrp's own path.
 _PSCUSTOMOBJECT = ("System.Management.Automation.PSCustomObject", "System.Object")
 _OBJECT_ARRAY = ("System.Object[]", "System.Array", "System.Object")
 _HASHTABLE_TYPES = ("System.Collections.Hashtable", "System.Object")
+_ARRAY_LIST = ("System.Collections.ArrayList", "System.Object")  # PSVersionTable's PSCompatibleVersions
 
 # Primitive CLIXML elements read exactly as pypsrp reads them (MS-PSRP 2.2.5.1).
 _PRIMITIVES: dict[str, Any] = {
     "B": _bool, "By": _int, "SB": _int, "U16": _int, "I16": _int, "U32": _int, "I32": _int, "U64": _int,
     "I64": _int, "Sg": _float, "Db": _float, "Nil": _nil,
+    # Read as their text (pypsrp's own reading: a version, a date, a duration, a decimal); a pool's opening
+    # messages carry a dozen versions (the host's PSVersionTable), each a full pass of pypsrp's reader.
+    "Version": _text_of, "DT": _text_of, "TS": _text_of, "D": _text_of,
 }
 
 
 class FastSerializer(Serializer):
     def serialize(self, value: Any, metadata: ObjectMeta | None = None, parent: ET.Element | None = None,
                   clear: bool = True) -> Any:
+        if isinstance(value, Packed):
+            return value.xml
         if clear:
             self._clear()
         frozen = type(value) is Frozen
@@ -204,7 +236,11 @@ class FastSerializer(Serializer):
         return element
 
     def _text(self, value: Any, name: str | None, out: list[str]) -> None:
-        attr = "" if name is None else f' N="{_escape_attrib(name)}"'
+        attr = _ATTRS.get(name)  # the names are a few (Key, Value, the parameters'): escaped once
+        if attr is None:
+            attr = "" if name is None else f' N="{_escape_attrib(name)}"'
+            if len(_ATTRS) < 1024:
+                _ATTRS[name] = attr
         kind = type(value)
         if kind is str:
             text = _escape_cdata(self._serialize_string(value) or "")
@@ -292,6 +328,11 @@ class FastSerializer(Serializer):
     def deserialize(self, element: Any, metadata: ObjectMeta | None = None, clear: bool = True) -> Any:
         if clear:
             self._clear()
+        if type(element) is str and metadata is None:
+            # A PIPELINE_OUTPUT message's text: pypsrp builds its whole type table to read it.
+            value = self._output(element)
+            if value is not _SKIP:
+                return value
         if isinstance(element, ET.Element):
             tag = element.tag
             generic = metadata is None or (type(metadata) is ObjectMeta and metadata.tag == "*")
@@ -310,7 +351,31 @@ class FastSerializer(Serializer):
                 value = self._known_object(element, metadata, generic)
                 if value is not _SKIP:
                     return value
+            elif tag == "Obj" and type(metadata) is DictionaryMeta:
+                # A hashtable property of pypsrp's own objects (ApplicationPrivateData's): what pypsrp does with
+                # it, without writing the element out as text first (a dict keeps no text).
+                self._get_types_from_obj(element)
+                value = self._deserialize_dct(element)
+                self.obj[element.attrib["RefId"]] = value
+                return value
         return super().deserialize(element, metadata, clear=False)
+
+    def _output(self, text: str) -> Any:
+        """An output object from its text, as pypsrp reads it (a primitive, or a PSCustomObject, object array or
+        hashtable keeping the text as its ``_xml``); _SKIP, with nothing read, for anything else."""
+        try:
+            element = ET.fromstring(text)
+        except ET.ParseError:
+            return _SKIP  # pypsrp logs it and hands back the text
+        tag = element.tag
+        if tag in _PRIMITIVES or (tag in ("S", "ToString") and "_x" not in (element.text or "")):
+            return self.deserialize(element, None, clear=False)
+        if tag != "Obj":
+            return _SKIP
+        value = self._known_object(element, None, True)
+        if isinstance(value, GenericComplexObject):
+            value._xml = text
+        return value
 
     def _known_object(self, element: ET.Element, metadata: ObjectMeta | None, generic: bool) -> Any:
         """A PSCustomObject, object array or hashtable without pypsrp's per-object type table and text copy."""
@@ -323,7 +388,7 @@ class FastSerializer(Serializer):
                 if ref is None or ref.attrib.get("RefId") not in self.tn:
                     return _SKIP
                 types = tuple(self.tn[ref.attrib["RefId"]])
-            if types not in (_PSCUSTOMOBJECT, _OBJECT_ARRAY, _HASHTABLE_TYPES):
+            if types not in (_PSCUSTOMOBJECT, _OBJECT_ARRAY, _HASHTABLE_TYPES, _ARRAY_LIST):
                 return _SKIP
             if metadata is not None:
                 metadata.tag = "Obj"
@@ -337,6 +402,8 @@ class FastSerializer(Serializer):
         elif types == _OBJECT_ARRAY:
             value = self._deserialize_lst(element, ListMeta(list_value_meta=ObjectMeta(
                 "ObjDynamic", object=GenericComplexObject)))
+        elif types == _ARRAY_LIST:
+            value = self._deserialize_lst(element, ListMeta())
         else:
             value = self._deserialize_dct(element)
         self.obj[element.attrib["RefId"]] = value

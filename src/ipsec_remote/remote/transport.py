@@ -11,7 +11,7 @@ Errors are translated here, once, into the project's exception hierarchy.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -38,6 +38,9 @@ from ..errors import IpsecRemoteError
 from ..log import get_logger
 from .autherrors import describe, is_kerberos_error, tls_alert
 from .fastclixml import Frozen, no_copy, speed_up
+from .fasthttp import FastSession
+from .fastpipeline import create_pipeline
+from .fastwsman import FastWSMan
 from .reconnect import reauthenticate_on_new_connection
 
 
@@ -170,11 +173,11 @@ class HostSession:
         pool = RunspacePool(wsman)
         speed_up(pool)
         try:
+            _proxies_read_once(wsman)
             pool.open()
         except BaseException:
             wsman.close()
             raise
-        _proxies_read_once(wsman)
         return wsman, pool
 
     # -- running scripts ------------------------------------------------------------------------------
@@ -189,20 +192,12 @@ class HostSession:
         pool = self._pool
 
         def once() -> ScriptOutput:
-            ps = PowerShell(pool)
-            ps.add_script(script_text(script))
-            if parameters:
-                ps.add_parameters(_frozen(parameters))
-            no_copy(ps.commands)
-            try:
-                output = ps.invoke()
-            finally:
-                _forget(pool, ps)
+            ps = _invoke(pool, [(script, parameters)])
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:  # a terminating error; had_errors alone is not enough
                 raise RemoteScriptError(f"{self.target.name}: {script} failed: {errors[-1] if errors else ''}",
                                         errors)
-            return ScriptOutput([plain(o) for o in output], errors)
+            return ScriptOutput([plain(o) for o in ps.output], errors)
 
         result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
         return result
@@ -217,23 +212,12 @@ class HostSession:
         pool = self._pool
 
         def once() -> ScriptOutput:
-            ps = PowerShell(pool)
-            for i, (script, parameters) in enumerate(steps):
-                if i:
-                    ps.add_statement()
-                ps.add_script(script_text(script))
-                if parameters:
-                    ps.add_parameters(_frozen(parameters))
-            no_copy(ps.commands)
-            try:
-                output = ps.invoke()
-            finally:
-                _forget(pool, ps)
+            ps = _invoke(pool, steps)
             errors = [_error_text(e) for e in ps.streams.error]
             if ps.state == PSInvocationState.FAILED:
                 names = "+".join(s for s, _ in steps)
                 raise RemoteScriptError(f"{self.target.name}: {names} failed: {errors[-1] if errors else ''}", errors)
-            return ScriptOutput([plain(o) for o in output], errors)
+            return ScriptOutput([plain(o) for o in ps.output], errors)
 
         result: ScriptOutput = self._retrying(once) if retry else self._translate(once)
         return result
@@ -309,7 +293,7 @@ class HostSession:
 def make_wsman(target: HostTarget) -> WSMan:
     url = urlsplit(target.endpoint)
     ssl = url.scheme == "https"
-    return WSMan(
+    return FastWSMan(
         server=url.hostname or "",
         port=url.port or (5986 if ssl else 5985),
         path=(url.path or "/wsman").lstrip("/"),
@@ -377,6 +361,31 @@ def probe_fresh_session(target: HostTarget) -> bool:
         return False
 
 
+def _invoke(pool: RunspacePool, steps: Sequence[tuple[str, dict[str, Any] | None]]) -> PowerShell:
+    """Run the scripts as consecutive statements of one pipeline and wait for it to finish.
+
+    The message is written as text (``fastpipeline``) and handed to what ``begin_invoke`` calls with the one it
+    builds; values the text writer does not take on go through pypsrp's own objects."""
+    ps = PowerShell(pool)
+    message = create_pipeline(pool, [(script_text(script), parameters) for script, parameters in steps])
+    try:
+        if message is not None:
+            ps._invoke(message)  # type: ignore[arg-type]  # Message.pack takes its bytes (fastclixml.Packed)
+            ps.end_invoke()
+        else:
+            for i, (script, parameters) in enumerate(steps):
+                if i:
+                    ps.add_statement()
+                ps.add_script(script_text(script))
+                if parameters:
+                    ps.add_parameters(_frozen(parameters))
+            no_copy(ps.commands)
+            ps.invoke()
+    finally:
+        _forget(pool, ps)
+    return ps
+
+
 def _forget(pool: RunspacePool, ps: PowerShell) -> None:
     """The pool stops holding a pipeline it has finished with. pypsrp keeps every pipeline (its output,
     streams and parsed messages) in ``pool.pipelines`` until ``ps.close()``, which costs a Signal request
@@ -388,10 +397,17 @@ def _forget(pool: RunspacePool, ps: PowerShell) -> None:
 def _proxies_read_once(wsman: WSMan) -> None:
     """pypsrp reads the environment's proxy settings into its requests session when it builds it; requests
     would read the whole environment again on every request (a tenth of the controller's CPU on a large
-    fleet). The session keeps the settings it was built with."""
-    session = getattr(wsman.transport, "session", None)
+    fleet). The session is built now, as pypsrp builds it on the first request, and keeps the settings it
+    was built with from its first request on (the pool's Create and first Receive read the environment
+    twice more each: a quarter of the CPU of opening a pool)."""
+    transport = wsman.transport
+    if getattr(transport, "session", None) is None and hasattr(transport, "_build_session"):
+        transport.session = transport._build_session()
+    session = getattr(transport, "session", None)
     if session is not None:
         session.trust_env = False
+        if type(session) is requests.Session:
+            session.__class__ = FastSession  # nothing left to merge into its requests (fasthttp)
 
 
 def _frozen(parameters: dict[str, Any]) -> dict[str, Any]:
