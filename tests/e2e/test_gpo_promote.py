@@ -5,6 +5,7 @@ later wave starts; a controller killed mid-wave leaves the GPO edit, which the n
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -200,11 +201,17 @@ def test_one_ctrl_c_after_the_gpo_edit_reverts_it_and_the_deadline_refresh_bring
 
     from reliability.helpers import control_inspect, popen_cli
 
-    with running_lab(tmp_path, INVENTORY, faults=LISTENERS + "rtt_ms = 300\n", playbook=WAVES) as lab:
+    # One wave: with several, a host whose RSOP holds an earlier wave's confirmed promotion and whose task is
+    # armed for the next wave looks the same as one mid-wave, and a late sample (a loaded machine) caught the
+    # next wave's arming instead — the GPO then rightly kept the confirmed wave.
+    one_wave = FAST_PLAYBOOK.replace('waves = [{ name = "canary", pairs = 1 }, { name = "rest", percent = 100 }]',
+                                     'waves = [{ name = "all", percent = 100 }]')
+    assert one_wave != FAST_PLAYBOOK
+    with running_lab(tmp_path, INVENTORY, faults=LISTENERS + "rtt_ms = 300\n", playbook=one_wave) as lab:
         rc, report = lab.json("apply", "inventory.toml", "--lab")
         assert rc == 0, report
         proc = popen_cli(lab, "promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill",
-                         "--confirm-timeout", "10")
+                         "--confirm-timeout", "10", "--json")
         deadline = time.monotonic() + 60
         seen: list[str] = []
         while time.monotonic() < deadline and proc.poll() is None and not seen:
@@ -213,9 +220,11 @@ def test_one_ctrl_c_after_the_gpo_edit_reverts_it_and_the_deadline_refresh_bring
                     and hosts[n]["scheduled_tasks"]]
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
-        assert seen, "the canary's edit never reached a host while its task was armed"
+        out, err = proc.communicate(timeout=60)
+        assert seen, "the wave's edit never reached a host while its task was armed"
         assert proc.returncode == 130 and "Traceback" not in err, err
+        waves = json.loads(out)["waves"]
+        assert [w["status"] for w in waves] == ["interrupted (changed, not confirmed)"], waves
         doc = gpo_doc(lab)
         assert promoted_rules(doc["gpos"][GPO]["objects"]) == []  # the controller reverted its edit first
         assert any(promoted_rules([{"name": r["Name"]} for r in rsop_rules(doc["hosts"][h])]) for h in seen)
