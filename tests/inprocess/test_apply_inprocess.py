@@ -54,9 +54,9 @@ def test_apply_lays_exemptions_then_rules_then_proves_and_journals_each_call(tmp
         report = _apply(lab, said)
         assert report.ok, report.to_json()
         fleet = [m for h, m in said if h == "fleet"]
-        assert fleet[:4] == ["connected to 2 of 2 hosts", "reading 2 host(s)", "exemptions: 0 host(s) to change",
-                             "rules: 2 host(s) to change"]
-        assert fleet[4].startswith("proving 1 pair(s)")
+        assert fleet[:5] == ["connecting to 2 host(s)", "reading 2 host(s)", "read 2 of 2 hosts",
+                             "exemptions: 0 host(s) to change", "rules: 2 host(s) to change"]
+        assert fleet[5].startswith("proving 1 pair(s)")
         for host in HOSTS:
             mine = [m for h, m in said if h == host]
             assert mine[0] == "exemptions: 2 call(s) applied (fresh host)", mine

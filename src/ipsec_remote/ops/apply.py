@@ -180,25 +180,23 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         if progress is not None:
             progress(host, message)
 
-    fleet = open_fleet(targets, forks)
+    fleet = Fleet(forks=forks)  # each host's session opens in the worker that reads it (Fleet.open_each)
     report = ApplyReport(run_id, Plan(()))
     switches: list[Switch] = []  # armed by the rekey of stale pairs at Require, if any
     try:
-        say("fleet", Event(f"connected to {len(fleet.sessions)} of {len(targets)} hosts", "hosts",
-                           total=len(targets)))
-        _say_failed(say, fleet, set())
+        say("fleet", Event(f"connecting to {len(targets)} host(s)", "hosts", total=len(targets)))
         if checks:  # the doctor's checks ride in the read (below); a host with an error is failed there
-            say("fleet", Event(f"preflight: the doctor's checks on {len(fleet.sessions)} host(s)", "phase",
-                               name="preflight", hosts=len(fleet.sessions)))
-        say("fleet", Event(f"reading {len(fleet.sessions)} host(s)", "phase", name="read",
-                           hosts=len(fleet.sessions)))
+            say("fleet", Event(f"preflight: the doctor's checks on {len(targets)} host(s)", "phase",
+                               name="preflight", hosts=len(targets)))
+        say("fleet", Event(f"reading {len(targets)} host(s)", "phase", name="read", hosts=len(targets)))
         found: dict[str, HostState] = {}  # as read, before the fresh hosts' exemptions
-        failed = set(fleet.failed)
-        states, names, audits = _read_and_exempt_fresh(inv, fleet, journal, run_id, report, found, checks)
+        states, names, audits = _read_and_exempt_fresh(inv, fleet, targets, journal, run_id, report, found,
+                                                        checks)
+        say("fleet", Event(f"read {len(found)} of {len(targets)} hosts", "hosts", total=len(targets)))
+        _say_failed(say, fleet, set())
         if report.preflight is not None:
             say("fleet", f"preflight: {sum(f.severity == 'error' for f in report.preflight)} error(s), "
                          f"{sum(f.severity == 'warning' for f in report.preflight)} warning(s)")
-            _say_failed(say, fleet, failed)
         for host, count in report.fresh_exemptions.items():
             say(host, f"exemptions: {count} call(s) applied (fresh host)")
         report.journal_notes = sync_journal(inv, found, names, journal)  # printed by the CLI
@@ -314,10 +312,11 @@ def _rekey_stale(inv: Inventory, playbook: Playbook, fleet: Fleet, targets: Mapp
         report.security[key] = ("Request", "Request")
 
 
-def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_id: int, report: ApplyReport,
-                           found: dict[str, HostState], checks: bool = False
+def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, targets: Mapping[str, HostTarget], journal: Journal,
+                           run_id: int, report: ApplyReport, found: dict[str, HostState], checks: bool = False
                            ) -> tuple[dict[str, HostState], dict[str, HostNames], dict[str, audit.AuditState]]:
-    """Read every host; in the same round trip, a host with none of our objects gets its exemptions.
+    """Open and read every host of ``targets`` into ``fleet``; in the same round trip, a host with none of
+    our objects gets its exemptions.
 
     The exemptions of a fresh host are known before reading it (planned against an empty state), so they
     ride as the last statement of the read pipeline, guarded by "no owned objects, and none of the names
@@ -371,7 +370,7 @@ def _read_and_exempt_fresh(inv: Inventory, fleet: Fleet, journal: Journal, run_i
         # Every call succeeded: the host now holds exactly the planned exemptions.
         return HostState([ObservedObject(o.kind, o.name, dict(o.params)) for o in exemptions], state.facts)
 
-    states = fleet.each(read)
+    states = fleet.open_each(targets, read)
     if checks:
         report.preflight = findings_of(inv, reads, [h for h in fleet.sessions if h in reads])
         # Had the gate let through a host the findings block (it is stricter, so only if the pipeline took

@@ -63,6 +63,42 @@ class Fleet:
                     self.fail(host, str(exc))
         return results
 
+    def open_each(self, targets: Mapping[str, HostTarget], fn: Callable[[str, HostSession], T] | None = None,
+                  cleanup: bool = False) -> dict[str, T]:
+        """Open each target's session and run ``fn`` on it at once, in the same worker: a host's first
+        pipeline does not wait for the whole fleet's pools to open. Opening is mostly the controller's work
+        (TLS, authentication) and the host's process start, a read mostly the host's, so overlapped the two
+        keep both ends busy instead of taking turns. Sessions keep the targets' order; a host that cannot be
+        reached is in ``failed`` with the reason, one whose ``fn`` fails is failed as in ``each``. Once a stop
+        is requested, hosts whose turn has not come are neither opened nor failed (unless ``cleanup``)."""
+        results: dict[str, T] = {}
+        if not targets:
+            return results
+
+        def work(target: HostTarget) -> list[T]:  # fn's result, if it ran
+            if interrupt.requested() and not cleanup:
+                raise _NotStarted()
+            try:
+                session = new_session(target).open()
+            except IpsecRemoteError as exc:
+                self.failed.setdefault(target.name, str(exc))
+                return []
+            self.sessions[target.name] = session
+            return [] if fn is None else [fn(target.name, session)]
+
+        with ThreadPoolExecutor(max_workers=min(self.forks, len(targets))) as pool:
+            futures = {name: pool.submit(work, target) for name, target in targets.items()}
+            for host, future in futures.items():
+                try:
+                    for result in future.result():
+                        results[host] = result
+                except _NotStarted:
+                    continue
+                except IpsecRemoteError as exc:
+                    self.fail(host, str(exc))
+        self.sessions = {h: self.sessions[h] for h in targets if h in self.sessions}
+        return results
+
     def close(self) -> None:
         with ThreadPoolExecutor(max_workers=max(1, min(self.forks, len(self.sessions)))) as pool:
             list(pool.map(lambda s: s.close(), list(self.sessions.values())))
@@ -71,20 +107,7 @@ class Fleet:
 
 def open_fleet(targets: Mapping[str, HostTarget], forks: int) -> Fleet:
     fleet = Fleet(forks=forks)
-
-    def opener(target: HostTarget) -> tuple[str, HostSession | str]:
-        try:
-            return target.name, new_session(target).open()
-        except IpsecRemoteError as exc:
-            return target.name, str(exc)
-
-    if targets:
-        with ThreadPoolExecutor(max_workers=min(forks, len(targets))) as pool:
-            for name, outcome in pool.map(opener, targets.values()):
-                if isinstance(outcome, HostSession):
-                    fleet.sessions[name] = outcome
-                else:
-                    fleet.failed[name] = outcome
+    fleet.open_each(targets, cleanup=True)  # as before: every host is opened, a stop or not
     return fleet
 
 
