@@ -7,10 +7,14 @@ get the lab's own krb5.conf (lab.json ``krb5_conf``); everything else fails Kerb
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
-_conf = os.path.join(tempfile.mkdtemp(prefix="ipsec-remote-krb5-"), "krb5.conf")
+_conf_dir = tempfile.mkdtemp(prefix="ipsec-remote-krb5-")
+atexit.register(shutil.rmtree, _conf_dir, True)  # the session's children read it until the session ends
+_conf = os.path.join(_conf_dir, "krb5.conf")
 with open(_conf, "w", encoding="utf-8") as fh:
     fh.write("[libdefaults]\n dns_lookup_kdc = false\n dns_lookup_realm = false\n rdns = false\n")
 os.environ["KRB5_CONFIG"] = _conf
