@@ -126,3 +126,109 @@ def test_cleanup_opens_every_host_even_after_a_stop() -> None:
     fleet = Fleet(forks=2)
     assert fleet.open_each(_targets("a", "b"), cleanup=True) == {}
     assert list(fleet.sessions) == ["a", "b"]
+
+
+# -- Fleet.each_then: the next phase per host once it and the hosts it waits on are through this one -------
+def _opened(*names: str, forks: int = 4) -> Fleet:
+    fleet = Fleet(forks=forks)
+    fleet.open_each(_targets(*names))
+    return fleet
+
+
+def test_a_host_goes_on_once_it_and_its_peers_are_through_while_others_are_still_working() -> None:
+    # c's first stage is held until a's second stage ran: with a barrier between the stages (each, then
+    # each) a's second stage would wait for c and the test would fail on its bound.
+    a_then = threading.Event()
+
+    def first(host: str, _session: HostSession) -> str:
+        if host == "c" and not a_then.wait(WAIT_S):
+            raise AssertionError("a's second stage waited for c, which it does not wait on")
+        return f"{host} changed"
+
+    def then(host: str, _session: HostSession) -> str:
+        if host == "a":
+            a_then.set()
+        return f"{host} proven"
+
+    fleet = _opened("a", "b", "c", "d")
+    firsts, thens = fleet.each_then(first, ["a", "b", "c", "d"], then, {"a": ["b"], "b": ["a"], "c": ["d"],
+                                                                          "d": ["c"]})
+    assert firsts == {h: f"{h} changed" for h in "abcd"} and thens == {h: f"{h} proven" for h in "abcd"}
+
+
+def test_a_host_never_goes_on_before_a_slow_peer_it_waits_on_is_through() -> None:
+    b_through, a_went_on = threading.Event(), threading.Event()
+
+    def first(host: str, _session: HostSession) -> None:
+        if host == "b":
+            a_went_on.wait(0.5)  # room for a wrongly early second stage on a to start first
+            b_through.set()
+
+    def then(host: str, _session: HostSession) -> None:
+        if host == "a":
+            a_went_on.set()
+            assert b_through.is_set(), "a's second stage started before b, which it waits on, was through"
+
+    fleet = _opened("a", "b")
+    assert fleet.each_then(first, ["a", "b"], then, {"a": ["b"], "b": ["a"]}) == ({"a": None, "b": None},
+                                                                                   {"a": None, "b": None})
+
+
+def test_the_second_stages_keep_to_what_each_host_waits_on() -> None:
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def log(what: str) -> None:
+        with lock:
+            order.append(what)
+
+    def first(host: str, _session: HostSession) -> None:
+        log(f"first {host}")
+
+    def then(host: str, _session: HostSession) -> None:
+        log(f"then {host}")
+
+    hosts = [f"h{i}" for i in range(8)]
+    waits = {h: [hosts[(i + 1) % 8], hosts[(i + 3) % 8]] for i, h in enumerate(hosts)}
+    fleet = _opened(*hosts, forks=3)
+    fleet.each_then(first, hosts, then, waits)
+    for host, peers in waits.items():
+        assert all(order.index(f"first {p}") < order.index(f"then {host}") for p in [host, *peers]), order
+
+
+@pytest.mark.parametrize(("fails", "firsts", "thens", "failed"), [
+    # a's change fails: a is failed and not proven; b, which waits on a, goes on (its pair will show a's reason)
+    ({"first a"}, ["b", "c"], ["b", "c"], ["a"]),
+    # c's proof round fails: only c
+    ({"then c"}, ["a", "b", "c"], ["a", "b"], ["c"]),
+    # c has nothing to change (not among the first hosts): it waits only on its peers
+    (set(), ["a", "b"], ["a", "b", "c"], []),
+])
+def test_failures_and_hosts_without_a_first_stage(fails: set[str], firsts: list[str], thens: list[str],
+                                                  failed: list[str]) -> None:
+    def stage(name: str) -> Any:
+        def run(host: str, _session: HostSession) -> str:
+            if f"{name} {host}" in fails:
+                raise IpsecRemoteError(f"{host}: {name} failed")
+            return host
+        return run
+
+    fleet = _opened("a", "b", "c")
+    first_hosts = ["a", "b"] if not fails else ["a", "b", "c"]
+    got_first, got_then = fleet.each_then(stage("first"), first_hosts, stage("then"),
+                                          {"a": ["b"], "b": ["a"], "c": ["a"]})
+    assert list(got_first) == firsts and list(got_then) == thens
+    assert sorted(fleet.failed) == failed and not set(failed) & set(fleet.sessions)
+
+
+def test_after_a_stop_no_further_stage_starts() -> None:
+    def first(host: str, _session: HostSession) -> str:
+        interrupt.request()
+        return host
+
+    def then(host: str, _session: HostSession) -> str:
+        raise AssertionError("a second stage started after the stop")
+
+    fleet = _opened("a", "b", forks=1)
+    got_first, got_then = fleet.each_then(first, ["a", "b"], then, {"a": ["b"], "b": ["a"]})
+    assert got_first == {"a": "a"} and got_then == {} and fleet.failed == {}

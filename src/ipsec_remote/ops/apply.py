@@ -40,7 +40,7 @@ from .hostview import (
     sync_journal,
     without_marks,
 )
-from .proof import prove_pairs
+from .proof import first_probes, prove_pairs, verify_round
 from .rekey import rekey_pairs
 from .switch import Switch
 from .verify import PairResult
@@ -222,7 +222,10 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
                 for h, p in plans.items()}
         owned = {h: {o.name for o in s.observed} for h, s in states.items()}
 
-        def run_phase(phase: str, changes: Mapping[str, list[Change]]) -> None:
+        def run_phase(phase: str, changes: Mapping[str, list[Change]],
+                      probes: Mapping[str, list[dict[str, Any]]] | None = None) -> dict[str, dict[str, Any]]:
+            """The phase's batches; with ``probes``, each host's first proof round as soon as it and every
+            peer it probes hold their rules (Fleet.each_then): the round's reports."""
             def work(host: str, session: HostSession) -> int:
                 todo = changes.get(host) or []
                 if not todo:
@@ -245,21 +248,44 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
             hosts = [h for h in changes if changes[h] and h in fleet.sessions]
             say("fleet", Event(f"{phase}: {len(hosts)} host(s) to change", "phase", name=phase, hosts=len(hosts)))
             failed = set(fleet.failed)
-            for host, count in fleet.each(work, hosts).items():
+            reports: dict[str, dict[str, Any]] = {}
+            if probes is None:
+                counts = fleet.each(work, hosts)
+            else:
+                counts, reports = fleet.each_then(work, hosts, lambda h, s: verify_round(s, probes[h]),
+                                                  {h: peers.get(h, []) for h in probes})
+            for host, count in counts.items():
                 report.sent[host] = report.sent.get(host, 0) + count
                 say(host, Event(f"{phase}: {count} call(s) applied", "host_done", phase=phase))
             _say_failed(say, fleet, failed)
+            return reports
 
         # Exemptions on every host before any host gets a set or a rule (the barrier is the join).
         interrupt.checkpoint("the exemptions")
         run_phase("exemptions", first)
         interrupt.checkpoint("the sets and rules")
-        run_phase("rules", rest)
-        audit.enable_alone(fleet, audit_todo, report.audit)  # hosts that had no batch to ride on
-        if "verify" in playbook.rollout.phases:
+        # Failure auditing for hosts with no batch to ride on, before any host's proof: failed negotiations
+        # must leave events for the diagnosis.
+        rides = {h for h in rest if rest[h] and h in fleet.sessions}
+        audit.enable_alone(fleet, {h: audit_todo.pop(h) for h in list(audit_todo) if h not in rides},
+                           report.audit)
+        verify = "verify" in playbook.rollout.phases
+        only = (limit.inside_keys() if limit is not None
+                else {frozenset((a, b)) for a, b, _ in inv.expanded_pairs()})
+        # A pair's proof needs both its ends' rules, not the whole fleet's: each host's first round starts
+        # once it and the peers it probes are through the rules phase.
+        probes = first_probes(inv, fleet, playbook.verify, only) if verify else None
+        peers: dict[str, list[str]] = {}
+        for a, b, _ in inv.expanded_pairs():
+            if frozenset((a, b)) in only:
+                peers.setdefault(a, []).append(b)
+                peers.setdefault(b, []).append(a)
+        first_round = run_phase("rules", rest, probes)
+        if verify:
             interrupt.checkpoint("the verification")
             report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                                       only=None if limit is None else limit.inside_keys())
+                                       only=None if limit is None else limit.inside_keys(),
+                                       first_round=first_round)
             interrupt.checkpoint("the end of the verification")
             _rekey_stale(inv, playbook, fleet, targets, journal, run_id, states, report, say, switches)
     except interrupt.Interrupted as exc:

@@ -107,9 +107,7 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
         def round_on(host: str, session: HostSession, probes: dict[str, list[dict[str, Any]]] = probes,
                      started: dict[str, float] = started) -> dict[str, Any]:
             started[host] = time.monotonic()
-            out = session.run("verify", {"Probes": probes.get(host, [])})
-            first = out.objects[0] if out.objects else {}
-            return first if isinstance(first, dict) else {}
+            return verify_round(session, probes.get(host, []))
 
         if first_round is not None:
             reports = {h: first_round[h] for h in probes if h in first_round}
@@ -157,6 +155,14 @@ def prove_pairs(inv: Inventory, fleet: Fleet, settings: Verify, states: Mapping[
             journal.record_verification(run_id, r.a, r.b, r.verified,
                                         {"problems": r.problems, "sa": r.sa_summary()})
     return ordered
+
+
+def verify_round(session: HostSession, probes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One host's verification round (verify.ps1): its probes, then its SAs — the report ``prove_pairs``
+    reads, also as a ``first_round`` run ahead."""
+    out = session.run("verify", {"Probes": probes})
+    first = out.objects[0] if out.objects else {}
+    return first if isinstance(first, dict) else {}
 
 
 def _probes(inv: Inventory, pending: list[tuple[str, str, Any]], settings: Verify,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from queue import SimpleQueue
 from typing import Any, TypeVar
 
 from .. import interrupt
@@ -14,6 +15,7 @@ from ..model.inventory import resolve_secret
 from .transport import HostSession, HostTarget, new_session, probe_fresh_session
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class _NotStarted(Exception):
@@ -62,6 +64,64 @@ class Fleet:
                 except IpsecRemoteError as exc:
                     self.fail(host, str(exc))
         return results
+
+    def each_then(self, first: Callable[[str, HostSession], T], first_hosts: Iterable[str],
+                  then: Callable[[str, HostSession], U], waits: Mapping[str, Iterable[str]]
+                  ) -> tuple[dict[str, T], dict[str, U]]:
+        """``first`` on ``first_hosts``, and ``then`` on each host of ``waits`` as soon as it and every host it
+        waits on are through ``first`` (done, failed, or not among ``first_hosts``) — not after the whole
+        fleet's ``first``: a phase's tail and the next phase's start overlap where nothing needs the barrier.
+        One pool, ``forks`` at a time; a host's ``then`` waits for no other host's ``then``. A failed host is
+        recorded as in ``each`` (its own ``then`` is skipped; the hosts waiting on it go on); after a stop,
+        work whose turn has not come is left out."""
+        firsts = [h for h in first_hosts if h in self.sessions]
+        pending = set(firsts)
+        blocked = {h: ({h, *peers} & pending) for h, peers in waits.items() if h in self.sessions}
+        waiting_on: dict[str, list[str]] = {}
+        for host, on in blocked.items():
+            for other in on:
+                waiting_on.setdefault(other, []).append(host)
+        done_first: dict[str, T] = {}
+        done_then: dict[str, U] = {}
+        finished: SimpleQueue[tuple[str, str, Future[Any]]] = SimpleQueue()
+        if not firsts and not blocked:
+            return done_first, done_then
+
+        def guarded(fn: Callable[[str, HostSession], Any], host: str, session: HostSession) -> Any:
+            if interrupt.requested():
+                raise _NotStarted()
+            return fn(host, session)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.forks, len(firsts) + len(blocked)))) as pool:
+            def submit(stage: str, fn: Callable[[str, HostSession], Any], host: str) -> None:
+                future = pool.submit(guarded, fn, host, self.sessions[host])
+                future.add_done_callback(lambda f: finished.put((stage, host, f)))
+
+            for host in firsts:
+                submit("first", first, host)
+            for host in [h for h, on in blocked.items() if not on]:
+                submit("then", then, host)
+            outstanding = len(firsts) + sum(1 for on in blocked.values() if not on)
+            while outstanding:
+                stage, host, future = finished.get()
+                outstanding -= 1
+                try:
+                    result = future.result()
+                except _NotStarted:
+                    pass
+                except IpsecRemoteError as exc:
+                    self.fail(host, str(exc))
+                else:
+                    (done_first if stage == "first" else done_then)[host] = result
+                if stage != "first":
+                    continue
+                for ready in waiting_on.pop(host, []):
+                    blocked[ready].discard(host)
+                    if not blocked[ready] and ready in self.sessions:
+                        submit("then", then, ready)
+                        outstanding += 1
+        return ({h: done_first[h] for h in firsts if h in done_first},
+                {h: done_then[h] for h in waits if h in done_then})
 
     def open_each(self, targets: Mapping[str, HostTarget], fn: Callable[[str, HostSession], T] | None = None,
                   cleanup: bool = False) -> dict[str, T]:
