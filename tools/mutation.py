@@ -37,7 +37,7 @@ GROUPS: dict[str, tuple[float, list[str]]] = {
     "pure": (90.0, ["plan/render", "plan/planner", "ops/verify", "model/inventory", "model/desired",
                     "remote/hoststate", "model/reference"]),
     "orchestration": (75.0, ["ops/proof", "ops/rollback", "ops/confirmed", "ops/status", "ops/promote",
-                             "ops/apply", "ops/batches"]),
+                             "ops/apply", "ops/batches", "ops/firstread"]),
 }
 # mutmut's exit codes of a checked mutant (mutmut/stats.py): 1 and 3 killed, 0 survived, 5/33 no tests,
 # 24/36/152/255/-24 timeout, 37 caught by the type checker, 34 skipped; None = not checked yet.
