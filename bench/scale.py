@@ -144,6 +144,10 @@ def one_size(workdir: Path, hosts: int, forks: int = FORKS) -> dict[str, Any]:
         "lab_up_s": round(up_s, 1), "forks": forks, "rtt_ms": RTT_MS, "latency_model": True,
         "verify_timeout_s": window, "lab_peak_fds": fds.peak, "lab_winrm_idle_closed": after.get("winrm_idle_closed"),
         "winrm_idle_timeout_s": idle or 120.0,
+        # The lab's cyclic-GC seconds during the apply, and its longest GC pause since it started (every
+        # thread stopped, its WinRM loop included): src/ipsec_remote/gcpolicy.py.
+        "lab_gc_s": (round(after["gc_s"] - before["gc_s"], 2) if "gc_s" in after and "gc_s" in before else None),
+        "lab_gc_longest_pause_s": after.get("gc_longest_pause_s"),
         "preflight": True,  # apply's default: the doctor's checks, riding in the read pipeline
         "load_avg": [round(load_before[0], 2), round(load_after[0], 2)],
         **({"stderr_tail": err_tail, "failed_hosts": _failed(report)} if code != 0 else {}),

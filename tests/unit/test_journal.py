@@ -63,3 +63,34 @@ def test_killed_writer_leaves_a_consistent_journal(tmp_path: Path) -> None:
     assert [int(s["params"]["IPsecRuleName"]) for s in steps] == list(range(len(steps)))  # no torn step
     j.begin_run("apply")
     assert [r["status"] for r in j.runs()] == ["interrupted", "running"]
+
+
+def _plan(j: Journal, sql: str, args: tuple[str, ...]) -> str:
+    return " ".join(str(r[-1]) for r in j._query("EXPLAIN QUERY PLAN " + sql, args))
+
+
+def test_latest_verification_is_looked_up_by_pair_not_by_scanning(tmp_path: Path) -> None:
+    """promote asks once per pair; a table scan per question grew with pairs x runs."""
+    j = Journal(tmp_path / "state.db")
+    for run in (j.begin_run("apply"), j.begin_run("apply")):
+        for i in range(50):
+            j.record_verification(run, f"a{i}", f"b{i}", run == 2, {"run": run})
+    plan = _plan(j, "SELECT verified, detail, at FROM verifications WHERE a = ? AND b = ? ORDER BY id DESC LIMIT 1",
+                 ("a1", "b1"))
+    assert "verifications_by_pair" in plan and "SCAN" not in plan
+    latest = j.latest_verification("a7", "b7")
+    assert latest is not None and latest.verified and latest.detail == {"run": 2}  # the newest row, as before
+    assert j.latest_verification("b7", "a7") is None  # a pair is looked up as recorded
+
+
+def test_an_older_journal_gains_the_indexes_when_opened(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "state.db")
+    run = j.begin_run("apply")
+    j.record_verification(run, "app01", "sql01", True, {})
+    j._query("DROP INDEX verifications_by_pair")
+    j._query("DROP INDEX steps_by_run")
+    j.close()
+    again = Journal(tmp_path / "state.db")
+    names = {r[0] for r in again._query("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"verifications_by_pair", "steps_by_run"} <= names
+    assert again.latest_verification("app01", "sql01") is not None

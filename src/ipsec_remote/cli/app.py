@@ -23,7 +23,7 @@ import typer
 # typer (>= 0.29, pinned in pyproject) vendors click; its usage errors are caught to print one line.
 from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
-from .. import interrupt, log
+from .. import gcpolicy, interrupt, log
 from ..errors import InputError, IpsecRemoteError, ValidationError, one_line
 from ..model.inventory import load_inventory
 from . import changes, completion, reads, runner
@@ -141,6 +141,8 @@ app.command("observe")(observe_command)
 
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
+    if argv is None:  # a process of its own (tests calling main() in-process keep their GC as it is)
+        gcpolicy.freeze_after_full_collections()  # a big fleet's sessions and states live to the end
     interrupt.reset()
     lines: list[str] = []
     try:

@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS waves (
 CREATE TABLE IF NOT EXISTS reverts (
     id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, wave_id INTEGER, host TEXT NOT NULL,
     task_name TEXT NOT NULL, deadline TEXT NOT NULL, status TEXT NOT NULL, at TEXT NOT NULL);
+-- promote asks for each pair's latest verification, and every apply adds a row per pair: without this, each
+-- question read the whole table (21,000 pairs after two applies: 6 s, growing with every run). Also created
+-- in an older journal when it is opened; an older version reading the file ignores it.
+CREATE INDEX IF NOT EXISTS verifications_by_pair ON verifications (a, b);
+-- A run's steps (history, its summary) without reading every run's.
+CREATE INDEX IF NOT EXISTS steps_by_run ON steps (run_id);
 """
 
 

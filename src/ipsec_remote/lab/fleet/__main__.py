@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ... import gcpolicy
 from .fleet import FleetOptions
 from .kdc import KdcError
 from .runner import serve
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # stderr is lab.log: lab bugs (a failing pipeline or timer) must leave a trace there.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The fleet's state lives as long as the process: full GC collections must not walk it again and again
+    # (seconds-long pauses of the WinRM loop on a big fleet; gcpolicy.py).
+    gcpolicy.freeze_after_full_collections()
     try:
         serve(args.inventory, args.faults, FleetOptions(rtt_ms=args.rtt_ms, sa_idle_s=args.sa_idle_s,
                                                                 auth=args.auth))

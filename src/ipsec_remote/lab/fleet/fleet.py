@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from ... import gcpolicy
 from ..host import HostConfig, LabHost
 from ..host.config import default_listening_ports
 from ..host.gpupdate import due_refresh
@@ -282,7 +283,9 @@ class Fleet:
                 "requests": {name: ep.counters.total for name, ep in self.endpoints.items()},
                 # Descriptors: one listener per endpoint plus its open connections (the idle timer frees some).
                 "open_fds": _open_fds(), "winrm_connections": sum(len(ep.connections) for ep in endpoints),
-                "winrm_idle_closed": sum(ep.idle.closed for ep in endpoints)}
+                "winrm_idle_closed": sum(ep.idle.closed for ep in endpoints),
+                # The detached lab's time in the cyclic GC and its longest pause (absent in-process).
+                **(gcpolicy.STATS.as_json() if gcpolicy.installed() else {})}
 
     def lab_json(self) -> dict[str, Any]:
         """DESIGN §5 ``lab.json`` (the caller adds ``pid`` and the control endpoint)."""
