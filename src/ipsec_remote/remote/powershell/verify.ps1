@@ -6,9 +6,17 @@
 # retransmissions, about 21 s) and writes progress records. A bounded TcpClient connect is started toward
 # every peer first, then all are awaited against one deadline. IKE negotiates on the first packet whatever
 # then happens to the SYN, so a refused or timed-out connect still proves the pair; the outcome is reported.
+#
+# A probe marked UntilSa (the controller's pair probes) stops waiting as soon as a quick-mode SA toward its
+# target is listed: the SA, not the connect, decides a pair, and toward a port the peer's firewall drops the
+# connect would hold the round for the whole bound. Outcome 'secured' = SA up, connect not finished
+# (Connected False). Each look is one Get-NetIPsecQuickModeSA (a CIM call): at most TimeoutMs/PollMs of them,
+# plus one per probe whose connect ends a wait early; none once every pair probe is settled. Other probes (dependencies such as the KDC, whose
+# connect is the answer) wait for their connect or the deadline.
 param(
     [object[]]$Probes = @(),
-    [int]$TimeoutMs = 3000
+    [int]$TimeoutMs = 3000,
+    [int]$PollMs = 200
 )
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
@@ -30,15 +38,45 @@ foreach ($p in $Probes) {
     } catch {
         $message = $_.Exception.Message
     }
-    $pending += [pscustomobject]@{ Target = [string]$p.Target; Port = [int]$p.Port; Client = $client; Async = $async; Error = $message }
+    $pending += [pscustomobject]@{ Target = [string]$p.Target; Port = [int]$p.Port; Client = $client; Async = $async
+                                   Error = $message; UntilSa = [bool]$p.UntilSa; Done = ($null -eq $async)
+                                   Secured = $false }
 }
 $deadline = (Get-Date).AddMilliseconds($TimeoutMs)
+$poll = [Math]::Max(1, $PollMs)
+$spent = 0  # ms of whole waits between looks: with the deadline, what ends the looking
+while ($true) {
+    $open = @()
+    foreach ($x in $pending) {
+        if ($x.UntilSa -and -not $x.Done) {
+            if ($x.Async.AsyncWaitHandle.WaitOne(0)) { $x.Done = $true } else { $open += $x }
+        }
+    }
+    if ($open.Count -eq 0) { break }
+    $sas = @(Get-NetIPsecQuickModeSA -ErrorAction Stop)
+    $still = @()
+    foreach ($x in $open) {
+        $up = $false
+        foreach ($sa in $sas) {
+            if ([string](Get-Cim $sa 'RemoteEndpoint') -eq $x.Target) { $up = $true; break }
+        }
+        if ($up) { $x.Secured = $true; $x.Done = $true } else { $still += $x }
+    }
+    $left = [Math]::Min(($deadline - (Get-Date)).TotalMilliseconds, $TimeoutMs - $spent)
+    if ($still.Count -eq 0 -or $left -le 0) { break }
+    # The wait between looks: on the first open connect, so its answer ends the wait early (a wait cut short
+    # finishes a probe, so there are at most TimeoutMs/PollMs + one per probe looks).
+    $slice = [int][Math]::Min($poll, $left)
+    if (-not $still[0].Async.AsyncWaitHandle.WaitOne($slice)) { $spent += $slice }
+}
 $results = @()
 foreach ($x in $pending) {
     $outcome = 'error'
     $message = $x.Error
     if ($null -ne $x.Async) {
-        $left = [int][Math]::Max(0, ($deadline - (Get-Date)).TotalMilliseconds)
+        # An UntilSa probe was awaited above (until its SA, its connect or the deadline): one last look.
+        $left = 0
+        if (-not $x.UntilSa) { $left = [int][Math]::Max(0, ($deadline - (Get-Date)).TotalMilliseconds) }
         if ($x.Async.AsyncWaitHandle.WaitOne($left)) {
             try {
                 $x.Client.EndConnect($x.Async)
@@ -47,6 +85,8 @@ foreach ($x in $pending) {
                 $outcome = 'refused'
                 $message = $_.Exception.Message
             }
+        } elseif ($x.Secured) {
+            $outcome = 'secured'
         } else {
             $outcome = 'timeout'
         }
