@@ -53,14 +53,13 @@ while ($true) {
         if ($x.UntilSa -and -not $x.Done) { $open += $x }
     }
     if ($open.Count -eq 0) { break }
-    $sas = @(Get-NetIPsecQuickModeSA -ErrorAction Stop)
+    $secured = @{}  # the peers this host has a quick-mode SA with (keys compare case-insensitively)
+    foreach ($sa in @(Get-NetIPsecQuickModeSA -ErrorAction Stop)) {
+        $secured[[string](Get-Cim $sa 'RemoteEndpoint')] = $true
+    }
     $still = @()
     foreach ($x in $open) {
-        $up = $false
-        foreach ($sa in $sas) {
-            if ([string](Get-Cim $sa 'RemoteEndpoint') -eq $x.Target) { $up = $true; break }
-        }
-        if ($up) { $x.Secured = $true; $x.Done = $true } else { $still += $x }
+        if ($secured.ContainsKey($x.Target)) { $x.Secured = $true; $x.Done = $true } else { $still += $x }
     }
     $left = [Math]::Min(($deadline - (Get-Date)).TotalMilliseconds, $TimeoutMs - $spent)
     if ($still.Count -eq 0 -or $left -le 0) { break }
