@@ -54,9 +54,8 @@ while ($true) {
     }
     if ($open.Count -eq 0) { break }
     $secured = @{}  # the peers this host has a quick-mode SA with (keys compare case-insensitively)
-    foreach ($sa in @(Get-NetIPsecQuickModeSA -ErrorAction Stop)) {
-        $secured[[string](Get-Cim $sa 'RemoteEndpoint')] = $true
-    }
+    $listed = @(Get-NetIPsecQuickModeSA -ErrorAction Stop)
+    foreach ($sa in $listed) { $secured[[string](Get-Cim $sa 'RemoteEndpoint')] = $true }
     $still = @()
     foreach ($x in $open) {
         if ($secured.ContainsKey($x.Target)) { $x.Secured = $true; $x.Done = $true } else { $still += $x }
