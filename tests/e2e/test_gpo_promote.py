@@ -102,8 +102,10 @@ def test_a_wave_not_confirmed_is_reverted_through_the_gpo_and_no_later_wave_star
     # sql02's clock steps a minute ahead once its task is armed: its refresh fires before the confirm (and
     # re-applies the GPO as it is: still Require), so the wave is not confirmed; the controller then writes
     # the GPO back and refreshes the wave's hosts. The canary is web01:sql01, so sql02 is in wave two.
+    # 300 ms per request: the wave's change, proof and fresh sessions outlast the lab's once-a-second task
+    # tick, so sql02's task has fired before the confirm (a fast run confirmed first in a full-suite run).
     faults = LISTENERS.replace("[hosts.sql02]\n", "[hosts.sql02]\nclock_step_after_task_s = 60\n")
-    with running_lab(tmp_path, INVENTORY, faults=faults, playbook=WAVES) as lab:
+    with running_lab(tmp_path, INVENTORY, faults="rtt_ms = 300\n" + faults, playbook=WAVES) as lab:
         rc, report = lab.json("apply", "inventory.toml", "--lab")
         assert rc == 0, report
         before = gpo_doc(lab)
