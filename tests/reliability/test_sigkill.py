@@ -53,9 +53,9 @@ def plan_points(seed: int, counts: dict[str, dict[str, int]]) -> list[Point]:
     chosen: list[Point] = []
     for n in range(1, min(counts["apply"].values())):
         chosen.append(("apply", rng.choice(MANAGED), n, rng.uniform(0, 2 * RTT_MS) / 1000))
-    # A promote's count can differ by a pipeline (2 requests) between runs: a proof round that does not verify
-    # yet (a loaded machine) costs one more. A point past the shorter run's end would not be reached (the full
-    # suite once saw 13 requests where the calibration counted 15), so the last pipeline's worth is left out.
+    # A promote's count can differ between runs (the full suite once saw 13 requests where the calibration
+    # counted 15; why is not yet known — a second proof round would be one pipeline, 2 requests). A point past
+    # the shorter run's end would never be reached, so the last pipeline's worth is left out.
     reachable = range(1, min(counts["promote"].values()) - PROOF_ROUND_REQUESTS)
     for n in sorted(rng.sample(reachable, min(PROMOTE_POINTS, len(reachable)))):
         chosen.append(("promote", rng.choice(MANAGED), n, rng.uniform(0, 2 * RTT_MS) / 1000))

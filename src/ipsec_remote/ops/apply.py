@@ -282,8 +282,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
         first_round = run_phase("rules", rest, probes)
         if verify:
             interrupt.checkpoint("the verification")
-            report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say,
-                                       only=None if limit is None else limit.inside_keys(),
+            report.pairs = prove_pairs(inv, fleet, playbook.verify, states, journal, run_id, say, only=only,
                                        first_round=first_round)
             interrupt.checkpoint("the end of the verification")
             _rekey_stale(inv, playbook, fleet, targets, journal, run_id, states, report, say, switches)
