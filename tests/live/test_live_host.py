@@ -111,3 +111,25 @@ def test_traffic_makes_sas_with_documented_names_and_known_codes(session: HostSe
 
 def test_events_script_runs(session: HostSession) -> None:
     session.run("read_events", {"SinceSeconds": 60})
+
+
+# A TCP port the peer's firewall drops (Windows blocks unsolicited inbound by default): the connect gets no
+# answer, so only the SA can end a pair probe before its bound.
+DROPPED_PORT = int(os.environ.get("IPSEC_REMOTE_LIVE_DROPPED_PORT") or 4)
+
+
+@pytest.mark.skipif(not PEER, reason="set IPSEC_REMOTE_LIVE_PEER (a peer this host negotiates IPsec with) to "
+                    "make traffic and read its SAs")
+def test_a_pair_probe_stops_at_its_sa_and_a_dependency_probe_waits(session: HostSession) -> None:
+    """verify.ps1 on a real host, toward a port the peer drops (IPSEC_REMOTE_LIVE_DROPPED_PORT, default 4):
+    the pair probe (UntilSa) ends once IKE has listed a quick-mode SA toward the peer — 'secured', its connect
+    still unanswered — while the same connect as a dependency probe waits to its deadline ('timeout'), and the
+    SAs read after are the ones that ended the pair probe."""
+    assert PEER
+    session.run("reset_sas", {"Peers": [PEER]}, retry=False)
+    probes = [{"Target": PEER, "Port": DROPPED_PORT, "UntilSa": True}, {"Target": PEER, "Port": DROPPED_PORT}]
+    report = session.run("verify", {"Probes": probes, "TimeoutMs": 5000}).objects[0]
+    pair_probe, dependency = report["Probes"]
+    assert pair_probe["Outcome"] == "secured" and pair_probe["Connected"] is False, report["Probes"]
+    assert dependency["Outcome"] == "timeout" and dependency["Connected"] is False, report["Probes"]
+    assert [sa for sa in report["QuickModeSAs"] if sa["RemoteEndpoint"] == PEER], report

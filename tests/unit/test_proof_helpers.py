@@ -67,11 +67,16 @@ def test_each_round_probes_the_peer_from_one_or_both_ends_then_the_dependencies(
     [(a, b, pair)] = list(inv.expanded_pairs())
     one_way = Verify(timeout_s=4, poll_interval_s=0.2, both_directions=False)
     both = Verify(timeout_s=4, poll_interval_s=0.2, both_directions=True)
-    to_b = {"Target": inv.host(b).address, "Port": pair.probe_port}
-    to_a = {"Target": inv.host(a).address, "Port": pair.probe_port}
+    # Pair probes may stop at the pair's SA (UntilSa); a dependency's connect is its answer, so it waits.
+    to_b = {"Target": inv.host(b).address, "Port": pair.probe_port, "UntilSa": True}
+    to_a = {"Target": inv.host(a).address, "Port": pair.probe_port, "UntilSa": True}
     assert _probes(inv, [(a, b, pair)], one_way, {}) == {a: [to_b], b: []}
     assert _probes(inv, [(a, b, pair)], both, {}) == {a: [to_b], b: [to_a]}
     deps = {a: [DC], b: [DC]}
     assert _probes(inv, [(a, b, pair)], one_way, deps) == {a: [to_b, {"Target": DC[1], "Port": 88}],
                                                            b: [{"Target": DC[1], "Port": 88}]}
     assert _probes(inv, [], both, deps) == {}
+    # A peer that is also a dependency on the same port: its one report must say whether the connect answered.
+    same = {a: [("domain controller dc01", inv.host(b).address, pair.probe_port)]}
+    waits = {"Target": inv.host(b).address, "Port": pair.probe_port}
+    assert _probes(inv, [(a, b, pair)], one_way, same) == {a: [waits, waits], b: []}

@@ -45,7 +45,8 @@ def kdc_probes(inv: Inventory, hosts: list[str]) -> dict[str, list[Dependency]]:
 
 
 def _unreached(host: str, report: Mapping[str, Any], deps: list[Dependency]) -> list[str]:
-    """The dependencies verify.ps1's bounded connect did not reach (``Connected``; ``Outcome`` says how)."""
+    """The dependencies verify.ps1's bounded connect did not reach (``Connected``; ``Outcome`` says how).
+    Dependency probes always wait for their connect (no ``UntilSa``), so their Outcome is never 'secured'."""
     probes = [p for p in report.get("Probes") or [] if isinstance(p, Mapping)]
     out = []
     for what, address, port in deps:
@@ -171,14 +172,25 @@ def _probes(inv: Inventory, pending: list[tuple[str, str, Any]], settings: Verif
     ``both_directions``; else the far end only reads its SAs), then its dependencies."""
     probes: dict[str, list[dict[str, Any]]] = {}
     for a, b, pair in pending:
-        probes.setdefault(a, []).append({"Target": inv.host(b).address, "Port": pair.probe_port})
+        probes.setdefault(a, []).append(_pair_probe(inv.host(b).address, pair.probe_port))
         if settings.both_directions:
-            probes.setdefault(b, []).append({"Target": inv.host(a).address, "Port": pair.probe_port})
+            probes.setdefault(b, []).append(_pair_probe(inv.host(a).address, pair.probe_port))
         else:
             probes.setdefault(b, [])
     for host in list(probes):
-        probes[host] = probes[host] + [{"Target": a, "Port": p} for _, a, p in deps.get(host, [])]
+        mine = deps.get(host, [])
+        # A dependency's connect is its answer: a pair probe toward the same address and port waits for it too.
+        pair_probes = [p if not any(same_address(p["Target"], a) and p["Port"] == port for _, a, port in mine)
+                       else {"Target": p["Target"], "Port": p["Port"]} for p in probes[host]]
+        probes[host] = pair_probes + [{"Target": a, "Port": p} for _, a, p in mine]
     return probes
+
+
+def _pair_probe(address: str, port: int) -> dict[str, Any]:
+    """A pair probe stops waiting once a quick-mode SA toward its target is listed (verify.ps1 ``UntilSa``):
+    the SAs decide a pair, and a connect toward a port the peer's firewall drops would hold the round for
+    the whole bound."""
+    return {"Target": address, "Port": port, "UntilSa": True}
 
 
 def first_probes(inv: Inventory, fleet: Fleet, settings: Verify, only: set[frozenset[str]],

@@ -80,7 +80,7 @@ class EndView:
     mm: dict[str, Any] | None = None
     qm: dict[str, Any] | None = None
     probe_ok: bool | None = None
-    probe: str | None = None  # connected | refused | timeout | error
+    probe: str | None = None  # connected | refused | timeout | error | secured (SA up, connect not finished)
 
 
 @dataclass

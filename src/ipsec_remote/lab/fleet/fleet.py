@@ -87,8 +87,11 @@ class Fleet:
         self.lock = threading.RLock()
         self.password = secrets.token_urlsafe(18)  # per fleet; only lab.json (0600) holds it
         sa_idle_s = self.options.sa_idle_s if self.options.sa_idle_s is not None else self.faults.sa_idle_s
+        latency = self.faults.latency
         net_options = self.options.network or NetworkOptions(
             sa_idle_s=sa_idle_s,
+            ike_negotiation_s=latency.ike_negotiation_s if latency.enabled else 0.0,
+            real_connect_waits=latency.enabled and latency.blocked_connect == "wait",
             own_address_traffic=self.faults.assumptions.own_address_traffic,
             assumptions=IkeAssumptions(
                 cs_rule_endpoints=self.faults.assumptions.cs_rule_endpoints,
@@ -263,6 +266,7 @@ class Fleet:
         if self.traffic.flows:
             with self.lock:
                 self.traffic.tick()
+        self.network.settle()  # negotiations that completed meanwhile: listed even on hosts nobody asks
         now = time.monotonic()
         if now >= self._next_expiry:
             idle = self.network.options.sa_idle_s or 300.0

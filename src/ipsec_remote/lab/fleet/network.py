@@ -12,6 +12,7 @@ interleave on one host's state.
 
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import threading
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..host import HostPolicyView, LabHost, ProbeResult
-from ..ike import Assumptions, Event, Flow, HostPolicy, NegotiationContext, SaTable, effective_rule, negotiate
+from ..ike import Assumptions, Event, Flow, HostPolicy, NegotiationContext, Outcome, SaTable, effective_rule, negotiate
 from ..ike.matching import endpoints, rule_matches
 from .adapt import host_policy
 from .spec import HostSpec
@@ -47,6 +48,15 @@ class NetworkOptions:
     # not documented. ASSUMPTION "loopback": they do not (the lab's probes already treat it so); "policy":
     # the host's own outbound and inbound rules apply as for a remote peer. The product must hold under both.
     own_address_traffic: Literal["loopback", "policy"] = "loopback"
+    # The latency model (lab/fleet/latency.py): seconds an IKE negotiation takes before its SAs are listed
+    # and carry traffic, and whether a TcpClient wait really passes (else it is only recorded).
+    ike_negotiation_s: float = 0.0
+    real_connect_waits: bool = False
+
+
+# A SYN dropped while its SA negotiates is sent again after the initial RTO (3 s), then 6 s later; after
+# TcpMaxConnectRetransmissions (2) the connect gives up at 21 s (the Windows defaults, lab/fleet/latency.py).
+SYN_SENT_AT = (0.0, 3.0, 9.0)
 
 
 class FleetNetwork:
@@ -62,6 +72,7 @@ class FleetNetwork:
         self._by_name: dict[str, LabHost] = {}
         self._specs: dict[str, HostSpec] = {}
         self._dcs: list[LabHost] = []
+        self._ripening: list[tuple[float, str]] = []  # (ready_at, host): SAs negotiated but not yet listed
 
     # --- membership -------------------------------------------------------------------------------------
     def attach(self, host: LabHost, spec: HostSpec) -> None:
@@ -88,7 +99,8 @@ class FleetNetwork:
     def context(self) -> NegotiationContext:
         dcs = tuple(self.policy(h) for h in self._dcs)
         return NegotiationContext(dcs=dcs, kerberos_max_skew_s=self.options.kerberos_max_skew_s,
-                                  assumptions=self.options.assumptions)
+                                  assumptions=self.options.assumptions,
+                                  negotiation_s=self.options.ike_negotiation_s)
 
     def resolve(self, target: str) -> str | None:
         """An address as given, or a lab host's name (short or FQDN) as DNS would resolve it."""
@@ -119,17 +131,24 @@ class FleetNetwork:
                 return ProbeResult(False, matching, src_host.address, address, "dropped")  # no such machine
             dst = self.policy(dst_host) if dst_host is not None else self.controller_policy()
             now = self.clock()
+            self._settle(now)
             outcome = negotiate(src, dst, flow, self.context(), now, self.sas)
             self._record(outcome.events)
-            if not outcome.reused and (outcome.mm_sa_initiator or outcome.qm_sa_initiator):
-                self._sync([src_host.name, dst.name])  # only a new SA changes what the hosts list
+            self.negotiated(outcome, [src_host.name, dst.name], now)
             # IKE negotiates on the first packet whatever then happens to it; only a delivered SYN meets the
             # destination's ports: a listener answers, an allowed closed port resets at once, a port the
-            # firewall blocks is silently dropped (the sender retransmits until its timeout).
+            # firewall blocks is silently dropped (the sender retransmits until its timeout). A SYN that
+            # needs an SA still negotiating is dropped meanwhile (unless negotiation discovery lets it through
+            # in clear): the first retransmission after the SA is up gets through.
             answer: Literal["connected", "refused", "dropped"] = "dropped"
-            if outcome.delivered:
+            answer_in = 0.0
+            if outcome.delivered and outcome.secured and not outcome.clear_first and outcome.ready_at > now:
+                answer_in = next((t for t in SYN_SENT_AT if t >= outcome.ready_at - now), -1.0)
+            if outcome.delivered and answer_in >= 0:
                 answer = _port_answer(dst_host, port) if tcp_like else "connected"
-            return ProbeResult(answer == "connected", matching, src_host.address, address, answer)
+            answer_in = max(answer_in, 0.0)
+            return ProbeResult(answer == "connected", matching, src_host.address, address, answer,
+                               answer_in, self.options.real_connect_waits)
 
     def controller_policy(self) -> HostPolicy:
         """The controller: not a lab host, no IPsec policy — it never initiates or answers IKE."""
@@ -178,6 +197,29 @@ class FleetNetwork:
                      if rule_matches(r, policy, ep, self.options.assumptions))
 
     # --- SA bookkeeping ---------------------------------------------------------------------------------
+    def settle(self, host: LabHost | None = None) -> None:
+        """List the SAs whose negotiation has completed by now (Get-NetIPsec*SA asks first; the timer too)."""
+        if self._ripening:
+            with self.lock:
+                self._settle(self.clock())
+
+    def negotiated(self, outcome: Outcome, names: list[str], now: float) -> None:
+        """Only a new SA changes what the hosts list: at once, or once its negotiation completes."""
+        if outcome.reused or not (outcome.mm_sa_initiator or outcome.qm_sa_initiator):
+            return
+        if outcome.ready_at > now:
+            for name in names:
+                heapq.heappush(self._ripening, (outcome.ready_at, name))
+        else:
+            self._sync(names)
+
+    def _settle(self, now: float) -> None:
+        due = set()
+        while self._ripening and self._ripening[0][0] <= now:
+            due.add(heapq.heappop(self._ripening)[1])
+        if due:
+            self._sync(due)
+
     def expire(self) -> None:
         """Drop idle SAs (MaxSAIdleTimeSeconds, PS-Set-NetFirewallSetting) and log their end events."""
         with self.lock:

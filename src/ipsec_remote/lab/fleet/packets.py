@@ -76,10 +76,9 @@ class Packets:
         except AmbiguousPrecedence as exc:
             return PacketResult(False, False, f"dropped: {exc}")
         net.record(outcome.events)
-        if not outcome.reused and (outcome.mm_sa_initiator or outcome.qm_sa_initiator):
-            net.sync([e.host.name for e in (src, dst) if e.host is not None])
+        net.negotiated(outcome, [e.host.name for e in (src, dst) if e.host is not None], now)
         if outcome.secured and not outcome.reused:
-            self._usable_at[pair] = now + self.negotiation_s
+            self._usable_at[pair] = max(now + self.negotiation_s, outcome.ready_at)
         if stale:
             if dst.host is not None:
                 dst.host.add_event(4965, BAD_SPI, {"RemoteAddress": src.address})

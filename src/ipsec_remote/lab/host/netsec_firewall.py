@@ -174,12 +174,14 @@ def sa_commands(host: LabHost) -> dict[str, Any]:
 
     def get_mm(_h: LabHost, ctx: InvocationContext,
     args: CaseInsensitiveDict, pipe: list[Any]) -> Iterable[Any]:
+        host.network.settle(host)  # SAs negotiated since the last look are listed from now on
         sel = _sa_select(ctx, "Get-NetIPsecMainModeSA", "MSFT_NetMainModeSA", host.main_mode_sas, args, pipe,
                          "AssociatedNetIPsecQuickModeSA", ("Name", "MmSaId"))
         return [mm_object(sa) for sa in sel]
 
     def get_qm(_h: LabHost, ctx: InvocationContext,
     args: CaseInsensitiveDict, pipe: list[Any]) -> Iterable[Any]:
+        host.network.settle(host)
         sel = _sa_select(ctx, "Get-NetIPsecQuickModeSA", "MSFT_NetQuickModeSA", host.quick_mode_sas, args, pipe,
                          "AssociatedNetIPsecMainModeSA", ("MmSaId", "Name"))
         return [qm_object(sa) for sa in sel]

@@ -6,14 +6,19 @@ result's ``AsyncWaitHandle.WaitOne(ms)``, ``EndConnect``, ``Connected`` and ``Cl
 (System.Net.Sockets.TcpClient / IAsyncResult / WaitHandle, .NET Framework 4.x API reference). The SYN goes
 out at BeginConnect, so IKE negotiates then; the network decides what it meets (``ProbeResult.outcome``).
 
-The lab does not sleep: a wait on a connect that gets no answer returns False at once and the *modelled*
-wait (the caller's timeout) is recorded in ``host.probes``, the log ``lab inspect`` shows — the same log
-records Test-NetConnection's 21 s toward a dropped port.
+Time: the answer comes ``ProbeResult.answer_in_s`` after BeginConnect (0 unless the SYN met an SA still
+negotiating, lab/fleet/latency.py ``ike_negotiation_s``). Every wait is recorded in ``host.probes`` (the log
+``lab inspect`` shows: ``waited_s``, the sum of the waits; the same log records Test-NetConnection's 21 s).
+With ``real_waits`` (the latency model on, ``blocked_connect = "wait"``) ``WaitOne`` really waits, through
+``host.sleep`` (the fleet lock released), so a script polling its SAs between waits sees negotiations
+complete; otherwise it returns at once and the wait is only recorded — ``owed_s``, what the latency model
+charges the pipeline, is the part not really waited.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -53,10 +58,11 @@ class _ConnectAttempt(NetObject):
 
     def __init__(self, host: LabHost, record: dict[str, Any], result: ProbeResult) -> None:
         self.host, self.record, self.result = host, record, result
+        self.answer_at = time.monotonic() + result.answer_in_s
 
     @property
     def answered(self) -> bool:
-        return self.result.answer != "dropped"
+        return self.result.answer != "dropped" and time.monotonic() >= self.answer_at
 
     def wait(self, args: list[Any]) -> bool:
         if self.answered:
@@ -64,9 +70,23 @@ class _ConnectAttempt(NetObject):
         timeout_ms = int(args[0]) if args else -1
         # WaitOne(-1) waits for ever; the SYN retransmissions give up after about 21 s (initial RTO 3 s,
         # two retries), which is also what an infinite wait ends with.
-        waited = 21.0 if timeout_ms < 0 else timeout_ms / 1000.0
-        self.record["waited_s"] = max(float(self.record.get("waited_s", 0.0)), waited)
+        bound = 21.0 if timeout_ms < 0 else timeout_ms / 1000.0
+        coming = self.answer_at - time.monotonic() if self.result.answer != "dropped" else None
+        if coming is not None and coming < bound:
+            self._pass(max(coming, 0.0))
+            self.answer_at = min(self.answer_at, time.monotonic())  # a recorded-only wait reached it too
+            return True
+        self._pass(bound)
         return False
+
+    def _pass(self, seconds: float, owed: bool = False) -> None:
+        """``seconds`` of waiting: really (then not owed), or recorded only."""
+        self.record["waited_s"] = round(float(self.record.get("waited_s", 0.0)) + seconds, 6)
+        if self.result.real_waits and not owed:
+            if seconds > 0:
+                self.host.sleep(seconds)
+        else:
+            self.record["owed_s"] = round(float(self.record.get("owed_s", 0.0)) + seconds, 6)
 
     def member(self, name: str) -> Any:
         if name == "asyncwaithandle":
@@ -104,7 +124,8 @@ class LabTcpClient(NetObject):
             raise method_exception("BeginConnect", args, "Parameter count mismatch.", "TargetParameterCountException")
         target, port = str(args[0]), int(args[1])
         result = self.host.network.probe(self.host, target, port, "TCP")
-        record = {"via": "TcpClient", "target": target, "port": port, "outcome": result.answer, "waited_s": 0.0}
+        record: dict[str, Any] = {"via": "TcpClient", "target": target, "port": port, "outcome": result.answer,
+                                  "waited_s": 0.0, "owed_s": 0.0}
         self.host.probes.append(record)
         self.attempt = _ConnectAttempt(self.host, record, result)
         return self.attempt
@@ -115,11 +136,13 @@ class LabTcpClient(NetObject):
             raise method_exception("EndConnect", args, "The IAsyncResult object was not returned from the "
                                    "corresponding asynchronous method on this class.", "ArgumentException")
         address = attempt.result.remote_address or attempt.record["target"]
+        if not attempt.answered and attempt.result.answer != "dropped":
+            attempt.wait([-1])  # EndConnect blocks until the answer
         if attempt.result.answer == "refused":
             raise method_exception("EndConnect", args, REFUSED.format(address, attempt.record["port"]),
                                    "SocketException")
         if attempt.result.answer == "dropped":
-            attempt.record["waited_s"] = max(float(attempt.record["waited_s"]), 21.0)  # EndConnect blocks
+            attempt._pass(max(0.0, 21.0 - attempt.record["waited_s"]), owed=True)  # blocks until it gives up
             raise method_exception("EndConnect", args, NOT_COMPLETED.format(address, attempt.record["port"]),
                                    "SocketException")
         self.connected = True

@@ -249,6 +249,9 @@ class NegotiationContext:
     dcs: tuple[HostPolicy, ...] = ()
     kerberos_max_skew_s: float = 300.0  # "Maximum tolerance for computer clock synchronization" = 5 min
     assumptions: Assumptions = field(default_factory=Assumptions)
+    # Seconds from the first packet to a negotiated MM + QM SA (the latency model's ike_negotiation_s; 0 =
+    # at once). A QM SA inside a live MM SA takes no time of its own (a small fraction of a main mode).
+    negotiation_s: float = 0.0
 
 
 class Event(NamedTuple):
@@ -276,3 +279,7 @@ class Outcome:
     qm_sa_initiator: dict[str, object] | None = None
     qm_sa_responder: dict[str, object] | None = None
     reused: bool = False
+    # When the flow's SAs are negotiated (the ``now`` given when no wait), and whether its first packet went
+    # in clear meanwhile and was accepted (negotiation discovery: Request out, not Require in).
+    ready_at: float = 0.0
+    clear_first: bool = False

@@ -201,8 +201,11 @@ def _quick_mode(run: _Run, mm_i: dict[str, object], mm_r: dict[str, object], new
     qm_i = _qm_record(run, run.rule_i, src, dst, run.flow.src_port, run.flow.dst_port, mm_i, crypto)
     qm_r = _qm_record(run, run.rule_r, dst, src, run.flow.dst_port, run.flow.src_port, mm_r, crypto)
     key_i, key_r = _qm_keys(run)
-    run.table.add_qm(run.i.name, run.r.name, src, dst, key_i, qm_i, run.now, run.i.max_sa_idle_time_s)
-    run.table.add_qm(run.r.name, run.i.name, dst, src, key_r, qm_r, run.now, run.r.max_sa_idle_time_s)
+    # Inside a main mode still negotiating, the QM SA is ready with it (ready_at: the MM SA's, or now).
+    ready = run.now + run.ctx.negotiation_s if new_mm else max(run.now, run.table.ready_at(run.i.name, src, dst))
+    waits = ready if ready > run.now else None  # None: listed from the start, as without the model
+    run.table.add_qm(run.i.name, run.r.name, src, dst, key_i, qm_i, run.now, run.i.max_sa_idle_time_s, waits)
+    run.table.add_qm(run.r.name, run.i.name, dst, src, key_r, qm_r, run.now, run.r.max_sa_idle_time_s, waits)
     run.both(5451, "IPsec Quick Mode security association established")
     return Outcome(
         delivered=True,
@@ -216,7 +219,16 @@ def _quick_mode(run: _Run, mm_i: dict[str, object], mm_r: dict[str, object], new
         mm_sa_responder=mm_r,
         qm_sa_initiator=qm_i,
         qm_sa_responder=qm_r,
+        ready_at=ready,
+        clear_first=_clear_first(run),
     )
+
+
+def _clear_first(run: _Run) -> bool:
+    """Negotiation discovery sends the packet in clear while IKE runs; the responder accepts it unless its
+    inbound is Require (WFP-negotiation-discovery-transport-mode). Outbound Require drops clear text until
+    the negotiation completes (WFP-regular-transport-mode)."""
+    return run.out_i == "Request" and run.in_r != "Require"
 
 
 def _reuse(run: _Run) -> Outcome | None:
@@ -246,6 +258,8 @@ def _reuse(run: _Run) -> Outcome | None:
         qm_sa_initiator=qm_i,
         qm_sa_responder=qm_r,
         reused=True,
+        ready_at=max(run.now, run.table.ready_at(run.i.name, src, dst, key_i)),
+        clear_first=_clear_first(run),
     )
 
 
@@ -282,8 +296,9 @@ def _mm_failed(run: _Run, reason: str) -> Outcome:
 
 def _store_mm(run: _Run, mm_i: dict[str, object], mm_r: dict[str, object]) -> None:
     src, dst = run.flow.src_address, run.flow.dst_address
-    run.table.add_mm(run.i.name, run.r.name, src, dst, mm_i, run.now, run.i.max_sa_idle_time_s)
-    run.table.add_mm(run.r.name, run.i.name, dst, src, mm_r, run.now, run.r.max_sa_idle_time_s)
+    ready = run.now + run.ctx.negotiation_s if run.ctx.negotiation_s > 0 else None
+    run.table.add_mm(run.i.name, run.r.name, src, dst, mm_i, run.now, run.i.max_sa_idle_time_s, ready)
+    run.table.add_mm(run.r.name, run.i.name, dst, src, mm_r, run.now, run.r.max_sa_idle_time_s, ready)
 
 
 def _qm_keys(run: _Run) -> tuple[QmKey, QmKey]:

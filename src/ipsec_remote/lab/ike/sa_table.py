@@ -6,6 +6,9 @@ Local/Remote from that host's view (PS-Get-NetIPsecMainModeSA); SAs idle longer 
 (default 300 s) are deleted and must be renegotiated (PS-Set-NetFirewallSetting).  Lifetime rekeying
 (MM 480 min, QM 60 min) is seamless for traffic and not modelled.  Undocumented parts are Assumptions
 (QM granularity, MM idle expiry, delete notification).
+
+An SA exists from the first packet (a second flow joins its negotiation, never starts another) but is listed
+by Get-NetIPsec*SA only once negotiated (``ready_at``; the latency model's ``ike_negotiation_s``, 0 without it).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class _Entry:
     qm_key: QmKey | None = None  # None for MM entries
     mm_id: int = 0
     orphan: bool = False  # a QM SA whose MM SA was deleted without taking it along (no cascade)
+    ready_at: float = float("-inf")  # when its negotiation completes: listed from then on (-inf: no wait)
 
 
 MmKey = tuple[str, str, str]  # (host, local, remote)
@@ -87,7 +91,7 @@ class SaTable:
     def mm_sas(self, host: str, now: float) -> list[dict[str, object]]:
         """What Get-NetIPsecMainModeSA lists on ``host`` at ``now``."""
         own = self._mm_by_host.get(host, {})
-        return [e.record for _k, e in sorted(own.items()) if not self._expired(e, now)]
+        return [e.record for _k, e in sorted(own.items()) if e.ready_at <= now and not self._expired(e, now)]
 
     def qm_sas(self, host: str, now: float) -> list[dict[str, object]]:
         """What Get-NetIPsecQuickModeSA lists on ``host`` at ``now``."""
@@ -95,8 +99,14 @@ class SaTable:
         return [
             e.record
             for k, e in sorted(own.items(), key=lambda kv: repr(kv[0]))
-            if self.find_qm(host, e.local, e.remote, k[3], now) is not None
+            if e.ready_at <= now and self.find_qm(host, e.local, e.remote, k[3], now) is not None
         ]
+
+    def ready_at(self, host: str, local: str, remote: str, key: QmKey | None = None) -> float:
+        """When the MM SA (or, with ``key``, the QM SA) of ``host`` toward ``remote`` is negotiated (-inf: it
+        took no time, or there is none)."""
+        entry = self._mm.get((host, local, remote)) if key is None else self._qm.get((host, local, remote, key))
+        return entry.ready_at if entry is not None else float("-inf")
 
     # --- mutation --------------------------------------------------------------------------------------
     def add_mm(
@@ -108,11 +118,13 @@ class SaTable:
         record: dict[str, object],
         now: float,
         host_timeout_s: float,
+        ready_at: float | None = None,
     ) -> None:
         """Install an MM SA; a previous one for the same pair is replaced together with its QM SAs."""
         if (host, local, remote) in self._mm:
             self._drop_mm((host, local, remote), "replaced")
-        entry = _Entry(host, peer, local, remote, record, now, self._timeout(host_timeout_s))
+        entry = _Entry(host, peer, local, remote, record, now, self._timeout(host_timeout_s),
+                       ready_at=float("-inf") if ready_at is None else ready_at)
         self._mm[(host, local, remote)] = entry
         self._mm_by_host.setdefault(host, {})[(host, local, remote)] = entry
         self._schedule(entry, entry.last_used + entry.timeout)
@@ -127,10 +139,12 @@ class SaTable:
         record: dict[str, object],
         now: float,
         host_timeout_s: float,
+        ready_at: float | None = None,
     ) -> None:
         mm_id = int(str(record["MmSaId"]))
         qkey = (host, local, remote, key)  # a renegotiated QM SA takes the old one's place (and index slots)
-        entry = _Entry(host, peer, local, remote, record, now, self._timeout(host_timeout_s), key, mm_id)
+        entry = _Entry(host, peer, local, remote, record, now, self._timeout(host_timeout_s), key, mm_id,
+                       ready_at=float("-inf") if ready_at is None else ready_at)
         self._qm[qkey] = entry
         self._qm_by_mm.setdefault((host, local, remote), {})[qkey] = entry
         self._qm_by_host.setdefault(host, {})[qkey] = entry

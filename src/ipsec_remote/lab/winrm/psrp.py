@@ -102,7 +102,10 @@ _SILENT_POOL_STATES = (RunspacePoolState.Disconnected, RunspacePoolState.Disconn
 _STARTABLE = (PSInvocationState.NotStarted, PSInvocationState.Stopped, PSInvocationState.Completed)
 _DRAIN_CHUNK = 64 * 1024  # max bytes per psrpcore payload we queue; a Receive may carry several
 # Scripts of every lab endpoint; only those sleeping hold a thread for long (the rest wait for the fleet lock).
-_SCRIPTS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="lab-pipeline")
+# Enough for every pipeline the controller may run at once (200 forks) to sleep: verify.ps1 waits for IKE
+# (a TcpClient WaitOne, Start-Sleep) on every host of a proof round with the latency model on; at 64 the
+# lab, not the hosts, would cap the round (64 threads / ~0.6 s: ~100 hosts a second).
+_SCRIPTS = ThreadPoolExecutor(max_workers=256, thread_name_prefix="lab-pipeline")
 
 
 class _LabRunspacePool(ServerRunspacePool):
