@@ -202,3 +202,48 @@ def test_a_stop_during_the_read_sends_no_batch_after_it(tmp_path: Path) -> None:
         for host in HOSTS:
             assert not [r for r in _rules(lab, host) if "pair" in r]
         assert _run(lab, report.run_id)[0] == "interrupted"
+
+
+# Two pairs with no host in common: one negotiates, the other cannot (file01's IKEEXT is disabled).
+TWO_PAIRS = TRIO.split("[[pairs]]")[0] + """
+[[hosts]]
+name = "file01"
+address = "10.10.1.50"
+
+[[pairs]]
+a = "app01"
+b = "sql01"
+probe_port = 1433
+
+[[pairs]]
+a = "web01"
+b = "file01"
+probe_port = 445
+"""
+
+
+def test_a_host_whose_pairs_all_proved_in_the_first_round_is_closed_during_the_round(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .harness import InProcessSession
+
+    seen: list[str] = []  # progress and real closes, in order
+    close = InProcessSession.close
+
+    def recorded_close(self: InProcessSession) -> None:
+        if self._pool is not None:
+            seen.append(f"closed {self.target.name}")
+        close(self)
+
+    monkeypatch.setattr(InProcessSession, "close", recorded_close)
+    with inprocess_lab(tmp_path, TWO_PAIRS, faults='[hosts.file01]\nikeext = "disabled"\n') as lab:
+        report = _apply(lab, say=lambda host, message: seen.append(message))
+    verdicts = {(p.a, p.b): p.verified for p in report.pairs}
+    assert verdicts == {("app01", "sql01"): True, ("web01", "file01"): False}
+    proving = next(i for i, m in enumerate(seen) if m.startswith("proving "))
+    # The proven pair's hosts went during the first round (before prove_pairs' first word)…
+    assert {"closed app01", "closed sql01"} <= set(seen[:proving])
+    # …the unproven pair's stayed open for the later rounds and the diagnosis, which reached both ends.
+    assert {"closed web01", "closed file01"} <= set(seen[proving:])
+    [pair] = [p for p in report.pairs if p.a == "web01"]
+    assert "file01: IKEEXT disabled" in pair.problems, pair.problems
+    assert not report.failed_hosts

@@ -39,7 +39,7 @@ from .hostview import (
     sync_journal,
     without_marks,
 )
-from .proof import first_probes, prove_pairs, verify_round
+from .proof import FirstRound, first_probes, prove_pairs
 from .rekey import rekey_pairs
 from .switch import Switch
 from .verify import PairResult
@@ -251,7 +251,7 @@ def apply(inv: Inventory, inventory: Path, playbook: Playbook, targets: Mapping[
             if probes is None:
                 counts = fleet.each(work, hosts)
             else:
-                counts, reports = fleet.each_then(work, hosts, lambda h, s: verify_round(s, probes[h]),
+                counts, reports = fleet.each_then(work, hosts, FirstRound(inv, fleet, probes, only).round_on,
                                                   {h: peers.get(h, []) for h in probes})
             for host, count in counts.items():
                 report.sent[host] = report.sent.get(host, 0) + count
