@@ -113,8 +113,9 @@ def test_killed_controller_on_hostile_hosts_in_three_time_zones(tmp_path: Path) 
 
 def test_a_revert_that_fires_before_the_confirm_is_journalled_as_reverted(tmp_path: Path) -> None:
     """app01's clock steps a minute ahead right after it is armed (a time-sync correction): its task fires
-    before the controller confirms. The wave is reverted, the journal says so for app01, and so does status."""
-    faults = "rtt_ms = 50\n[hosts.app01]\nclock_step_after_task_s = 60\n"
+    before the controller confirms. The wave is reverted, the journal says so for app01, and so does status.
+    300 ms per request: the wave outlasts the lab's once-a-second task tick (see test_promises)."""
+    faults = "rtt_ms = 300\n[hosts.app01]\nclock_step_after_task_s = 60\n"
     with running_lab(tmp_path, faults=faults) as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         rc, report = lab.json("promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill")

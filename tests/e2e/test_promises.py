@@ -202,8 +202,11 @@ def test_5_only_pairs_that_prove_now_are_promoted(fleet: Lab) -> None:
 
 def test_a_failed_canary_stops_later_waves(tmp_path: Path) -> None:
     """sql01's clock steps a minute ahead once its revert is armed: its task fires before the confirm, the
-    canary (app01:sql01) is reverted, and no further wave starts — web01 is never changed nor armed."""
-    faults = "rtt_ms = 20\n[hosts.sql01]\nclock_step_after_task_s = 60\n"
+    canary (app01:sql01) is reverted, and no further wave starts — web01 is never changed nor armed.
+    300 ms per request: the wave's change, proof and fresh sessions outlast the lab's once-a-second task tick,
+    so the task has fired before the confirm (at 20 ms a fast proof round confirmed first in a full run: a
+    disarm that wins that race is a confirmed wave, not what this test is about)."""
+    faults = "rtt_ms = 300\n[hosts.sql01]\nclock_step_after_task_s = 60\n"
     with running_lab(tmp_path, INVENTORY, faults=faults, playbook=WAVES) as lab:
         assert lab.cli("apply", "inventory.toml", "--lab").returncode == 0
         # --skip-drill: a drill would register the task that consumes the one clock step.
