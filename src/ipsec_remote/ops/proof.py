@@ -169,7 +169,8 @@ def judge_pair(inv: Inventory, a: str, b: str, reports: Mapping[str, Mapping[str
 
 class FirstRound:
     """apply's first proof round as ``Fleet.each_then`` runs it, host by host (``round_on``), closing each
-    host's session as soon as every pair it is in has proven itself in this round with nothing stale.
+    host's session as soon as every pair it is in has proven itself in this round (an SA with proposals the
+    inventory no longer has does not prove a pair: ``check_pair`` counts it as a problem).
 
     Nothing runs on such a host again in this command: later rounds, the diagnosis and the rekey of stale
     SAs only touch the hosts of the pairs still unproven or stale. Closed here, its pool goes while the rest
@@ -189,30 +190,30 @@ class FirstRound:
             if frozenset((a, b)) in only:
                 for host in (a, b):
                     self._unproven.setdefault(host, set()).add((a, b))
-        self.released: list[str] = []  # in the order their sessions were closed
+        self._released: set[str] = set()
 
     def round_on(self, host: str, session: HostSession) -> dict[str, Any]:
-        report = verify_round(session, list(self._probes.get(host, [])))
+        report = verify_round(session, self._probes.get(host, []))
         with self._lock:
             self._reports[host] = report
             touched = {host}
             for a, b in sorted(self._unproven.get(host, set())):
                 if a in self._reports and b in self._reports:
                     result = judge_pair(self._inv, a, b, self._reports, self._want, {})
-                    if result.verified and not result.stale:
+                    if result.verified:
                         for end in (a, b):
                             self._unproven[end].discard((a, b))
                             touched.add(end)
             free = [h for h in sorted(touched) if h in self._reports and not self._unproven.get(h)
-                    and h not in self.released]
-            self.released += free
+                    and h not in self._released]
+            self._released.update(free)
         for name in free:
             session_of = self._fleet.sessions.get(name)
             try:
                 if session_of is not None:
                     session_of.close()
             except (IpsecRemoteError, OSError):
-                pass  # as at the fleet's close: the host's answer to a close changes nothing here
+                pass  # its pairs are proven: a close the host did not answer must not fail this host's round
         return report
 
 
