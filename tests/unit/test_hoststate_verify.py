@@ -219,7 +219,12 @@ def sa_reads(script: str, cmdlet: str) -> set[str]:
 
     block = re.search(r"foreach \(\$(\w+) in @\(" + cmdlet + r" [^)]*\)\) \{(.*?)\n\}", script, re.S)
     assert block, f"no foreach over {cmdlet}"
-    return set(re.findall(r"Get-Cim \$" + block.group(1) + r" '(\w+)'", block.group(2)))
+    item, body = block.group(1), block.group(2)
+    # Through Get-Cim, or through a variable holding the object's CimInstanceProperties.
+    names = set(re.findall(r"Get-Cim \$" + item + r" '(\w+)'", body))
+    for props in re.findall(r"\$(\w+) = \$" + item + r"\.PSBase\.CimInstanceProperties\b", body):
+        names |= set(re.findall(r"\$" + props + r"\['(\w+)'\]", body))
+    return names
 
 
 def _as_written(source: str) -> str:
