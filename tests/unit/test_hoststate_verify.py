@@ -214,10 +214,11 @@ SA_READS = {"MainModeSAs": ("Get-NetIPsecMainModeSA", "MSFT_NetMainModeSA"),
 
 
 def sa_reads(script: str, cmdlet: str) -> set[str]:
-    """The CIM property names a script reads from each object of ``cmdlet`` (its ``foreach`` block)."""
+    """The CIM property names a script reads from each object of ``cmdlet`` (its top-level ``foreach`` block:
+    the report's read, not a look inside the probe loop)."""
     import re
 
-    block = re.search(r"foreach \(\$(\w+) in @\(" + cmdlet + r" [^)]*\)\) \{(.*?)\n\}", script, re.S)
+    block = re.search(r"^foreach \(\$(\w+) in @\(" + cmdlet + r" [^)]*\)\) \{(.*?)\n\}", script, re.S | re.M)
     assert block, f"no foreach over {cmdlet}"
     item, body = block.group(1), block.group(2)
     # Through Get-Cim, or through a variable holding the object's CimInstanceProperties.

@@ -137,6 +137,9 @@ def test_an_sa_covers_a_flow_by_peer_protocol_and_ports() -> None:
     assert not covered({"6|10.0.0.1|0|0"}, 17, "10.0.0.1", 53, 5000)
     assert not covered({"6|10.0.0.1|445|0"}, 6, "10.0.0.1", 1433, 5000)
     assert not covered({"0|10.0.0.2|0|0"}, 6, "10.0.0.1", 1433, 5000)
+    # The same IPv6 peer written two ways (an SA's endpoint, an event's address): covered.
+    assert covered({"0|2001:db8:0:1:0:0:0:20|0|0"}, 6, "2001:db8:0:1::20", 1433, 5000)
+    assert not covered({"0|2001:db8:0:1:0:0:0:21|0|0"}, 6, "2001:db8:0:1::20", 1433, 5000)
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30s", 30), ("10m", 600), ("1h", 3600), ("500ms", 0.5)])

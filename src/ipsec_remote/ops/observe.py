@@ -29,6 +29,7 @@ from ..remote.sessions import Fleet, open_fleet
 from ..remote.transport import HostSession, HostTarget
 from . import audit
 from .hostview import snapshot_objects, split_read
+from .verify import same_address
 
 SCRIPT = "observe"
 PROTOCOLS = {6: "TCP", 17: "UDP", 1: "ICMPv4", 58: "ICMPv6"}
@@ -78,11 +79,12 @@ class _Merged:
 
 
 def covered(secured: set[str], protocol: int, remote: str, local_port: int, remote_port: int) -> bool:
-    """A quick-mode SA seen during the window covers this flow: same peer, protocol 0 (any) or equal, ports 0
-    (all, MSFT_NetQuickModeSA) or equal."""
+    """A quick-mode SA seen during the window covers this flow: same peer (as parsed addresses: the SA and the
+    event may write an IPv6 address differently), protocol 0 (any) or equal, ports 0 (all,
+    MSFT_NetQuickModeSA) or equal."""
     for desc in secured:
         proto, peer, lport, rport = [*desc.split("|"), "", "", ""][:4]
-        if peer != remote:
+        if not same_address(peer, remote):
             continue
         if proto not in ("0", "", str(protocol)):
             continue
@@ -98,7 +100,7 @@ def classify(host_address: str, merged: _Merged) -> tuple[list[ClearFlow], list[
     flows: dict[tuple[str, str, str, int], ClearFlow] = {}
     protected: set[str] = set()
     for (direction, remote, port), f in merged.tcp.items():
-        if remote == host_address:
+        if same_address(remote, host_address):
             continue
         clear = int(f["Samples"]) - int(f["Protected"])
         if clear <= 0:
@@ -109,7 +111,7 @@ def classify(host_address: str, merged: _Merged) -> tuple[list[ClearFlow], list[
     for e in merged.events:
         number = int(e.get("Protocol") or 0)
         remote, direction, port = str(e["RemoteAddress"]), str(e["Direction"]).lower(), int(e["Port"])
-        if remote == host_address:
+        if same_address(remote, host_address):
             continue
         if covered(merged.secured, number, remote, int(e.get("LocalPort") or 0), int(e.get("RemotePort") or 0)):
             protected.add(remote)

@@ -113,3 +113,49 @@ def test_negotiation_slower_than_the_bound_leaves_no_sa_in_the_round(make_lab: L
     (result,) = prop(report, "Probes")
     assert prop(result, "Outcome") == "timeout"
     assert not prop(report, "QuickModeSAs") and not prop(report, "MainModeSAs")
+
+
+IPV6 = """
+[controller]
+address = "10.10.1.100"
+
+[connection]
+scheme = "https"
+auth = "basic"
+
+[[hosts]]
+name = "sql01"
+address = "2001:db8:0:1::20"
+
+[[hosts]]
+name = "app01"
+address = "2001:db8:0:1::30"
+
+[[exemptions]]
+name = "dc01"
+address = "2001:db8:0:1::5"
+role = "domain_controller"
+"""
+V6_RULE = """
+param($Name, $Remote, $In, $Out)
+New-NetIPsecRule -IPsecRuleName $Name -DisplayName $Name -RemoteAddress $Remote -InboundSecurity $In `
+    -OutboundSecurity $Out -ErrorAction Stop | Out-Null
+"""
+
+
+@pytest.mark.parametrize(("text", "endpoint"), [("compressed", "2001:db8:0:1::20"),
+                                                ("full", "2001:db8:0:1:0:0:0:20")])
+def test_an_ipv6_peer_is_found_however_its_sa_writes_the_address(make_lab: LabFactory, text: str,
+                                                                 endpoint: str) -> None:
+    """How an SA writes an IPv6 endpoint is not documented (HostAssumptions.sa_endpoint_text): either way the
+    pair probe toward the inventory's address stops at its SA, not at the deadline."""
+    lab = make_lab(f'[assumptions]\nsa_endpoint_text = "{text}"\n', inventory=IPV6)
+    for me, peer in (("sql01", "2001:db8:0:1::30"), ("app01", "2001:db8:0:1::20")):
+        lab.ok(me, V6_RULE, Name="exempt-dc", Remote=["2001:db8:0:1::5"], In="None", Out="None")
+        lab.ok(me, V6_RULE, Name="pair", Remote=[peer], In="Require", Out="Require")
+    (report,) = lab.ok("app01", verify_ps1(), Probes=[{"Target": "2001:db8:0:1::20", "Port": 1433, "UntilSa": True}],
+                       TimeoutMs=1000, PollMs=250)
+    (result,) = prop(report, "Probes")
+    assert (prop(result, "Target"), prop(result, "Outcome")) == ("2001:db8:0:1::20", "secured")
+    assert [prop(s, "RemoteEndpoint") for s in prop(report, "QuickModeSAs")] == [endpoint]
+    assert lab.host("app01")["probes"][-1]["waited_s"] == 0.0

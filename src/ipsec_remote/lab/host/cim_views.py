@@ -3,6 +3,7 @@ NetSecurity cmdlets return; rules, sets and proposals are in ``cim``)."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +96,7 @@ def main_mode_sa(assumptions: HostAssumptions, record: Mapping[str, Any], key_mo
     for key in ("LocalFirstId", "RemoteFirstId", "LocalSecondId", "RemoteSecondId"):
         values[key] = _identity(record.get(key))
     values["InstanceID"] = record.get("Name")
+    _endpoints(assumptions, values)
     layer: dict[str, Any] = {}
     if assumptions.type_layer:
         names = {c: n for n, c in key_module_codes.items()}
@@ -108,6 +110,7 @@ def main_mode_sa(assumptions: HostAssumptions, record: Mapping[str, Any], key_mo
 def quick_mode_sa(assumptions: HostAssumptions, record: Mapping[str, Any]) -> PSObject:
     values = dict(record)
     values["InstanceID"] = record.get("Name")
+    _endpoints(assumptions, values)
     layer: dict[str, Any] = {}
     if assumptions.type_layer:
         for prefix in ("First", "Second"):
@@ -115,6 +118,23 @@ def quick_mode_sa(assumptions: HostAssumptions, record: Mapping[str, Any]) -> PS
             layer[f"{prefix}IntegrityAlgorithm"] = _name(HASH, record.get(f"{prefix}IntegrityAlgorithm"))
         layer["PfsGroupId"] = _name(DH, record.get("PfsGroupId"))
     return instance("MSFT_NetQuickModeSA", values, layer or None)
+
+
+def _endpoints(assumptions: HostAssumptions, values: dict[str, Any]) -> None:
+    """An SA's endpoints as the host writes them (HostAssumptions.sa_endpoint_text)."""
+    if assumptions.sa_endpoint_text == "full":
+        for key in ("LocalEndpoint", "RemoteEndpoint"):
+            values[key] = _full_ipv6(values.get(key))
+
+
+def _full_ipv6(text: Any) -> Any:
+    try:
+        address = ipaddress.ip_address(str(text))
+    except ValueError:
+        return text
+    if address.version != 6:
+        return text
+    return ":".join(f"{int(group, 16):x}" for group in address.exploded.split(":"))
 
 
 def _name(table: Mapping[str, int], code: Any) -> str:

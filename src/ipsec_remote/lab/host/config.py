@@ -151,6 +151,13 @@ class HostAssumptions:
     "windows" shows 10.10.0.0/16 as 10.10.0.0/255.255.0.0 and 10.10.1.5/32 as 10.10.1.5 (display format
     community-observed, not documented); "as_given" keeps the script's text."""
 
+    sa_endpoint_text: Literal["compressed", "full"] = "compressed"
+    """How an SA's LocalEndpoint/RemoteEndpoint (string, MSFT_NetMainModeSA/MSFT_NetQuickModeSA) writes an IPv6
+    address: the class pages give the type only, and no page shows an IPv6 value. "compressed": RFC 5952 (lower
+    case, the longest run of zero groups as ``::``), as the inventory holds it; "full": all eight groups, no
+    leading zeros, no ``::`` (2001:db8:0:1:0:0:0:20), as a formatter of the raw 16 bytes might. IPv4 endpoints
+    are dotted quads either way. The product compares parsed addresses, so it must not matter."""
+
 
 @dataclass
 class HostConfig:

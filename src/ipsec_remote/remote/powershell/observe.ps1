@@ -34,6 +34,12 @@ function Get-Cim($o, [string]$Name) {
     return $p.Value
 }
 
+# A peer is compared as a parsed address ([ipaddress], as reset_sas.ps1 does): how an SA's RemoteEndpoint
+# writes an IPv6 address is not documented, and MSFT_NetTCPConnection may write the same address otherwise.
+function ConvertTo-AddressKey([string]$text) {
+    try { return [string]([ipaddress]$text) } catch { return $text.ToLowerInvariant() }
+}
+
 $unspecified = @('0.0.0.0', '::', '127.0.0.1', '::1')
 $flows = @{}
 $secured = @{}
@@ -51,8 +57,11 @@ while ($true) {
     } catch {
         $problems += ('Get-NetIPsecQuickModeSA: ' + $_.Exception.Message)
     }
+    $keyed = @()  # each SA with its RemoteEndpoint as an address key
     foreach ($sa in $sas) {
-        $desc = [string](Get-Cim $sa 'IpProtocol') + '|' + [string](Get-Cim $sa 'RemoteEndpoint') + '|' +
+        $peerKey = ConvertTo-AddressKey ([string](Get-Cim $sa 'RemoteEndpoint'))
+        $keyed += [pscustomobject]@{ Peer = $peerKey; Sa = $sa }
+        $desc = [string](Get-Cim $sa 'IpProtocol') + '|' + $peerKey + '|' +
             [string](Get-Cim $sa 'LocalPort') + '|' + [string](Get-Cim $sa 'RemotePort')
         $secured[$desc] = $true
     }
@@ -78,8 +87,10 @@ while ($true) {
             $port = $lport
         }
         $protected = $false
-        foreach ($sa in $sas) {
-            if ([string](Get-Cim $sa 'RemoteEndpoint') -ne $remote) { continue }
+        $remoteKey = ConvertTo-AddressKey $remote
+        foreach ($k in $keyed) {
+            if ($k.Peer -ne $remoteKey) { continue }
+            $sa = $k.Sa
             $proto = [int](Get-Cim $sa 'IpProtocol')
             $saLocal = [int](Get-Cim $sa 'LocalPort')
             $saRemote = [int](Get-Cim $sa 'RemotePort')

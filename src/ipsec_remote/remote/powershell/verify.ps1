@@ -23,6 +23,13 @@ param(
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 
+# A peer is compared as a parsed address ([ipaddress], as reset_sas.ps1 does): how an SA's RemoteEndpoint
+# writes an IPv6 address is not documented, and one written differently from the controller's text is the
+# same peer. Text that is not an address is compared as it is.
+function ConvertTo-AddressKey([string]$text) {
+    try { return [string]([ipaddress]$text) } catch { return $text.ToLowerInvariant() }
+}
+
 $pending = @()
 foreach ($p in $Probes) {
     $client = New-Object -TypeName System.Net.Sockets.TcpClient
@@ -33,7 +40,8 @@ foreach ($p in $Probes) {
     } catch {
         $message = $_.Exception.Message
     }
-    $pending += [pscustomobject]@{ Target = [string]$p.Target; Port = [int]$p.Port; Client = $client; Async = $async
+    $pending += [pscustomobject]@{ Target = [string]$p.Target; Key = (ConvertTo-AddressKey ([string]$p.Target))
+                                   Port = [int]$p.Port; Client = $client; Async = $async
                                    Error = $message; UntilSa = [bool]$p.UntilSa; Done = ($null -eq $async)
                                    Secured = $false; Answered = $false }
 }
@@ -46,12 +54,13 @@ while ($true) {
         if ($x.UntilSa -and -not $x.Done) { $open += $x }
     }
     if ($open.Count -eq 0) { break }
-    $secured = @{}  # the peers this host has a quick-mode SA with (keys compare case-insensitively)
-    $listed = @(Get-NetIPsecQuickModeSA -ErrorAction Stop)
-    foreach ($sa in $listed) { $secured[[string]$sa.PSBase.CimInstanceProperties['RemoteEndpoint'].Value] = $true }
+    $secured = @{}  # the peers this host has a quick-mode SA with, as address keys
+    foreach ($sa in @(Get-NetIPsecQuickModeSA -ErrorAction Stop)) {
+        $secured[(ConvertTo-AddressKey ([string]$sa.PSBase.CimInstanceProperties['RemoteEndpoint'].Value))] = $true
+    }
     $still = @()
     foreach ($x in $open) {
-        if ($secured.ContainsKey($x.Target)) { $x.Secured = $true; $x.Done = $true } else { $still += $x }
+        if ($secured.ContainsKey($x.Key)) { $x.Secured = $true; $x.Done = $true } else { $still += $x }
     }
     $left = [Math]::Min(($deadline - (Get-Date)).TotalMilliseconds, $TimeoutMs - $spent)
     if ($still.Count -eq 0 -or $left -le 0) { break }
