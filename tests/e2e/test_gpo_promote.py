@@ -137,11 +137,16 @@ def test_a_wave_not_confirmed_is_reverted_through_the_gpo_and_no_later_wave_star
 def test_a_controller_killed_mid_wave_leaves_the_gpo_edit_and_the_next_run_recovers(tmp_path: Path) -> None:
     from reliability.helpers import control_inspect, popen_cli
 
-    with running_lab(tmp_path, INVENTORY, faults=LISTENERS + "rtt_ms = 300\n", playbook=WAVES) as lab:
+    # 500 ms per request on the canary's hosts (web01, sql01): the canary's proof and disarm then take over a
+    # second, so a poll slowed by a loaded machine still lands between its arming and its confirmation, not on
+    # the second wave's arming (which looks the same on those hosts: the canary's confirmed rules in RSOP, a
+    # task armed). Before, ``rtt_ms = 300`` after LISTENERS' tables slowed sql02 alone.
+    faults = LISTENERS.replace("[hosts.sql01]\n", "[hosts.sql01]\nrtt_ms = 500\n") + "[hosts.web01]\nrtt_ms = 500\n"
+    with running_lab(tmp_path, INVENTORY, faults=faults, playbook=WAVES) as lab:
         rc, report = lab.json("apply", "inventory.toml", "--lab")
         assert rc == 0, report
         proc = popen_cli(lab, "promote", "--to", "require", "-i", "inventory.toml", "--lab", "--skip-drill",
-                         "--confirm-timeout", "8")
+                         "--confirm-timeout", "10")
         # Killed once the canary's GPO edit reached its hosts' RSOP, before the confirm removed their tasks.
         deadline = time.monotonic() + 60
         seen: list[str] = []
@@ -153,7 +158,7 @@ def test_a_controller_killed_mid_wave_leaves_the_gpo_edit_and_the_next_run_recov
         proc.kill()
         proc.communicate(timeout=10)
         assert seen, "the canary's edit never reached a host while its task was armed"
-        time.sleep(12)  # past the 8 s deadline: each task refreshes computer policy
+        time.sleep(14)  # past the 10 s deadline: each task refreshes computer policy
         doc = gpo_doc(lab)
         held = promoted_rules(doc["gpos"][GPO]["objects"])
         assert len(held) == 2, held  # the GPO keeps the canary's edit: nobody could revert it
